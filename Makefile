@@ -1,0 +1,53 @@
+# linnet-book: `make book` builds the HTML, `make test` runs the whole suite.
+# Both bootstrap .venv on a fresh machine and are fast once it exists.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Reinstall only when the project's metadata changes.
+STAMP := $(VENV)/.installed
+# MyST-NB's execution cache hashes only code cells (MyST-NB issue 299): a
+# change in linnet or in the environment must invalidate it by hand.
+CACHE := _build/.jupyter_cache
+CACHE_KEY := _build/.linnet-hash
+NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
+
+.PHONY: help book test notebooks clean env
+
+help:
+	@echo "make book       build the HTML book into _build/html (executes the notebooks)"
+	@echo "make test       run the whole suite: unit tests, nbval, papermill, book build"
+	@echo "make notebooks  re-execute the notebooks in place to refresh committed outputs"
+	@echo "make clean      remove _build and the virtual environment"
+
+env: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[book,test]'
+	@touch $@
+
+book: $(STAMP)
+	@mkdir -p _build
+	@key=$$(cat pyproject.toml linnet/*.py | sha256sum | cut -c1-16); \
+	if [ "$$(cat $(CACHE_KEY) 2>/dev/null)" != "$$key" ]; then \
+	  echo "linnet or pyproject.toml changed: clearing the execution cache"; \
+	  rm -rf $(CACHE); echo "$$key" > $(CACHE_KEY); fi
+	$(BIN)/jupyter-book build . -n -W --keep-going
+	@echo "HTML: _build/html/index.html"
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 --dist loadfile --nbval notebooks tests
+
+notebooks: $(STAMP)
+	@for nb in $(NOTEBOOKS); do \
+	  echo "executing $$nb"; \
+	  $(BIN)/python tools/nbtools.py refresh "$$nb"; \
+	done
+
+clean:
+	rm -rf _build $(VENV)

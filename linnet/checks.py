@@ -1,0 +1,99 @@
+"""Check cells: numerical claims that raise when they fail.
+
+Every claim a chapter checks goes through :func:`check`, which prints one line
+with the measured value and the bound, records the claim, and raises
+:class:`ClaimFailed` when the claim does not hold. Printed values are rounded
+to the digits that mean something, so re-executing a notebook reproduces its
+committed output exactly (nbval); values below ``floor`` (round-off) print as
+``< floor``.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from dataclasses import dataclass
+
+_RELATIONS = {"<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt, "==": operator.eq}
+
+
+class ClaimFailed(AssertionError):
+    """A claim of the paper (or of the book) did not hold numerically."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One checked claim: what was claimed, what was measured, and whether it held."""
+
+    claim_id: str
+    statement: str
+    measured: float
+    relation: str
+    bound: float
+    passed: bool
+    shown: str
+
+
+RECORDS: list[Claim] = []
+
+
+def format_value(value: float, digits: int = 3, floor: float | None = None) -> str:
+    """Round ``value`` to ``digits`` significant digits; below ``floor`` print ``< floor``."""
+    if isinstance(value, bool):
+        return str(value)
+    if floor is not None and abs(value) < floor:
+        return f"< {floor:.0e}"
+    if value == 0 or not math.isfinite(value):
+        return str(value)
+    if isinstance(value, int) or float(value).is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return f"{value:.{digits}g}"
+
+
+def check(
+    claim_id: str,
+    statement: str,
+    measured: float,
+    relation: str,
+    bound: float,
+    *,
+    digits: int = 3,
+    floor: float | None = None,
+) -> Claim:
+    """Check ``measured <relation> bound``, print the outcome, raise if it fails.
+
+    Parameters
+    ----------
+    claim_id : str
+        Stable identifier, e.g. ``"setup.whitening"``.
+    statement : str
+        The claim in words, citing the paper's numbering.
+    measured : float
+        The computed quantity.
+    relation : {"<=", "<", ">=", ">", "=="}
+    bound : float
+        The tolerance or threshold; its justification belongs in the text next
+        to the check.
+    digits : int
+        Significant digits printed for ``measured``.
+    floor : float, optional
+        Values with ``|measured| < floor`` print as ``< floor`` (round-off level
+        quantities whose last digits depend on the BLAS build).
+
+    Raises
+    ------
+    ClaimFailed
+        If the relation does not hold (NaN never passes).
+    """
+    if relation not in _RELATIONS:
+        raise ValueError(f"relation must be one of {sorted(_RELATIONS)}; got {relation!r}")
+    measured = float(measured) if not isinstance(measured, bool) else measured
+    passed = bool(_RELATIONS[relation](measured, bound))
+    shown = format_value(measured, digits, floor)
+    claim = Claim(claim_id, statement, measured, relation, float(bound), passed, shown)
+    RECORDS.append(claim)
+    mark = "PASS" if passed else "FAIL"
+    print(f"{mark} [{claim_id}] {statement}: measured {shown} ({relation} {bound:g} required)")
+    if not passed:
+        raise ClaimFailed(f"[{claim_id}] {statement}: measured {measured!r}, required {relation} {bound!r}")
+    return claim

@@ -1,0 +1,92 @@
+"""Execute notebooks with papermill and strip what changes from run to run.
+
+Used by ``make notebooks`` (refresh committed outputs in place) and by the
+test suite (run a chapter with other parameters). Not part of linnet: the
+package knows nothing of notebooks.
+
+    python tools/nbtools.py refresh notebooks/00-setup.ipynb
+    python tools/nbtools.py run notebooks/00-setup.ipynb out.ipynb -p seed 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import nbformat
+
+KERNEL = "python3"
+
+
+def parameters_cells(nb) -> list[int]:
+    """Indices of code cells tagged ``parameters``."""
+    return [
+        i
+        for i, cell in enumerate(nb.cells)
+        if cell.cell_type == "code" and "parameters" in cell.get("metadata", {}).get("tags", [])
+    ]
+
+
+def strip_run_metadata(nb):
+    """Remove papermill's timestamps and durations so a re-run does not churn diffs."""
+    nb.metadata.pop("papermill", None)
+    for cell in nb.cells:
+        cell.metadata.pop("papermill", None)
+        cell.metadata.pop("execution", None)
+        if not cell.metadata.get("tags"):
+            cell.metadata.pop("tags", None)
+    return nb
+
+
+def execute(src: Path, dst: Path, parameters: dict | None = None, cwd: Path | None = None):
+    """Execute ``src`` into ``dst`` with papermill, then strip run metadata."""
+    import papermill
+
+    nb = nbformat.read(src, as_version=4)
+    if len(parameters_cells(nb)) != 1:
+        raise ValueError(f"{src} must have exactly one cell tagged 'parameters'; found {len(parameters_cells(nb))}")
+    papermill.execute_notebook(
+        str(src),
+        str(dst),
+        parameters=parameters or None,
+        kernel_name=KERNEL,
+        cwd=str(cwd or Path(src).parent),
+        progress_bar=False,
+        request_save_on_cell_execute=False,
+    )
+    out = nbformat.read(dst, as_version=4)
+    strip_run_metadata(out)
+    nbformat.write(out, dst)
+    return out
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    refresh = sub.add_parser("refresh", help="re-execute notebooks in place with their default parameters")
+    refresh.add_argument("notebooks", nargs="+", type=Path)
+    run = sub.add_parser("run", help="execute a notebook into another file with parameters")
+    run.add_argument("notebook", type=Path)
+    run.add_argument("output", type=Path)
+    run.add_argument("-p", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                     help="parameter (VALUE parsed as JSON when possible)")
+    args = parser.parse_args(argv)
+    if args.command == "refresh":
+        for path in args.notebooks:
+            print(f"executing {path}", flush=True)
+            execute(path, path)
+    else:
+        params = {}
+        for name, value in args.p:
+            try:
+                params[name] = json.loads(value)
+            except json.JSONDecodeError:
+                params[name] = value
+        execute(args.notebook, args.output, params)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
