@@ -59,8 +59,11 @@ def check(
     *,
     digits: int = 3,
     floor: float | None = None,
-) -> Claim:
+) -> None:
     """Check ``measured <relation> bound``, print the outcome, raise if it fails.
+
+    The claim is appended to :data:`RECORDS`. Nothing is returned, so a check
+    as the last line of a cell adds no unrounded value to the cell's output.
 
     Parameters
     ----------
@@ -96,4 +99,3 @@ def check(
     print(f"{mark} [{claim_id}] {statement}: measured {shown} ({relation} {bound:g} required)")
     if not passed:
         raise ClaimFailed(f"[{claim_id}] {statement}: measured {measured!r}, required {relation} {bound!r}")
-    return claim

@@ -9,7 +9,6 @@ compares every output with the committed one.
 from __future__ import annotations
 
 import ast
-import copy
 import json
 import os
 import subprocess
@@ -135,9 +134,7 @@ def test_nbval_fails_when_a_printed_number_is_edited(tmp_path):
 def test_a_failing_check_cell_fails_nbval_and_papermill(tmp_path):
     nb = _read(SETUP)
     i = _first_check_cell(nb)
-    broken = copy.deepcopy(nb.cells[i])
-    broken.source = 'check("broken.on-purpose", "a claim that is false", 1.0, "<=", 0.5)'
-    broken.outputs = []
+    broken = nbformat.v4.new_code_cell('check("broken.on-purpose", "a claim that is false", 1.0, "<=", 0.5)')
     nb.cells.insert(i + 1, broken)
     dst = tmp_path / SETUP.name
     nbformat.write(nb, dst)
@@ -150,13 +147,17 @@ def test_a_failing_check_cell_fails_nbval_and_papermill(tmp_path):
 
 
 def test_check_records_and_raises():
-    from linnet.checks import ClaimFailed, check
+    from linnet.checks import RECORDS, ClaimFailed, check
 
-    ok = check("t.ok", "one is at most two", 1.0, "<=", 2.0)
-    assert ok.passed and ok.shown == "1"
+    check("t.ok", "one is at most two", 1.0, "<=", 2.0)
+    assert RECORDS[-1].passed and RECORDS[-1].shown == "1"
     with pytest.raises(ClaimFailed, match="t.bad"):
         check("t.bad", "NaN never passes", float("nan"), "<=", 1.0)
-    assert check("t.floor", "round-off prints as a bound", 3e-16, "<=", 1e-12, floor=1e-13).shown == "< 1e-13"
+    assert not RECORDS[-1].passed
+    check("t.floor", "round-off prints as a bound", 3e-16, "<=", 1e-12, floor=1e-13)
+    assert RECORDS[-1].shown == "< 1e-13"
+    with pytest.raises(ValueError, match="relation"):
+        check("t.rel", "unknown relation", 1.0, "=<", 2.0)
 
 
 def test_notebook_outputs_are_json_serialisable():
