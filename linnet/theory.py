@@ -1,0 +1,748 @@
+"""Formulas of the convergence theorems: stable sets, bounds, rates, constants.
+
+Two groups of small pure functions.
+
+**Eftekhari (networks with a one-neuron layer, whitened data).** The end-to-end
+matrix ``W`` of such a network has rank one; under the induced flow (17) with
+``X X^T = m I`` (23) it converges to ``Z_1 = s_Z u v^T`` (27) from the stable
+sets below. Provenance matters here: the paper's own statements of the sets
+(28), (36), condition (37) and the bounds (38a)/(38b) could not be read (see
+``notes/paper-statements.md``), so this module implements the *re-derived*
+versions written out and proved in that file (sections A.3-A.6). They play the
+roles of the paper's results and use its equation numbers as labels, but their
+constants are ours, not the paper's. Everything is stated with
+``gamma = s_Z2 / s_Z`` spelled out, so nothing depends on how the paper defines
+gamma_Z (26).
+
+Quantities used throughout, for a rank-one ``W = s u v^T`` (``s = ||W||_F``):
+
+* correlation with the target ``rho(W) = <W, Z> / ||W||_F = u^T Z v``
+  (nondecreasing along (17));
+* cosine with ``Z_1``: ``p(W) = <W, Z_1> / (||W||_F s_Z)`` (nondecreasing along
+  (17) while positive).
+
+**Arora, Cohen, Golowich & Hu (gradient descent, ICLR 2019).** Deficiency margin
+(Definition 2), delta-balancedness (Definition 1) and the constants of
+Theorem 1.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._validate import as_matrix, positive_float, positive_int
+from .data import Target
+from .network import balancedness, check_weights, end_to_end
+
+__all__ = [
+    "RANK_ONE_RTOL",
+    "PHASE_ONE_FACTOR",
+    "correlation_with_target",
+    "cosine_with_Z1",
+    "correlation_set_margin",
+    "in_correlation_set",
+    "stable_set_margin",
+    "in_stable_set",
+    "RankOneBound",
+    "theorem_3_8_bound",
+    "theorem_4_4_bound",
+    "time_to_accuracy",
+    "deficiency_margin",
+    "delta_balancedness",
+    "AroraTheorem1",
+    "arora_theorem_1",
+]
+
+#: A matrix counts as rank one when ``sigma_2 <= RANK_ONE_RTOL * sigma_1``. The
+#: end-to-end matrix of a network with a one-neuron layer has ``sigma_2`` of the
+#: order of the float64 rounding of the layer products (~1e-16 relative); 1e-8
+#: accepts that with a wide margin and rejects any genuinely rank-two matrix.
+RANK_ONE_RTOL = 1e-8
+
+#: Phase one of Theorem 4.4 lasts until ``||W(t)||_F <= sqrt(6) s_Z``.
+PHASE_ONE_FACTOR = math.sqrt(6.0)
+
+
+# --------------------------------------------------------------------------
+# validation helpers
+# --------------------------------------------------------------------------
+
+
+def _check_target(target) -> Target:
+    if not isinstance(target, Target):
+        raise ValueError(
+            f"target must be a linnet.data.Target (use Target.from_data(X, Y) or Target.from_matrix(Z, m)); "
+            f"got {type(target).__name__}"
+        )
+    target.require_unique_Z1()
+    return target
+
+
+def _as_stack(W, name: str, shape: tuple[int, int]) -> tuple[np.ndarray, bool]:
+    """``W`` as a finite (k, dy, dx) array; the flag says whether a single matrix was given."""
+    arr = np.asarray(W, dtype=float)
+    if arr.ndim not in (2, 3):
+        raise ValueError(
+            f"{name} must be a matrix of shape {shape} or a stack of shape (k, {shape[0]}, {shape[1]}); "
+            f"got an array with {arr.ndim} dimensions"
+        )
+    if arr.shape[-2:] != shape:
+        raise ValueError(f"{name} must have matrices of shape {shape} (the shape of Z); got {arr.shape[-2:]}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite; it has NaN or infinite entries")
+    single = arr.ndim == 2
+    return (arr[None] if single else arr), single
+
+
+def _require_rank_one(stack: np.ndarray, name: str) -> np.ndarray:
+    """Singular values of each matrix; raise unless each has rank <= 1 (relative to RANK_ONE_RTOL)."""
+    sv = np.linalg.svd(stack, compute_uv=False)
+    if sv.shape[1] > 1:
+        bad = sv[:, 1] > RANK_ONE_RTOL * sv[:, 0]
+        if np.any(bad):
+            k = int(np.argmax(bad))
+            raise ValueError(
+                f"{name} must have rank one (the end-to-end matrix of a network with a one-neuron layer); "
+                f"matrix {k} has sigma_2/sigma_1 = {sv[k, 1] / sv[k, 0]:.3g} > {RANK_ONE_RTOL:.0e}"
+            )
+    return sv
+
+
+def _alpha(alpha) -> float:
+    a = positive_float(alpha, "alpha")
+    if a > 1:
+        raise ValueError(f"alpha must lie in (0, 1]; got {alpha!r}")
+    return a
+
+
+def _alpha_beta(target: Target, alpha, beta) -> tuple[float, float]:
+    a = _alpha(alpha)
+    b = positive_float(beta, "beta")
+    g = target.gamma
+    b_max = (1 + g) * a - g
+    if not b <= b_max:
+        raise ValueError(
+            f"beta must satisfy 0 < beta <= (1 + gamma) alpha - gamma = {b_max:.6g} (gamma = s_Z2/s_Z = {g:.6g}, "
+            f"alpha = {a:.6g}) for N_alpha,beta(Z1) (36) to be invariant; got beta = {b:.6g}"
+            + ("; no beta > 0 exists: increase alpha above gamma/(1+gamma)" if b_max <= 0 else "")
+        )
+    return a, b
+
+
+def _depth(depth) -> int:
+    return positive_int(depth, "depth", minimum=2)
+
+
+def _times(t) -> np.ndarray:
+    arr = np.atleast_1d(np.array(t, dtype=float))  # a copy: made read-only below
+    if arr.ndim != 1:
+        raise ValueError(f"t must be a number or a 1-D array of times; got an array with {arr.ndim} dimensions")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError("t must be finite; it has NaN or infinite entries")
+    if np.any(arr < 0):
+        raise ValueError(f"t must be >= 0 (times after the start); got min(t) = {arr.min():.6g}")
+    return arr
+
+
+def _scalars(W, target: Target, sv: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``||W||_F``, ``rho = <W,Z>/||W||_F`` and ``p = <W,Z1>/(||W||_F s_Z)`` for a stack (NaN where W = 0).
+
+    ``sv`` are the singular values of each matrix. ``W`` is divided by its
+    largest singular value first, so nothing under- or overflows for tiny or
+    huge ``W``.
+    """
+    top = sv[:, 0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        Wn = W / top[:, None, None]
+        unit_norm = np.sqrt(np.sum((sv / top[:, None]) ** 2, axis=1))  # ||W||_F / sigma_1
+        rho = np.einsum("kij,ij->k", Wn, target.Z) / unit_norm
+        p = np.einsum("kij,ij->k", Wn, target.Z1 / target.s_Z) / unit_norm
+    norm = np.where(top > 0, top * unit_norm, 0.0)
+    return norm, rho, p
+
+
+def _out(values: np.ndarray, single: bool):
+    return values[0].item() if single else values
+
+
+# --------------------------------------------------------------------------
+# Eftekhari: correlations and the stable sets (28), (36)
+# --------------------------------------------------------------------------
+
+
+def correlation_with_target(W, target: Target):
+    """Correlation ``rho(W) = <W, Z> / ||W||_F`` of a rank-one ``W`` with the target.
+
+    Nondecreasing along the induced flow (17) (Lemma R1 of the notes); equals
+    ``s_Z`` exactly at ``W`` proportional to ``Z_1`` (27).
+
+    Parameters
+    ----------
+    W : array_like, shape (dy, dx) or (k, dy, dx)
+        One end-to-end matrix or a stack of them, each of rank one.
+    target : Target
+
+    Returns
+    -------
+    float or ndarray of shape (k,)
+        NaN where ``W = 0`` (no direction).
+    """
+    target = _check_target(target)
+    stack, single = _as_stack(W, "W", target.Z.shape)
+    sv = _require_rank_one(stack, "W")
+    return _out(_scalars(stack, target, sv)[1], single)
+
+
+def cosine_with_Z1(W, target: Target):
+    """Cosine ``p(W) = <W, Z_1> / (||W||_F ||Z_1||_F)`` between ``W`` and ``Z_1`` (27).
+
+    For ``W = s u v^T`` this is ``(u^T u_Z)(v^T v_Z)``; it is nondecreasing along
+    (17) while positive. Same parameters and return convention as
+    :func:`correlation_with_target`.
+    """
+    target = _check_target(target)
+    stack, single = _as_stack(W, "W", target.Z.shape)
+    sv = _require_rank_one(stack, "W")
+    return _out(_scalars(stack, target, sv)[2], single)
+
+
+def correlation_set_margin(W, target: Target, alpha: float):
+    """Signed margin of ``W`` in the stable set ``N_alpha`` (role of (28); re-derived).
+
+    ``N_alpha = {W of rank one : <W, Z>/||W||_F >= s_Z2 + alpha (s_Z - s_Z2)}``.
+    The set is invariant under (17) for every depth ``N >= 2`` and the flow
+    converges from it to ``Z_1`` (role of Lemma 3.7 and Theorem 3.8; notes A.4).
+
+    Parameters
+    ----------
+    W : array_like, shape (dy, dx) or (k, dy, dx)
+        Rank-one end-to-end matrix (or a stack).
+    target : Target
+        Must satisfy ``s_Z > s_Z2`` (Assumption 3.6).
+    alpha : float in (0, 1]
+        Fraction of the spectral gap ``s_Z - s_Z2`` by which the correlation must
+        exceed ``s_Z2``; ``alpha = 1`` leaves only multiples of ``Z_1``.
+
+    Returns
+    -------
+    float or ndarray of shape (k,)
+        ``(rho(W) - s_Z2 - alpha (s_Z - s_Z2)) / s_Z``: ``>= 0`` exactly on the
+        set; ``-inf`` for ``W = 0`` (the saddle at the origin is in no stable set).
+
+    Raises
+    ------
+    ValueError
+        If ``target`` is not a Target with unique ``Z_1``, ``alpha`` is not in
+        (0, 1], ``W`` has the wrong shape, non-finite entries or rank two or more.
+    """
+    target = _check_target(target)
+    a = _alpha(alpha)
+    stack, single = _as_stack(W, "W", target.Z.shape)
+    sv = _require_rank_one(stack, "W")
+    norm, rho, _ = _scalars(stack, target, sv)
+    threshold = target.s_Z2 + a * (target.s_Z - target.s_Z2)
+    margin = np.where(norm > 0, (rho - threshold) / target.s_Z, -np.inf)
+    return _out(margin, single)
+
+
+def in_correlation_set(W, target: Target, alpha: float):
+    """Whether ``W`` lies in ``N_alpha`` (role of (28)); see :func:`correlation_set_margin`.
+
+    Returns a bool for one matrix and a boolean array for a stack.
+    """
+    margin = correlation_set_margin(W, target, alpha)
+    return bool(margin >= 0) if np.isscalar(margin) else margin >= 0
+
+
+def stable_set_margin(W, target: Target, alpha: float, beta: float):
+    """Signed margin of ``W`` in ``N_alpha,beta(Z_1)`` (role of (36); re-derived).
+
+    ``N_alpha,beta(Z_1) = {W of rank one : <W, Z_1> >= alpha s_Z ||W||_F and
+    ||W||_F >= beta s_Z}``: a cone of half-angle ``arccos(alpha)`` around ``Z_1``
+    minus a ball of radius ``beta s_Z`` around the origin. It is invariant under
+    (17) (role of Lemma 4.3) when ``0 < beta <= (1 + gamma) alpha - gamma``,
+    ``gamma = s_Z2/s_Z``; far-away starts are allowed (there is no upper bound
+    on the norm).
+
+    Parameters
+    ----------
+    W : array_like, shape (dy, dx) or (k, dy, dx)
+    target : Target
+    alpha : float in (0, 1]
+        Minimal cosine between ``W`` and ``Z_1``.
+    beta : float
+        Minimal norm in units of ``s_Z``; ``0 < beta <= (1 + gamma) alpha - gamma``.
+
+    Returns
+    -------
+    float or ndarray of shape (k,)
+        ``min(p(W) - alpha, ||W||_F / s_Z - beta)``: ``>= 0`` exactly on the
+        set, ``-inf`` for ``W = 0``.
+
+    Raises
+    ------
+    ValueError
+        As :func:`correlation_set_margin`, and if ``beta`` is not positive or
+        exceeds ``(1 + gamma) alpha - gamma``.
+    """
+    target = _check_target(target)
+    a, b = _alpha_beta(target, alpha, beta)
+    stack, single = _as_stack(W, "W", target.Z.shape)
+    sv = _require_rank_one(stack, "W")
+    norm, _, p = _scalars(stack, target, sv)
+    margin = np.where(norm > 0, np.minimum(p - a, norm / target.s_Z - b), -np.inf)
+    return _out(margin, single)
+
+
+def in_stable_set(W, target: Target, alpha: float, beta: float):
+    """Whether ``W`` lies in ``N_alpha,beta(Z_1)`` (role of (36)); see :func:`stable_set_margin`."""
+    margin = stable_set_margin(W, target, alpha, beta)
+    return bool(margin >= 0) if np.isscalar(margin) else margin >= 0
+
+
+# --------------------------------------------------------------------------
+# Eftekhari: the two-phase bound (38a)/(38b) and the epsilon-time (remark 1)
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RankOneBound:
+    """Right-hand sides of the two-phase bound on ``||W(t) - Z_1||_F^2`` (notes A.6).
+
+    Attributes
+    ----------
+    t : ndarray
+        The times asked for.
+    bound : ndarray
+        Upper bound on ``||W(t) - Z_1||_F^2`` at each time: (38a) where
+        ``t <= tau_bar``, (38b) after.
+    phase_one : ndarray of bool
+        ``t <= tau_bar``: where (38a) was used.
+    tau_bar : float
+        Upper bound on ``tau``, the first time ``||W(t)||_F <= sqrt(6) s_Z``
+        (0 when the start already satisfies it).
+    rate_cosine : float
+        ``lambda``: ``1 - p(W(t)) <= (1 - p(W(0))) exp(-lambda t)``.
+    rate_norm : float
+        ``k_lo``: the contraction rate of ``| ||W(t)||_F - s_Z |``.
+    asymptotic_rate : float
+        ``min(2 k_lo, lambda)``: the bound decays like ``exp(-asymptotic_rate t)``
+        (up to a factor ``t`` when ``k_lo == lambda``).
+    s_low, p_low : float
+        The lower bounds on ``||W(t)||_F`` and on ``p(W(t))`` the rates use.
+    s0, p0 : float
+        ``||W(0)||_F`` and ``p(W(0))``.
+    """
+
+    t: np.ndarray
+    bound: np.ndarray
+    phase_one: np.ndarray
+    tau_bar: float
+    rate_cosine: float
+    rate_norm: float
+    asymptotic_rate: float
+    s_low: float
+    p_low: float
+    s0: float
+    p0: float
+
+
+@dataclass(frozen=True)
+class _Constants:
+    s_Z: float
+    gamma: float
+    s0: float
+    p0: float
+    p_low: float
+    s_low: float
+    lam: float  # rate of 1 - p
+    k_lo: float  # contraction rate of |s - s_Z|
+    A: float  # forcing of |s - s_Z| by 1 - p
+    tau_bar: float
+    phase_rate: float  # 2 (N-1) m (1 - 1/sqrt 6)
+    kappa: float  # 2 - 2/N
+    D0: float
+    s_hi: float
+
+
+def _constants(target: Target, N: int, s0: float, p0: float, p_low: float, s_low: float) -> _Constants:
+    m, s_Z, g = float(target.m), target.s_Z, target.gamma
+    lam = 2 * m * s_Z * (1 - g) * p_low * s_low ** (1 - 2 / N)
+    k_lo = m * N * s_low ** (2 - 2 / N)
+    for name, rate in (("cosine", lam), ("norm", k_lo)):
+        if not (np.isfinite(rate) and rate > 0):
+            raise ValueError(
+                f"the exponent of the {name} decay in (38) must be negative and finite; its rate evaluated to "
+                f"{rate!r} (s_Z = {s_Z:.3g}, m = {m}, depth = {N}: rescale Z so that s_Z is not near under/overflow)"
+            )
+    k_Z = m * N * s_Z ** (2 - 2 / N)
+    sigma = PHASE_ONE_FACTOR * s_Z
+    kappa = 2 - 2 / N
+    phase_rate = 2 * (N - 1) * m * (1 - 1 / PHASE_ONE_FACTOR)
+    tau_bar = (sigma**-kappa - s0**-kappa) / phase_rate if s0 > sigma else 0.0
+    return _Constants(
+        s_Z=s_Z,
+        gamma=g,
+        s0=s0,
+        p0=p0,
+        p_low=p_low,
+        s_low=s_low,
+        lam=lam,
+        k_lo=k_lo,
+        A=k_Z * s_Z * (1 + g) * (1 - p0),
+        tau_bar=tau_bar,
+        phase_rate=phase_rate,
+        kappa=kappa,
+        D0=abs(min(s0, sigma) - s_Z),
+        s_hi=min(sigma, max(s0, s_Z)),
+    )
+
+
+def _bound(c: _Constants, t: np.ndarray) -> RankOneBound:
+    q0 = 1 - c.p0
+    cos_decay = q0 * np.exp(-c.lam * t)
+    phase_one = t <= c.tau_bar
+    bound = np.empty_like(t)
+    # (38a): ||W|| <= S(t) while t <= tau_bar, and ||W|| >= s_low always.
+    S = (c.s0**-c.kappa + c.phase_rate * t[phase_one]) ** (-1 / c.kappa)
+    bound[phase_one] = np.maximum((S - c.s_Z) ** 2, (c.s_Z - c.s_low) ** 2) + 2 * S * c.s_Z * cos_decay[phase_one]
+    # (38b): Gronwall for |s - s_Z| from tau <= tau_bar, forced by 1 - p.
+    tb = t[~phase_one]
+    nu, x = min(c.k_lo, c.lam), abs(c.k_lo - c.lam)
+    g = np.exp(-nu * tb) * (-np.expm1(-x * tb) / x if x > 0 else tb)
+    d = c.D0 * np.exp(-c.k_lo * (tb - c.tau_bar)) + c.A * g
+    bound[~phase_one] = d**2 + 2 * c.s_hi * c.s_Z * cos_decay[~phase_one]
+    for arr in (t, bound, phase_one):
+        arr.setflags(write=False)
+    return RankOneBound(
+        t=t,
+        bound=bound,
+        phase_one=phase_one,
+        tau_bar=float(c.tau_bar),
+        rate_cosine=float(c.lam),
+        rate_norm=float(c.k_lo),
+        asymptotic_rate=float(min(2 * c.k_lo, c.lam)),
+        s_low=float(c.s_low),
+        p_low=float(c.p_low),
+        s0=float(c.s0),
+        p0=float(c.p0),
+    )
+
+
+def _start(W0, target: Target) -> tuple[float, float, float]:
+    stack, _ = _as_stack(W0, "W0", target.Z.shape)
+    if stack.shape[0] != 1:
+        raise ValueError(f"W0 must be a single matrix of shape {target.Z.shape}; got a stack of {stack.shape[0]}")
+    sv = _require_rank_one(stack, "W0")
+    norm, rho, p = _scalars(stack, target, sv)
+    if not norm[0] > 0:
+        raise ValueError("W0 must be nonzero: W = 0 is a saddle point of (17) and the flow stays there")
+    return float(norm[0]), float(rho[0]), float(p[0])
+
+
+def _theorem_4_4_constants(target, depth, W0, alpha, beta) -> _Constants:
+    target = _check_target(target)
+    N = _depth(depth)
+    a, b = _alpha_beta(target, alpha, beta)
+    s0, _, p0 = _start(W0, target)
+    if not (p0 >= a and s0 >= b * target.s_Z):
+        raise ValueError(
+            "W0 must satisfy (37), W0 in N_alpha,beta(Z1): cosine <W0,Z1>/(||W0|| s_Z) >= alpha and "
+            f"||W0||_F >= beta s_Z; got cosine {p0:.6g} (alpha = {a:.6g}) and ||W0||/s_Z = {s0 / target.s_Z:.6g} "
+            f"(beta = {b:.6g})"
+        )
+    return _constants(target, N, s0=s0, p0=p0, p_low=a, s_low=b * target.s_Z)
+
+
+def theorem_4_4_bound(target: Target, depth: int, W0, alpha: float, beta: float, t) -> RankOneBound:
+    """Two-phase linear-convergence bound from ``N_alpha,beta(Z_1)`` (role of Theorem 4.4; re-derived).
+
+    For the induced flow (17) of a depth-``N`` network with a one-neuron layer
+    and whitened data, started at ``W0`` satisfying (37)
+    (``W0 in N_alpha,beta(Z_1)``, see :func:`stable_set_margin`):
+
+    * phase one, ``0 <= t <= tau_bar`` (38a):
+      ``||W(t)-Z_1||^2 <= max((S(t)-s_Z)^2, (1-beta)^2 s_Z^2) + 2 S(t) s_Z (1-p0) e^{-lambda t}``
+      with ``S(t) = (s0^{-kappa} + 2(N-1) m (1-1/sqrt 6) t)^{-1/kappa}``, ``kappa = 2-2/N``;
+    * phase two, ``t >= tau_bar`` (38b):
+      ``||W(t)-Z_1||^2 <= (D0 e^{-k_lo (t-tau_bar)} + A g(t))^2 + 2 s_hi s_Z (1-p0) e^{-lambda t}``,
+
+    with ``lambda = 2 m s_Z (1-gamma) alpha (beta s_Z)^{1-2/N}``,
+    ``k_lo = m N (beta s_Z)^{2-2/N}``, ``A = m N s_Z^{2-2/N} s_Z (1+gamma)(1-p0)``,
+    ``g(t) = int_0^t e^{-k_lo (t-r)} e^{-lambda r} dr``, ``D0 = |min(s0, sqrt6 s_Z) - s_Z|``,
+    ``s_hi = min(sqrt6 s_Z, max(s0, s_Z))``, and ``tau_bar >= tau``, the first
+    time ``||W(t)||_F <= sqrt(6) s_Z``. Derivation: notes A.6.
+
+    Parameters
+    ----------
+    target : Target
+        ``Z`` with ``s_Z > s_Z2`` (Assumption 3.6); ``target.m`` is the ``m`` of (17).
+    depth : int
+        ``N >= 2``.
+    W0 : array_like, shape (dy, dx)
+        Rank-one start (end-to-end matrix of a balanced network).
+    alpha, beta : float
+        ``0 < alpha <= 1`` and ``0 < beta <= (1 + gamma) alpha - gamma``.
+    t : float or array_like
+        Times ``>= 0``.
+
+    Returns
+    -------
+    RankOneBound
+
+    Raises
+    ------
+    ValueError
+        If ``target`` has no unique ``Z_1``; ``depth`` is not an integer >= 2;
+        ``alpha`` or ``beta`` is out of range; ``W0`` has the wrong shape, is not
+        finite, not rank one, zero, or violates (37); ``t`` is not finite or
+        negative; or an exponent is not negative (rates under/overflowed).
+    """
+    c = _theorem_4_4_constants(target, depth, W0, alpha, beta)
+    return _bound(c, _times(t))
+
+
+def theorem_3_8_bound(target: Target, depth: int, W0, t) -> RankOneBound:
+    """Convergence to ``Z_1`` from the correlation set (role of Theorem 3.8 and rate (29); re-derived).
+
+    Requires ``rho(W0) = <W0, Z>/||W0||_F > s_Z2``, i.e. ``W0 in N_alpha`` for
+    some ``alpha > 0`` (see :func:`correlation_set_margin`). Then ``W(t) -> Z_1``
+    and ``||W(t) - Z_1||_F^2`` obeys the bound of :func:`theorem_4_4_bound`
+    with the start's own constants: ``p_low = p(W0)`` (which is at least
+    ``(rho(W0) - s_Z2)/(s_Z - s_Z2) > 0``) and ``s_low = min(||W0||_F, rho(W0))``.
+    Its ``asymptotic_rate`` plays the role of the rate (29). Notes A.4.
+
+    Parameters
+    ----------
+    target : Target
+    depth : int
+        ``N >= 2``.
+    W0 : array_like, shape (dy, dx)
+        Rank-one, nonzero start.
+    t : float or array_like
+        Times ``>= 0``.
+
+    Returns
+    -------
+    RankOneBound
+
+    Raises
+    ------
+    ValueError
+        As :func:`theorem_4_4_bound`, and if ``rho(W0) <= s_Z2``.
+    """
+    target = _check_target(target)
+    N = _depth(depth)
+    s0, rho0, p0 = _start(W0, target)
+    if not rho0 > target.s_Z2:
+        raise ValueError(
+            f"W0 must lie in N_alpha for some alpha > 0: <W0, Z>/||W0||_F = {rho0:.6g} must exceed "
+            f"s_Z2 = {target.s_Z2:.6g}"
+        )
+    return _bound(_constants(target, N, s0=s0, p0=p0, p_low=p0, s_low=min(s0, rho0)), _times(t))
+
+
+def _log_plus(x: float) -> float:
+    return math.log(x) if x > 1 else 0.0
+
+
+def time_to_accuracy(target: Target, depth: int, W0, alpha: float, beta: float, epsilon: float) -> float:
+    """Time after which ``||W(t) - Z_1||_F^2 <= epsilon`` (role of remark 1 after Theorem 4.4; re-derived).
+
+    ``T_eps = max(tau_bar, t1, t2, t3)`` with (notes A.6)
+    ``t1 = tau_bar + log+(6 D0^2 / eps) / (2 k_lo)``,
+    ``t3 = log+(6 s_hi s_Z (1-p0) / eps) / lambda`` and
+    ``t2 = min(log+(6 A^2 / (x^2 eps)) / (2 nu), log+(6 A^2 (2/(e nu))^2 / eps) / nu)``,
+    ``nu = min(k_lo, lambda)``, ``x = |k_lo - lambda|`` (first entry only if
+    ``x > 0``). Each makes one of the three terms of (38b) at most ``eps/3``
+    after splitting ``(a+b)^2 <= 2a^2 + 2b^2``; so the bound (38b), hence the
+    error, is at most ``eps`` for every ``t >= T_eps``. For far-away starts
+    ``T_eps`` grows only through ``tau_bar``, which stays below
+    ``1 / (2 (N-1) m (1-1/sqrt6) (sqrt6 s_Z)^{2-2/N})``.
+
+    Parameters
+    ----------
+    target, depth, W0, alpha, beta
+        As in :func:`theorem_4_4_bound`.
+    epsilon : float
+        Accuracy ``> 0``.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        As :func:`theorem_4_4_bound`, and if ``epsilon`` is not a finite positive number.
+    """
+    c = _theorem_4_4_constants(target, depth, W0, alpha, beta)
+    eps = positive_float(epsilon, "epsilon")
+    q0 = 1 - c.p0
+    t1 = c.tau_bar + _log_plus(6 * c.D0**2 / eps) / (2 * c.k_lo)
+    t3 = _log_plus(6 * c.s_hi * c.s_Z * q0 / eps) / c.lam
+    nu, x = min(c.k_lo, c.lam), abs(c.k_lo - c.lam)
+    t2 = _log_plus(6 * c.A**2 * (2 / (math.e * nu)) ** 2 / eps) / nu
+    if x > 0:
+        t2 = min(t2, _log_plus(6 * c.A**2 / (x**2 * eps)) / (2 * nu))
+    return float(max(c.tau_bar, t1, t2, t3))
+
+
+# --------------------------------------------------------------------------
+# Arora, Cohen, Golowich & Hu (2019)
+# --------------------------------------------------------------------------
+
+
+def deficiency_margin(W, Phi) -> float:
+    """``c = sigma_min(Phi) - ||W - Phi||_F`` (Arora et al., Definition 2).
+
+    ``W`` has a deficiency margin ``c > 0`` w.r.t. ``Phi`` iff
+    ``||W - Phi||_F <= sigma_min(Phi) - c``; this returns the largest such
+    ``c``. **A value ``<= 0`` means ``W`` has no deficiency margin** (the
+    function never returns None). ``sigma_min`` is the ``min(dy, dx)``-th
+    largest singular value, so a rank-deficient ``Phi`` gives no margin for any
+    ``W``. By Claim 1, a positive margin implies ``sigma_min(W) >= c``.
+
+    Parameters
+    ----------
+    W : array_like, shape (dy, dx)
+        End-to-end matrix.
+    Phi : array_like, shape (dy, dx)
+        Target (``Lambda_yx`` for whitened data; ``Z`` of eq. 25).
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        If an input is not a finite matrix or the shapes differ.
+    """
+    Phi = as_matrix(Phi, "Phi")
+    W = as_matrix(W, "W", shape=Phi.shape)
+    sigma_min = float(np.linalg.svd(Phi, compute_uv=False)[-1])
+    return sigma_min - float(np.linalg.norm(W - Phi))
+
+
+def delta_balancedness(weights) -> float:
+    """Smallest ``delta`` for which ``weights`` are delta-balanced (Arora et al., Definition 1).
+
+    ``max_j ||W_{j+1}^T W_{j+1} - W_j W_j^T||_F`` (0.0 for depth 1); computed
+    by :func:`linnet.network.balancedness`.
+
+    Parameters
+    ----------
+    weights : list of array_like
+        ``[W_1, ..., W_N]``.
+
+    Returns
+    -------
+    float
+    """
+    return balancedness(weights)
+
+
+@dataclass(frozen=True)
+class AroraTheorem1:
+    """What Theorem 1 of Arora et al. says about one initialisation.
+
+    Attributes
+    ----------
+    depth : int
+        ``N``.
+    margin : float or None
+        Deficiency margin ``c`` of the initial end-to-end matrix; None when it
+        has none (``sigma_min(Phi) - ||W(0) - Phi||_F <= 0``).
+    delta : float
+        Balancedness of the initial weights (Definition 1).
+    delta_max : float or None
+        ``c^2 / (256 N^3 ||Phi||_F^{2(N-1)/N})``; None without a margin.
+    balanced_enough : bool
+        ``delta <= delta_max``.
+    eta_max : float or None
+        ``c^{(4N-2)/N} / (6144 N^3 ||Phi||_F^{(6N-4)/N})``; None without a margin.
+    eta : float or None
+        Step size used for ``iterations``: the one given, else ``eta_max``.
+    initial_loss : float
+        ``l(0) = 1/2 ||W(0) - Phi||_F^2`` (loss above its optimum, whitened data).
+    epsilon : float
+    applies : bool
+        Margin, balancedness and step size all meet the hypotheses.
+    iterations : int or None
+        Smallest integer ``T >= log(l(0)/eps) / (eta c^{2(N-1)/N})`` (0 when
+        ``l(0) <= eps``); None when the theorem does not apply.
+    """
+
+    depth: int
+    margin: float | None
+    delta: float
+    delta_max: float | None
+    balanced_enough: bool
+    eta_max: float | None
+    eta: float | None
+    initial_loss: float
+    epsilon: float
+    applies: bool
+    iterations: int | None
+
+
+def arora_theorem_1(Phi, weights, epsilon: float, eta: float | None = None) -> AroraTheorem1:
+    """Check the hypotheses of Arora et al.'s Theorem 1 and give its iteration bound.
+
+    Theorem 1 (as given in the notes, B.2; constants not re-read in the paper):
+    if the initial end-to-end matrix has deficiency margin ``c > 0`` w.r.t.
+    ``Phi``, the initial weights are delta-balanced with
+    ``delta <= c^2 / (256 N^3 ||Phi||_F^{2(N-1)/N})`` and
+    ``eta <= c^{(4N-2)/N} / (6144 N^3 ||Phi||_F^{(6N-4)/N})``, then gradient
+    descent with step ``eta`` has ``l(T) <= eps`` for every
+    ``T >= log(l(0)/eps) / (eta c^{2(N-1)/N})``.
+
+    Parameters
+    ----------
+    Phi : array_like, shape (dy, dx)
+        Target.
+    weights : list of array_like
+        Initial ``[W_1, ..., W_N]``; the depth ``N`` is ``len(weights)``.
+    epsilon : float
+        Target loss ``> 0``.
+    eta : float, optional
+        Step size; defaults to the largest admissible one.
+
+    Returns
+    -------
+    AroraTheorem1
+
+    Raises
+    ------
+    ValueError
+        If ``Phi`` or a weight is not a finite matrix, the weights do not chain,
+        the end-to-end matrix does not have the shape of ``Phi``, or
+        ``epsilon`` / ``eta`` is not a finite positive number.
+    """
+    Phi = as_matrix(Phi, "Phi")
+    ws = check_weights(weights)
+    W = end_to_end(ws)
+    if W.shape != Phi.shape:
+        raise ValueError(f"the end-to-end matrix of weights must have the shape of Phi {Phi.shape}; got {W.shape}")
+    eps = positive_float(epsilon, "epsilon")
+    eta_given = None if eta is None else positive_float(eta, "eta")
+    N = len(ws)
+    c = deficiency_margin(W, Phi)
+    delta = delta_balancedness(ws)
+    loss0 = 0.5 * float(np.linalg.norm(W - Phi)) ** 2
+    if not c > 0:
+        return AroraTheorem1(N, None, delta, None, False, None, eta_given, loss0, eps, False, None)
+    phi_f = float(np.linalg.norm(Phi))
+    delta_max = c**2 / (256 * N**3 * phi_f ** (2 * (N - 1) / N))
+    eta_max = c ** ((4 * N - 2) / N) / (6144 * N**3 * phi_f ** ((6 * N - 4) / N))
+    eta_used = eta_max if eta_given is None else eta_given
+    balanced_enough = delta <= delta_max
+    applies = balanced_enough and eta_used <= eta_max
+    iterations = None
+    if applies:
+        iterations = 0 if loss0 <= eps else math.ceil(math.log(loss0 / eps) / (eta_used * c ** (2 * (N - 1) / N)))
+    return AroraTheorem1(N, c, delta, delta_max, balanced_enough, eta_max, eta_used, loss0, eps, applies, iterations)
