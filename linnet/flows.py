@@ -695,6 +695,8 @@ def scalar_polar_flow(
     """
     r0 = np.asarray(r0, dtype=float)
     theta0 = np.asarray(theta0, dtype=float)
+    if r0.size == 0:
+        raise ValueError("r0 must hold at least one initial norm; got an empty array")
     if theta0.shape != r0.shape:
         raise ValueError(f"theta0 must have the shape of r0 {r0.shape}; got {theta0.shape}")
     if not (np.all(np.isfinite(r0)) and np.all(r0 >= 0)):

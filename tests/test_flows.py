@@ -157,6 +157,7 @@ def test_induced_flow_is_the_end_to_end_matrix_of_gradient_flow(name, depth, mat
     induced = induced_flow(W0, X, Y, depth, t)
     # The comparison is meaningful only if W moved.
     assert rel(induced.W[-1], W0) > 0.1
+    assert rel(network.W[-1], end_to_end([Wj[-1] for Wj in network.weights])) <= 1e-15
     assert max_rel_error(induced.W, network.W) <= FLOW_VS_FLOW_TOL
 
 
@@ -316,6 +317,25 @@ def test_batched_flow_matches_single_runs(kind, figure1_data, matrix_data, max_r
     # arithmetic remain (two runs at rtol 1e-11 would agree to 1e-10 anyway).
     for b in range(0, len(W0s), 7):
         assert max_rel_error(batch.W[b], induced_flow_target(W0s[b], target, 4, t).W) <= 1e-10
+
+
+def test_batch_of_mixed_ranks_keeps_each_start_on_its_own_rank(matrix_data, max_rel_error):
+    # "auto" takes the range form for the whole stack, with rank(W0) fixed per
+    # trajectory; single runs take the rank-1 closed form for the rank-1 start:
+    # two code paths, hence the solver-vs-solver tolerance.
+    _, _, target = matrix_data
+    rng = np.random.default_rng(6)
+    W0s = np.stack([rank_r(rng, (3, 4), r, scale=1.0) for r in (1, 2, 3)] + [np.zeros((3, 4))])
+    t = np.linspace(0, 0.5, 11)
+    batch = induced_flow_batch(W0s, target, 3, t)
+    for b, r in enumerate((1, 2, 3, 0)):
+        single = induced_flow_target(W0s[b], target, 3, t).W
+        if r == 0:
+            assert np.array_equal(batch.W[b], single) and not np.any(single)  # W = 0 is a fixed point
+            continue
+        assert max_rel_error(batch.W[b], single) <= FLOW_VS_FLOW_TOL
+        s = np.linalg.svd(batch.W[b, -1], compute_uv=False)
+        assert np.all(s[r:] <= 1e-12 * s[0])
 
 
 def test_results_are_deterministic_and_frozen(matrix_data):
