@@ -80,11 +80,6 @@ def check_data(X, Y, dx: int | None = None, dy: int | None = None) -> tuple[np.n
     return X, Y
 
 
-def widths_of(weights: Sequence[np.ndarray]) -> list[int]:
-    """``[d_0, d_1, ..., d_N]`` of chained weights."""
-    return [weights[0].shape[1]] + [Wj.shape[0] for Wj in weights]
-
-
 # --------------------------------------------------------------------------
 # private kernels
 # --------------------------------------------------------------------------
