@@ -7,6 +7,53 @@ Analysis of Gradient Descent for Deep Linear Neural Networks* (ICLR 2019).
 
 Shapes follow the paper: ``X`` is ``dx x m``, ``Y`` is ``dy x m``, ``W_j`` is
 ``d_j x d_{j-1}`` and ``widths = [d_0 = dx, d_1, ..., d_N = dy]``.
+
+The public interface is re-exported here; the modules hold the details:
+:mod:`linnet.data`, :mod:`linnet.network`, :mod:`linnet.init`,
+:mod:`linnet.flows`, :mod:`linnet.theory`, :mod:`linnet.plotting`,
+:mod:`linnet.checks`.
 """
 
+from .data import Target, whiten, whitened_data, whitening_error
+from .flows import (
+    DivergenceError,
+    FlowIntegrationError,
+    forward_euler,
+    gradient_descent,
+    gradient_flow,
+    induced_flow,
+    induced_flow_batch,
+    induced_flow_target,
+    induced_operator,
+    scalar_polar_flow,
+)
+from .init import balanced_init, gaussian_init, rotate
+from .network import balancedness, end_to_end, gradients, hessian, imbalances, loss
+
 __version__ = "0.1.0"
+
+__all__ = [
+    "Target",
+    "whiten",
+    "whitened_data",
+    "whitening_error",
+    "end_to_end",
+    "loss",
+    "gradients",
+    "hessian",
+    "balancedness",
+    "imbalances",
+    "balanced_init",
+    "gaussian_init",
+    "rotate",
+    "induced_operator",
+    "gradient_flow",
+    "induced_flow",
+    "induced_flow_target",
+    "induced_flow_batch",
+    "scalar_polar_flow",
+    "forward_euler",
+    "gradient_descent",
+    "DivergenceError",
+    "FlowIntegrationError",
+]

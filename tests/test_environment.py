@@ -23,10 +23,13 @@ def _conda_requirements() -> dict[str, SpecifierSet]:
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     out = {}
     for dep in env["dependencies"]:
-        if isinstance(dep, dict) or dep == "pip":
+        if dep == "pip":
             continue
-        name, _, spec = dep.partition(" ")
-        out[name.lower()] = SpecifierSet(spec.replace(" ", ""))
+        # pip-only packages (not on conda-forge) sit in the pip block, same syntax.
+        entries = [d for d in dep["pip"] if d != "-e ."] if isinstance(dep, dict) else [dep]
+        for entry in entries:
+            name, _, spec = entry.partition(" ")
+            out[name.lower()] = SpecifierSet(spec.replace(" ", ""))
     return out
 
 
@@ -51,3 +54,17 @@ def test_installs_the_package_itself():
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     pip_block = [d for d in env["dependencies"] if isinstance(d, dict)]
     assert pip_block and "-e ." in pip_block[0]["pip"]
+
+
+def test_version_has_one_source():
+    import linnet
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert linnet.__version__ == project["version"]
+
+
+def test_public_api_is_exported():
+    import linnet
+
+    missing = [name for name in linnet.__all__ if not hasattr(linnet, name)]
+    assert not missing
