@@ -14,6 +14,8 @@ The public interface is re-exported here; the modules hold the details:
 :mod:`linnet.checks`.
 """
 
+from importlib.metadata import version as _version
+
 from .data import Target, whiten, whitened_data, whitening_error
 from .flows import (
     DivergenceError,
@@ -30,7 +32,8 @@ from .flows import (
 from .init import balanced_init, gaussian_init, rotate
 from .network import balancedness, end_to_end, gradients, hessian, imbalances, loss
 
-__version__ = "0.1.0"
+# One source for the version: pyproject.toml, through the installed metadata.
+__version__ = _version("linnet")
 
 __all__ = [
     "Target",
