@@ -35,8 +35,8 @@ book: $(STAMP)
 	@mkdir -p _build
 	@key=$$(cat pyproject.toml linnet/*.py | sha256sum | cut -c1-16); \
 	if [ "$$(cat $(CACHE_KEY) 2>/dev/null)" != "$$key" ]; then \
-	  echo "linnet or pyproject.toml changed: clearing the execution cache"; \
-	  rm -rf $(CACHE); echo "$$key" > $(CACHE_KEY); fi
+	  echo "linnet or pyproject.toml changed: clearing the execution cache and re-reading every page"; \
+	  rm -rf $(CACHE) _build/.doctrees; echo "$$key" > $(CACHE_KEY); fi
 	$(BIN)/jupyter-book build . -n -W --keep-going
 	@echo "HTML: _build/html/index.html"
 
