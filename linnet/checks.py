@@ -10,9 +10,10 @@ committed output exactly (nbval); values below ``floor`` (round-off) print as
 
 from __future__ import annotations
 
+import json
 import math
 import operator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 _RELATIONS = {"<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt, "==": operator.eq}
 
@@ -32,9 +33,39 @@ class Claim:
     bound: float
     passed: bool
     shown: str
+    item: str = ""
 
 
 RECORDS: list[Claim] = []
+
+#: Glue's mime prefix (MyST-NB): outputs under it are stored, not rendered.
+_GLUE_PREFIX = "application/papermill.record/"
+#: Glue key prefix of claim records; the reproduction report collects them.
+CLAIM_KEY_PREFIX = "claim:"
+
+
+def _emit_record(claim: Claim) -> None:
+    """Save the claim with the notebook's outputs, as a MyST-NB glue record.
+
+    Only inside a Jupyter kernel; the record holds the rounded value shown,
+    not the raw float, so re-executing reproduces it exactly (nbval).
+    """
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None or not hasattr(shell, "kernel"):
+        return
+    record = {k: v for k, v in asdict(claim).items() if k != "measured"}
+    # nbformat allows structured values only under */json or *+json mime
+    # types; the glue prefix breaks that, so the record travels as JSON text.
+    display(
+        {_GLUE_PREFIX + "text/plain": json.dumps(record, sort_keys=True)},
+        raw=True,
+        metadata={"scrapbook": {"name": CLAIM_KEY_PREFIX + claim.claim_id, "mime_prefix": _GLUE_PREFIX}},
+    )
 
 
 def format_value(value: float, digits: int = 3, floor: float | None = None) -> str:
@@ -59,6 +90,7 @@ def check(
     *,
     digits: int = 3,
     floor: float | None = None,
+    item: str = "",
 ) -> None:
     """Check ``measured <relation> bound``, print the outcome, raise if it fails.
 
@@ -82,6 +114,9 @@ def check(
     floor : float, optional
         Values with ``|measured| < floor`` print as ``< floor`` (round-off level
         quantities whose last digits depend on the BLAS build).
+    item : str, optional
+        The paper item the claim reproduces ("Theorem 3.8", "Figure 1", "eq. 23");
+        shown in the reproduction report.
 
     Raises
     ------
@@ -93,8 +128,9 @@ def check(
     measured = float(measured) if not isinstance(measured, bool) else measured
     passed = bool(_RELATIONS[relation](measured, bound))
     shown = format_value(measured, digits, floor)
-    claim = Claim(claim_id, statement, measured, relation, float(bound), passed, shown)
+    claim = Claim(claim_id, statement, measured, relation, float(bound), passed, shown, item)
     RECORDS.append(claim)
+    _emit_record(claim)
     mark = "PASS" if passed else "FAIL"
     print(f"{mark} [{claim_id}] {statement}: measured {shown} ({relation} {bound:g} required)")
     if not passed:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -26,7 +27,18 @@ def _build(source: Path, output: Path, config: Path | None = None) -> subprocess
 def _config(execute: str) -> dict:
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     config["execute"]["execute_notebooks"] = execute
+    # local_extensions paths are relative to the config file, which moves to tmp.
+    local = config["sphinx"].get("local_extensions", {})
+    config["sphinx"]["local_extensions"] = {name: str(ROOT / path) for name, path in local.items()}
     return config
+
+
+def _notebook_claims() -> dict[str, list[str]]:
+    """Claim ids recorded in each committed notebook, in order."""
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    from linnet_report import claims_of_notebook
+
+    return {p.stem: [r["claim_id"] for r in claims_of_notebook(p)] for p in sorted((ROOT / "notebooks").glob("*.ipynb"))}
 
 
 @pytest.mark.slow
@@ -46,6 +58,47 @@ def test_book_builds_without_warnings_from_committed_outputs(tmp_path):
         assert (html / f"{name}.html").is_file(), f"missing page {name}.html"
     setup = (html / "notebooks" / "00-setup.html").read_text()
     assert "PASS [setup.whitened]" in setup, "check-cell outputs must appear on the chapter page"
+    assert 'id="cell-' in setup, "code cells need anchors for the report's links"
+    # The reproduction report lists exactly the claims the notebooks record.
+    report = (html / "book" / "reproduction.html").read_text()
+    rows = re.findall(r'<tr[^>]* id="claim-([^"]+)"', report)
+    recorded = [cid.replace(".", "-") for ids in _notebook_claims().values() for cid in ids]
+    assert sorted(rows) == sorted(recorded), f"report rows {sorted(set(rows) ^ set(recorded))} disagree with the check cells"
+    assert "FAIL" not in re.sub(r"<[^>]+>", "", report.split("claims checked")[1].split("Execution status")[0])
+    assert "Run Time" in report, "the execution-status table must be on the report page"
+    # No page loads a script or stylesheet from the network (offline reading).
+    remote = set()
+    for page in html.rglob("*.html"):
+        remote |= set(re.findall(r'<(?:script|link)[^>]+(?:src|href)="(https?://[^"]+)"', page.read_text()))
+    assert not remote, f"remote assets: {sorted(remote)}"
+    assert (html / "_static" / "mathjax" / "tex-chtml.js").is_file(), "MathJax must be bundled"
+
+
+def _cells_without_records(nb) -> list[int]:
+    """Code cells that call check() but carry no claim record in their outputs."""
+    missing = []
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type == "code" and re.search(r"(^|[^\w.])check\(", cell.source):
+            names = [o.get("metadata", {}).get("scrapbook", {}).get("name", "") for o in cell.get("outputs", [])]
+            if not any(n.startswith("claim:") for n in names):
+                missing.append(index)
+    return missing
+
+
+def test_the_record_check_notices_a_check_cell_without_record():
+    nb = new_notebook(cells=[new_code_cell('check("x", "a claim", 1.0, "<=", 2.0)'), new_code_cell("y = 1")])
+    assert _cells_without_records(nb) == [0]
+
+
+def test_every_check_cell_records_its_claims():
+    # A check cell whose record is missing from the outputs would be missing
+    # from the report; ids must be unique across the book (they anchor rows).
+    claims = _notebook_claims()
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        missing = _cells_without_records(nbformat.read(path, as_version=4))
+        assert not missing, f"{path.name}: cells {missing} call check() but record no claim (re-execute the notebook)"
+    ids = [cid for cids in claims.values() for cid in cids]
+    assert len(ids) == len(set(ids)), f"duplicate claim ids: {sorted({i for i in ids if ids.count(i) > 1})}"
 
 
 @pytest.mark.slow
