@@ -29,6 +29,9 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[book,test]'
+	# cffconvert pins jsonschema<4, which the book stack cannot use: keep it
+	# in its own directory, put on PYTHONPATH only by the test that runs it.
+	$(BIN)/python -m pip install --quiet --upgrade --target $(VENV)/cffconvert 'cffconvert==2.0.0'
 	@touch $@
 
 book: $(STAMP)

@@ -1,0 +1,67 @@
+"""Sphinx extension: citation entries for the book, a chapter or one claim.
+
+The version comes from one place, ``pyproject.toml``; the commit from git (the
+build's checkout). ``{book-citation}`` renders a BibTeX entry and a plain-text
+reference; with ``:chapter:`` or ``:claim:`` options it cites that part.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tomllib
+from pathlib import Path
+
+from docutils import nodes
+from docutils.parsers.rst import directives
+from sphinx.application import Sphinx
+from sphinx.util.docutils import SphinxDirective
+
+ROOT = Path(__file__).resolve().parents[2]
+AUTHORS = "The linnet-book authors"
+TITLE = (
+    "linnet-book: an executable companion to Eftekhari (ICML 2020) and Arora et al. (ICLR 2019) "
+    "on training deep linear networks"
+)
+
+
+def book_version() -> str:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+
+
+def book_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else "unknown"
+
+
+class BookCitation(SphinxDirective):
+    option_spec = {"chapter": directives.unchanged, "claim": directives.unchanged, "key": directives.unchanged}
+
+    def run(self):
+        version, commit = book_version(), book_commit()
+        key = self.options.get("key", "linnetbook")
+        note = f"Version {version}, commit {commit}"
+        part = ""
+        if "chapter" in self.options:
+            part = f"Chapter \u201c{self.options['chapter']}\u201d"
+        if "claim" in self.options:
+            part = (part + ", " if part else "") + f"claim {self.options['claim']}"
+        title = TITLE if not part else f"{TITLE}. {part}"
+        bibtex = (
+            f"@misc{{{key},\n"
+            f"  author = {{{{{AUTHORS}}}}},\n"
+            f"  title  = {{{title}}},\n"
+            f"  year   = {{2026}},\n"
+            f"  note   = {{{note}}}\n"
+            f"}}"
+        )
+        plain = f"{AUTHORS} (2026). {title}. {note}."
+        block = nodes.literal_block(bibtex, bibtex, language="bibtex")
+        return [block, nodes.paragraph(text="Plain text: " + plain)]
+
+
+def setup(app: Sphinx):
+    app.add_directive("book-citation", BookCitation)
+    return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}
