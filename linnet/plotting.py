@@ -6,6 +6,7 @@ background disappears in dark mode) and a colour-blind-safe palette.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import matplotlib as mpl
@@ -37,13 +38,69 @@ def use_style() -> None:
     mpl.rcParams.update(STYLE)
 
 
-def save_figure(fig, name: str, directory: str | Path = "figures") -> list[Path]:
-    """Save ``fig`` as SVG and PNG under ``directory/name.*`` and return the paths."""
-    directory = Path(directory)
+#: Environment variable naming the folder figures are written to; by default
+#: ``../figures``, the repository's ``figures/`` seen from ``notebooks/`` where
+#: chapters run. The test suite points it elsewhere so tests never rewrite the
+#: committed files.
+FIGURES_ENV = "LINNET_FIGURES"
+
+#: Metadata key marking a figure output in a notebook (read by the book's
+#: figure index and by the tests).
+FIGURE_KEY = "linnet_figure"
+
+
+def figures_dir() -> Path:
+    """Where :func:`publish_figure` writes: ``$LINNET_FIGURES`` or ``../figures``."""
+    return Path(os.environ.get(FIGURES_ENV, "../figures"))
+
+
+def save_figure(fig, name: str, directory: str | Path | None = None) -> list[Path]:
+    """Save ``fig`` as SVG and PNG under ``directory/name.*`` and return the paths.
+
+    Both files are reproducible byte for byte: no dates, fixed SVG ids.
+    """
+    directory = figures_dir() if directory is None else Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     paths = []
     for ext in ("svg", "png"):
         path = directory / f"{name}.{ext}"
-        fig.savefig(path, metadata={"Date": None} if ext == "svg" else None)
+        metadata = {"Date": None} if ext == "svg" else {"Software": None}
+        fig.savefig(path, metadata=metadata, dpi=110 if ext == "png" else None)
         paths.append(path)
     return paths
+
+
+def regenerate_command(notebook: str, parameters: dict) -> str:
+    """The papermill call that re-executes ``notebooks/<notebook>.ipynb`` with ``parameters``."""
+    args = " ".join(f"-p {key} {value!r}" if isinstance(value, str) else f"-p {key} {value}" for key, value in parameters.items())
+    return f"papermill notebooks/{notebook}.ipynb out.ipynb {args}".rstrip()
+
+
+def publish_figure(fig, notebook: str, name: str, caption: str, parameters: dict) -> None:
+    """Save a chapter's figure under ``figures/<notebook>-<name>.{svg,png}`` and show it.
+
+    The PNG shown in the notebook (and so in the book) is the saved file itself,
+    followed by the caption, which ends with the command that regenerates the
+    figure. Call it as the last statement of a plotting cell.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+    notebook : str
+        The chapter's file stem, e.g. ``"00-setup"``.
+    name : str
+        Short stable name of the figure within the chapter.
+    caption : str
+        One or two sentences (Markdown) saying what the figure shows.
+    parameters : dict
+        The chapter's parameters as they were when the figure was drawn.
+    """
+    import matplotlib.pyplot as plt
+    from IPython.display import Image, Markdown, display
+
+    stem = f"{notebook}-{name}"
+    _, png = save_figure(fig, stem)
+    plt.close(fig)
+    display(Image(filename=str(png)), metadata={FIGURE_KEY: stem})
+    command = regenerate_command(notebook, parameters)
+    display(Markdown(f"**Figure `{stem}`.** {caption} Regenerate: `{command}` (or `make figures` for every figure)."))

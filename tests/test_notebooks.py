@@ -68,8 +68,10 @@ def test_parameters_have_seed_and_are_literals(path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
-def test_papermill_with_other_parameters(path, tmp_path):
+def test_papermill_with_other_parameters(path, tmp_path, monkeypatch):
     """Another seed (and the documented quick switch, if any): the check cells must still pass."""
+    # The kernel inherits this: figures of the other seed must not overwrite figures/.
+    monkeypatch.setenv("LINNET_FIGURES", str(tmp_path / "figures"))
     params = _default_parameters(_read(path))
     other = {"seed": params["seed"] + 1}
     if "quick" in params:
@@ -87,7 +89,7 @@ SETUP = ROOT / "notebooks" / "00-setup.ipynb"
 
 
 def _pytest_nbval(path: Path) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONHASHSEED="0")
+    env = dict(os.environ, PYTHONHASHSEED="0", LINNET_FIGURES=str(path.parent / "figures"))
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", "--nbval", str(path)],
         cwd=path.parent,
@@ -131,7 +133,8 @@ def test_nbval_fails_when_a_printed_number_is_edited(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_failing_check_cell_fails_nbval_and_papermill(tmp_path):
+def test_a_failing_check_cell_fails_nbval_and_papermill(tmp_path, monkeypatch):
+    monkeypatch.setenv("LINNET_FIGURES", str(tmp_path / "figures"))
     nb = _read(SETUP)
     i = _first_check_cell(nb)
     broken = nbformat.v4.new_code_cell('check("broken.on-purpose", "a claim that is false", 1.0, "<=", 0.5)')

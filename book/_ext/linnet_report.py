@@ -30,6 +30,17 @@ class report_placeholder(nodes.General, nodes.Element):
     """Replaced by the report table once all documents are read."""
 
 
+class figure_index_placeholder(nodes.General, nodes.Element):
+    """Replaced by the figure index once all documents are read."""
+
+
+class FigureIndex(SphinxDirective):
+    has_content = False
+
+    def run(self):
+        return [figure_index_placeholder()]
+
+
 class ReproductionReport(SphinxDirective):
     has_content = False
 
@@ -144,9 +155,53 @@ def _report_table(app: Sphinx, fromdocname: str) -> nodes.Node:
     return nodes.container("", summary, table)
 
 
+FIGURE_KEY = "linnet_figure"
+
+
+def figures_of_notebook(path: Path) -> list[dict]:
+    """Figures published by a notebook (``linnet.plotting.publish_figure``), with cell and caption."""
+    nb = nbformat.read(path, as_version=4)
+    out = []
+    for index, cell in enumerate(nb.cells):
+        outputs = cell.get("outputs", []) if cell.cell_type == "code" else []
+        for i, output in enumerate(outputs):
+            stem = output.get("metadata", {}).get(FIGURE_KEY)
+            if stem:
+                caption = ""
+                if i + 1 < len(outputs):
+                    caption = outputs[i + 1].get("data", {}).get("text/markdown", "")
+                out.append({"stem": stem, "cell_index": index, "caption": caption})
+    return out
+
+
+def _figure_table(app: Sphinx, fromdocname: str) -> nodes.Node:
+    env = app.env
+    notebooks = sorted(d for d in env.found_docs if str(env.doc2path(d)).endswith(".ipynb"))
+    items = nodes.bullet_list()
+    count = 0
+    for docname in notebooks:
+        title = env.titles[docname].astext() if docname in env.titles else docname
+        for fig in figures_of_notebook(Path(env.doc2path(docname))):
+            command = fig["caption"].split("Regenerate: `")[-1].split("`")[0] if "Regenerate: `" in fig["caption"] else ""
+            uri = app.builder.get_relative_uri(fromdocname, docname) + f"#cell-{fig['cell_index']}"
+            para = nodes.paragraph()
+            para += nodes.literal(text=fig["stem"])
+            para += nodes.Text(" — ")
+            link = nodes.reference("", "", internal=True, refuri=uri)
+            link += nodes.Text(f"{title}, cell {fig['cell_index']}")
+            para += link
+            para += nodes.Text(f"; files figures/{fig['stem']}.svg and .png; regenerate: ")
+            para += nodes.literal(text=command)
+            items += nodes.list_item("", para)
+            count += 1
+    return nodes.container("", nodes.paragraph(text=f"{count} figures in {len(notebooks)} chapters."), items)
+
+
 def _resolve(app: Sphinx, doctree: nodes.document, fromdocname: str) -> None:
     for node in list(doctree.findall(report_placeholder)):
         node.replace_self(_report_table(app, fromdocname))
+    for node in list(doctree.findall(figure_index_placeholder)):
+        node.replace_self(_figure_table(app, fromdocname))
 
 
 def _depends_on_all_notebooks(app, env, added, changed, removed):
@@ -158,6 +213,8 @@ def _depends_on_all_notebooks(app, env, added, changed, removed):
 def setup(app: Sphinx):
     app.add_node(report_placeholder)
     app.add_directive("reproduction-report", ReproductionReport)
+    app.add_node(figure_index_placeholder)
+    app.add_directive("figure-index", FigureIndex)
     app.add_transform(CellAnchors)
     app.connect("doctree-resolved", _resolve)
     app.connect("env-get-outdated", _depends_on_all_notebooks)
