@@ -1,0 +1,445 @@
+"""Tests of linnet.landscape: projections and the split (11), the optimal values of
+(10a), (10b), (12), critical points from subsets of singular triplets (Lemma 2.6),
+classification by the Hessian (Definitions 2.1-2.3, Theorem 2.8), the zero network,
+and gradient flow (13) on stacks of networks."""
+
+from __future__ import annotations
+
+from itertools import combinations
+from math import comb
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from linnet.flows import gradient_flow
+from linnet.init import balanced_init, gaussian_init
+from linnet.landscape import (
+    EIG_RTOL,
+    GRAD_RTOL,
+    classify,
+    critical_end_to_end,
+    critical_points,
+    escape_direction_at_zero,
+    factored_optimum,
+    flow_to_convergence,
+    gradient_flow_batch,
+    loss_decrease,
+    loss_end_to_end,
+    loss_split,
+    projected_optimum,
+    projector,
+    rank_constrained_optimum,
+    regression_data,
+    relative_residual,
+    split_target,
+    stack_networks,
+    target_singular_triplets,
+)
+from linnet.network import end_to_end, gradients, hessian, loss
+
+# Identities evaluated in floating point on matrices of size <= 20 with
+# condition numbers <= ~1e3 (the data below): round-off ~1e-15 times the
+# condition number. 1e-10 leaves margin and fails on any formula error, whose
+# effect is O(1).
+IDENTITY_TOL = 1e-10
+# Optimal values computed by different routes (reduced-rank regression, SVD,
+# alternating least squares stopped at a relative change 1e-12 in A B, whose
+# value error is second order in that change): agreement to 1e-9 relative.
+VALUE_TOL = 1e-9
+
+data_cases = st.fixed_dictionaries(
+    {
+        "m": st.integers(6, 12),
+        "dx": st.integers(2, 4),
+        "dy": st.integers(2, 4),
+        "seed": st.integers(0, 2**32 - 1),
+    }
+)
+
+
+def _rel(a, b) -> float:
+    return abs(a - b) / max(abs(b), 1e-300)
+
+
+# -- projections and the split (11) ------------------------------------------
+
+
+@settings(max_examples=30, deadline=None)
+@given(data_cases)
+def test_projector_is_the_orthogonal_projection_onto_the_row_space(case):
+    X, _ = regression_data(**case)
+    P = projector(X)
+    assert np.max(np.abs(P - P.T)) <= IDENTITY_TOL
+    assert np.max(np.abs(P @ P - P)) <= IDENTITY_TOL
+    # P fixes the rows of X and has trace dx (rank dx).
+    assert np.linalg.norm(X @ P - X) <= IDENTITY_TOL * np.linalg.norm(X)
+    assert np.trace(P) == pytest.approx(X.shape[0], abs=IDENTITY_TOL)
+    # Equal to the textbook formula X^T (X X^T)^{-1} X.
+    assert np.max(np.abs(P - X.T @ np.linalg.solve(X @ X.T, X))) <= IDENTITY_TOL
+
+
+@settings(max_examples=30, deadline=None)
+@given(data_cases)
+def test_split_11_is_orthogonal_and_sums_to_the_loss(case):
+    X, Y = regression_data(**case)
+    Y_in, Y_out = split_target(X, Y)
+    np.testing.assert_allclose(Y_in + Y_out, Y, rtol=0, atol=IDENTITY_TOL * np.abs(Y).max())
+    assert np.max(np.abs(Y_in @ Y_out.T)) <= IDENTITY_TOL * np.sum(Y**2)
+    W = np.random.default_rng(case["seed"]).standard_normal((Y.shape[0], X.shape[0]))
+    unreachable, projected = loss_split(W, X, Y)
+    assert _rel(unreachable + projected, loss([W], X, Y)) <= IDENTITY_TOL
+
+
+def test_projector_rejects_data_without_full_row_rank():
+    X = np.ones((2, 5))
+    with pytest.raises(ValueError, match=r"X must have full row rank"):
+        projector(X)
+    with pytest.raises(ValueError, match=r"X must have at most as many rows"):
+        projector(np.ones((4, 3)))
+    with pytest.raises(ValueError, match=r"X must be finite"):
+        projector(np.array([[1.0, np.inf]]))
+
+
+# -- optimal values of (10a), (10b), (12) ------------------------------------
+
+
+@settings(max_examples=30, deadline=None)
+@given(data_cases, st.integers(1, 3))
+def test_the_three_optimal_values_agree(case, r):
+    X, Y = regression_data(**case)
+    W, value_10a = rank_constrained_optimum(X, Y, r)
+    value_12 = projected_optimum(X, Y, r)
+    factored = factored_optimum(X, Y, r, seed=case["seed"])
+    assert factored.converged
+    assert np.linalg.matrix_rank(W) <= r
+    assert _rel(value_10a, loss([W], X, Y)) <= IDENTITY_TOL
+    assert _rel(value_10a, value_12) <= VALUE_TOL
+    assert _rel(factored.value, value_12) <= VALUE_TOL
+
+
+def test_projected_optimum_is_the_eckart_young_mirsky_tail():
+    X, Y = regression_data(15, 4, 3, seed=3)
+    s = np.linalg.svd(split_target(X, Y)[0], compute_uv=False)
+    unreachable = loss_split(np.zeros((3, 4)), X, Y)[0]
+    for r in (1, 2, 3):
+        assert _rel(projected_optimum(X, Y, r), unreachable + 0.5 * np.sum(s[r:] ** 2)) <= IDENTITY_TOL
+    # r >= rank: ordinary least squares, the loss is the unreachable part only.
+    assert _rel(projected_optimum(X, Y, 3), unreachable) <= IDENTITY_TOL
+
+
+def test_rank_bound_is_validated():
+    X, Y = regression_data(10, 3, 2, seed=0)
+    for f in (projected_optimum, rank_constrained_optimum, factored_optimum):
+        with pytest.raises(ValueError, match=r"r must be an integer >= 1"):
+            f(X, Y, 0)
+
+
+def test_factored_optimum_reports_non_convergence():
+    X, Y = regression_data(10, 4, 3, seed=0)
+    result = factored_optimum(X, Y, 2, seed=0, max_iter=1)
+    assert not result.converged and result.iterations == 1
+
+
+# -- data ---------------------------------------------------------------------
+
+
+def test_regression_data_is_not_whitened_and_target_rank_is_exact():
+    X, Y = regression_data(20, 4, 3, seed=0)
+    assert X.shape == (4, 20) and Y.shape == (3, 20)
+    assert np.linalg.norm(X @ X.T / 20 - np.eye(4), 2) > 0.3
+    for k in (1, 2):
+        X, Y = regression_data(20, 4, 3, seed=1, target_rank=k)
+        s = np.linalg.svd(split_target(X, Y)[0], compute_uv=False)
+        # The noise is projected out exactly up to round-off (~1e-15 s_1).
+        assert s[k - 1] > 1e-3 * s[0] and np.all(s[k:] <= 1e-12 * s[0])
+        assert target_singular_triplets(X, Y)[1].size == k
+
+
+def test_regression_data_validates_its_parameters():
+    with pytest.raises(ValueError, match=r"dx must be <= m"):
+        regression_data(3, 4, 2, seed=0)
+    with pytest.raises(ValueError, match=r"input_scales must be 2 finite positive"):
+        regression_data(5, 2, 2, seed=0, input_scales=[1.0, -1.0])
+    with pytest.raises(ValueError, match=r"target_rank must be <= min\(dx, dy\) = 2"):
+        regression_data(5, 2, 3, seed=0, target_rank=3)
+    with pytest.raises(ValueError, match=r"noise must be a finite number >= 0"):
+        regression_data(5, 2, 3, seed=0, noise=-1)
+
+
+def test_loss_end_to_end_matches_the_network_loss_on_a_stack():
+    X, Y = regression_data(12, 3, 2, seed=5)
+    Ws = np.random.default_rng(0).standard_normal((4, 5, 2, 3))
+    values = loss_end_to_end(Ws, X, Y)
+    assert values.shape == (4, 5)
+    for idx in np.ndindex(4, 5):
+        assert _rel(values[idx], loss([Ws[idx]], X, Y)) <= IDENTITY_TOL
+    with pytest.raises(ValueError, match=r"W must have shape \(\.\.\., dy=2, dx=3\)"):
+        loss_end_to_end(np.ones((3, 2)), X, Y)
+
+
+def test_loss_decrease_keeps_relative_accuracy_near_zero():
+    X, Y = regression_data(12, 3, 2, seed=5)
+    W = np.random.default_rng(1).standard_normal((2, 3))
+    for scale in (1.0, 1e-8, 1e-18):
+        # Linear in W near 0: <W, Y X^T> dominates; compare with the exact
+        # polynomial in the scale, not with a difference of two losses.
+        expected = scale * np.sum(W * (Y @ X.T)) - 0.5 * scale**2 * np.linalg.norm(W @ X) ** 2
+        assert _rel(loss_decrease(scale * W, X, Y), expected) <= IDENTITY_TOL
+    assert _rel(loss_decrease(W, X, Y), loss([np.zeros((2, 3))], X, Y) - loss([W], X, Y)) <= IDENTITY_TOL
+
+
+# -- critical points (Lemma 2.6) --------------------------------------------
+
+widths_cases = st.lists(st.integers(1, 4), min_size=1, max_size=3)
+
+
+@settings(max_examples=25, deadline=None)
+@given(data_cases, widths_cases)
+def test_balanced_factorisations_of_subset_critical_points_are_critical(case, hidden):
+    X, Y = regression_data(**case)
+    widths = [case["dx"], *hidden, case["dy"]]
+    r = min(widths)
+    rho = target_singular_triplets(X, Y)[1].size
+    points = critical_points(X, Y, widths, seed=case["seed"])
+    assert len(points) == sum(comb(rho, k) for k in range(min(r, rho) + 1))
+    assert points[0].subset == () and np.all(points[0].W == 0)
+    for p in points:
+        assert np.linalg.matrix_rank(p.W) == p.rank == len(p.subset)
+        assert _rel(loss(p.weights, X, Y), p.loss) <= IDENTITY_TOL
+        assert np.linalg.norm(end_to_end(p.weights) - p.W) <= IDENTITY_TOL * max(1.0, np.linalg.norm(p.W))
+        # First-order stationary (Definition 2.1) to round-off.
+        assert relative_residual(p.weights, X, Y) <= 1e-12
+
+
+def test_critical_end_to_end_reproduces_the_singular_triplets():
+    X, Y = regression_data(15, 4, 3, seed=7)
+    U, s, Vt = target_singular_triplets(X, Y)
+    W = critical_end_to_end(X, Y, [3, 1])
+    np.testing.assert_allclose(W @ X, s[0] * np.outer(U[:, 0], Vt[0]) + s[2] * np.outer(U[:, 2], Vt[2]), atol=1e-12)
+    np.testing.assert_allclose(critical_end_to_end(X, Y, []), 0.0)
+
+
+def test_subsets_are_validated():
+    X, Y = regression_data(15, 4, 3, seed=7)
+    with pytest.raises(ValueError, match=r"subset must hold indices in 1..rank\(Y P_X\) = 1..3"):
+        critical_end_to_end(X, Y, [0])
+    with pytest.raises(ValueError, match=r"1..3"):
+        critical_end_to_end(X, Y, [4])
+    with pytest.raises(ValueError, match=r"subset must not repeat"):
+        critical_end_to_end(X, Y, [1, 1])
+    with pytest.raises(ValueError, match=r"subset must be a collection"):
+        critical_end_to_end(X, Y, 1)
+
+
+def test_critical_points_validate_the_widths():
+    X, Y = regression_data(15, 4, 3, seed=7)
+    with pytest.raises(ValueError, match=r"widths must start with dx=4 and end with dy=3"):
+        critical_points(X, Y, [3, 2, 3])
+
+
+# -- classification and Theorem 2.8 ------------------------------------------
+
+
+def test_zero_is_a_strict_saddle_for_depth_two_with_the_closed_eigenvalue():
+    X, Y = regression_data(20, 4, 3, seed=0)
+    widths = [4, 3, 3]
+    zero = [np.zeros((3, 4)), np.zeros((3, 3))]
+    c = classify(zero, X, Y)
+    sigma1 = np.linalg.norm(Y @ X.T, 2)
+    assert c.kind == "strict saddle" and not c.second_order
+    # The Hessian at zero is the symmetric bilinear form -2 <Y X^T, D_2 D_1>: eigenvalues +-s_i(Y X^T).
+    assert _rel(c.lambda_min, -sigma1) <= 1e-12
+    assert _rel(c.eigenvalues[-1], sigma1) <= 1e-12
+    D = escape_direction_at_zero(X, Y, widths)
+    d = np.concatenate([Dj.ravel() for Dj in D])
+    assert np.linalg.norm(d) == pytest.approx(1.0, abs=1e-15)
+    H = hessian(zero, X, Y)
+    assert np.linalg.norm(H @ d + sigma1 * d) <= 1e-12 * sigma1
+
+
+@pytest.mark.parametrize("depth", [3, 4, 5])
+def test_zero_is_a_non_strict_saddle_for_depth_three_and_more(depth):
+    X, Y = regression_data(20, 4, 3, seed=0)
+    widths = [4] + [3] * (depth - 1) + [3]
+    zero = [np.zeros((widths[j], widths[j - 1])) for j in range(1, depth + 1)]
+    c = classify(zero, X, Y)
+    assert c.kind == "non-strict saddle" and c.second_order
+    # Every term of the Hessian at zero has a zero factor: it vanishes exactly.
+    assert np.all(hessian(zero, X, Y) == 0.0)
+    # Along the escape direction the loss drops only at order eps^N (closed form in the docstring).
+    D = escape_direction_at_zero(X, Y, widths)
+    sigma1 = np.linalg.norm(Y @ X.T, 2)
+    U, _, Vt = np.linalg.svd(Y @ X.T)
+    tail = 0.5 * np.linalg.norm(np.outer(U[:, 0], Vt[0]) @ X) ** 2
+    for eps in (1e-2, 1e-1, 1.0):
+        a = eps / np.sqrt(depth)
+        expected = loss(zero, X, Y) - sigma1 * a**depth + tail * a ** (2 * depth)
+        assert _rel(loss([eps * Dj for Dj in D], X, Y), expected) <= IDENTITY_TOL
+
+
+def test_escape_direction_needs_depth_two():
+    X, Y = regression_data(10, 3, 2, seed=0)
+    with pytest.raises(ValueError, match=r"depth N >= 2"):
+        escape_direction_at_zero(X, Y, [3, 2])
+
+
+@settings(max_examples=20, deadline=None)
+@given(data_cases, st.lists(st.integers(1, 4), min_size=1, max_size=3))
+def test_theorem_2_8_rank_r_critical_points_are_second_order_iff_global(case, hidden):
+    X, Y = regression_data(**case)
+    widths = [case["dx"], *hidden, case["dy"]]
+    r = min(widths)
+    s = target_singular_triplets(X, Y)[1]
+    # Generic data: rank(Y P_X) >= r and distinct singular values (a tie makes
+    # the critical set a continuum, outside Lemma 2.6).
+    assume(s.size >= r and np.min(np.abs(np.diff(s)), initial=np.inf) > 1e-3 * s[0])
+    optimum = projected_optimum(X, Y, r)
+    seen_global = 0
+    for p in critical_points(X, Y, widths, seed=0):
+        c = classify(p.weights, X, Y, optimum=optimum)
+        assert c.kind != "not critical"
+        if p.rank == r:
+            assert c.second_order == (c.kind == "global minimiser")
+            seen_global += c.kind == "global minimiser"
+            assert (c.kind == "global minimiser") == (p.subset == tuple(range(1, r + 1)))
+        elif c.second_order:
+            # Rank-deficient second-order points are spurious (not global).
+            assert c.kind == "non-strict saddle"
+    assert seen_global == 1
+
+
+def test_rank_deficient_target_makes_the_global_minimiser_rank_deficient():
+    # rank(Y P_X) = 1 < r = 2 violates the assumption of Theorem 2.8.
+    X, Y = regression_data(20, 4, 3, seed=0, target_rank=1)
+    points = critical_points(X, Y, [4, 3, 2, 3])
+    assert [p.subset for p in points] == [(), (1,)]
+    c = classify(points[1].weights, X, Y)
+    assert c.kind == "global minimiser" and c.second_order and c.rank == 1
+
+
+def test_a_random_point_is_not_critical():
+    X, Y = regression_data(12, 3, 2, seed=2)
+    weights = gaussian_init([3, 2, 2], 1.0, seed=0)
+    assert relative_residual(weights, X, Y) > 1e-3
+    assert classify(weights, X, Y).kind == "not critical"
+
+
+@settings(max_examples=30, deadline=None)
+@given(data_cases, st.lists(st.integers(1, 4), min_size=0, max_size=3), st.floats(0.01, 10.0))
+def test_relative_residual_is_bounded_by_sqrt_depth(case, hidden, scale):
+    X, Y = regression_data(**case)
+    widths = [case["dx"], *hidden, case["dy"]]
+    weights = gaussian_init(widths, scale, seed=case["seed"] % 1000)
+    assert 0.0 <= relative_residual(weights, X, Y) <= np.sqrt(len(widths) - 1) * (1 + 1e-12)
+
+
+def test_classify_validates_tolerances_and_optimum():
+    X, Y = regression_data(12, 3, 2, seed=2)
+    weights = gaussian_init([3, 2, 2], 1.0, seed=0)
+    with pytest.raises(ValueError, match=r"eig_rtol must be a finite number > 0"):
+        classify(weights, X, Y, eig_rtol=0.0)
+    with pytest.raises(ValueError, match=r"optimum must be a finite number >= 0"):
+        classify(weights, X, Y, optimum=float("nan"))
+
+
+def test_tolerances_are_ordered():
+    # Round-off << the thresholds << what separates the classes (module docs).
+    assert 1e-14 < GRAD_RTOL < 1e-6 and 1e-12 < EIG_RTOL < 1e-4
+
+
+# -- gradient flow on stacks ------------------------------------------------
+
+
+@settings(max_examples=20, deadline=None)
+@given(data_cases, st.lists(st.integers(1, 3), min_size=0, max_size=3))
+def test_stacked_gradients_match_the_network_gradients(case, hidden):
+    from linnet.landscape import _stack_gradients
+
+    X, Y = regression_data(**case)
+    widths = [case["dx"], *hidden, case["dy"]]
+    nets = [gaussian_init(widths, 0.7, seed=case["seed"] % 1000 + b) for b in range(3)]
+    stacked = _stack_gradients(stack_networks(nets), X @ X.T, Y @ X.T)
+    for b, net in enumerate(nets):
+        for g_stack, g in zip(stacked, gradients(net, X, Y)):
+            assert np.linalg.norm(g_stack[b] - g) <= IDENTITY_TOL * (1 + np.linalg.norm(g))
+
+
+def test_batched_gradient_flow_matches_scipy_gradient_flow():
+    # Two DOP853 implementations (stacked, solve_ivp) at rtol 1e-10 / 1e-11:
+    # global errors ~1e-9 relative on this contracting problem; 1e-7 leaves margin.
+    X, Y = regression_data(15, 3, 2, seed=4)
+    widths = [3, 2, 2, 2]
+    nets = [balanced_init(np.random.default_rng(b).standard_normal((2, 3)) / 2, widths, b) for b in range(2)]
+    nets.append(gaussian_init(widths, 0.5, seed=9))
+    t = np.array([0.0, 0.05, 0.2, 0.5])
+    batch = gradient_flow_batch(stack_networks(nets), X, Y, t)
+    assert batch.W.shape == (3, 4, 2, 3)
+    for b, net in enumerate(nets):
+        single = gradient_flow(net, X, Y, t)
+        for k in range(t.size):
+            assert np.linalg.norm(batch.W[b, k] - single.W[k]) <= 1e-7 * np.linalg.norm(single.W[k])
+            for j in range(3):
+                assert np.linalg.norm(batch.weights[j][b, k] - single.weights[j][k]) <= 1e-7 * np.linalg.norm(
+                    single.weights[j][k]
+                )
+
+
+def test_flow_to_convergence_reaches_a_global_minimiser_from_generic_starts():
+    X, Y = regression_data(15, 3, 3, seed=6)
+    widths = [3, 4, 2, 3]
+    rng = np.random.default_rng(0)
+    nets = [balanced_init(rng.standard_normal((3, 2)) @ rng.standard_normal((2, 3)) * 0.3, widths, b) for b in range(3)]
+    nets += [gaussian_init(widths, 0.5, seed=b) for b in range(3)]
+    limits = flow_to_convergence(stack_networks(nets), X, Y, t_first=0.5, t_max=200.0)
+    assert np.all(limits.converged) and np.all(limits.residual <= 1e-9) and np.all(limits.t <= 200.0)
+    optimum = projected_optimum(X, Y, 2)
+    for b in range(len(nets)):
+        c = classify([Wj[b] for Wj in limits.weights], X, Y, optimum=optimum)
+        assert c.kind == "global minimiser" and c.rank == 2 and c.second_order
+
+
+def test_a_rank_deficient_balanced_start_ends_at_a_spurious_non_strict_saddle():
+    # Not generic: a balanced start of rank 1 < r = 2 keeps rank 1 (the
+    # induced flow (17) preserves the rank), so for N = 3 it ends at the best
+    # rank-1 critical point, subset {1}: second order but not global.
+    X, Y = regression_data(15, 3, 3, seed=6)
+    widths = [3, 4, 2, 3]
+    rng = np.random.default_rng(1)
+    net = balanced_init(np.outer(rng.standard_normal(3), rng.standard_normal(3)) * 0.3, widths, 0)
+    limits = flow_to_convergence(stack_networks([net]), X, Y, t_first=0.5, t_max=200.0)
+    assert limits.converged[0]
+    c = classify([Wj[0] for Wj in limits.weights], X, Y)
+    assert c.kind == "non-strict saddle" and c.rank == 1
+    best_rank_one = critical_points(X, Y, widths)[1]
+    assert best_rank_one.subset == (1,) and _rel(c.loss, best_rank_one.loss) <= VALUE_TOL
+
+
+def test_flow_to_convergence_stops_at_t_max_and_reports_it():
+    X, Y = regression_data(15, 3, 3, seed=6)
+    nets = [gaussian_init([3, 2, 3], 0.5, seed=b) for b in range(2)]
+    limits = flow_to_convergence(stack_networks(nets), X, Y, t_first=1e-3, t_max=2e-3)
+    assert not np.any(limits.converged)
+    np.testing.assert_allclose(limits.t, 2e-3)
+
+
+def test_flow_to_convergence_rejects_a_threshold_below_the_integrator_tolerance():
+    X, Y = regression_data(15, 3, 3, seed=6)
+    nets = stack_networks([gaussian_init([3, 2, 3], 0.5, seed=0)])
+    with pytest.raises(ValueError, match=r"grad_rtol must be >= rtol"):
+        flow_to_convergence(nets, X, Y, t_first=1.0, t_max=2.0, grad_rtol=1e-12, rtol=1e-10)
+    with pytest.raises(ValueError, match=r"t_max must be >= t_first"):
+        flow_to_convergence(nets, X, Y, t_first=2.0, t_max=1.0)
+
+
+def test_stacks_are_validated():
+    X, Y = regression_data(15, 3, 3, seed=6)
+    with pytest.raises(ValueError, match=r"networks must hold at least one network"):
+        stack_networks([])
+    with pytest.raises(ValueError, match=r"networks\[1\] must have the layer shapes"):
+        stack_networks([gaussian_init([3, 2, 3], 1.0, 0), gaussian_init([3, 1, 3], 1.0, 0)])
+    with pytest.raises(ValueError, match=r"weights0\[1\] must hold B=2 networks"):
+        gradient_flow_batch([np.ones((2, 2, 3)), np.ones((1, 3, 2))], X, Y, [1.0])
+    with pytest.raises(ValueError, match=r"weights0\[0\] must be a stack"):
+        gradient_flow_batch([np.ones((2, 3))], X, Y, [1.0])
