@@ -27,6 +27,7 @@ from .flows import (
     induced_flow_batch,
     induced_flow_target,
     induced_operator,
+    integrate_stacked,
     scalar_polar_flow,
 )
 from .init import balanced_init, gaussian_init, rotate
@@ -55,6 +56,7 @@ __all__ = [
     "induced_flow_target",
     "induced_flow_batch",
     "scalar_polar_flow",
+    "integrate_stacked",
     "forward_euler",
     "gradient_descent",
     "DivergenceError",

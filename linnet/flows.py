@@ -1151,3 +1151,44 @@ def gradient_descent(
     return GradientDescentResult(
         steps=steps_arr, t=t, losses=losses, weights=stacked, W=W, loss_curve=curve_arr, converged=converged
     )
+
+
+def integrate_stacked(rhs, y0, t_eval, *, rtol: float = 1e-10, atol: float = 1e-13, max_steps: int = MAX_STEPS):
+    """Integrate ``y' = rhs(y, rows)`` for a stack of states, each with its own steps.
+
+    The public entry to the vectorised DOP853 integrator behind
+    :func:`induced_flow_batch`: every row of ``y0`` is one trajectory with its
+    own step size and error control (scipy's DOP853 coefficients and
+    controller), so batching changes no trajectory.
+
+    Parameters
+    ----------
+    rhs : callable
+        ``rhs(y, rows)`` maps states ``(b, n)`` to velocities ``(b, n)``;
+        ``rows`` are the indices of those states in the stack (for right-hand
+        sides with per-trajectory parameters).
+    y0 : array_like, shape (B, n)
+        Initial states at ``t = 0``.
+    t_eval : array_like
+        Output times, strictly increasing, ``>= 0``.
+    rtol, atol : float
+        Relative and absolute tolerances per trajectory.
+    max_steps : int
+        Steps allowed per trajectory before :class:`FlowIntegrationError`.
+
+    Returns
+    -------
+    ndarray, shape (B, len(t_eval), n)
+    """
+    y0 = as_matrix(y0, "y0")
+    t = _check_times(t_eval)
+    rtol, atol = _check_tolerances(rtol, atol)
+    max_steps = positive_int(max_steps, "max_steps")
+    if not callable(rhs):
+        raise ValueError(f"rhs must be callable as rhs(y, rows); got {type(rhs).__name__}")
+    return _dop853_stacked(rhs, y0, t, rtol, atol, max_steps)
+
+
+#: Validation shared with the other modules that integrate flows.
+check_times = _check_times
+check_tolerances = _check_tolerances

@@ -37,7 +37,7 @@ from itertools import combinations
 import numpy as np
 
 from ._validate import as_matrix, positive_float, positive_int
-from .flows import MAX_STEPS, _check_times, _check_tolerances, _dop853_stacked
+from .flows import MAX_STEPS, check_times as _check_times, check_tolerances as _check_tolerances, integrate_stacked
 from .init import balanced_init, check_widths, numerical_rank
 from .network import check_data, check_weights, hessian
 
@@ -968,7 +968,7 @@ def gradient_flow_batch(
     shapes = [Wj.shape[1:] for Wj in weights0]
     cuts = np.cumsum([int(np.prod(s)) for s in shapes])[:-1]
     y0 = np.concatenate([Wj.reshape(B, -1) for Wj in weights0], axis=1)
-    ys = _dop853_stacked(_flow_rhs(shapes, cuts, X @ X.T, Y @ X.T), y0, t, rtol, atol, max_steps)
+    ys = integrate_stacked(_flow_rhs(shapes, cuts, X @ X.T, Y @ X.T), y0, t, rtol=rtol, atol=atol, max_steps=max_steps)
     parts = np.split(ys, cuts, axis=2)
     weights = [p.reshape((B, t.size) + s) for p, s in zip(parts, shapes)]
     W = weights[0]
