@@ -192,3 +192,155 @@ class Target:
                 f"Z must satisfy s_Z > s_Z2 (Assumption 3.6) for Z1 to be unique; got s_Z={self.s_Z:.6g}, "
                 f"s_Z2={self.s_Z2:.6g}"
             )
+
+
+# --------------------------------------------------------------------------
+# a user's table (Arora et al.'s Figure 1 data, or any regression table)
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Table:
+    """A regression table, PCA-whitened (eq. 23) and with the target rescaled.
+
+    Attributes
+    ----------
+    X : ndarray, shape (dx, m)
+        The feature columns, one example per column: centred, projected on their
+        principal axes and scaled so that ``X X^T = m I`` (23).
+    Y : ndarray, shape (1, m)
+        The target column, centred and multiplied by ``target_scale``.
+    features : tuple of str
+        Names of the feature columns, in the order of the rows of the raw data.
+    target : str
+        Name of the target column.
+    target_scale : float
+        Factor applied to the centred target (1.0 without ``unit_target``); with
+        ``unit_target`` it makes ``||Y X^T / m||_F = 1``.
+    """
+
+    X: np.ndarray
+    Y: np.ndarray
+    features: tuple
+    target: str
+    target_scale: float
+
+    @property
+    def m(self) -> int:
+        return self.X.shape[1]
+
+    @property
+    def Phi(self) -> np.ndarray:
+        """``Lambda_yx = Y X^T / m`` (Arora et al.'s ``Phi``; the book's ``Z``, eq. 25)."""
+        return self.Y @ self.X.T / self.m
+
+
+def load_table(path, target_column: str, *, delimiter: str = ",", unit_target: bool = True) -> Table:
+    """Read a CSV table and PCA-whiten its features, as in Arora et al.'s Figure 1.
+
+    The first row names the columns; every other row is one example. All
+    columns but ``target_column`` are features. The features are standardised,
+    centred and whitened along their principal axes: with the thin SVD of the
+    centred, standardised ``d x m`` feature matrix ``U S V^T``, ``X = sqrt(m) V^T``,
+    so ``X X^T = m I`` (23) holds to round-off whatever the conditioning of the
+    raw features. The target is centred (which changes the loss only by a
+    constant, since the rows of ``X`` have mean zero) and, with
+    ``unit_target``, rescaled so that ``||Lambda_yx||_F = ||Y X^T / m||_F = 1``
+    (the normalisation of Arora et al.'s Figure 1).
+
+    Only the standard library's ``csv`` module and numpy are used.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The CSV file.
+    target_column : str
+        Header of the column to regress on.
+    delimiter : str
+        Field separator (default ``","``).
+    unit_target : bool
+        Rescale the target so that ``||Lambda_yx||_F = 1`` (default True).
+
+    Returns
+    -------
+    Table
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        If the file has no header or no data rows, the rows have different
+        lengths, ``target_column`` is not a header, a cell is not a number or is
+        not finite (NaN, inf, empty), there are not more rows than feature
+        columns (centred data of ``m`` examples span at most ``m - 1``
+        directions), the features are linearly dependent, or (with
+        ``unit_target``) the target is uncorrelated with every feature.
+    """
+    import csv
+    from pathlib import Path
+
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"path must name an existing CSV file; {str(p)!r} does not exist")
+    with p.open(newline="") as fh:
+        reader = csv.reader(fh, delimiter=delimiter)
+        numbered = [(reader.line_num, row) for row in reader if row]  # blank lines are skipped
+    rows = [row for _, row in numbered]
+    if not rows:
+        raise ValueError(f"{p} is empty: expected a header row naming the columns, then one row per example")
+    header = [h.strip() for h in rows[0]]
+    if target_column not in header:
+        raise ValueError(f"target_column {target_column!r} is not a column of {p}; its columns are {header}")
+    if len(header) < 2:
+        raise ValueError(f"{p} must have at least one feature column besides the target; got columns {header}")
+    body = rows[1:]
+    if not body:
+        raise ValueError(f"{p} has a header but no data rows")
+    values = np.empty((len(body), len(header)))
+    for i, (line, row) in enumerate(numbered[1:]):
+        if len(row) != len(header):
+            raise ValueError(f"{p}, line {line}: expected {len(header)} cells like the header, got {len(row)}")
+        for k, cell in enumerate(row):
+            try:
+                x = float(cell)
+            except ValueError:
+                raise ValueError(
+                    f"{p}, line {line}, column {header[k]!r}: {cell!r} is not a number; every cell must be numeric"
+                ) from None
+            if not np.isfinite(x):
+                raise ValueError(f"{p}, line {line}, column {header[k]!r}: {cell!r} is not finite")
+            values[i, k] = x
+    t = header.index(target_column)
+    features = tuple(h for k, h in enumerate(header) if k != t)
+    F = np.delete(values, t, axis=1).T  # d x m
+    y = values[:, t]
+    d, m = F.shape
+    if m <= d:
+        raise ValueError(
+            f"{p} has {m} rows (examples) and {d} feature columns: PCA-whitening needs more rows than features "
+            f"(at least {d + 1})"
+        )
+    F = F - F.mean(axis=1, keepdims=True)
+    scale = F.std(axis=1, keepdims=True)
+    if np.any(scale == 0):
+        k = int(np.argmin(scale[:, 0]))
+        raise ValueError(f"feature column {features[k]!r} of {p} is constant: the features are linearly dependent")
+    _, s, Vt = np.linalg.svd(F / scale, full_matrices=False)
+    if s[-1] <= s[0] * max(d, m) * np.finfo(float).eps:
+        raise ValueError(
+            f"the feature columns of {p} are linearly dependent (smallest/largest singular value "
+            f"{s[-1] / s[0]:.3g}): drop redundant columns before whitening"
+        )
+    X = np.sqrt(m) * Vt
+    Y = (y - y.mean())[None, :]
+    target_scale = 1.0
+    if unit_target:
+        norm = float(np.linalg.norm(Y @ X.T / m))
+        if not norm > 0:
+            raise ValueError(f"target column {target_column!r} of {p} is uncorrelated with every feature: Lambda_yx = 0")
+        target_scale = 1.0 / norm
+        Y = Y * target_scale
+    for arr in (X, Y):
+        arr.setflags(write=False)
+    return Table(X=X, Y=Y, features=features, target=target_column, target_scale=target_scale)

@@ -1,0 +1,961 @@
+"""Gradient descent in the lazy regime of Arora, Cohen, Golowich & Hu (ICLR 2019).
+
+Arora et al. study gradient descent on the layers of a deep linear network for
+the loss over whitened data (``Lambda_xx = X X^T / m = I``),
+
+``l(W_1, ..., W_N) = 1/2 ||W_N ... W_1 - Phi||_F^2``,  ``Phi = Lambda_yx = Y X^T / m``,
+
+which is the empirical loss ``1/(2m) sum_i ||W x_i - y_i||^2`` minus its
+constant. It is the loss (4) of the book divided by ``m``: gradient descent on
+``l`` with step ``eta`` is gradient descent on (4) with step ``eta / m``, and
+``Phi`` is the ``Z`` of eq. (25).
+
+This module holds what the chapter on that paper computes:
+
+* :func:`batched_gradients`: the layer gradients of ``l`` for a whole stack of
+  networks at once (checked in the tests against
+  :func:`linnet.network.gradients`);
+* :func:`batched_descent`: gradient descent on a stack of runs (starts x learning
+  rates x seeds) advanced together, each run stopped as soon as it reaches
+  ``l <= epsilon``, diverges, or can no longer be the fastest of its group;
+  optional records of the loss and of the balancedness, and the per-step
+  decrease of Lemma 1;
+* :func:`fastest_over_learning_rates`: the protocol of their Figure 1,
+  iterations to ``epsilon`` with the best learning rate of a grid;
+* :func:`procedure_1`: their balanced initialisation, literally (SVD, ``Sigma^{1/N}``
+  split, zero padding); :func:`linnet.init.balanced_init` adds random
+  orthogonal mixing between layers;
+* Monte Carlo estimates of the probabilities of Claims 2 and 3
+  (:func:`balancedness_probability`, :func:`margin_probability`);
+* starts for Theorem 1 (:func:`margin_start`) and the gradient-flow time to
+  accuracy for scalar outputs (:func:`polar_time_to_accuracy`).
+
+Provenance: the statements of Arora et al. are used as given in
+``notes/paper-statements.md`` (Part B) and the project brief; their constants
+could not be re-read in the paper.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._validate import as_matrix, positive_float, positive_int
+from .flows import scalar_polar_flow
+from .init import balanced_init, check_widths
+
+__all__ = [
+    "STATUSES",
+    "DescentBatch",
+    "FastestRates",
+    "MonteCarloEstimate",
+    "as_weight_stack",
+    "batched_gradients",
+    "end_to_end_stack",
+    "batched_descent",
+    "fastest_over_learning_rates",
+    "stack_networks",
+    "procedure_1",
+    "gaussian_starts",
+    "balanced_gaussian_starts",
+    "balancedness_stack",
+    "perturb_to_balancedness",
+    "margin_start",
+    "claim_2_bound",
+    "balancedness_probability",
+    "margin_probability",
+    "polar_time_to_accuracy",
+]
+
+#: Final state of a run of :func:`batched_descent`.
+#: ``converged``: ``l <= epsilon`` reached; ``diverged``: the loss blew up;
+#: ``capped``: ``max_iter`` steps taken without reaching ``epsilon``;
+#: ``pruned``: stopped because another run of its group converged first.
+STATUSES = ("converged", "diverged", "capped", "pruned")
+
+#: A run diverges when its loss exceeds this factor times
+#: ``max(l(0), ||Phi||_F^2 / 2)`` (the loss of the zero network), or is not finite.
+DIVERGENCE_FACTOR = 1e6
+
+
+# --------------------------------------------------------------------------
+# validation
+# --------------------------------------------------------------------------
+
+
+def as_weight_stack(weights, name: str = "weights") -> list[np.ndarray]:
+    """Validate ``[W_1, ..., W_N]`` given as matrices (one network) or stacks (``B`` networks).
+
+    Parameters
+    ----------
+    weights : sequence of array_like
+        Each ``W_j`` of shape ``(d_j, d_{j-1})`` or ``(B, d_j, d_{j-1})``, all
+        with the same leading ``B``; consecutive shapes must chain.
+    name : str
+        Parameter name used in the error messages.
+
+    Returns
+    -------
+    list of ndarray
+        Float copies of shape ``(B, d_j, d_{j-1})`` (``B = 1`` for matrices).
+
+    Raises
+    ------
+    ValueError
+        If ``weights`` is not a non-empty sequence, an entry is not finite or
+        not 2-D/3-D, the stack sizes differ, or the shapes do not chain.
+    """
+    if isinstance(weights, np.ndarray) or not isinstance(weights, Sequence) or len(weights) < 1:
+        raise ValueError(f"{name} must be a non-empty list [W_1, ..., W_N] of matrices or stacks of matrices")
+    out = []
+    for j, Wj in enumerate(weights):
+        arr = np.array(Wj, dtype=float)
+        if arr.ndim == 2:
+            arr = arr[None]
+        if arr.ndim != 3:
+            raise ValueError(f"{name}[{j}] must be a matrix or a stack (B, d_j, d_j-1); got {arr.ndim} dimensions")
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"{name}[{j}] must be finite; it has NaN or infinite entries")
+        out.append(arr)
+    B = out[0].shape[0]
+    for j, arr in enumerate(out):
+        if arr.shape[0] != B:
+            raise ValueError(f"{name}[{j}] must stack {B} matrices like {name}[0]; got {arr.shape[0]}")
+        if j > 0 and arr.shape[2] != out[j - 1].shape[1]:
+            raise ValueError(
+                f"{name}[{j}] must have {out[j - 1].shape[1]} columns to follow {name}[{j - 1}]; "
+                f"got shape {arr.shape[1:]}"
+            )
+    return out
+
+
+def _phi_stack(Phi, B: int, shape: tuple[int, int]) -> np.ndarray:
+    arr = np.asarray(Phi, dtype=float)
+    if arr.ndim == 2:
+        arr = arr[None]
+    if arr.ndim != 3 or arr.shape[1:] != shape or arr.shape[0] not in (1, B):
+        raise ValueError(
+            f"Phi must have shape {shape} (the shape of the end-to-end matrix) or ({B}, {shape[0]}, {shape[1]}); "
+            f"got {np.shape(Phi)}"
+        )
+    if not np.all(np.isfinite(arr)):
+        raise ValueError("Phi must be finite; it has NaN or infinite entries")
+    return np.ascontiguousarray(np.broadcast_to(arr, (B,) + shape))
+
+
+def _per_run(value, B: int, name: str, *, allow_zero: bool = False) -> np.ndarray:
+    arr = np.asarray(value, dtype=float)
+    if arr.ndim == 0:
+        arr = np.full(B, float(arr))
+    if arr.shape != (B,):
+        raise ValueError(f"{name} must be a number or an array of shape ({B},) (one per run); got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)) or np.any(arr < 0) or (not allow_zero and np.any(arr == 0)):
+        cond = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be finite and {cond} for every run")
+    return arr.copy()
+
+
+# --------------------------------------------------------------------------
+# kernels
+# --------------------------------------------------------------------------
+
+
+def _mT(A: np.ndarray) -> np.ndarray:
+    return np.swapaxes(A, -1, -2)
+
+
+def _forward(ws: list[np.ndarray]) -> tuple[np.ndarray, list]:
+    """End-to-end matrices and the products above each layer, ``S[j] = W_N ... W_{j+2}`` (0-based ``j``).
+
+    ``S[N-1]`` is None (the identity). Computed from the output side, so the cost
+    is ``d_N sum_j d_j d_{j-1}`` per network: cheap for few outputs.
+    """
+    N = len(ws)
+    above: list = [None] * N
+    cur = ws[-1]
+    for j in range(N - 2, -1, -1):
+        above[j] = cur
+        cur = cur @ ws[j]
+    return cur, above
+
+
+def _scaled_gradients(ws, above, G, scale, out) -> list[np.ndarray]:
+    """``scale[b] * dl/dW_j`` for a stack, written into ``out[j]``; ``G = dl/dW = W - Phi``.
+
+    The chain rule ``dl/dW_j = (W_N...W_{j+1})^T G (W_{j-1}...W_1)^T``, evaluated
+    as ``(scale S_j)^T P_j`` with ``S_j = W_N...W_{j+1}`` (from :func:`_forward`)
+    and ``P_j = G W_1^T ... W_{j-1}^T``: the scale multiplies the thin factor
+    and, for one output, the product is an outer product of two vectors. This
+    is the only implementation of the gradient in this module.
+    """
+    P = G
+    scale = scale[:, None, None]
+    for j, Wj in enumerate(ws):
+        if above[j] is None:
+            np.multiply(P, scale, out=out[j])
+        elif G.shape[1] == 1:
+            np.einsum("bi,bj->bij", (above[j] * scale)[:, 0, :], P[:, 0, :], out=out[j])
+        else:
+            np.matmul(_mT(above[j] * scale), P, out=out[j])
+        if j + 1 < len(ws):
+            P = P @ _mT(Wj)
+    return out
+
+
+def batched_gradients(weights, Phi) -> list[np.ndarray]:
+    """Layer gradients of ``l = 1/2 ||W_N ... W_1 - Phi||_F^2`` for a stack of networks.
+
+    With ``W = W_N ... W_1`` and ``G = W - Phi`` (the gradient of ``l`` in ``W``),
+    ``dl/dW_j = (W_N ... W_{j+1})^T G (W_{j-1} ... W_1)^T``: the chain rule of
+    :func:`linnet.network.gradients` for whitened data, divided by ``m``.
+
+    Parameters
+    ----------
+    weights : list of array_like
+        ``[W_1, ..., W_N]``, matrices or stacks ``(B, d_j, d_{j-1})``.
+    Phi : array_like, shape (d_N, d_0) or (B, d_N, d_0)
+
+    Returns
+    -------
+    list of ndarray
+        ``[dl/dW_1, ..., dl/dW_N]``, each of shape ``(B, d_j, d_{j-1})``.
+    """
+    ws = as_weight_stack(weights)
+    B = ws[0].shape[0]
+    Phi = _phi_stack(Phi, B, (ws[-1].shape[1], ws[0].shape[2]))
+    W, above = _forward(ws)
+    return _scaled_gradients(ws, above, W - Phi, np.ones(B), [np.empty_like(Wj) for Wj in ws])
+
+
+def end_to_end_stack(weights) -> np.ndarray:
+    """End-to-end matrices ``W_N ... W_1`` (eq. 3) of a stack of networks, shape ``(B, d_N, d_0)``."""
+    return _forward(as_weight_stack(weights))[0]
+
+
+def balancedness_stack(weights) -> tuple[np.ndarray, np.ndarray]:
+    """``delta = max_j ||W_{j+1}^T W_{j+1} - W_j W_j^T||_F`` and ``min_j ||W_j W_j^T||_F`` for a stack.
+
+    The first is the smallest ``delta`` of Definition 1 (as
+    :func:`linnet.theory.delta_balancedness`, for ``B`` networks at once); the
+    second is the weight magnitude Figure 1(c) of Arora et al. compares it with.
+
+    Parameters
+    ----------
+    weights : list of array_like
+        Matrices or stacks ``(B, d_j, d_{j-1})``.
+
+    Returns
+    -------
+    delta, min_gram : ndarray of shape (B,)
+    """
+    return _balance(as_weight_stack(weights))
+
+
+def _balance(ws) -> tuple[np.ndarray, np.ndarray]:
+    B = ws[0].shape[0]
+    grams = [Wj @ _mT(Wj) for Wj in ws]
+    min_gram = np.min([np.linalg.norm(g, axis=(1, 2)) for g in grams], axis=0)
+    delta = np.zeros(B)
+    for j in range(len(ws) - 1):
+        delta = np.maximum(delta, np.linalg.norm(_mT(ws[j + 1]) @ ws[j + 1] - grams[j], axis=(1, 2)))
+    return delta, min_gram
+
+
+def _reduce_inputs(ws, Phi):
+    """An orthonormal basis ``Q`` (B, d_0, k) of the span of the rows of ``W_1(0)`` and of ``Phi``.
+
+    Gradient descent keeps the rows of ``W_1`` in that span (the update of
+    ``W_1`` is ``A^T (W - Phi)`` with ``W = A W_1``), so running it on
+    ``W_1 Q`` and ``Phi Q`` and mapping back with ``Q^T`` is the same iteration
+    in ``k = d_1 + d_N`` instead of ``d_0`` input coordinates. None when that
+    does not save anything.
+    """
+    d1, d0 = ws[0].shape[1:]
+    dN = Phi.shape[1]
+    k = d1 + dN
+    if k >= d0:
+        return None
+    Q, _ = np.linalg.qr(np.concatenate([_mT(ws[0]), _mT(Phi)], axis=2))  # (B, d0, k)
+    return Q
+
+
+@dataclass(frozen=True)
+class DescentBatch:
+    """Outcome of :func:`batched_descent` for ``B`` runs.
+
+    Attributes
+    ----------
+    lr : ndarray (B,)
+        Step size of each run.
+    epsilon : ndarray (B,)
+        Target loss of each run.
+    max_iter : int
+        Cap on the iterations of a run.
+    status : ndarray of str (B,)
+        One of :data:`STATUSES`.
+    iterations : ndarray of int (B,)
+        First iteration ``t`` with ``l(t) <= epsilon``; -1 if never.
+    stop_iteration : ndarray of int (B,)
+        Iteration at which the run stopped (its weights are those of that iteration).
+    initial_loss, final_loss : ndarray (B,)
+        ``l(0)`` and ``l`` at ``stop_iteration``.
+    weights : list of ndarray
+        Weights at ``stop_iteration``, ``(B, d_j, d_{j-1})``.
+    record_steps : ndarray of int or None
+        Iterations ``0, record_every, 2 record_every, ...`` at which the records were taken.
+    record_loss, record_delta, record_min_gram : ndarray (B, R) or None
+        Loss, ``delta`` and ``min_j ||W_j W_j^T||_F`` there (NaN once a run has stopped);
+        the last two only with ``record_balance=True``.
+    lemma1_ratio : ndarray (B,) or None
+        Smallest measured ``(l(t) - l(t+1)) / ((eta/2) sigma_min(W(t))^{2(N-1)/N} ||W(t) - Phi||_F^2)``
+        over the checked steps (Lemma 1 says ``>= 1``); NaN for runs never checked.
+    lemma1_checks : ndarray of int (B,) or None
+        Number of steps checked per run.
+    steps_taken : int
+        Total number of (run, iteration) steps computed: the cost.
+    """
+
+    lr: np.ndarray
+    epsilon: np.ndarray
+    max_iter: int
+    status: np.ndarray
+    iterations: np.ndarray
+    stop_iteration: np.ndarray
+    initial_loss: np.ndarray
+    final_loss: np.ndarray
+    weights: list
+    record_steps: np.ndarray | None
+    record_loss: np.ndarray | None
+    record_delta: np.ndarray | None
+    record_min_gram: np.ndarray | None
+    lemma1_ratio: np.ndarray | None
+    lemma1_checks: np.ndarray | None
+    steps_taken: int
+
+    @property
+    def converged(self) -> np.ndarray:
+        """Boolean mask of the runs that reached ``epsilon``."""
+        return self.status == "converged"
+
+
+def batched_descent(
+    weights0,
+    Phi,
+    lr,
+    epsilon,
+    max_iter: int,
+    *,
+    group=None,
+    divergence_factor: float = DIVERGENCE_FACTOR,
+    record_every: int | None = None,
+    record_balance: bool = False,
+    lemma1_every: int | None = None,
+    reduce_inputs: bool = True,
+) -> DescentBatch:
+    """Gradient descent on ``l = 1/2 ||W_N ... W_1 - Phi||_F^2`` for a stack of runs.
+
+    Every run ``b`` iterates ``W_j <- W_j - lr[b] dl/dW_j`` from its own start.
+    All active runs advance together (one stacked array per layer); a run stops
+
+    * at the first iteration ``t`` with ``l(t) <= epsilon[b]`` (``converged``);
+    * when ``l(t)`` exceeds ``divergence_factor * max(l(0), ||Phi||^2/2)`` or is
+      not finite (``diverged``);
+    * after ``max_iter`` iterations (``capped``);
+    * with ``group`` given, at the iteration where another run of its group
+      converged (``pruned``): it could no longer be the fastest of the group.
+      Runs of one group converging at the same iteration all count as converged.
+
+    With ``reduce_inputs`` (default) and ``d_1 + d_N < d_0``, each run is
+    iterated in the ``d_1 + d_N`` input coordinates spanned by the rows of
+    ``W_1(0)`` and of ``Phi``, which contain ``W_1(t)`` for all ``t``: the same
+    iterates (up to round-off), for a fraction of the cost. The returned weights
+    are in the original coordinates.
+
+    Parameters
+    ----------
+    weights0 : list of array_like
+        Starts ``[W_1, ..., W_N]``, matrices or stacks ``(B, d_j, d_{j-1})``.
+    Phi : array_like, shape (d_N, d_0) or (B, d_N, d_0)
+        Target ``Lambda_yx``; ``l`` is measured from 0, so ``epsilon`` is an
+        accuracy above the optimum when ``Phi`` is attainable
+        (``rank(Phi) <= min_j d_j``).
+    lr : float or array_like (B,)
+        Step sizes ``> 0``.
+    epsilon : float or array_like (B,)
+        Target losses ``>= 0``.
+    max_iter : int
+        Cap on the iterations of each run.
+    group : array_like of int (B,), optional
+        Group labels for pruning (e.g. one group per start, one run per learning rate).
+    divergence_factor : float
+        ``> 1``.
+    record_every : int, optional
+        Record the loss (and with ``record_balance`` the balancedness) every
+        this many iterations.
+    record_balance : bool
+        Also record ``delta`` and ``min_j ||W_j W_j^T||_F`` (Figure 1(c) of Arora et al.).
+    lemma1_every : int, optional
+        Every this many iterations, measure the decrease ``l(t) - l(t+1)``
+        against Lemma 1's ``(eta/2) sigma_min(W(t))^{2(N-1)/N} ||W(t) - Phi||_F^2``.
+    reduce_inputs : bool
+        Iterate in the reduced input coordinates (see above).
+
+    Returns
+    -------
+    DescentBatch
+
+    Raises
+    ------
+    ValueError
+        For weights that do not chain or are not finite, a ``Phi`` of the wrong
+        shape, non-positive ``lr``, negative ``epsilon``, ``max_iter < 1``, a
+        ``group`` of the wrong shape, or ``divergence_factor <= 1``.
+    """
+    ws = as_weight_stack(weights0, "weights0")
+    B = ws[0].shape[0]
+    N = len(ws)
+    Phi = _phi_stack(Phi, B, (ws[-1].shape[1], ws[0].shape[2]))
+    lr = _per_run(lr, B, "lr")
+    eps = _per_run(epsilon, B, "epsilon", allow_zero=True)
+    max_iter = positive_int(max_iter, "max_iter")
+    factor = positive_float(divergence_factor, "divergence_factor")
+    if factor <= 1:
+        raise ValueError(f"divergence_factor must be > 1; got {divergence_factor!r}")
+    if group is None:
+        groups = np.arange(B)
+        use_groups = False
+    else:
+        groups = np.asarray(group)
+        if groups.shape != (B,) or not np.issubdtype(groups.dtype, np.integer):
+            raise ValueError(f"group must be an integer array of shape ({B},); got {groups.dtype} {groups.shape}")
+        use_groups = True
+    if record_every is not None:
+        record_every = positive_int(record_every, "record_every")
+    if lemma1_every is not None:
+        lemma1_every = positive_int(lemma1_every, "lemma1_every")
+
+    Q = _reduce_inputs(ws, Phi) if reduce_inputs else None
+    if Q is not None:
+        ws[0] = ws[0] @ Q
+        Phi = Phi @ Q
+
+    # results, indexed by the original run number
+    status = np.full(B, "capped", dtype=object)
+    iterations = np.full(B, -1, dtype=int)
+    stop_it = np.full(B, max_iter, dtype=int)
+    final_loss = np.full(B, np.nan)
+    initial_loss = np.full(B, np.nan)
+    final_ws = [np.empty_like(Wj) for Wj in ws]
+    n_rec = (max_iter // record_every + 1) if record_every else 0
+    rec_loss = np.full((B, n_rec), np.nan) if record_every else None
+    rec_delta = np.full((B, n_rec), np.nan) if record_every and record_balance else None
+    rec_gram = np.full((B, n_rec), np.nan) if record_every and record_balance else None
+    l1_ratio = np.full(B, np.inf) if lemma1_every else None
+    l1_checks = np.zeros(B, dtype=int) if lemma1_every else None
+    power = 2 * (N - 1) / N
+
+    idx = np.arange(B)  # original run numbers of the active runs
+    a_lr, a_eps, a_phi, a_groups = lr, eps, Phi, groups
+    a_ceiling = None
+    pending = None  # (loss, Lemma-1 decrease) at the last checked step, for the active runs
+    steps_taken = 0
+    buffers = [np.empty_like(Wj) for Wj in ws]
+    t = 0
+    with np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore"):
+        while True:
+            W, above = _forward(ws)
+            G = W - a_phi
+            loss = 0.5 * np.einsum("bij,bij->b", G, G)
+            if t == 0:
+                initial_loss[:] = loss
+                a_ceiling = factor * np.maximum(loss, 0.5 * np.einsum("bij,bij->b", Phi, Phi))
+            if pending is not None:
+                loss_prev, need = pending
+                ratio = np.where(need > 0, (loss_prev - loss) / need, np.inf)
+                l1_ratio[idx] = np.minimum(l1_ratio[idx], ratio)
+                l1_checks[idx] += 1
+                pending = None
+            if record_every and t % record_every == 0:
+                r = t // record_every
+                rec_loss[idx, r] = loss
+                if record_balance:
+                    full = ws if Q is None else [ws[0] @ _mT(Q[idx])] + ws[1:]
+                    rec_delta[idx, r], rec_gram[idx, r] = _balance(full)
+            conv = loss <= a_eps
+            div = ~(loss <= a_ceiling)  # also catches NaN
+            stop = conv | div
+            if use_groups and np.any(conv):
+                stop |= np.isin(a_groups, a_groups[conv])
+            capped = t >= max_iter
+            if capped:
+                stop[:] = True
+            if np.any(stop):
+                done = idx[stop]
+                why = np.where(conv, "converged", np.where(div, "diverged", "capped" if capped else "pruned"))
+                status[done] = why[stop]
+                iterations[done[conv[stop]]] = t
+                stop_it[done] = t
+                final_loss[done] = loss[stop]
+                for j in range(N):
+                    final_ws[j][done] = ws[j][stop]
+                keep = ~stop
+                if not np.any(keep):
+                    break
+                idx = idx[keep]
+                ws = [Wj[keep] for Wj in ws]
+                above = [None if a is None else a[keep] for a in above]
+                W, G, loss = W[keep], G[keep], loss[keep]
+                a_lr, a_eps, a_phi = a_lr[keep], a_eps[keep], a_phi[keep]
+                a_groups, a_ceiling = a_groups[keep], a_ceiling[keep]
+            if lemma1_every and t % lemma1_every == 0:
+                smin = np.linalg.svd(W, compute_uv=False)[:, -1]
+                pending = (loss, 0.5 * a_lr * smin**power * 2.0 * loss)
+            n = idx.size
+            for Wj, g in zip(ws, _scaled_gradients(ws, above, G, a_lr, [b[:n] for b in buffers])):
+                np.subtract(Wj, g, out=Wj)
+            steps_taken += idx.size
+            t += 1
+
+    if Q is not None:
+        final_ws[0] = final_ws[0] @ _mT(Q)
+    if lemma1_every:
+        l1_ratio[l1_checks == 0] = np.nan
+    for arr in [lr, eps, status, iterations, stop_it, initial_loss, final_loss, *final_ws]:
+        arr.setflags(write=False)
+    return DescentBatch(
+        lr=lr,
+        epsilon=eps,
+        max_iter=max_iter,
+        status=status.astype(str),
+        iterations=iterations,
+        stop_iteration=stop_it,
+        initial_loss=initial_loss,
+        final_loss=final_loss,
+        weights=final_ws,
+        record_steps=np.arange(n_rec) * record_every if record_every else None,
+        record_loss=rec_loss,
+        record_delta=rec_delta,
+        record_min_gram=rec_gram,
+        lemma1_ratio=l1_ratio,
+        lemma1_checks=l1_checks,
+        steps_taken=int(steps_taken),
+    )
+
+
+def stack_networks(networks, Phis) -> tuple[list[np.ndarray], np.ndarray]:
+    """Zero-pad networks of one depth and one output dimension to common widths, and stack them.
+
+    Network ``b`` with widths ``[d_0, ..., d_N]`` is embedded in the common
+    widths ``[max d_0, ..., max d_{N-1}, d_N]`` by zero rows and columns; its
+    target ``Phi_b`` gets zero columns. The embedding is exact for gradient
+    descent: the gradient of every padded entry is zero (a padded hidden unit
+    has zero weights in and out, a padded input has zero weights and a zero
+    target), so padded entries stay zero and the loss, the end-to-end matrix
+    (up to its zero columns) and its nonzero singular values are those of the
+    unpadded network. Outputs are not padded, so ``sigma_min`` of Lemma 1 is
+    unchanged. Lets networks of several shapes share one :func:`batched_descent`.
+
+    Parameters
+    ----------
+    networks : sequence of lists of array_like
+        Each ``[W_1, ..., W_N]``, all of depth ``N`` and output dimension ``d_N``.
+    Phis : sequence of array_like
+        ``Phi_b`` of shape ``(d_N, d_0 of network b)``.
+
+    Returns
+    -------
+    weights : list of ndarray
+        Stacks ``(B, D_j, D_{j-1})``.
+    Phi : ndarray
+        ``(B, d_N, max d_0)``.
+    """
+    nets = [[Wj[0] for Wj in as_weight_stack(net, f"networks[{b}]")] for b, net in enumerate(networks)]
+    if not nets or len(Phis) != len(nets):
+        raise ValueError("networks and Phis must be non-empty and of the same length")
+    N = len(nets[0])
+    dN = nets[0][-1].shape[0]
+    for b, net in enumerate(nets):
+        if len(net) != N or net[-1].shape[0] != dN:
+            raise ValueError(f"networks[{b}] must have depth {N} and {dN} outputs like networks[0]")
+    widths = [max(net[0].shape[1] for net in nets)] + [max(net[j].shape[0] for net in nets) for j in range(N)]
+    out = [np.zeros((len(nets), widths[j + 1], widths[j])) for j in range(N)]
+    Phi = np.zeros((len(nets), dN, widths[0]))
+    for b, net in enumerate(nets):
+        for j, Wj in enumerate(net):
+            out[j][b, : Wj.shape[0], : Wj.shape[1]] = Wj
+        P = as_matrix(Phis[b], f"Phis[{b}]", shape=(dN, net[0].shape[1]))
+        Phi[b, :, : P.shape[1]] = P
+    return out, Phi
+
+
+# --------------------------------------------------------------------------
+# Figure 1 protocol: the fastest learning rate of a grid
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FastestRates:
+    """Iterations to ``epsilon`` with the best learning rate of a grid, per start.
+
+    Attributes
+    ----------
+    lrs : ndarray (L,)
+        The learning-rate grid.
+    iterations : ndarray of int (S,)
+        Fewest iterations to ``l <= epsilon`` over the grid; -1 when no rate converged.
+    best_lr : ndarray (S,)
+        The rate that achieved it (NaN when none did).
+    outcome : ndarray of str (S,)
+        ``converged``; ``capped`` (some rate ran ``max_iter`` iterations without
+        converging or diverging); ``diverged`` (every rate diverged).
+    status : ndarray of str (S, L)
+        Status of every run (see :data:`STATUSES`).
+    steps_taken : int
+        Total (run, iteration) steps computed.
+    """
+
+    lrs: np.ndarray
+    iterations: np.ndarray
+    best_lr: np.ndarray
+    outcome: np.ndarray
+    status: np.ndarray
+    steps_taken: int
+
+
+def fastest_over_learning_rates(weights0, Phi, lrs, epsilon: float, max_iter: int) -> FastestRates:
+    """Iterations until ``l <= epsilon`` with the fastest rate of ``lrs`` (Arora et al., Figure 1 protocol).
+
+    Every start is run with every rate, all in one stack (:func:`batched_descent`);
+    the runs of one start form a group, so once one rate has converged the
+    slower ones stop. Runs that diverge stop at once.
+
+    Parameters
+    ----------
+    weights0 : list of array_like
+        ``S`` starts, stacks ``(S, d_j, d_{j-1})`` (or matrices for ``S = 1``).
+    Phi : array_like, shape (d_N, d_0) or (S, d_N, d_0)
+    lrs : array_like (L,)
+        Learning rates ``> 0``.
+    epsilon : float
+        Target loss above the optimum (``Phi`` attainable).
+    max_iter : int
+        Cap per run.
+
+    Returns
+    -------
+    FastestRates
+    """
+    ws = as_weight_stack(weights0, "weights0")
+    S = ws[0].shape[0]
+    lrs = np.asarray(lrs, dtype=float)
+    if lrs.ndim != 1 or lrs.size == 0 or not np.all(np.isfinite(lrs)) or np.any(lrs <= 0):
+        raise ValueError("lrs must be a non-empty 1-D array of finite learning rates > 0")
+    L = lrs.size
+    Phi = _phi_stack(Phi, S, (ws[-1].shape[1], ws[0].shape[2]))
+    rep = [np.repeat(Wj, L, axis=0) for Wj in ws]
+    batch = batched_descent(
+        rep,
+        np.repeat(Phi, L, axis=0),
+        np.tile(lrs, S),
+        epsilon,
+        max_iter,
+        group=np.repeat(np.arange(S), L),
+    )
+    status = batch.status.reshape(S, L)
+    its = np.where(status == "converged", batch.iterations.reshape(S, L), np.iinfo(int).max)
+    best = np.argmin(its, axis=1)
+    ok = np.any(status == "converged", axis=1)
+    iterations = np.where(ok, its[np.arange(S), best], -1)
+    best_lr = np.where(ok, lrs[best], np.nan)
+    outcome = np.where(ok, "converged", np.where(np.all(status == "diverged", axis=1), "diverged", "capped"))
+    return FastestRates(
+        lrs=lrs,
+        iterations=iterations,
+        best_lr=best_lr,
+        outcome=outcome,
+        status=status,
+        steps_taken=batch.steps_taken,
+    )
+
+
+# --------------------------------------------------------------------------
+# initialisations
+# --------------------------------------------------------------------------
+
+
+def procedure_1(A, widths) -> list[np.ndarray]:
+    """Balanced initialisation of Arora et al., Procedure 1, literally.
+
+    With the thin SVD ``A = U Sigma V^T`` (``r = min(d_0, d_N)`` singular values),
+    ``W_N = U Sigma^{1/N}``, ``W_j = Sigma^{1/N}`` (``1 < j < N``),
+    ``W_1 = Sigma^{1/N} V^T``, each padded with zeros to ``d_j x d_{j-1}``
+    ("equality up to zero padding"). The product is ``A`` and
+    ``W_{j+1}^T W_{j+1} = W_j W_j^T = diag(Sigma^{2/N}, 0)``: 0-balanced.
+    :func:`linnet.init.balanced_init` is the same construction with random
+    orthogonal mixing between the layers (and any widths ``>= rank(A)``).
+
+    Parameters
+    ----------
+    A : array_like, shape (d_N, d_0)
+        The end-to-end matrix to factor (drawn from a distribution ``D`` in the paper).
+    widths : sequence of int
+        ``[d_0, ..., d_N]`` with every hidden width ``>= min(d_0, d_N)``.
+
+    Returns
+    -------
+    list of ndarray
+        ``[W_1, ..., W_N]``.
+    """
+    A = as_matrix(A, "A")
+    widths = check_widths(widths)
+    dN, d0 = A.shape
+    if widths[0] != d0 or widths[-1] != dN:
+        raise ValueError(f"widths must start with d_0 = {d0} and end with d_N = {dN} (the shape of A); got {widths}")
+    r = min(d0, dN)
+    if min(widths) < r:
+        raise ValueError(f"every width must be >= min(d_0, d_N) = {r} (Procedure 1's assumption); got {widths}")
+    N = len(widths) - 1
+    U, s, Vt = np.linalg.svd(A, full_matrices=False)
+    root = np.diag(s ** (1.0 / N))
+    out = []
+    for j in range(1, N + 1):
+        core = root
+        if j == 1:
+            core = core @ Vt
+        if j == N:
+            core = U @ core
+        Wj = np.zeros((widths[j], widths[j - 1]))
+        Wj[: core.shape[0], : core.shape[1]] = core
+        out.append(Wj)
+    return out
+
+
+def _seeds(seed, n: int) -> list[int]:
+    return [int(s) for s in np.random.SeedSequence(seed).generate_state(n)]
+
+
+def gaussian_starts(widths, std: float, n: int, seed) -> list[np.ndarray]:
+    """``n`` layer-wise Gaussian starts, entries i.i.d. ``N(0, std^2)``, as stacks ``(n, d_j, d_{j-1})``."""
+    widths = check_widths(widths)
+    std = positive_float(std, "std")
+    n = positive_int(n, "n")
+    rng = np.random.default_rng(seed)
+    return [std * rng.standard_normal((n, widths[j], widths[j - 1])) for j in range(1, len(widths))]
+
+
+def balanced_gaussian_starts(widths, std: float, n: int, seed) -> list[np.ndarray]:
+    """``n`` balanced starts: Procedure 1 with ``D`` = i.i.d. ``N(0, std^2)`` entries, plus mixing.
+
+    The end-to-end matrix ``A`` has i.i.d. ``N(0, std^2)`` entries; the layers
+    come from :func:`linnet.init.balanced_init` (Procedure 1 with random
+    orthogonal mixing between layers). Stacks ``(n, d_j, d_{j-1})``.
+    """
+    widths = check_widths(widths)
+    std = positive_float(std, "std")
+    n = positive_int(n, "n")
+    rng = np.random.default_rng(seed)
+    A = std * rng.standard_normal((n, widths[-1], widths[0]))
+    nets = [balanced_init(A[i], widths, s) for i, s in enumerate(_seeds(seed, n))]
+    return [np.stack([net[j] for net in nets]) for j in range(len(widths) - 1)]
+
+
+def perturb_to_balancedness(weights, delta: float, seed, rtol: float = 1e-3) -> list[np.ndarray]:
+    """Add a random perturbation to ``weights`` so that their balancedness is ``delta``.
+
+    ``W_j + t E_j`` with random unit ``E_j``; ``t`` is found by bisection so that
+    ``max_j ||W_{j+1}^T W_{j+1} - W_j W_j^T||_F`` equals ``delta`` to relative
+    accuracy ``rtol``. Used to start Theorem 1's runs at a chosen ``delta > 0``.
+
+    Parameters
+    ----------
+    weights : list of array_like
+        One network ``[W_1, ..., W_N]``, ``N >= 2``, less than ``delta``-unbalanced.
+    delta : float
+        Target balancedness ``> 0``.
+    seed : int or None
+    rtol : float
+
+    Returns
+    -------
+    list of ndarray
+    """
+    ws = [Wj[0] for Wj in as_weight_stack(weights)]
+    if len(ws) < 2:
+        raise ValueError("weights must have depth N >= 2 to be unbalanced")
+    delta = positive_float(delta, "delta")
+    rng = np.random.default_rng(seed)
+    E = [rng.standard_normal(Wj.shape) for Wj in ws]
+    E = [e / np.linalg.norm(e) for e in E]
+
+    def bal(t):
+        return float(_balance([(Wj + t * e)[None] for Wj, e in zip(ws, E)])[0][0])
+
+    if bal(0.0) >= delta:
+        raise ValueError(f"weights are already {bal(0.0):.3g}-balanced, not below delta = {delta:.3g}")
+    hi = delta
+    while bal(hi) < delta:
+        hi *= 2
+    lo = 0.0
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if bal(mid) < delta:
+            lo = mid
+        else:
+            hi = mid
+        if abs(bal(hi) - delta) <= rtol * delta:
+            break
+    return [Wj + hi * e for Wj, e in zip(ws, E)]
+
+
+def margin_start(Phi, widths, distance: float, seed) -> list[np.ndarray]:
+    """A balanced start whose end-to-end matrix is at distance ``distance * sigma_min(Phi)`` from ``Phi``.
+
+    ``W(0) = Phi + distance * sigma_min(Phi) * E`` with a random unit ``E``, so
+    the deficiency margin (Definition 2) is ``c = (1 - distance) sigma_min(Phi)``
+    for ``0 <= distance < 1``; layers by :func:`linnet.init.balanced_init`.
+    """
+    Phi = as_matrix(Phi, "Phi")
+    distance = positive_float(distance, "distance", allow_zero=True)
+    rng = np.random.default_rng(seed)
+    E = rng.standard_normal(Phi.shape)
+    smin = float(np.linalg.svd(Phi, compute_uv=False)[-1])
+    W0 = Phi + distance * smin * E / np.linalg.norm(E)
+    return balanced_init(W0, widths, rng.integers(2**32))
+
+
+# --------------------------------------------------------------------------
+# Claims 2 and 3: Monte Carlo
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MonteCarloEstimate:
+    """A probability estimated from ``samples`` independent draws.
+
+    Attributes
+    ----------
+    probability : float
+        Fraction of draws with the property.
+    stderr : float
+        Binomial standard error ``sqrt(p (1 - p) / samples)``.
+    samples : int
+    bound : float or None
+        The probability bound the estimate is compared with (None when none).
+    """
+
+    probability: float
+    stderr: float
+    samples: int
+    bound: float | None = None
+
+
+def _estimate(hits: int, samples: int, bound=None) -> MonteCarloEstimate:
+    p = hits / samples
+    return MonteCarloEstimate(float(p), float(np.sqrt(p * (1 - p) / samples)), samples, bound)
+
+
+def claim_2_bound(widths, std: float, delta: float) -> float:
+    """``max(0, 1 - 10 delta^{-2} N std^4 d_max^3)``: Claim 2's lower bound on P(delta-balanced).
+
+    As given by the project brief for a layer-wise Gaussian start with entries
+    ``N(0, std^2)``, ``N`` layers and ``d_max = max_j d_j``; the constant could
+    not be re-read in the paper (notes, Part B).
+    """
+    widths = check_widths(widths)
+    std = positive_float(std, "std")
+    delta = positive_float(delta, "delta")
+    N = len(widths) - 1
+    return max(0.0, 1.0 - 10.0 * N * std**4 * max(widths) ** 3 / delta**2)
+
+
+def balancedness_probability(widths, std: float, delta: float, samples: int, seed, chunk: int = 256) -> MonteCarloEstimate:
+    """Monte Carlo estimate of P(layer-wise Gaussian start is ``delta``-balanced) (Claim 2).
+
+    Draws ``samples`` starts with i.i.d. ``N(0, std^2)`` entries, in chunks, and
+    counts those with ``max_j ||W_{j+1}^T W_{j+1} - W_j W_j^T||_F <= delta``.
+    The estimate carries :func:`claim_2_bound` as ``bound``.
+    """
+    widths = check_widths(widths)
+    std = positive_float(std, "std")
+    delta = positive_float(delta, "delta")
+    samples = positive_int(samples, "samples")
+    rng = np.random.default_rng(seed)
+    hits = 0
+    done = 0
+    while done < samples:
+        n = min(chunk, samples - done)
+        ws = [std * rng.standard_normal((n, widths[j], widths[j - 1])) for j in range(1, len(widths))]
+        hits += int(np.count_nonzero(_balance(ws)[0] <= delta))
+        done += n
+    return _estimate(hits, samples, claim_2_bound(widths, std, delta))
+
+
+def margin_probability(Phi, std: float, samples: int, seed, margin: float = 0.0) -> MonteCarloEstimate:
+    """Monte Carlo estimate of P(``A`` has deficiency margin ``> margin``), ``A`` i.i.d. ``N(0, std^2)`` (Claim 3).
+
+    ``A`` is the end-to-end matrix of a balanced Gaussian start (Procedure 1
+    with ``D = N(0, std^2 I)``); its margin is ``sigma_min(Phi) - ||A - Phi||_F``
+    (Definition 2). For a scalar output it is positive only if
+    ``<A, Phi> > 0``, so the probability never exceeds 1/2.
+    """
+    Phi = as_matrix(Phi, "Phi")
+    std = positive_float(std, "std")
+    samples = positive_int(samples, "samples")
+    rng = np.random.default_rng(seed)
+    smin = float(np.linalg.svd(Phi, compute_uv=False)[-1])
+    A = std * rng.standard_normal((samples,) + Phi.shape)
+    c = smin - np.linalg.norm(A - Phi, axis=(1, 2))
+    return _estimate(int(np.count_nonzero(c > margin)), samples)
+
+
+# --------------------------------------------------------------------------
+# gradient flow, scalar output: time to accuracy
+# --------------------------------------------------------------------------
+
+
+def polar_time_to_accuracy(ratio, angle, s_Z: float, m: float, depth: int, epsilon: float, t_max: float, n_times: int = 400):
+    """First time ``||W(t) - Z||_F^2 <= epsilon s_Z^2`` along the induced flow (17), scalar output.
+
+    Starts ``W(0) = ratio * s_Z (cos(angle) v_Z + sin(angle) w)`` (balanced, so
+    (17) is gradient flow on the layers), integrated together by
+    :func:`linnet.flows.scalar_polar_flow`; with ``r``, ``theta`` the polar
+    coordinates, ``||W - Z||^2 = r^2 - 2 r s_Z cos(theta) + s_Z^2``. The time is
+    read on a log-spaced grid of ``n_times`` times from ``t_max * 1e-6`` to
+    ``t_max`` (the first grid time below the threshold, so accurate to the grid
+    spacing, a factor ``1e6^{1/n_times}``).
+
+    Parameters
+    ----------
+    ratio, angle : array_like
+        ``||W(0)|| / s_Z > 0`` and the angle to ``Z`` in radians, same shape.
+    s_Z, m : float
+        ``||Z||_F`` and the number of examples (the rate in (17)).
+    depth : int
+        ``N >= 1``.
+    epsilon : float
+        Relative accuracy ``> 0``.
+    t_max : float
+        Horizon.
+    n_times : int
+
+    Returns
+    -------
+    ndarray, the shape of ``ratio``
+        Times; ``inf`` where the accuracy is not reached by ``t_max``.
+    """
+    ratio = np.asarray(ratio, dtype=float)
+    angle = np.asarray(angle, dtype=float)
+    if ratio.shape != angle.shape or not np.all(ratio > 0):
+        raise ValueError("ratio must be > 0 and have the shape of angle")
+    s_Z = positive_float(s_Z, "s_Z")
+    eps = positive_float(epsilon, "epsilon")
+    t_max = positive_float(t_max, "t_max")
+    n_times = positive_int(n_times, "n_times", minimum=2)
+    t = np.concatenate([[0.0], np.geomspace(t_max * 1e-6, t_max, n_times)])
+    flow = scalar_polar_flow(ratio * s_Z, angle, s_Z, m, depth, t)
+    err = (flow.r**2 - 2 * flow.r * s_Z * np.cos(flow.theta) + s_Z**2) / s_Z**2
+    below = err <= eps
+    first = np.argmax(below, axis=-1)
+    return np.where(np.any(below, axis=-1), t[first], np.inf)
