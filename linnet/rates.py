@@ -1,0 +1,1058 @@
+"""Convergence rates of the induced flow (17), measured (paper Section 4).
+
+What the rates chapter measures on trajectories, and the random problems it
+measures them on:
+
+* the paper's Figure 1 start (:func:`rotated_start`) and the distance curves
+  ``||W(t) - Z_1||_F`` (:func:`distance_to_Z1`), compared across depths
+  (:func:`compare_depths`): the time ``tau`` to enter the ball
+  ``||W||_F <= sqrt(6) s_Z``, the distance at an early time, the decay rate at
+  the end of a run;
+* the instantaneous decay rate ``-d/dt log ||W(t) - Z_1||_F`` along (17)
+  (:func:`decay_rate`) and its limit near ``Z_1`` (:func:`nearby_rate`);
+* the rank-one quantities ``s = ||W||_F``, ``rho = <W, Z>/s``,
+  ``p = <W, Z_1>/(s s_Z)`` and their time derivatives along (17), computed
+  from the matrix velocity (:func:`rank_one_rates`) and from the reduced
+  equations (:func:`reduced_rates`, role of Lemma 4.1), the lower bound (35) on
+  ``dp/dt`` (:func:`lemma_4_2_rate`) and the two-sided bound (33) on ``rho``
+  (:func:`correlation_bounds`);
+* random targets and random starts satisfying (37) (:func:`random_target`,
+  :func:`random_stable_starts`, :func:`random_instances`) and the comparison of
+  their trajectories with the bound (38a)/(38b) (:func:`theorem_4_4_check`);
+* crossing times on a sampled curve (:func:`crossing_time`) and trajectory
+  errors (:func:`max_relative_error`).
+
+Provenance. The paper's own statements of (31), (33), (35), (36), (37) and
+(38a)/(38b) could not be read (see ``notes/paper-statements.md``); the
+formulas here are the re-derived ones of those notes (sections A.3 and A.6),
+which :mod:`linnet.theory` implements. Equation numbers label the *role* a
+formula plays; the constants are ours. ``gamma = s_Z2 / s_Z`` throughout.
+
+Every trajectory is integrated by :mod:`linnet.flows` (batched where the
+starts share a target and a depth); the bounds come from :mod:`linnet.theory`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._validate import positive_float, positive_int
+from .data import Target
+from .flows import DEFAULT_RTOL, induced_flow_batch, induced_flow_target, induced_operator
+from .init import rotate
+from .theory import PHASE_ONE_FACTOR, RANK_ONE_RTOL, cosine_with_Z1, stable_set_margin, theorem_4_4_bound
+
+__all__ = [
+    "rotated_start",
+    "distance_to_Z1",
+    "max_relative_error",
+    "crossing_time",
+    "velocity",
+    "decay_rate",
+    "nearby_rate",
+    "RankOneRates",
+    "rank_one_rates",
+    "reduced_rates",
+    "lemma_4_2_rate",
+    "correlation_bounds",
+    "best_rank_one_margin",
+    "DepthComparison",
+    "compare_depths",
+    "random_target",
+    "StableStarts",
+    "random_stable_starts",
+    "random_instances",
+    "BoundCheck",
+    "theorem_4_4_check",
+]
+
+#: ``Z`` counts as rank one (so that a depth-1 network converges to ``Z_1 = Z``)
+#: when ``s_Z2 <= RANK_ONE_TARGET_RTOL * s_Z``.
+RANK_ONE_TARGET_RTOL = 1e-12
+
+
+# --------------------------------------------------------------------------
+# validation helpers
+# --------------------------------------------------------------------------
+
+
+def _check_target(target) -> Target:
+    if not isinstance(target, Target):
+        raise ValueError(
+            f"target must be a linnet.data.Target (use Target.from_data(X, Y) or Target.from_matrix(Z, m)); "
+            f"got {type(target).__name__}"
+        )
+    target.require_unique_Z1()
+    return target
+
+
+def _stack(W, name: str, target: Target) -> np.ndarray:
+    """``W`` as a finite float array of shape ``(..., dy, dx)``."""
+    arr = np.asarray(W, dtype=float)
+    if arr.ndim < 2 or arr.shape[-2:] != target.Z.shape:
+        raise ValueError(
+            f"{name} must be a matrix of shape {target.Z.shape} (the shape of Z) or a stack of them; "
+            f"got shape {arr.shape}"
+        )
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite; it has NaN or infinite entries")
+    return arr
+
+
+def _rank_one_factors(W: np.ndarray, name: str):
+    """``s, u, v`` with ``W = s u v^T`` for each matrix of a stack ``(k, dy, dx)``.
+
+    Raises unless every matrix is nonzero and of rank one.
+    """
+    U, S, Vt = np.linalg.svd(W, full_matrices=False)
+    if np.any(S[:, 0] == 0):
+        raise ValueError(f"{name} must be nonzero: W = 0 is a saddle point of (17) and has no direction")
+    if S.shape[1] > 1 and np.any(S[:, 1] > RANK_ONE_RTOL * S[:, 0]):
+        k = int(np.argmax(S[:, 1] / S[:, 0]))
+        raise ValueError(
+            f"{name} must have rank one (a network with a one-neuron layer); matrix {k} has "
+            f"sigma_2/sigma_1 = {S[k, 1] / S[k, 0]:.3g} > {RANK_ONE_RTOL:.0e}"
+        )
+    s = np.linalg.norm(W, axis=(1, 2))
+    return s, U[:, :, 0], Vt[:, 0, :]
+
+
+def _depth(depth, minimum: int = 1) -> int:
+    return positive_int(depth, "depth", minimum=minimum)
+
+
+def _range(value, name: str, *, integer: bool = False) -> tuple:
+    try:
+        lo, hi = value
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a pair (low, high); got {value!r}") from None
+    if integer:
+        lo, hi = positive_int(lo, f"{name}[0]"), positive_int(hi, f"{name}[1]")
+    else:
+        lo, hi = positive_float(lo, f"{name}[0]"), positive_float(hi, f"{name}[1]")
+    if lo > hi:
+        raise ValueError(f"{name} must have low <= high; got {value!r}")
+    return lo, hi
+
+
+# --------------------------------------------------------------------------
+# starts, distances, errors, crossing times
+# --------------------------------------------------------------------------
+
+
+def rotated_start(target: Target, angle: float, norm_ratio: float, seed) -> np.ndarray:
+    """The paper's Figure 1 start: ``Z_1`` rotated by ``angle``, scaled to ``norm_ratio * s_Z``.
+
+    ``W0 = norm_ratio * rotate(Z_1, angle, seed)`` (:func:`linnet.init.rotate`):
+    ``<W0, Z_1> = cos(angle) ||W0||_F s_Z`` and ``||W0||_F = norm_ratio s_Z``;
+    the plane of rotation is random. Figure 1 uses ``angle = pi/6`` (30
+    degrees) and ``norm_ratio = 10``.
+
+    Parameters
+    ----------
+    target : Target
+        With a scalar output or input (``dy = 1`` or ``dx = 1``): a rotation in
+        matrix space keeps the rank at one only then.
+    angle : float
+        Radians, in ``[0, pi]``.
+    norm_ratio : float
+        ``||W0||_F / s_Z > 0``.
+    seed : int or None
+        Seed of the random plane of rotation.
+
+    Returns
+    -------
+    ndarray, shape (dy, dx)
+
+    Raises
+    ------
+    ValueError
+        If ``target`` is not a Target, has ``dy, dx >= 2`` or has ``Z = 0``,
+        or ``angle``/``norm_ratio`` is out of range.
+    """
+    target = _check_target(target)
+    if min(target.Z.shape) != 1:
+        raise ValueError(
+            f"target must have a scalar output or input (dy = 1 or dx = 1) for a rotated Z1 to stay rank one; "
+            f"got Z of shape {target.Z.shape} (use random_stable_starts for matrix targets)"
+        )
+    ratio = positive_float(norm_ratio, "norm_ratio")
+    return ratio * rotate(target.Z1, angle, seed)
+
+
+def distance_to_Z1(W, target: Target) -> np.ndarray:
+    """``||W - Z_1||_F`` (27) for a matrix or a stack ``(..., dy, dx)``; returns shape ``(...)``."""
+    target = _check_target(target)
+    arr = _stack(W, "W", target)
+    return np.linalg.norm(arr - target.Z1, axis=(-2, -1))
+
+
+def max_relative_error(W, W_ref, *, centre=None) -> float:
+    """``max_k ||W[k] - W_ref[k]||_F / ||W_ref[k] - centre||_F`` over a trajectory.
+
+    With ``centre=None`` the error is relative to ``||W_ref[k]||_F``; with
+    ``centre = Z_1`` it is relative to the distance ``||W_ref[k] - Z_1||_F``,
+    so it bounds the relative error of the plotted distance curve
+    (``| ||W - Z_1|| - ||W_ref - Z_1|| | <= ||W - W_ref||``).
+
+    Parameters
+    ----------
+    W, W_ref : array_like, shape (T, dy, dx)
+        Two trajectories at the same times.
+    centre : array_like, shape (dy, dx), optional
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        If the shapes differ, an entry is not finite, or a denominator is 0.
+    """
+    A = np.asarray(W, dtype=float)
+    B = np.asarray(W_ref, dtype=float)
+    if A.ndim != 3 or A.shape != B.shape:
+        raise ValueError(f"W and W_ref must be trajectories of the same shape (T, dy, dx); got {A.shape} and {B.shape}")
+    if not (np.all(np.isfinite(A)) and np.all(np.isfinite(B))):
+        raise ValueError("W and W_ref must be finite")
+    ref = B if centre is None else B - np.asarray(centre, dtype=float)
+    denom = np.linalg.norm(ref, axis=(1, 2))
+    if not np.all(denom > 0):
+        raise ValueError("the reference norms (or distances to centre) must be > 0 at every time")
+    return float(np.max(np.linalg.norm(A - B, axis=(1, 2)) / denom))
+
+
+def crossing_time(t, y, level: float, *, which: str = "first") -> float:
+    """When a sampled positive curve ``y(t)`` crosses ``level`` downwards.
+
+    ``which="first"``: the first time ``y <= level`` (e.g. ``tau``, the first
+    time ``||W(t)||_F <= sqrt(6) s_Z``). ``which="last"``: the time after which
+    ``y <= level`` at every later sample (e.g. the measured time to reach
+    accuracy ``eps``, to compare with remark 1). Between the two bracketing
+    samples the crossing is located by linear interpolation of ``log y`` in
+    ``t`` (exact for an exponential).
+
+    Parameters
+    ----------
+    t : array_like, shape (T,)
+        Strictly increasing times.
+    y : array_like, shape (T,)
+        Positive values.
+    level : float
+        ``> 0``.
+    which : {"first", "last"}
+
+    Returns
+    -------
+    float
+        ``t[0]`` if ``y[0] <= level`` (first) or if every sample is below
+        (last); NaN if ``y`` is never (first) or not finally (last) below
+        ``level`` on the samples.
+
+    Raises
+    ------
+    ValueError
+        If the arrays are not 1-D of equal length >= 2, ``t`` is not strictly
+        increasing, ``y`` is not positive and finite, ``level`` is not positive,
+        or ``which`` is unknown.
+    """
+    t = np.asarray(t, dtype=float)
+    y = np.asarray(y, dtype=float)
+    if t.ndim != 1 or y.shape != t.shape or t.size < 2:
+        raise ValueError(f"t and y must be 1-D arrays of the same length >= 2; got shapes {t.shape} and {y.shape}")
+    if not np.all(np.isfinite(t)) or np.any(np.diff(t) <= 0):
+        raise ValueError("t must be finite and strictly increasing")
+    if not (np.all(np.isfinite(y)) and np.all(y > 0)):
+        raise ValueError("y must be finite and > 0 (the crossing is located on log y)")
+    level = positive_float(level, "level")
+    if which == "first":
+        below = np.flatnonzero(y <= level)
+        if below.size == 0:
+            return math.nan
+        k = int(below[0])
+        if k == 0:
+            return float(t[0])
+        i, j = k - 1, k
+    elif which == "last":
+        above = np.flatnonzero(y > level)
+        if above.size == 0:
+            return float(t[0])
+        i = int(above[-1])
+        if i == t.size - 1:
+            return math.nan
+        j = i + 1
+    else:
+        raise ValueError(f"which must be 'first' or 'last'; got {which!r}")
+    li, lj, ll = math.log(y[i]), math.log(y[j]), math.log(level)
+    return float(t[i] + (t[j] - t[i]) * (li - ll) / (li - lj))
+
+
+# --------------------------------------------------------------------------
+# velocities and rates along (17)
+# --------------------------------------------------------------------------
+
+
+def velocity(W, target: Target, depth: int) -> np.ndarray:
+    """The velocity of the induced flow (17), ``dW/dt = -m A_W(W - Z)``, at each matrix of a stack.
+
+    ``A_W`` is :func:`linnet.flows.induced_operator` (16), evaluated matrix by
+    matrix. A matrix with ``sigma_2 <= RANK_ONE_RTOL sigma_1`` (1e-8) is taken
+    as rank one and gets the closed form of ``A_W`` for rank one: along a
+    rank-one trajectory the solver leaves ``sigma_2 ~ rtol sigma_1``, which the
+    general form would raise to powers ``< 1`` (a relative error of order
+    ``(1e-11)^{2/N}``, see :mod:`linnet.flows`).
+
+    Parameters
+    ----------
+    W : array_like, shape (..., dy, dx)
+    target : Target
+    depth : int
+        ``N >= 1``.
+
+    Returns
+    -------
+    ndarray, shape of ``W``
+    """
+    target = _check_target(target)
+    arr = _stack(W, "W", target)
+    N = _depth(depth)
+    flat = arr.reshape((-1,) + target.Z.shape)
+    out = np.empty_like(flat)
+    sv = np.linalg.svd(flat, compute_uv=False)
+    rank_one = sv[:, 1] <= RANK_ONE_RTOL * sv[:, 0] if sv.shape[1] > 1 else np.ones(len(flat), dtype=bool)
+    for k, Wk in enumerate(flat):
+        if rank_one[k]:
+            A = induced_operator(Wk, N, Wk - target.Z, form="rank1", range_rtol=RANK_ONE_RTOL)
+        else:
+            A = induced_operator(Wk, N, Wk - target.Z)
+        out[k] = -target.m * A
+    return out.reshape(arr.shape)
+
+
+def decay_rate(W, target: Target, depth: int) -> np.ndarray:
+    """Instantaneous decay rate ``-d/dt log ||W(t) - Z_1||_F`` along (17).
+
+    ``= -<W - Z_1, dW/dt> / ||W - Z_1||_F^2`` with ``dW/dt`` from
+    :func:`velocity`. Near ``Z_1`` it tends to :func:`nearby_rate`.
+
+    Parameters
+    ----------
+    W : array_like, shape (..., dy, dx)
+    target : Target
+    depth : int
+
+    Returns
+    -------
+    ndarray, shape ``W.shape[:-2]``
+        NaN where ``W = Z_1``.
+    """
+    target = _check_target(target)
+    arr = _stack(W, "W", target)
+    V = velocity(arr, target, depth)
+    E = arr - target.Z1
+    e2 = np.sum(E * E, axis=(-2, -1))
+    num = -np.sum(E * V, axis=(-2, -1))
+    return np.where(e2 > 0, num / np.where(e2 > 0, e2, 1.0), np.nan)
+
+
+def nearby_rate(target: Target, depth: int) -> float:
+    """Asymptotic rate ``lim -(1/t) log ||W(t) - Z_1||_F`` of (17) near ``Z_1``.
+
+    For ``N >= 2`` (a network with a one-neuron layer, ``W`` of rank one),
+    linearising the reduced equations (notes A.3) at ``(s, u, v) = (s_Z, u_Z, v_Z)``:
+    the norm error decays at rate ``m N s_Z^{2-2/N}``; a direction error in
+    the plane of the singular pair ``i >= 2`` has the rates
+    ``m s_Z^{1-2/N} (s_Z -+ s_{Z,i})``, and one outside the singular vectors of
+    ``Z`` the rate ``m s_Z^{2-2/N}``. The slowest,
+
+    ``m s_Z^{2-2/N} (1 - gamma)``,   ``gamma = s_Z2 / s_Z``,
+
+    is the rate of a generic trajectory. It decreases with ``N`` when
+    ``s_Z < 1``, does not depend on ``N`` when ``s_Z = 1`` and increases with
+    ``N`` when ``s_Z > 1``. For ``N = 1``, ``W(t) = Z + (W0 - Z) e^{-m t}``:
+    the rate is ``m``, and ``W -> Z_1`` only when ``Z = Z_1`` (rank one).
+
+    Parameters
+    ----------
+    target : Target
+        ``s_Z > s_Z2``.
+    depth : int
+        ``N >= 1``.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        If ``depth = 1`` and ``Z`` has rank two or more (the depth-1 flow
+        converges to ``Z``, not to ``Z_1``).
+    """
+    target = _check_target(target)
+    N = _depth(depth)
+    if N == 1:
+        if target.s_Z2 > RANK_ONE_TARGET_RTOL * target.s_Z:
+            raise ValueError(
+                f"depth 1 converges to Z, not to Z1, when rank(Z) >= 2 (s_Z2/s_Z = {target.gamma:.3g}); "
+                "nearby_rate needs depth >= 2 or a rank-one Z"
+            )
+        return float(target.m)
+    return float(target.m * target.s_Z ** (2 - 2 / N) * (1 - target.gamma))
+
+
+@dataclass(frozen=True)
+class RankOneRates:
+    """Rank-one quantities of ``W = s u v^T`` and their time derivatives along (17).
+
+    Attributes
+    ----------
+    s : ndarray
+        ``||W||_F``.
+    rho : ndarray
+        ``<W, Z> / ||W||_F`` (correlation with the target).
+    p : ndarray
+        ``<W, Z_1> / (||W||_F s_Z)`` (cosine with ``Z_1``).
+    ds, drho, dp : ndarray
+        Their time derivatives.
+    """
+
+    s: np.ndarray
+    rho: np.ndarray
+    p: np.ndarray
+    ds: np.ndarray
+    drho: np.ndarray
+    dp: np.ndarray
+
+
+def _rank_one_stack(W, target: Target, depth, name: str = "W"):
+    target = _check_target(target)
+    arr = _stack(W, name, target)
+    N = _depth(depth, minimum=2)
+    lead = arr.shape[:-2]
+    flat = arr.reshape((-1,) + target.Z.shape)
+    if flat.shape[0] == 0:
+        raise ValueError(f"{name} must hold at least one matrix")
+    s, u, v = _rank_one_factors(flat, name)
+    return target, N, lead, flat, s, u, v
+
+
+def _frozen_rates(lead, **values) -> RankOneRates:
+    out = {}
+    for key, val in values.items():
+        val = np.asarray(val).reshape(lead)
+        if isinstance(val, np.ndarray):
+            val.setflags(write=False)
+        out[key] = val
+    return RankOneRates(**out)
+
+
+def rank_one_rates(W, target: Target, depth: int) -> RankOneRates:
+    """``s``, ``rho``, ``p`` and their derivatives from the matrix velocity of (17).
+
+    With ``V = dW/dt`` from :func:`velocity` (the operator (16) itself, not the
+    reduced equations), by the chain rule:
+    ``ds = <W, V>/s``, ``drho = <V, Z>/s - rho ds/s``,
+    ``dp = <V, Z_1>/(s s_Z) - p ds/s``.
+    Compare with :func:`reduced_rates` (role of Lemma 4.1).
+
+    Parameters
+    ----------
+    W : array_like, shape (..., dy, dx)
+        Nonzero rank-one matrices.
+    target : Target
+    depth : int
+        ``N >= 2``.
+
+    Returns
+    -------
+    RankOneRates
+        Arrays of shape ``W.shape[:-2]``.
+    """
+    target, N, lead, flat, s, _, _ = _rank_one_stack(W, target, depth)
+    V = velocity(flat, target, N)
+    inner = lambda A, B: np.einsum("kij,kij->k", A, np.broadcast_to(B, A.shape))  # noqa: E731
+    ds = inner(flat, V) / s
+    rho = inner(flat, target.Z) / s
+    p = inner(flat, target.Z1) / (s * target.s_Z)
+    drho = inner(V, target.Z) / s - rho * ds / s
+    dp = inner(V, target.Z1) / (s * target.s_Z) - p * ds / s
+    return _frozen_rates(lead, s=s, rho=rho, p=p, ds=ds, drho=drho, dp=dp)
+
+
+def reduced_rates(W, target: Target, depth: int) -> RankOneRates:
+    """``s``, ``rho``, ``p`` and their derivatives from the reduced equations (role of Lemma 4.1).
+
+    For ``W = s u v^T`` (``||u|| = ||v|| = 1``) the induced flow (17) reduces to
+    (notes A.3, our derivation)
+
+    ``ds/dt = -m N s^{2-2/N} (s - rho)``,
+    ``du/dt = m s^{1-2/N} (I - u u^T) Z v``,  ``dv/dt = m s^{1-2/N} (I - v v^T) Z^T u``,
+
+    hence ``drho/dt = m s^{1-2/N} (||(I - u u^T) Z v||^2 + ||(I - v v^T) Z^T u||^2) >= 0``
+    and ``dp/dt = m s^{1-2/N} (s_Z (a^2 + b^2) - 2 p rho)`` with
+    ``a = u^T u_Z``, ``b = v^T v_Z``, ``p = a b``.
+
+    Parameters, Returns
+        As :func:`rank_one_rates`.
+    """
+    target, N, lead, flat, s, u, v = _rank_one_stack(W, target, depth)
+    m, Z = target.m, target.Z
+    Zv = np.einsum("ij,kj->ki", Z, v)
+    Ztu = np.einsum("ij,ki->kj", Z, u)
+    rho = np.sum(u * Zv, axis=1)
+    a = u @ target.u
+    b = v @ target.v
+    p = a * b
+    clock = m * s ** (1 - 2 / N)
+    ds = -m * N * s ** (2 - 2 / N) * (s - rho)
+    du = Zv - rho[:, None] * u
+    dv = Ztu - rho[:, None] * v
+    drho = clock * (np.sum(du * du, axis=1) + np.sum(dv * dv, axis=1))
+    dp = clock * (target.s_Z * (a * a + b * b) - 2 * p * rho)
+    return _frozen_rates(lead, s=s, rho=rho, p=p, ds=ds, drho=drho, dp=dp)
+
+
+def lemma_4_2_rate(W, target: Target, depth: int) -> np.ndarray:
+    """The lower bound (35) on ``dp/dt`` (role of Lemma 4.2; our derivation, notes A.3).
+
+    ``dp/dt >= 2 m s^{1-2/N} s_Z (1 - gamma) p (1 - p)`` whenever ``p >= 0``,
+    with ``s = ||W||_F`` and ``p = <W, Z_1>/(s s_Z)``. It follows from
+    ``a^2 + b^2 >= 2 p`` and the upper bound of (33), ``rho <= s_Z (p + gamma (1-p))``.
+
+    Parameters
+    ----------
+    W : array_like, shape (..., dy, dx)
+        Nonzero rank-one matrices.
+    target : Target
+    depth : int
+        ``N >= 2``.
+
+    Returns
+    -------
+    ndarray, shape ``W.shape[:-2]``
+    """
+    target, N, lead, flat, s, _, _ = _rank_one_stack(W, target, depth)
+    p = np.einsum("kij,ij->k", flat, target.Z1) / (s * target.s_Z)
+    out = 2 * target.m * s ** (1 - 2 / N) * target.s_Z * (1 - target.gamma) * p * (1 - p)
+    return out.reshape(lead)
+
+
+def correlation_bounds(W, target: Target) -> tuple[np.ndarray, np.ndarray]:
+    """The bound (33) on the correlation ``rho`` by the cosine ``p`` (our (R2), notes A.3).
+
+    For rank-one ``W`` with ``p = <W, Z_1>/(||W|| s_Z) >= 0``:
+    ``s_Z ((1 + gamma) p - gamma) <= rho <= s_Z (p + gamma (1 - p))``, from
+    ``u^T (Z - Z_1) v <= s_Z2 sqrt((1 - a^2)(1 - b^2)) <= s_Z2 (1 - p)``.
+
+    Parameters
+    ----------
+    W : array_like, shape (..., dy, dx)
+        Nonzero rank-one matrices.
+    target : Target
+
+    Returns
+    -------
+    lower, upper : ndarray, shape ``W.shape[:-2]``
+    """
+    target, _, lead, flat, s, _, _ = _rank_one_stack(W, target, 2)
+    p = np.einsum("kij,ij->k", flat, target.Z1) / (s * target.s_Z)
+    g = target.gamma
+    return (target.s_Z * ((1 + g) * p - g)).reshape(lead), (target.s_Z * (p + g * (1 - p))).reshape(lead)
+
+
+def best_rank_one_margin(target: Target) -> float:
+    """The largest deficiency margin (Arora et al., Definition 2) of any rank-one ``W``.
+
+    Arora et al.'s condition asks ``||W0 - Z||_F < sigma_min(Z)``, with
+    ``sigma_min`` the ``min(dy, dx)``-th singular value. By Eckart-Young,
+    every rank-one ``W`` has ``||W - Z||_F >= ||Z_1 - Z||_F = (sum_{i>=2} s_{Z,i}^2)^{1/2}``,
+    so its margin ``sigma_min(Z) - ||W - Z||_F`` is at most
+
+    ``sigma_min(Z) - (sum_{i >= 2} s_{Z,i}^2)^{1/2}``,
+
+    attained at ``W = Z_1``. When ``min(dy, dx) >= 2`` this is ``<= 0``
+    (``sigma_min <= s_Z2``): no rank-one start has a margin (remark 4).
+
+    Parameters
+    ----------
+    target : Target
+
+    Returns
+    -------
+    float
+    """
+    if not isinstance(target, Target):
+        raise ValueError(f"target must be a linnet.data.Target; got {type(target).__name__}")
+    s = target.s
+    return float(s[-1] - np.sqrt(np.sum(s[1:] ** 2)))
+
+
+# --------------------------------------------------------------------------
+# comparing depths (Figure 1)
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DepthComparison:
+    """The induced flow (17) from one start at several depths.
+
+    Attributes
+    ----------
+    depths : tuple of int
+    t : ndarray, shape (D, T)
+        Output times of each depth's run.
+    distance : ndarray, shape (D, T)
+        ``||W(t) - Z_1||_F``.
+    norm : ndarray, shape (D, T)
+        ``||W(t)||_F``.
+    tau : ndarray, shape (D,)
+        First time ``||W(t)||_F <= sqrt(6) s_Z`` (end of the faraway phase of
+        Theorem 4.4); NaN if not reached in the run.
+    early_time : float
+        Half the smallest ``tau``: every depth is still in its faraway phase.
+    early_distance : ndarray, shape (D,)
+        ``||W(early_time) - Z_1||_F``.
+    end_time : ndarray, shape (D,)
+        Last output time of each run.
+    end_rate : ndarray, shape (D,)
+        :func:`decay_rate` at ``end_time``.
+    nearby_rate : ndarray, shape (D,)
+        :func:`nearby_rate` of each depth.
+    """
+
+    depths: tuple
+    t: np.ndarray
+    distance: np.ndarray
+    norm: np.ndarray
+    tau: np.ndarray
+    early_time: float
+    early_distance: np.ndarray
+    end_time: np.ndarray
+    end_rate: np.ndarray
+    nearby_rate: np.ndarray
+
+    @property
+    def faraway_ordered(self) -> bool:
+        """The distance at ``early_time`` strictly decreases with depth."""
+        return bool(np.all(np.diff(self.early_distance) < 0))
+
+    @property
+    def tau_ordered(self) -> bool:
+        """``tau`` strictly decreases with depth."""
+        return bool(np.all(np.diff(self.tau) < 0))
+
+    @property
+    def end_rates_reversed(self) -> bool:
+        """The decay rate at the end of the runs strictly decreases with depth."""
+        return bool(np.all(np.diff(self.end_rate) < 0))
+
+
+def _check_depths(depths) -> tuple:
+    if isinstance(depths, (str, bytes)) or not hasattr(depths, "__len__") or len(depths) < 2:
+        raise ValueError(f"depths must be a list of at least two increasing integers >= 1; got {depths!r}")
+    ds = tuple(positive_int(d, f"depths[{i}]") for i, d in enumerate(depths))
+    if any(b <= a for a, b in zip(ds, ds[1:])):
+        raise ValueError(f"depths must be strictly increasing; got {list(ds)}")
+    return ds
+
+
+def compare_depths(
+    target: Target,
+    W0,
+    depths,
+    *,
+    t_end: float | None = None,
+    settle: float = 15.0,
+    n_times: int = 400,
+    rtol: float = DEFAULT_RTOL,
+) -> DepthComparison:
+    """Run (17) from ``W0`` at several depths and measure the faraway and nearby phases.
+
+    Each depth is integrated by :func:`linnet.flows.induced_flow_target` on
+    ``[0]`` and ``n_times - 1`` geometrically spaced times from
+    ``1e-9 t_N`` to ``t_N``, where ``t_N = t_end`` if given, else
+    ``settle / nearby_rate(target, N)`` (so every depth ends the same number of
+    its own nearby time constants from the start). Then:
+
+    * ``tau_N``: first time ``||W(t)||_F <= sqrt(6) s_Z`` (:func:`crossing_time`
+      on the output times, refined by a second integration on 101 equally
+      spaced times of the bracketing interval);
+    * ``early_time = min_N tau_N / 2``, and the distance to ``Z_1`` there, from
+      a second integration that lands exactly on it;
+    * ``end_rate``: :func:`decay_rate` at ``t_N``.
+
+    Parameters
+    ----------
+    target : Target
+    W0 : array_like, shape (dy, dx)
+        Rank-one start with ``||W0||_F > sqrt(6) s_Z`` (a faraway start).
+    depths : sequence of int
+        Strictly increasing, ``>= 1`` (depth 1 only for a rank-one ``Z``).
+    t_end : float, optional
+        Common final time; default: per-depth ``settle / nearby_rate``.
+    settle : float
+        Number of nearby time constants per run when ``t_end`` is None.
+    n_times : int
+        Output times per run (``>= 3``).
+    rtol : float
+        Solver tolerance.
+
+    Returns
+    -------
+    DepthComparison
+
+    Raises
+    ------
+    ValueError
+        On invalid parameters, a start inside the ball ``||W||_F <= sqrt(6) s_Z``,
+        or when no depth leaves the faraway phase within its run.
+    """
+    target = _check_target(target)
+    W0 = np.asarray(_stack(W0, "W0", target), dtype=float)
+    if W0.ndim != 2:
+        raise ValueError(f"W0 must be a single matrix of shape {target.Z.shape}; got shape {W0.shape}")
+    _rank_one_factors(W0[None], "W0")
+    ds = _check_depths(depths)
+    settle = positive_float(settle, "settle")
+    n_times = positive_int(n_times, "n_times", minimum=3)
+    if t_end is not None:
+        t_end = positive_float(t_end, "t_end")
+    sigma = PHASE_ONE_FACTOR * target.s_Z
+    if not np.linalg.norm(W0) > sigma:
+        raise ValueError(
+            f"W0 must be a faraway start, ||W0||_F > sqrt(6) s_Z = {sigma:.6g}; got ||W0||_F = {np.linalg.norm(W0):.6g}"
+        )
+    rates = np.array([nearby_rate(target, N) for N in ds])
+    ts, dist, norms, taus, end_rates = [], [], [], [], []
+    for N, rate in zip(ds, rates):
+        T = t_end if t_end is not None else settle / rate
+        t = np.concatenate([[0.0], np.geomspace(1e-9 * T, T, n_times - 1)])
+        W = induced_flow_target(W0, target, N, t, rtol=rtol).W
+        ts.append(t)
+        dist.append(np.linalg.norm(W - target.Z1, axis=(1, 2)))
+        norms.append(np.linalg.norm(W, axis=(1, 2)))
+        tau = crossing_time(t, norms[-1], sigma)
+        if np.isfinite(tau):
+            # refine: integrate again on 101 points of the bracketing interval
+            k = int(np.searchsorted(t, tau))
+            fine = np.linspace(t[k - 1], t[k], 101)
+            grid = fine if fine[0] > 0 else fine[1:]
+            Wf = induced_flow_target(W0, target, N, grid, rtol=rtol).W
+            fine_norm = np.linalg.norm(Wf, axis=(1, 2))
+            if fine[0] == 0:
+                grid, fine_norm = fine, np.concatenate([[np.linalg.norm(W0)], fine_norm])
+            tau = crossing_time(grid, fine_norm, sigma)
+        taus.append(tau)
+        end_rates.append(float(decay_rate(W[-1], target, N)))
+    taus = np.array(taus)
+    if np.all(np.isnan(taus)):
+        raise ValueError("no depth reached ||W||_F <= sqrt(6) s_Z within its run; increase t_end or settle")
+    early = 0.5 * float(np.nanmin(taus))
+    early_d = np.array(
+        [np.linalg.norm(induced_flow_target(W0, target, N, [0.0, early], rtol=rtol).W[-1] - target.Z1) for N in ds]
+    )
+    arrays = dict(
+        t=np.array(ts),
+        distance=np.array(dist),
+        norm=np.array(norms),
+        tau=taus,
+        early_distance=early_d,
+        end_time=np.array([t[-1] for t in ts]),
+        end_rate=np.array(end_rates),
+        nearby_rate=rates,
+    )
+    for a in arrays.values():
+        a.setflags(write=False)
+    return DepthComparison(depths=ds, early_time=early, **arrays)
+
+
+# --------------------------------------------------------------------------
+# random instances of Theorem 4.4
+# --------------------------------------------------------------------------
+
+
+def _haar(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
+    """``k`` orthonormal columns of a Haar-random ``n x n`` orthogonal matrix."""
+    Q, R = np.linalg.qr(rng.standard_normal((n, n)))
+    return (Q * np.where(np.diag(R) < 0, -1.0, 1.0))[:, :k]
+
+
+def random_target(dy: int, dx: int, s_Z: float, gamma: float, m: int, seed) -> Target:
+    """A random target ``Z`` with prescribed ``s_Z`` and ``gamma = s_Z2 / s_Z`` (26).
+
+    ``Z = U diag(s) V^T`` with Haar-random orthonormal ``U`` (``dy x r``), ``V``
+    (``dx x r``), ``r = min(dy, dx)``, ``s_1 = s_Z``, ``s_2 = gamma s_Z`` and
+    ``s_3, ...`` uniform in ``[0, gamma s_Z]``. Equivalent to whitened data
+    (23) with ``Y X^T / m = Z`` (25); ``m`` is the ``m`` of (17).
+
+    Parameters
+    ----------
+    dy, dx : int
+    s_Z : float
+        ``> 0``.
+    gamma : float
+        In ``[0, 1)``; must be 0 when ``min(dy, dx) = 1``.
+    m : int
+    seed : int or None
+
+    Returns
+    -------
+    Target
+    """
+    dy, dx = positive_int(dy, "dy"), positive_int(dx, "dx")
+    s_Z = positive_float(s_Z, "s_Z")
+    g = positive_float(gamma, "gamma", allow_zero=True)
+    m = positive_int(m, "m")
+    if not g < 1:
+        raise ValueError(f"gamma must be in [0, 1) (s_Z > s_Z2, Assumption 3.6); got {gamma!r}")
+    r = min(dy, dx)
+    if r == 1 and g != 0:
+        raise ValueError(f"gamma must be 0 when min(dy, dx) = 1 (Z has a single singular value); got {gamma!r}")
+    rng = np.random.default_rng(seed)
+    s = np.concatenate([[1.0, g][:r], rng.uniform(0, g, size=max(r - 2, 0))]) * s_Z
+    Z = (_haar(dy, r, rng) * s) @ _haar(dx, r, rng).T
+    return Target.from_matrix(Z, m)
+
+
+@dataclass(frozen=True)
+class StableStarts:
+    """Starts satisfying (37) for one target and one depth.
+
+    Attributes
+    ----------
+    target : Target
+    depth : int
+        ``N >= 2``.
+    W0 : ndarray, shape (k, dy, dx)
+        Rank-one starts.
+    alpha, beta : ndarray, shape (k,)
+        Parameters of ``N_alpha,beta(Z_1)`` (36) with ``W0[i]`` inside.
+    """
+
+    target: Target
+    depth: int
+    W0: np.ndarray
+    alpha: np.ndarray
+    beta: np.ndarray
+
+
+def _unit_orthogonal(vec: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    e = rng.standard_normal(vec.shape)
+    for _ in range(2):
+        e = e - (e @ vec) * vec
+    return e / np.linalg.norm(e)
+
+
+def random_stable_starts(
+    target: Target, depth: int, count: int, seed, *, norm_ratio_range=(0.3, 100.0)
+) -> StableStarts:
+    """Random rank-one starts with parameters ``(alpha, beta)`` for which (37) holds.
+
+    With ``g = gamma`` and ``p_min = g / (1 + g)`` (below it no ``beta > 0``
+    satisfies ``beta <= (1 + g) alpha - g``), each start is drawn as:
+
+    * cosine with ``Z_1``: ``p0 = p_min + (1 - p_min) U(0.02, 1)``, split as
+      ``p0 = a b`` with ``a = p0^w``, ``b = p0^{1-w}``, ``w ~ U(0, 1)`` (``a = 1``
+      when ``dy = 1``, ``b = 1`` when ``dx = 1``);
+    * ``W0 = s0 u v^T`` with ``u = a u_Z + sqrt(1 - a^2) u_perp``,
+      ``v = b v_Z + sqrt(1 - b^2) v_perp`` (random unit ``u_perp``, ``v_perp``),
+      ``s0 / s_Z`` log-uniform in ``norm_ratio_range``;
+    * ``alpha = p_min + (p(W0) - p_min) U(0.3, 0.999)`` and
+      ``beta = min((1 + g) alpha - g, ||W0|| / s_Z) U(0.3, 0.999)``,
+
+    so that ``W0`` lies strictly inside ``N_alpha,beta(Z_1)`` (36).
+
+    Parameters
+    ----------
+    target : Target
+    depth : int
+        ``N >= 2``.
+    count : int
+        Number of starts.
+    seed : int or None
+    norm_ratio_range : (float, float)
+        Range of ``||W0||_F / s_Z``.
+
+    Returns
+    -------
+    StableStarts
+    """
+    target = _check_target(target)
+    N = _depth(depth, minimum=2)
+    count = positive_int(count, "count")
+    lo, hi = _range(norm_ratio_range, "norm_ratio_range")
+    rng = np.random.default_rng(seed)
+    g = target.gamma
+    p_min = g / (1 + g)
+    dy, dx = target.Z.shape
+    W0 = np.empty((count, dy, dx))
+    for k in range(count):
+        p0 = p_min + (1 - p_min) * rng.uniform(0.02, 1.0)
+        w = 0.0 if dy == 1 else 1.0 if dx == 1 else rng.uniform()
+        a, b = p0**w, p0 ** (1 - w)
+        u = target.u if a >= 1 else a * target.u + math.sqrt(1 - a * a) * _unit_orthogonal(target.u, rng)
+        v = target.v if b >= 1 else b * target.v + math.sqrt(1 - b * b) * _unit_orthogonal(target.v, rng)
+        s0 = target.s_Z * math.exp(rng.uniform(math.log(lo), math.log(hi)))
+        W0[k] = s0 * np.outer(u, v)
+    p = np.asarray(cosine_with_Z1(W0, target))
+    alpha = p_min + (p - p_min) * rng.uniform(0.3, 0.999, size=count)
+    ratio = np.linalg.norm(W0, axis=(1, 2)) / target.s_Z
+    beta = np.minimum((1 + g) * alpha - g, ratio) * rng.uniform(0.3, 0.999, size=count)
+    for arr in (W0, alpha, beta):
+        arr.setflags(write=False)
+    return StableStarts(target=target, depth=N, W0=W0, alpha=alpha, beta=beta)
+
+
+def random_instances(
+    n_groups: int,
+    starts_per_group: int,
+    seed,
+    *,
+    dys=(1, 2, 3),
+    dx_max: int = 6,
+    depth_range=(2, 10),
+    gamma_max: float = 0.9,
+    s_Z_range=(0.1, 10.0),
+    m: int = 50,
+    norm_ratio_range=(0.3, 100.0),
+) -> list[StableStarts]:
+    """Random targets and starts satisfying (37), for testing Theorem 4.4 at scale.
+
+    Group ``i`` has ``dy = dys[i % len(dys)]``, ``dx`` uniform in
+    ``[max(2, dy), dx_max]``, a depth uniform in ``depth_range``, ``s_Z``
+    log-uniform in ``s_Z_range``, ``gamma`` uniform in ``[0, gamma_max]`` (0
+    when ``dy = 1``) and ``starts_per_group`` starts from
+    :func:`random_stable_starts`. Starts of a group share the target and the
+    depth, so :func:`theorem_4_4_check` integrates them in one batch.
+
+    Parameters
+    ----------
+    n_groups, starts_per_group : int
+    seed : int or None
+    dys : sequence of int
+        Output dimensions to cycle through.
+    dx_max : int
+        ``>= max(2, max(dys))``.
+    depth_range : (int, int)
+        Inclusive, ``>= 2``.
+    gamma_max : float
+        In ``[0, 1)``.
+    s_Z_range : (float, float)
+    m : int
+    norm_ratio_range : (float, float)
+
+    Returns
+    -------
+    list of StableStarts
+    """
+    n_groups = positive_int(n_groups, "n_groups")
+    starts_per_group = positive_int(starts_per_group, "starts_per_group")
+    if isinstance(dys, (str, bytes)) or not hasattr(dys, "__len__") or len(dys) == 0:
+        raise ValueError(f"dys must be a non-empty list of output dimensions; got {dys!r}")
+    dys = [positive_int(d, f"dys[{i}]") for i, d in enumerate(dys)]
+    dx_max = positive_int(dx_max, "dx_max")
+    if dx_max < max(2, max(dys)):
+        raise ValueError(f"dx_max must be >= max(2, max(dys)) = {max(2, max(dys))}; got {dx_max}")
+    d_lo, d_hi = _range(depth_range, "depth_range", integer=True)
+    if d_lo < 2:
+        raise ValueError(f"depth_range must start at >= 2 (Theorem 4.4 needs N >= 2); got {depth_range!r}")
+    g_max = positive_float(gamma_max, "gamma_max", allow_zero=True)
+    if not g_max < 1:
+        raise ValueError(f"gamma_max must be in [0, 1); got {gamma_max!r}")
+    s_lo, s_hi = _range(s_Z_range, "s_Z_range")
+    rng = np.random.default_rng(seed)
+    groups = []
+    for i in range(n_groups):
+        dy = dys[i % len(dys)]
+        dx = int(rng.integers(max(2, dy), dx_max + 1))
+        depth = int(rng.integers(d_lo, d_hi + 1))
+        s_Z = math.exp(rng.uniform(math.log(s_lo), math.log(s_hi)))
+        gamma = 0.0 if min(dy, dx) == 1 else float(rng.uniform(0, g_max))
+        target = random_target(dy, dx, s_Z, gamma, m, int(rng.integers(2**31)))
+        groups.append(
+            random_stable_starts(
+                target, depth, starts_per_group, int(rng.integers(2**31)), norm_ratio_range=norm_ratio_range
+            )
+        )
+    return groups
+
+
+@dataclass(frozen=True)
+class BoundCheck:
+    """Trajectories of one :class:`StableStarts` group against the bound (38a)/(38b).
+
+    Attributes
+    ----------
+    t : ndarray, shape (T,)
+    W : ndarray, shape (k, T, dy, dx)
+        Trajectories of (17).
+    dist2 : ndarray, shape (k, T)
+        ``||W(t) - Z_1||_F^2``.
+    bound : ndarray, shape (k, T)
+        (38a) for ``t <= tau_bar``, (38b) after (:func:`linnet.theory.theorem_4_4_bound`).
+    tau : ndarray, shape (k,)
+        Measured first time ``||W(t)||_F <= sqrt(6) s_Z`` (0 for starts already inside).
+    tau_bar : ndarray, shape (k,)
+        The theorem's upper bound on ``tau``.
+    margin : ndarray, shape (k, T)
+        :func:`linnet.theory.stable_set_margin` of ``W(t)`` (``>= 0``: inside (36)).
+    """
+
+    t: np.ndarray
+    W: np.ndarray
+    dist2: np.ndarray
+    bound: np.ndarray
+    tau: np.ndarray
+    tau_bar: np.ndarray
+    margin: np.ndarray
+
+
+def theorem_4_4_check(starts: StableStarts, *, settle: float = 10.0, n_times: int = 200, rtol: float = DEFAULT_RTOL):
+    """Integrate a group of starts and evaluate the bound (38a)/(38b) along each trajectory.
+
+    One batched integration (:func:`linnet.flows.induced_flow_batch`) on
+    ``[0]`` and ``n_times - 1`` geometric times from ``1e-7 T`` to
+    ``T = settle / nearby_rate(target, depth)``.
+
+    Parameters
+    ----------
+    starts : StableStarts
+    settle : float
+        Length of the run in nearby time constants.
+    n_times : int
+        ``>= 3``.
+    rtol : float
+
+    Returns
+    -------
+    BoundCheck
+    """
+    if not isinstance(starts, StableStarts):
+        raise ValueError(f"starts must be a StableStarts (see random_stable_starts); got {type(starts).__name__}")
+    settle = positive_float(settle, "settle")
+    n_times = positive_int(n_times, "n_times", minimum=3)
+    target, N = starts.target, starts.depth
+    T = settle / nearby_rate(target, N)
+    t = np.concatenate([[0.0], np.geomspace(1e-7 * T, T, n_times - 1)])
+    W = induced_flow_batch(starts.W0, target, N, t, rtol=rtol).W
+    k = W.shape[0]
+    dist2 = np.sum((W - target.Z1) ** 2, axis=(2, 3))
+    bound = np.empty_like(dist2)
+    tau_bar = np.empty(k)
+    tau = np.empty(k)
+    margin = np.empty_like(dist2)
+    sigma = PHASE_ONE_FACTOR * target.s_Z
+    for i in range(k):
+        res = theorem_4_4_bound(target, N, starts.W0[i], starts.alpha[i], starts.beta[i], t)
+        bound[i] = res.bound
+        tau_bar[i] = res.tau_bar
+        tau[i] = crossing_time(t, np.linalg.norm(W[i], axis=(1, 2)), sigma)
+        margin[i] = stable_set_margin(W[i], target, starts.alpha[i], starts.beta[i])
+    for a in (t, W, dist2, bound, tau, tau_bar, margin):
+        a.setflags(write=False)
+    return BoundCheck(t=t, W=W, dist2=dist2, bound=bound, tau=tau, tau_bar=tau_bar, margin=margin)
