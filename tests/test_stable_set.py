@@ -1,0 +1,188 @@
+"""Tests of linnet.stable_set: sampling in the set (28), the analytic SVD (19),
+the manifold M_{N,r} (20), the conservation law (15) and the time-to-epsilon
+quadrature against the ODE solver."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from linnet.data import Target, whitened_data
+from linnet.flows import gradient_flow, induced_flow_target, induced_operator, scalar_polar_flow
+from linnet.init import balanced_init, gaussian_init
+from linnet.network import balancedness
+from linnet.stable_set import (
+    balanced_starts,
+    conservation_drift,
+    induced_vector_field,
+    polar_distance,
+    rank_drop_sequence,
+    sample_at_correlation,
+    set_alpha_to_theory,
+    singular_value_velocity,
+    stable_set_margin_28,
+    tangent_residual,
+    time_to_accuracy_polar,
+)
+from linnet.theory import correlation_with_target
+
+
+@pytest.fixture(scope="module")
+def target3():
+    X, Y = whitened_data(30, 5, 3, 1)
+    return Target.from_data(X, Y)
+
+
+@pytest.fixture(scope="module")
+def target1():
+    X, Y = whitened_data(30, 4, 1, 0)
+    return Target.from_data(X, Y)
+
+
+# --- sampling and the set (28) ---------------------------------------------
+
+
+@settings(max_examples=30, deadline=None)
+@given(c=st.floats(-1.0, 1.0), s=st.floats(1e-3, 1e3), seed=st.integers(0, 10**6))
+def test_sample_at_correlation_hits_the_level(target3, c, s, seed):
+    W = sample_at_correlation(target3, [c], [s], seed)[0]
+    # Bisection to 2^-60 in the path parameter: the level is met to round-off (1e-12 is generous).
+    assert abs(correlation_with_target(W, target3) / target3.s_Z - c) <= 1e-12
+    assert abs(np.linalg.norm(W) - s) <= 1e-12 * s
+    sv = np.linalg.svd(W, compute_uv=False)
+    assert sv[1] <= 1e-13 * sv[0]
+
+
+def test_sample_at_correlation_scalar_output(target1):
+    c = np.linspace(-1, 1, 21)
+    W = sample_at_correlation(target1, c, np.ones_like(c), 0)
+    got = correlation_with_target(W, target1) / target1.s_Z
+    assert np.max(np.abs(got - c)) <= 1e-12
+
+
+def test_margin_28_is_the_theory_margin_reparametrised(target3):
+    g = target3.gamma
+    alpha = g + 0.3 * (1 - g)
+    assert set_alpha_to_theory(target3, alpha) == pytest.approx(0.3, abs=1e-14)
+    W = sample_at_correlation(target3, [alpha, 0.9, g], [1.0, 2.0, 3.0], 2)
+    margin = stable_set_margin_28(W, target3, alpha)
+    rho = correlation_with_target(W, target3)
+    np.testing.assert_allclose(margin, (rho - alpha * target3.s_Z) / target3.s_Z, atol=1e-13)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.5, 1.5, float("nan")])
+def test_alpha_outside_gamma_one_is_rejected(target3, alpha):
+    if alpha == 0.5 and target3.gamma < 0.5:
+        alpha = target3.gamma / 2
+    with pytest.raises(ValueError, match="alpha"):
+        set_alpha_to_theory(target3, alpha)
+
+
+def test_sampling_validates(target3):
+    with pytest.raises(ValueError, match="levels"):
+        sample_at_correlation(target3, [1.5], [1.0], 0)
+    with pytest.raises(ValueError, match="norms"):
+        sample_at_correlation(target3, [0.5], [0.0], 0)
+
+
+def test_balanced_starts_are_balanced_with_the_right_product(target3):
+    W0s = sample_at_correlation(target3, [0.8, 0.9], [1.0, 0.1], 0)
+    nets, products = balanced_starts(W0s, [5, 4, 1, 2, 3], 7)
+    assert np.max(np.abs(products - W0s)) <= 1e-13
+    assert max(balancedness(n) for n in nets) <= 1e-13
+
+
+# --- gradient flow and the induced flow ------------------------------------
+
+
+def test_conservation_drift_small_for_an_unbalanced_start():
+    X, Y = whitened_data(20, 3, 2, 0)
+    run = gradient_flow(gaussian_init([3, 4, 2, 2], 0.5, 0), X, Y, np.linspace(0, 1, 11), rtol=1e-12, atol=1e-14)
+    drift = conservation_drift(run.weights)
+    assert drift[0] == 0
+    # Exact flow conserves D_j; DOP853 at rtol 1e-12 over unit time drifts ~1e-11 (1e-9 is generous).
+    assert np.max(drift) <= 1e-9
+
+
+def test_conservation_drift_validates():
+    with pytest.raises(ValueError, match="weights"):
+        conservation_drift([np.zeros((3, 2, 2))])
+
+
+def test_singular_value_velocity_matches_finite_differences(target3):
+    W0 = np.random.default_rng(0).standard_normal((3, 5)) * 0.3
+    h = 1e-6
+    run = induced_flow_target(W0, target3, 3, [0.0, h, 2 * h], rtol=1e-13, atol=1e-16)
+    s = np.linalg.svd(run.W, compute_uv=False)
+    fd = (-3 * s[0] + 4 * s[1] - s[2]) / (2 * h)
+    # Second-order difference: truncation ~ h^2 |s'''| (measured 2e-6 relative at h = 1e-5, so ~2e-8 here);
+    # the solver's error 1e-13 / h ~ 1e-7. 1e-6 relative bounds both.
+    np.testing.assert_allclose(fd, singular_value_velocity(W0, target3, 3), rtol=1e-6)
+
+
+def test_induced_operator_is_tangent_to_the_rank_manifold(target3):
+    rng = np.random.default_rng(1)
+    W = rng.standard_normal((3, 2)) @ rng.standard_normal((2, 5))
+    Delta = rng.standard_normal((3, 5))
+    for N in (2, 3, 5):
+        assert tangent_residual(W, induced_operator(W, N, Delta), 2) <= 1e-13
+    assert tangent_residual(W, Delta, 2) > 0.1  # a generic Delta is not tangent
+
+
+def test_rank_drop_sequence():
+    U = np.linalg.qr(np.random.default_rng(2).standard_normal((3, 3)))[0]
+    V = np.linalg.qr(np.random.default_rng(3).standard_normal((4, 4)))[0]
+    W_lim = np.outer(U[:, 0], V[:, 0])
+    seq = rank_drop_sequence(W_lim, np.outer(U[:, 1], V[:, 1]), [1.0, 1e-3, 1e-6])
+    assert [np.linalg.matrix_rank(W, tol=1e-12) for W in seq] == [2, 2, 2]
+    with pytest.raises(ValueError, match="orthogonal"):
+        rank_drop_sequence(W_lim, np.outer(U[:, 0], V[:, 1]), [1.0])
+
+
+def test_vector_field_matches_the_operator(target1):
+    P = np.random.default_rng(4).standard_normal((6, 1, 4))
+    F = induced_vector_field(P, target1, 4)
+    for k in range(6):
+        np.testing.assert_allclose(F[k], -target1.m * induced_operator(P[k], 4, P[k] - target1.Z), rtol=1e-14)
+
+
+# --- time to accuracy -------------------------------------------------------
+
+
+@pytest.mark.parametrize("N", [2, 3, 5, 8])
+def test_time_to_accuracy_agrees_with_the_ode_solver(N):
+    s_Z, m, eps = 0.1, 50.0, 1e-3
+    rng = np.random.default_rng(N)
+    r0 = s_Z * 10 ** rng.uniform(-1.5, 1, 12)
+    th0 = rng.uniform(0, 2.8, 12)
+    T = time_to_accuracy_polar(r0, th0, s_Z, m, N, eps)
+    assert np.all(np.isfinite(T))
+    for i in range(r0.size):
+        # Just before the crossing the flow is still farther than eps, just after it is closer:
+        # a window of 1e-3 T (plus 1e-3 time constants) around the quadrature's answer.
+        w = 1e-3 * T[i] + 1e-3 / (m * s_Z ** (2 - 2 / N))
+        run = scalar_polar_flow(r0[i : i + 1], th0[i : i + 1], s_Z, m, N, [0.0, max(T[i] - w, 1e-12), T[i] + w], rtol=1e-12)
+        d = polar_distance(run.r[0], run.theta[0], s_Z) / s_Z
+        assert d[1] > eps * (1 - 1e-6) and d[2] < eps * (1 + 1e-6), (i, d, T[i])
+
+
+def test_time_to_accuracy_edge_cases():
+    T = time_to_accuracy_polar([1.0, 1.0, 1.0], [np.pi, 0.0, 0.0], 1.0, 1.0, 3, 1e-3)
+    assert T[0] == np.inf and T[1] == 0.0
+    with pytest.raises(ValueError, match="epsilon"):
+        time_to_accuracy_polar([1.0], [0.5], 1.0, 1.0, 3, 2.0)
+    with pytest.raises(ValueError, match="depth"):
+        time_to_accuracy_polar([1.0], [0.5], 1.0, 1.0, 1, 1e-3)
+    with pytest.raises(ValueError, match="r0"):
+        time_to_accuracy_polar([0.0], [0.5], 1.0, 1.0, 3, 1e-3)
+
+
+def test_time_to_accuracy_power_laws():
+    # Opposite ray: T ~ delta^-(N-2) for N >= 3 (derivation in the docstring's clock x).
+    d = np.geomspace(1e-4, 1e-2, 5)
+    for N in (3, 5):
+        T = time_to_accuracy_polar(np.ones_like(d), np.pi - d, 1.0, 1.0, N, 1e-3)
+        slope = np.polyfit(np.log(1 / d), np.log(T), 1)[0]
+        assert abs(slope - (N - 2)) <= 0.01
