@@ -537,7 +537,8 @@ def deflated_set_margin(W, target, r: int, alpha: float):
     if alpha > 1:
         raise ValueError(f"alpha must lie in (0, 1]; got {alpha!r}")
     s = np.concatenate([target.s, [0.0]])
-    if not np.all(np.diff(s[: r + 1]) < 0):
+    # distinct beyond round-off of the SVD (1e-12 relative)
+    if not np.all(-np.diff(s[: r + 1]) > 1e-12 * s[0]):
         raise ValueError(f"target must have distinct singular values s_1 > ... > s_(r+1); got {s[: r + 1]}")
     A, _, Bt = np.linalg.svd(stack)
     margins = np.empty((stack.shape[0], r))

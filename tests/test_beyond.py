@@ -1,0 +1,287 @@
+"""Tests of linnet.beyond (chapter 07): batched network flow, escape times, deflation, candidate set,
+unbalanced starts, sharpness, gradient descent against the flow.
+
+Tolerances: quantities computed two independent ways to round-off are compared at 1e-10 to
+1e-12 relative; ODE solutions at the solver tolerance times a safety factor (rtol 1e-11 runs
+agree to 1e-8); interpolated crossing times at the output spacing.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from linnet import beyond as bd
+from linnet.data import Target, whitened_data
+from linnet.flows import gradient_flow, induced_flow_target
+from linnet.init import balanced_init, rotate
+from linnet.network import balancedness, end_to_end
+from linnet.theory import correlation_set_margin
+
+
+@pytest.fixture(scope="module")
+def tg():
+    return bd.spectral_target([1.0, 0.5, 0.25], 3, 4, 50, 0)
+
+
+@pytest.fixture(scope="module")
+def fig1():
+    X, Y = whitened_data(50, 5, 1, 0)
+    return X, Y, Target.from_data(X, Y)
+
+
+# --- targets and starts ------------------------------------------------------
+
+
+def test_spectral_target_has_the_prescribed_singular_values(tg):
+    np.testing.assert_allclose(tg.s, [1.0, 0.5, 0.25], rtol=0, atol=1e-12)
+    assert tg.m == 50
+
+
+@pytest.mark.parametrize(
+    "args, word",
+    [
+        (([0.5, 1.0], 3, 4, 50, 0), "non-increasing"),
+        (([1.0, 0.5, 0.2, 0.1], 3, 4, 50, 0), "singular_values"),
+        (([1.0], 0, 4, 50, 0), "dy"),
+        (([1.0], 3, 4, 0, 0), "m"),
+    ],
+)
+def test_spectral_target_rejects_bad_input(args, word):
+    with pytest.raises(ValueError, match=word):
+        bd.spectral_target(*args)
+
+
+def test_balanced_stack_matches_products_and_is_balanced(tg):
+    rng = np.random.default_rng(1)
+    W0s = rng.standard_normal((4, 3, 4))
+    ws = bd.balanced_stack(W0s, [4, 3, 3, 3], 5)
+    for b in range(4):
+        net = [w[b] for w in ws]
+        np.testing.assert_allclose(end_to_end(net), W0s[b], atol=1e-12)
+        assert balancedness(net) <= 1e-12 * max(np.linalg.norm(w) ** 2 for w in net)
+
+
+def test_gaussian_stack_product_scale():
+    ws = bd.gaussian_stack([5, 5, 5, 5, 1], 0.3, 4000, 0)
+    rms = math.sqrt(np.mean(np.sum(bd._product(ws) ** 2, axis=(1, 2))))
+    # E ||W||^2 = scale^2 exactly; 4000 samples of a heavy-tailed product: 10 % relative.
+    assert abs(rms / 0.3 - 1) < 0.1
+    with pytest.raises(ValueError, match="product_scale"):
+        bd.gaussian_stack([5, 1], -1.0, 3, 0)
+
+
+# --- batched network flow ------------------------------------------------------
+
+
+def test_network_flow_batch_matches_gradient_flow(fig1):
+    X, Y, target = fig1
+    ws = bd.gaussian_stack([5, 3, 3, 1], 0.5, 3, 2)
+    t = np.linspace(0, 0.2, 11)
+    batch = bd.network_flow_batch(ws, target, t, keep_weights=True)
+    for b in range(3):
+        single = gradient_flow([w[b] for w in ws], X, Y, t)
+        np.testing.assert_allclose(batch.W[b], single.W, rtol=0, atol=1e-8)
+        for j in range(3):
+            np.testing.assert_allclose(batch.weights[j][b], single.weights[j], rtol=0, atol=1e-8)
+
+
+def test_network_flow_batch_of_balanced_start_follows_induced_flow(tg):
+    rng = np.random.default_rng(3)
+    W0 = 0.3 * rng.standard_normal((3, 4))
+    ws = bd.balanced_stack(W0[None], [4, 3, 3, 3], 0)
+    t = np.linspace(0, 0.3, 7)
+    batch = bd.network_flow_batch(ws, tg, t)
+    ref = induced_flow_target(W0, tg, 3, t)
+    np.testing.assert_allclose(batch.W[0], ref.W, rtol=0, atol=1e-8)
+
+
+def test_network_flow_batch_conserves_imbalance(fig1):
+    _, _, target = fig1
+    ws = bd.gaussian_stack([5, 4, 4, 1], 1.0, 2, 7)
+    res = bd.network_flow_batch(ws, target, np.linspace(0, 0.5, 6), keep_weights=True)
+    for b in range(2):
+        D0 = [res.weights[j + 1][b, 0].T @ res.weights[j + 1][b, 0] - res.weights[j][b, 0] @ res.weights[j][b, 0].T
+              for j in range(2)]
+        DT = [res.weights[j + 1][b, -1].T @ res.weights[j + 1][b, -1] - res.weights[j][b, -1] @ res.weights[j][b, -1].T
+              for j in range(2)]
+        for a, c in zip(D0, DT):
+            assert np.linalg.norm(a - c) <= 1e-8 * max(1.0, np.linalg.norm(a))
+
+
+def test_network_flow_batch_rejects_bad_input(tg):
+    with pytest.raises(ValueError, match="weights0"):
+        bd.network_flow_batch([np.zeros((2, 3, 5))], tg, [0, 1])
+    with pytest.raises(ValueError, match="target"):
+        bd.network_flow_batch([np.zeros((2, 3, 4))], tg.Z, [0, 1])
+    with pytest.raises(ValueError, match="t_eval"):
+        bd.network_flow_batch([np.zeros((2, 3, 4))], tg, [1, 0])
+
+
+# --- escape and learning times --------------------------------------------------
+
+
+def test_escape_time_depth2_closed_form_and_quadrature_agree():
+    # N = 2 has a closed form; N = 2 through the general quadrature path is reproduced
+    # by integrating the scalar ODE numerically.
+    from scipy.integrate import solve_ivp
+
+    for N in (2, 3, 5):
+        s, m, s0 = 0.7, 50.0, 1e-3
+        T = bd.escape_time(s0, s, m, N)
+        sol = solve_ivp(lambda t, x: m * N * x ** (2 - 2 / N) * (s - x), (0, T), [s0], rtol=1e-12, atol=1e-16)
+        assert abs(sol.y[0, -1] / (0.5 * s) - 1) < 1e-7
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.floats(1e-6, 1e-2), st.floats(0.1, 2.0), st.integers(2, 8))
+def test_escape_time_decreases_with_sigma0(s0, s, N):
+    assert bd.escape_time(s0, s, 1.0, N) > bd.escape_time(2 * s0, s, 1.0, N)
+
+
+def test_escape_time_rejects_bad_input():
+    with pytest.raises(ValueError, match="sigma0"):
+        bd.escape_time(1.0, 1.0, 1.0, 2)
+    with pytest.raises(ValueError, match="level"):
+        bd.escape_time(0.1, 1.0, 1.0, 2, level=1.5)
+
+
+def test_learning_times_of_aligned_start_match_escape_time(tg):
+    s0 = 1e-3
+    ws = bd.balanced_stack((s0 * tg.U @ tg.Vt)[None], [4, 3, 3], 0)
+    t = np.linspace(0, 0.5, 2001)
+    res = bd.network_flow_batch(ws, tg, t, rtol=1e-11, atol=1e-16)
+    measured = bd.learning_times(t, res.W, tg)[0]
+    np.testing.assert_allclose(measured, bd.escape_time(s0, tg.s, 50, 2), rtol=1e-4)
+
+
+def test_first_time_within_interpolates_and_respects_stay():
+    t = np.array([0.0, 1.0, 2.0, 3.0])
+    d = np.array([[4.0, 2.0, 0.0, 0.0], [4.0, 0.0, 4.0, 0.0], [0.0, 0.0, 0.0, 0.0], [5, 5, 5, 5]])
+    np.testing.assert_allclose(bd.first_time_within(t, d, 1.0), [1.5, 2.75, 0.0, np.inf])
+    np.testing.assert_allclose(bd.first_time_within(t, d, 1.0, stay=False), [1.5, 0.75, 0.0, np.inf])
+
+
+# --- deflation ---------------------------------------------------------------------
+
+
+def test_deflation_leakage_zero_on_exactly_deflated_state(tg):
+    """Derived in chapter 07: W = s_1 u_1 v_1^T + (component orthogonal to u_1, v_1) has a deflated velocity."""
+    rng = np.random.default_rng(0)
+    Qu = np.eye(3) - np.outer(tg.U[:, 0], tg.U[:, 0])
+    Qv = np.eye(4) - np.outer(tg.Vt[0], tg.Vt[0])
+    for N in (2, 3, 5):
+        W = tg.s[0] * np.outer(tg.U[:, 0], tg.Vt[0]) + 1e-2 * Qu @ rng.standard_normal((3, 4)) @ Qv
+        # round-off: ||V|| ~ 3e-2 against terms of size m s_1^2 ~ 50, so ~1e-12 relative; 1e-10 allowed
+        assert bd.deflation_leakage(bd.induced_velocity(W, tg, N), tg, 1) < 1e-10
+
+
+def test_deflation_leakage_bounds_and_validation(tg):
+    rng = np.random.default_rng(1)
+    V = rng.standard_normal((20, 3, 4))
+    L = bd.deflation_leakage(V, tg, 2)
+    assert np.all((L >= 0) & (L <= 1 + 1e-15))
+    assert bd.deflation_leakage(np.outer(tg.U[:, 0], rng.standard_normal(4)), tg, 1) == pytest.approx(1.0, abs=1e-12)
+    with pytest.raises(ValueError, match="k"):
+        bd.deflation_leakage(V, tg, 3)
+
+
+def test_induced_velocity_stack_matches_single(tg):
+    rng = np.random.default_rng(2)
+    W = rng.standard_normal((3, 3, 4))
+    for N in (1, 2, 4):
+        stack = bd.induced_velocity(W, tg, N)
+        for k in range(3):
+            np.testing.assert_allclose(stack[k], bd.induced_velocity(W[k], tg, N), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(bd.induced_velocity(W[0], tg, 1), -50 * (W[0] - tg.Z), rtol=1e-12)
+
+
+# --- candidate set and component correlation ---------------------------------------
+
+
+def test_deflated_set_margin_reduces_to_rank_one_set_for_r1(tg):
+    rng = np.random.default_rng(4)
+    W = np.einsum("bi,bj->bij", rng.standard_normal((30, 3)), rng.standard_normal((30, 4)))
+    for alpha in (0.1, 0.5, 1.0):
+        np.testing.assert_allclose(bd.deflated_set_margin(W, tg, 1, alpha), correlation_set_margin(W, tg, alpha),
+                                   rtol=1e-10, atol=1e-12)
+
+
+def test_deflated_set_contains_Zr_and_not_minus_Zr(tg):
+    for r in (1, 2, 3):
+        Zr = (tg.U[:, :r] * tg.s[:r]) @ tg.Vt[:r]
+        assert bd.deflated_set_margin(Zr, tg, r, 1.0) == pytest.approx(0.0, abs=1e-12)
+        assert bd.deflated_set_margin(-Zr, tg, r, 0.1) < 0
+    with pytest.raises(ValueError, match="alpha"):
+        bd.deflated_set_margin(tg.Z, tg, 2, 0.0)
+    with pytest.raises(ValueError, match="distinct"):
+        bd.deflated_set_margin(np.ones((3, 4)), bd.spectral_target([1.0, 1.0], 3, 4, 1, 0), 2, 0.5)
+
+
+def test_component_correlation(tg):
+    Z1 = tg.s[0] * np.outer(tg.U[:, 0], tg.Vt[0])
+    assert bd.component_correlation(-3 * Z1, tg, 1) == pytest.approx(-1.0, abs=1e-12)
+    assert bd.component_correlation(tg.Z, tg, 3) == pytest.approx(1.0, abs=1e-12)
+    with pytest.raises(ValueError, match="k"):
+        bd.component_correlation(tg.Z, tg, 4)
+
+
+# --- unbalanced starts -------------------------------------------------------------
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.floats(1e-5, 0.3), st.integers(2, 5), st.integers(0, 100))
+def test_unbalanced_start_keeps_product_and_hits_delta(delta, N, seed):
+    X, Y = whitened_data(50, 5, 1, 0)
+    target = Target.from_data(X, Y)
+    W0 = 10 * rotate(target.Z1, math.pi / 6, 1)
+    ws = bd.unbalanced_start(W0, [5] + [3] * (N - 1) + [1], delta, seed)
+    np.testing.assert_allclose(end_to_end(ws), W0, rtol=0, atol=1e-12)
+    assert abs(balancedness(ws) - delta) <= 1e-9 * max(delta, 1e-3)
+
+
+def test_unbalanced_start_validation():
+    with pytest.raises(ValueError, match="delta"):
+        bd.unbalanced_start(np.ones((1, 5)), [5, 3, 1], -1.0, 0)
+    with pytest.raises(ValueError, match="depth >= 2"):
+        bd.unbalanced_start(np.ones((1, 5)), [5, 1], 0.1, 0)
+
+
+# --- sharpness and gradient descent ------------------------------------------------
+
+
+@pytest.mark.parametrize("N", [2, 3, 5])
+def test_sharpness_at_balanced_minimum(fig1, N):
+    X, Y, target = fig1
+    lam = bd.sharpness(balanced_init(target.Z1, [5] + [2] * (N - 1) + [1], 0), X, Y)
+    assert lam == pytest.approx(50 * N * target.s_Z ** (2 - 2 / N), rel=1e-10)
+
+
+def test_sharpness_depth1_is_m(fig1):
+    X, Y, _ = fig1
+    assert bd.sharpness([np.zeros((1, 5))], X, Y) == pytest.approx(50.0, rel=1e-12)
+
+
+def test_descent_outcome_statuses(fig1):
+    X, Y, target = fig1
+    net = balanced_init(target.Z1 * 1.5, [5, 2, 1], 0)
+    lam = bd.sharpness(balanced_init(target.Z1, [5, 2, 1], 0), X, Y)
+    good = bd.descent_outcome(net, X, Y, 0.5 / lam, target.Z1, 1e-6, 5000)
+    assert good.status == "converged" and good.distance <= 1e-6
+    bad = bd.descent_outcome(net, X, Y, 20 / lam, target.Z1, 1e-6, 5000)
+    assert bad.status == "diverged"
+    slow = bd.descent_outcome(net, X, Y, 1e-4 / lam, target.Z1, 1e-9, 10)
+    assert slow.status == "stalled" and slow.steps == 10
+
+
+def test_distance_to_flow_is_first_order(fig1):
+    X, Y, target = fig1
+    net = balanced_init(3 * rotate(target.Z1, 0.5, 0), [5, 2, 2, 1], 0)
+    d1 = bd.distance_to_flow(net, X, Y, 1e-3, 0.05)
+    d2 = bd.distance_to_flow(net, X, Y, 5e-4, 0.05)
+    # Global error of an order-one scheme: halving the step halves the error (to 10 %).
+    assert 1.8 < d1 / d2 < 2.2
