@@ -6,6 +6,7 @@ background disappears in dark mode) and a colour-blind-safe palette.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -71,9 +72,21 @@ def save_figure(fig, name: str, directory: str | Path | None = None) -> list[Pat
 
 
 def regenerate_command(notebook: str, parameters: dict) -> str:
-    """The papermill call that re-executes ``notebooks/<notebook>.ipynb`` with ``parameters``."""
-    args = " ".join(f"-p {key} {value!r}" if isinstance(value, str) else f"-p {key} {value}" for key, value in parameters.items())
-    return f"papermill notebooks/{notebook}.ipynb out.ipynb {args}".rstrip()
+    """The papermill call that re-executes ``notebooks/<notebook>.ipynb`` with ``parameters``.
+
+    Scalars go through ``-p name value``; lists, tuples and dicts, which ``-p``
+    cannot express, through ``-y 'name: [...]'`` (YAML).
+    """
+    args = []
+    for key, value in parameters.items():
+        if isinstance(value, (list, tuple, dict)):
+            value = list(value) if isinstance(value, tuple) else value
+            args.append(f"-y '{key}: {json.dumps(value)}'")
+        elif isinstance(value, str):
+            args.append(f"-p {key} {value!r}")
+        else:
+            args.append(f"-p {key} {value}")
+    return f"papermill notebooks/{notebook}.ipynb out.ipynb {' '.join(args)}".rstrip()
 
 
 def publish_figure(fig, notebook: str, name: str, caption: str, parameters: dict) -> None:
