@@ -163,7 +163,7 @@ def _per_run(value, B: int, name: str, *, allow_zero: bool = False) -> np.ndarra
 
 
 def _mT(A: np.ndarray) -> np.ndarray:
-    return np.swapaxes(A, -1, -2)
+    return A.mT
 
 
 def _forward(ws: list[np.ndarray]) -> tuple[np.ndarray, list]:
@@ -195,8 +195,10 @@ def _scaled_gradients(ws, above, G, scale, out) -> list[np.ndarray]:
     for j, Wj in enumerate(ws):
         if above[j] is None:
             np.multiply(P, scale, out=out[j])
-        elif G.shape[1] == 1:
+        elif G.shape[1] == 1 and Wj[0].size >= 256:  # outer products: einsum is faster on large layers
             np.einsum("bi,bj->bij", (above[j] * scale)[:, 0, :], P[:, 0, :], out=out[j])
+        elif G.shape[1] == 1:
+            np.multiply((above[j] * scale).mT, P, out=out[j])
         else:
             np.matmul(_mT(above[j] * scale), P, out=out[j])
         if j + 1 < len(ws):
@@ -467,7 +469,7 @@ def batched_descent(
         while True:
             W, above = _forward(ws)
             G = W - a_phi
-            loss = 0.5 * np.einsum("bij,bij->b", G, G)
+            loss = 0.5 * np.square(G).sum(axis=(1, 2))
             if t == 0:
                 initial_loss[:] = loss
                 a_ceiling = factor * np.maximum(loss, 0.5 * np.einsum("bij,bij->b", Phi, Phi))
@@ -486,12 +488,12 @@ def batched_descent(
             conv = loss <= a_eps
             div = ~(loss <= a_ceiling)  # also catches NaN
             stop = conv | div
-            if use_groups and np.any(conv):
+            if use_groups and conv.any():
                 stop |= np.isin(a_groups, a_groups[conv])
             capped = t >= max_iter
             if capped:
                 stop[:] = True
-            if np.any(stop):
+            if stop.any():
                 done = idx[stop]
                 why = np.where(conv, "converged", np.where(div, "diverged", "capped" if capped else "pruned"))
                 status[done] = why[stop]
