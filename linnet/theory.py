@@ -746,3 +746,213 @@ def arora_theorem_1(Phi, weights, epsilon: float, eta: float | None = None) -> A
     if applies:
         iterations = 0 if loss0 <= eps else math.ceil(math.log(loss0 / eps) / (eta_used * c ** (2 * (N - 1) / N)))
     return AroraTheorem1(N, c, delta, delta_max, balanced_enough, eta_max, eta_used, loss0, eps, applies, iterations)
+
+
+# --- Exact nearby rates (beyond the paper) ---
+#
+# The linearisation of the induced flow (17) at Z_1 on the manifold of rank-one
+# matrices, in closed form. Not a result of the paper: Eftekhari leaves the
+# precise nearby rates open after Theorem 4.4; chapter 06 derives and checks
+# them. Derivation (notes A.3 gives the rank-one reduction): with
+# W = s u v^T and c = m s_Z^{1-2/N},
+#   s' = -m N s^{2-2/N} (s - u^T Z v)          -> radial rate  m N s_Z^{2-2/N},
+#   u' = m s^{1-2/N} (I - u u^T) Z v,  v' = m s^{1-2/N} (I - v v^T) Z^T u.
+# Put u = u_Z + a, v = v_Z + b (a _|_ u_Z, b _|_ v_Z) and Z = sum_i s_i u_i v_i^T:
+#   a' = c (sum_{i>=2} s_i (v_i^T b) u_i - s_Z a),  b' = c (sum_{i>=2} s_i (u_i^T a) v_i - s_Z b),
+# so each pair (u_i^T a, v_i^T b) decays at c (s_Z - s_i) (symmetric mode) and
+# c (s_Z + s_i) (antisymmetric mode), and the components of a (b) orthogonal to
+# every u_i (v_i) at c s_Z. u^T Z v = s_Z + O(|a|^2 + |b|^2), so the radial
+# equation decouples at first order.
+
+__all__ += [
+    "NearbyModes",
+    "nearby_modes",
+    "radial_rate",
+    "slowest_nearby_rate",
+]
+
+
+@dataclass(frozen=True)
+class NearbyModes:
+    """Eigen-decomposition of the induced flow (17) linearised at ``Z_1`` on the rank-one matrices.
+
+    The tangent space of the rank-one matrices at ``Z_1`` has dimension
+    ``n = dy + dx - 1``; ``directions`` is an orthonormal (Frobenius) basis of
+    it made of eigenvectors of the linearisation, and a perturbation
+    ``sum_k x_k directions[k]`` of ``Z_1`` decays like
+    ``sum_k x_k exp(-rates[k] t) directions[k]`` to first order.
+
+    Attributes
+    ----------
+    depth : int
+    names : tuple of str
+        ``"radial"``; ``"rotation+ i"`` / ``"rotation- i"`` for the symmetric /
+        antisymmetric rotation pairing the ``i``-th singular pair of ``Z``
+        (``i >= 2``, 1-based); ``"left k"`` / ``"right k"`` for rotations of
+        ``u`` (``v``) towards directions orthogonal to every left (right)
+        singular vector of ``Z``.
+    kinds : tuple of str
+        ``"radial"``, ``"symmetric"``, ``"antisymmetric"``, ``"left"``, ``"right"``.
+    rates : ndarray, shape (n,)
+        Decay rates (minus the eigenvalues): ``m N s_Z^{2-2/N}`` (radial),
+        ``c (s_Z - s_i)``, ``c (s_Z + s_i)`` (rotations), ``c s_Z`` (left, right),
+        ``c = m s_Z^{1-2/N}``.
+    directions : ndarray, shape (n, dy, dx)
+        ``u_Z v_Z^T``; ``(u_i v_Z^T +- u_Z v_i^T)/sqrt 2``; ``u_perp v_Z^T``; ``u_Z v_perp^T``.
+    slowest : float
+        ``min(rates) = m s_Z^{1-2/N} (s_Z - s_Z2)``.
+    """
+
+    depth: int
+    names: tuple
+    kinds: tuple
+    rates: np.ndarray
+    directions: np.ndarray
+    slowest: float
+
+
+def _nearby_depth(target: Target, depth) -> int:
+    N = positive_int(depth, "depth")
+    if N == 1 and min(target.Z.shape) > 1:
+        raise ValueError(
+            f"depth 1 has no one-neuron layer for Z of shape {target.Z.shape}: the flow W' = -m (W - Z) leaves the "
+            "rank-one matrices and converges to Z, not Z_1, at rate m; use depth >= 2 (or dy = 1 or dx = 1)"
+        )
+    return N
+
+
+def _complement(q: np.ndarray, basis: np.ndarray) -> np.ndarray:
+    """Orthonormal basis (columns) of the orthogonal complement of the columns of ``basis`` in R^q."""
+    if basis.shape[1] == q:
+        return np.zeros((q, 0))
+    full = np.linalg.svd(basis, full_matrices=True)[0]
+    return full[:, basis.shape[1] :]
+
+
+def nearby_modes(target: Target, depth: int) -> NearbyModes:
+    """Exact decay rates and eigen-directions of (17) at ``Z_1`` (beyond the paper; chapter 06).
+
+    Linearising the rank-one reduction of the induced flow (17) (notes A.3) at
+    ``(s, u, v) = (s_Z, u_Z, v_Z)`` with ``c = m s_Z^{1-2/N}``:
+
+    * radial, ``W = s u_Z v_Z^T``: rate ``m N s_Z^{2-2/N}``;
+    * for each further singular pair ``(s_i, u_i, v_i)`` of ``Z``
+      (``2 <= i <= min(dy, dx)``, zero singular values included): a symmetric
+      rotation ``u_i v_Z^T + u_Z v_i^T`` at rate ``c (s_Z - s_i)`` and an
+      antisymmetric one ``u_i v_Z^T - u_Z v_i^T`` at rate ``c (s_Z + s_i)``;
+    * ``dy - min(dy, dx)`` left and ``dx - min(dy, dx)`` right rotations towards
+      the null spaces, at rate ``c s_Z``.
+
+    The slowest rate is ``c (s_Z - s_Z2) = m s_Z^{2-2/N} (1 - gamma)``: it is
+    the asymptotic rate of ``||W(t) - Z_1||`` from a generic start.
+
+    Parameters
+    ----------
+    target : Target
+        ``Z`` with ``s_Z > s_Z2`` (Assumption 3.6) and ``m``.
+    depth : int
+        ``N >= 1``; ``N = 1`` only when ``dy = 1`` or ``dx = 1`` (otherwise a
+        depth-1 network has no one-neuron layer and the flow leaves the
+        rank-one matrices).
+
+    Returns
+    -------
+    NearbyModes
+
+    Raises
+    ------
+    ValueError
+        If ``target`` is not a Target with ``s_Z > s_Z2`` or ``depth`` is not
+        admissible.
+    """
+    target = _check_target(target)
+    N = _nearby_depth(target, depth)
+    m, s_Z = float(target.m), target.s_Z
+    dy, dx = target.Z.shape
+    r = min(dy, dx)
+    U, s, V = target.U, target.s, target.Vt.T  # U (dy, r), s (r,), V (dx, r)
+    u, v = U[:, 0], V[:, 0]
+    c = m * s_Z ** (1 - 2 / N)
+    names, kinds, rates, dirs = ["radial"], ["radial"], [m * N * s_Z ** (2 - 2 / N)], [np.outer(u, v)]
+    for i in range(1, r):
+        for sign, kind, label in ((1.0, "symmetric", "+"), (-1.0, "antisymmetric", "-")):
+            names.append(f"rotation{label} {i + 1}")
+            kinds.append(kind)
+            rates.append(c * (s_Z - sign * s[i]))
+            dirs.append((np.outer(U[:, i], v) + sign * np.outer(u, V[:, i])) / math.sqrt(2.0))
+    for k, w in enumerate(_complement(dy, U).T, start=1):
+        names.append(f"left {k}")
+        kinds.append("left")
+        rates.append(c * s_Z)
+        dirs.append(np.outer(w, v))
+    for k, w in enumerate(_complement(dx, V).T, start=1):
+        names.append(f"right {k}")
+        kinds.append("right")
+        rates.append(c * s_Z)
+        dirs.append(np.outer(u, w))
+    rates_arr = np.array(rates)
+    dirs_arr = np.array(dirs)
+    for arr in (rates_arr, dirs_arr):
+        arr.setflags(write=False)
+    return NearbyModes(
+        depth=N,
+        names=tuple(names),
+        kinds=tuple(kinds),
+        rates=rates_arr,
+        directions=dirs_arr,
+        slowest=float(rates_arr.min()),
+    )
+
+
+def _rate_args(s_Z, m, depth):
+    s = np.asarray(s_Z, dtype=float)
+    if not (np.all(np.isfinite(s)) and np.all(s > 0)):
+        raise ValueError("s_Z must be finite and > 0 (the leading singular value of Z)")
+    m = positive_float(m, "m")
+    N = np.asarray(depth)
+    if N.dtype.kind not in "iu" or np.any(N < 1):
+        raise ValueError(f"depth must be an integer (or an integer array) >= 1; got {depth!r}")
+    return s, m, N
+
+
+def radial_rate(s_Z, m, depth):
+    """Radial nearby rate ``m N s_Z^{2-2/N}`` of (17) at ``Z_1`` (beyond the paper; see :func:`nearby_modes`).
+
+    ``s_Z`` and ``depth`` broadcast against each other (arrays allowed).
+    """
+    s, m, N = _rate_args(s_Z, m, depth)
+    out = m * N * s ** (2.0 - 2.0 / N)
+    return out.item() if out.ndim == 0 else out
+
+
+def slowest_nearby_rate(s_Z, m, depth, gamma=0.0):
+    """Slowest nearby rate ``m s_Z^{2-2/N} (1 - gamma)`` of (17) at ``Z_1`` (beyond the paper).
+
+    The asymptotic exponential rate of ``||W(t) - Z_1||_F`` from a generic
+    start; ``gamma = s_Z2 / s_Z`` (0 for a scalar output). See
+    :func:`nearby_modes`. As a function of the depth it decreases when
+    ``s_Z < 1``, is constant when ``s_Z = 1`` and increases when ``s_Z > 1``.
+
+    Parameters
+    ----------
+    s_Z : float or array_like
+        ``> 0``.
+    m : float
+        ``> 0``.
+    depth : int or array_like of int
+        ``N >= 1`` (``N = 1`` describes a rank-one problem only for a scalar
+        output or input, see :func:`nearby_modes`).
+    gamma : float or array_like
+        In ``[0, 1)``.
+
+    Returns
+    -------
+    float or ndarray
+        Broadcast over the arguments.
+    """
+    s, m, N = _rate_args(s_Z, m, depth)
+    g = np.asarray(gamma, dtype=float)
+    if not (np.all(np.isfinite(g)) and np.all(g >= 0) and np.all(g < 1)):
+        raise ValueError("gamma must lie in [0, 1) (gamma = s_Z2/s_Z < 1 is Assumption 3.6)")
+    out = m * s ** (2.0 - 2.0 / N) * (1.0 - g)
+    return out.item() if out.ndim == 0 else out

@@ -1,0 +1,1056 @@
+"""Depth and convergence rates beyond the paper: measurements on trajectories of (17).
+
+Eftekhari (2020) ends Section 4 with an open question: how fast does gradient
+flow converge *near* ``Z_1``, and how does the depth enter? Chapter 06 answers
+it for networks with a one-neuron layer (Assumption 3.6). The closed-form
+nearby rates are in :mod:`linnet.theory` (:func:`~linnet.theory.nearby_modes`,
+:func:`~linnet.theory.slowest_nearby_rate`); this module measures rates and
+times on integrated trajectories and holds the scaling laws they are compared
+with:
+
+* :func:`numerical_linearisation`: the Jacobian of (17) at ``Z_1`` on the
+  rank-one tangent space, by central differences (checks the closed forms).
+* :func:`rank_one_start`, :func:`mode_start`: generic rank-one starts and
+  starts along one eigen-direction; :func:`angle_to_Z1`,
+  :func:`radial_deviation`, :func:`mode_coordinates`: components of ``W - Z_1``.
+* :func:`fit_decay_rate`: the exponential rate of a decaying signal over a
+  window of magnitudes; :func:`measure_nearby_rates` applies it to the
+  distance, angle, radius and to each eigen-mode of the linearisation.
+* :func:`time_to_reach`: the time after which a signal stays below a level.
+* :func:`faraway_halving_time`, :func:`measure_faraway_times`: the far-away
+  phase, where ``||W||`` obeys ``d(||W||^{-kappa})/dt ~ kappa m N``.
+* :func:`time_scale_factor`, :func:`accuracy_times`, :func:`two_phase_time_estimate`,
+  :func:`fastest_depth`: which depth reaches an accuracy first.
+* :func:`bound_rate_ratio`: the exponent of our reconstruction of (38b)
+  against the exact nearby rate.
+
+Scale invariance (used and checked by the chapter)
+--------------------------------------------------
+``A_W`` (16) is homogeneous of degree ``kappa = 2 - 2/N`` in ``W``. Hence if
+``W(t)`` solves (17) for the target ``Z``, then ``lam W(lam^kappa t)`` solves it
+for ``lam Z``: rescaling the data by ``lam`` multiplies every time by
+``lam^{-kappa}``, and this factor depends on the depth.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import theory
+from ._validate import as_matrix, positive_float, positive_int
+from .data import Target
+from .flows import FlowIntegrationError, induced_flow_batch, induced_operator, scalar_polar_flow
+from .init import rotate
+
+__all__ = [
+    "FittedRate",
+    "NumericalLinearisation",
+    "numerical_linearisation",
+    "RateMeasurement",
+    "FarawayTimes",
+    "AccuracyTimes",
+    "BoundRateRatio",
+    "kappa",
+    "angle_to_Z1",
+    "radial_deviation",
+    "mode_coordinates",
+    "mode_start",
+    "rank_one_start",
+    "fit_decay_rate",
+    "measure_nearby_rates",
+    "time_to_reach",
+    "faraway_halving_time",
+    "measure_faraway_times",
+    "time_scale_factor",
+    "accuracy_times",
+    "two_phase_time_estimate",
+    "fastest_depth",
+    "bound_rate_ratio",
+]
+
+#: Default window of magnitudes (relative to ``s_Z``) over which rates are
+#: fitted. Below ``1e-5`` the quadratic terms of (17) change the instantaneous
+#: rate by less than ``~1e-5`` relative; above ``1e-8`` the integration error
+#: at ``rtol = 1e-13`` (absolute ``~1e-13 s_Z``) is below ``1e-5`` of the signal.
+RATE_WINDOW = (1e-8, 1e-5)
+#: Tolerance of the rate measurements: ``1e-13`` relative per step (the
+#: solver's floor is ``100 eps ~ 2e-14``).
+RATE_RTOL = 1e-13
+
+
+def _check_target(target) -> Target:
+    if not isinstance(target, Target):
+        raise ValueError(f"target must be a linnet.data.Target; got {type(target).__name__}")
+    target.require_unique_Z1()
+    return target
+
+
+def kappa(depth):
+    """``kappa = 2 - 2/N``: the degree of homogeneity of ``A_W`` (16) in ``W`` (array-friendly)."""
+    N = np.asarray(depth)
+    if N.dtype.kind not in "iu" or np.any(N < 1):
+        raise ValueError(f"depth must be an integer (or an integer array) >= 1; got {depth!r}")
+    out = 2.0 - 2.0 / N
+    return out.item() if out.ndim == 0 else out
+
+
+def _stack(W, target: Target, name: str = "W") -> np.ndarray:
+    arr = np.asarray(W, dtype=float)
+    if arr.ndim < 2 or arr.shape[-2:] != target.Z.shape:
+        raise ValueError(f"{name} must have trailing shape {target.Z.shape} (the shape of Z); got {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite")
+    return arr
+
+
+# --------------------------------------------------------------------------
+# components of W - Z_1
+# --------------------------------------------------------------------------
+
+
+def angle_to_Z1(W, target: Target) -> np.ndarray:
+    """Angle between ``W`` and ``Z_1`` (Frobenius), for any stack ``(..., dy, dx)``.
+
+    Computed as ``2 arcsin(||W/||W|| - Z_1/s_Z||_F / 2)``, which keeps full
+    relative accuracy for tiny angles (``arccos`` of the cosine would not).
+    NaN where ``W = 0``.
+    """
+    target = _check_target(target)
+    W = _stack(W, target)
+    norm = np.linalg.norm(W, axis=(-2, -1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        unit = W / norm[..., None, None]
+    chord = np.linalg.norm(unit - target.Z1 / target.s_Z, axis=(-2, -1))
+    return 2.0 * np.arcsin(np.minimum(chord / 2.0, 1.0))
+
+
+def radial_deviation(W, target: Target) -> np.ndarray:
+    """``||W||_F - s_Z`` for any stack ``(..., dy, dx)``."""
+    target = _check_target(target)
+    W = _stack(W, target)
+    return np.linalg.norm(W, axis=(-2, -1)) - target.s_Z
+
+
+def mode_coordinates(W, target: Target, directions) -> np.ndarray:
+    """Coordinates ``<W - Z_1, E_k>`` of ``W - Z_1`` along the directions ``E_k``.
+
+    Parameters
+    ----------
+    W : array_like, shape (..., dy, dx)
+    target : Target
+    directions : array_like, shape (n, dy, dx)
+        Typically ``theory.nearby_modes(target, N).directions``.
+
+    Returns
+    -------
+    ndarray, shape (..., n)
+    """
+    target = _check_target(target)
+    W = _stack(W, target)
+    E = _stack(directions, target, "directions")
+    if E.ndim != 3:
+        raise ValueError(f"directions must have shape (n, dy, dx); got {E.shape}")
+    return np.einsum("...ij,kij->...k", W - target.Z1, E)
+
+
+def mode_start(target: Target, direction, amplitude: float) -> np.ndarray:
+    """A rank-one start near ``Z_1`` along a tangent direction.
+
+    The best rank-one approximation (truncated SVD) of
+    ``Z_1 + amplitude * s_Z * direction``. For the eigen-directions of
+    :func:`linnet.theory.nearby_modes` this start lies in an invariant set of
+    (17) that contains only that mode (a radial start stays on the ray of
+    ``Z_1``; a symmetric or antisymmetric rotation keeps ``u`` and ``v``
+    rotating by equal or opposite angles in the plane of the singular pair),
+    so the mode's coordinate decays at its own rate up to ``O(amplitude)``.
+
+    Parameters
+    ----------
+    target : Target
+    direction : array_like, shape (dy, dx)
+        Unit (Frobenius) tangent direction at ``Z_1``.
+    amplitude : float
+        ``> 0``, relative to ``s_Z``.
+
+    Returns
+    -------
+    ndarray, shape (dy, dx)
+    """
+    target = _check_target(target)
+    D = as_matrix(direction, "direction", shape=target.Z.shape)
+    a = positive_float(amplitude, "amplitude")
+    U, s, Vt = np.linalg.svd(target.Z1 + a * target.s_Z * D)
+    return s[0] * np.outer(U[:, 0], Vt[0])
+
+
+def rank_one_start(target: Target, ratio: float, angle: float, seed) -> np.ndarray:
+    """A rank-one start ``W0 = ratio s_Z u v^T`` at a given angle to ``Z_1``.
+
+    ``u`` and ``v`` are ``u_Z`` and ``v_Z`` rotated towards random orthogonal
+    directions (:func:`linnet.init.rotate`) by angles ``a`` and ``b`` with
+    ``cos(a) cos(b) = cos(angle)``, so that the Frobenius angle between
+    ``W0`` and ``Z_1`` is ``angle``: ``a = b`` when ``dy, dx >= 2``; for a scalar
+    output (or input) only the vector that can rotate does, and ``W0`` is a
+    start like the paper's Figure 1 start ``ratio * rotate(Z_1, angle, .)``
+    (``ratio = 10``, ``angle = pi/6``), with another random plane. A generic
+    start excites every mode of :func:`linnet.theory.nearby_modes`. Unlike
+    ``rotate`` applied to ``Z_1`` itself, the result has rank one for every
+    shape, as the end-to-end matrix of a network with a one-neuron layer must.
+
+    Parameters
+    ----------
+    target : Target
+    ratio : float
+        ``||W0||_F / s_Z > 0``.
+    angle : float
+        In ``[0, pi/2)``.
+    seed : int
+        Seed of the random directions.
+
+    Returns
+    -------
+    ndarray, shape (dy, dx)
+    """
+    target = _check_target(target)
+    ratio = positive_float(ratio, "ratio")
+    angle = _angle(angle)
+    dy, dx = target.Z.shape
+    u, v = target.u[:, None], target.v[:, None]
+    if dy >= 2 and dx >= 2:
+        # cos(a)^2 = cos(angle), i.e. sin(a)^2 = 1 - cos(angle) = 2 sin(angle/2)^2 (no cancellation).
+        a = b = math.asin(math.sqrt(2.0) * math.sin(angle / 2.0))
+    elif dx >= 2:
+        a, b = 0.0, angle
+    elif dy >= 2:
+        a, b = angle, 0.0
+    elif angle > 0:
+        raise ValueError("Z must have at least two entries for a start at a nonzero angle; Z is 1 x 1")
+    else:
+        a = b = 0.0
+    rng = np.random.default_rng(seed)
+    seeds = rng.integers(0, 2**32, size=2)
+    u = rotate(u, a, int(seeds[0])) if a > 0 else u
+    v = rotate(v, b, int(seeds[1])) if b > 0 else v
+    return ratio * target.s_Z * (u @ v.T)
+
+
+def _guard_norms(norms: np.ndarray, start_norms: np.ndarray, s_Z: float) -> None:
+    """Raise unless ``||W(t)|| <= max(||W0||, s_Z)`` (notes A.3) holds up to ``1e-6`` relative.
+
+    The bound holds for every trajectory of (17) from a rank-one start; a
+    violation (or a NaN) means the integration went wrong.
+    """
+    bound = np.maximum(start_norms, s_Z) * (1 + 1e-6)
+    ok = np.isfinite(norms) & (norms <= bound.reshape(bound.shape + (1,) * (norms.ndim - bound.ndim)))
+    if not np.all(ok):
+        raise FlowIntegrationError(
+            "an integrated trajectory left the bound ||W(t)|| <= max(||W0||, s_Z) or is not finite: the "
+            "integration failed (try another rtol or a shorter horizon)"
+        )
+
+
+@dataclass(frozen=True)
+class NumericalLinearisation:
+    """Finite-difference Jacobian of (17) at ``Z_1``, restricted to the rank-one tangent space.
+
+    Attributes
+    ----------
+    basis : ndarray, shape (n, dy, dx)
+        Orthonormal basis of the tangent space at ``Z_1`` (``n = dy + dx - 1``):
+        ``u_Z v_Z^T``, ``u' v_Z^T`` (``u' _|_ u_Z``), ``u_Z v'^T`` (``v' _|_ v_Z``).
+    jacobian : ndarray, shape (n, n)
+        ``J[j, k] = <basis[j], DF(Z_1)[basis[k]]>`` with ``F(W) = -m A_W(W - Z)``.
+    rates : ndarray, shape (n,)
+        ``-eigenvalues(J)`` (real parts), sorted increasingly.
+    normal_residual : float
+        ``max_k ||DF[basis[k]] - projection|| / ||DF[basis[k]]||``: the part of
+        the velocity leaving the tangent space (0 for an invariant manifold).
+    asymmetry : float
+        ``||J - J^T|| / ||J||``.
+    """
+
+    basis: np.ndarray
+    jacobian: np.ndarray
+    rates: np.ndarray
+    normal_residual: float
+    asymmetry: float
+
+
+def _rank_one_truncation(M: np.ndarray) -> np.ndarray:
+    U, s, Vt = np.linalg.svd(M)
+    return s[0] * np.outer(U[:, 0], Vt[0])
+
+
+def numerical_linearisation(target: Target, depth: int, step: float = 1e-6) -> NumericalLinearisation:
+    """Linearise the induced flow (17) at ``Z_1`` numerically (central differences).
+
+    For each basis direction ``E`` of the tangent space, ``DF(Z_1)[E]`` is
+    ``(F(R(h E)) - F(R(-h E))) / (2 h)`` with ``F(W) = -m A_W(W - Z)``
+    (:func:`linnet.flows.induced_operator`, rank-one closed form),
+    ``h = step * s_Z`` and ``R`` the rank-one truncation (a retraction onto
+    the rank-one matrices, so ``F`` is only evaluated where the flow lives).
+    Truncation error ``O(step^2)``, round-off ``O(1e-16 / step)`` relative.
+    Independent of :func:`linnet.theory.nearby_modes`, which it checks.
+
+    Parameters
+    ----------
+    target : Target
+    depth : int
+        ``N >= 2``, or ``N = 1`` for a scalar output or input.
+    step : float
+        Relative finite-difference step, in ``(0, 1e-2]``.
+
+    Returns
+    -------
+    NumericalLinearisation
+    """
+    target = _check_target(target)
+    N = positive_int(depth, "depth")
+    if N == 1 and min(target.Z.shape) > 1:
+        raise ValueError("depth 1 keeps rank one only for a scalar output or input (dy = 1 or dx = 1)")
+    step = positive_float(step, "step")
+    if step > 1e-2:
+        raise ValueError(f"step must be <= 1e-2 (a finite-difference step relative to s_Z); got {step!r}")
+    dy, dx = target.Z.shape
+    u, v = target.u, target.v
+    Uc = np.linalg.svd(u[:, None], full_matrices=True)[0][:, 1:]
+    Vc = np.linalg.svd(v[:, None], full_matrices=True)[0][:, 1:]
+    basis = np.array(
+        [np.outer(u, v)] + [np.outer(Uc[:, i], v) for i in range(dy - 1)] + [np.outer(u, Vc[:, j]) for j in range(dx - 1)]
+    )
+    m, Z, Z1 = float(target.m), target.Z, target.Z1
+    h = step * target.s_Z
+
+    def F(W):
+        return -m * induced_operator(W, N, W - Z, form="rank1" if N > 1 else "auto")
+
+    n = basis.shape[0]
+    J = np.empty((n, n))
+    normal = 0.0
+    for k, E in enumerate(basis):
+        dF = (F(_rank_one_truncation(Z1 + h * E)) - F(_rank_one_truncation(Z1 - h * E))) / (2 * h)
+        J[:, k] = np.einsum("kij,ij->k", basis, dF)
+        tangent = np.einsum("k,kij->ij", J[:, k], basis)
+        normal = max(normal, float(np.linalg.norm(dF - tangent) / np.linalg.norm(dF)))
+    rates = np.sort(-np.linalg.eigvals(J).real)
+    asym = float(np.linalg.norm(J - J.T) / np.linalg.norm(J))
+    for arr in (basis, J, rates):
+        arr.setflags(write=False)
+    return NumericalLinearisation(basis=basis, jacobian=J, rates=rates, normal_residual=normal, asymmetry=asym)
+
+
+# --------------------------------------------------------------------------
+# fitting rates
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FittedRate:
+    """Least-squares exponential rate of a decaying signal.
+
+    Attributes
+    ----------
+    rate : float
+        ``-d log|y| / dt`` fitted over the window.
+    t_start, t_stop : float
+        First and last time used.
+    points : int
+        Number of samples used.
+    residual : float
+        Largest ``|log|y| - fit|`` over the window (a straight line in
+        ``log|y|`` means a clean exponential).
+    """
+
+    rate: float
+    t_start: float
+    t_stop: float
+    points: int
+    residual: float
+
+
+def fit_decay_rate(t, y, lo: float, hi: float, *, min_points: int = 5) -> FittedRate:
+    """Exponential rate of ``|y(t)|`` fitted where it has decayed into ``[lo, hi]``.
+
+    The window starts after the last sample with ``|y| > hi`` and ends before
+    the first later sample with ``|y| < lo``; ``log|y|`` is fitted by a straight
+    line in ``t`` (least squares) and the rate is minus its slope.
+
+    Parameters
+    ----------
+    t : array_like, shape (T,)
+        Increasing times.
+    y : array_like, shape (T,)
+    lo, hi : float
+        ``0 < lo < hi``.
+    min_points : int
+        Fewest samples accepted in the window.
+
+    Returns
+    -------
+    FittedRate
+
+    Raises
+    ------
+    ValueError
+        If the shapes differ, ``lo``/``hi`` are not ``0 < lo < hi``, or fewer
+        than ``min_points`` samples fall into the window (integrate longer or
+        sample more densely).
+    """
+    t = np.asarray(t, dtype=float)
+    y = np.abs(np.asarray(y, dtype=float))
+    if t.ndim != 1 or y.shape != t.shape:
+        raise ValueError(f"t and y must be 1-D arrays of the same length; got shapes {t.shape} and {y.shape}")
+    lo = positive_float(lo, "lo")
+    hi = positive_float(hi, "hi")
+    if not lo < hi:
+        raise ValueError(f"lo must be < hi; got lo={lo:g}, hi={hi:g}")
+    min_points = positive_int(min_points, "min_points", minimum=2)
+    above = np.flatnonzero(~(y <= hi))  # NaN counts as above
+    start = above[-1] + 1 if above.size else 0
+    below = np.flatnonzero(y[start:] < lo)
+    stop = start + (below[0] if below.size else y.size - start)
+    n = stop - start
+    if n < min_points or not np.all(y[start:stop] > 0):
+        raise ValueError(
+            f"only {n} samples of |y| lie in the window [{lo:g}, {hi:g}] after it enters it "
+            f"(need {min_points}): integrate longer or sample more densely"
+        )
+    tw, ly = t[start:stop], np.log(y[start:stop])
+    slope, intercept = np.polyfit(tw, ly, 1)
+    residual = float(np.max(np.abs(ly - (slope * tw + intercept))))
+    return FittedRate(rate=float(-slope), t_start=float(tw[0]), t_stop=float(tw[-1]), points=int(n), residual=residual)
+
+
+@dataclass(frozen=True)
+class RateMeasurement:
+    """Predicted and measured nearby rates of one target and depth.
+
+    Attributes
+    ----------
+    depth : int
+    s_Z, gamma : float
+    names : tuple of str
+        ``"distance"``, ``"angle"`` and ``"radius"`` of the generic start
+        (``||W - Z_1||``, the angle to ``Z_1``, ``| ||W|| - s_Z |``; the radius
+        is left out near the resonance, see :func:`measure_nearby_rates`), then
+        ``"mode: <name>"`` for one start along each distinct eigen-direction of
+        :func:`linnet.theory.nearby_modes` (its coordinate).
+    predicted : ndarray
+        ``slowest`` for the distance and the angle; ``min(radial, 2 slowest)``
+        for the radius of the generic start (the radial deviation is driven by
+        the square of the angle, see :func:`measure_nearby_rates`); the mode's
+        own rate for a mode start.
+    measured : ndarray
+        Fitted rates (:func:`fit_decay_rate`).
+    points : ndarray of int
+        Samples in each fitting window.
+    """
+
+    depth: int
+    s_Z: float
+    gamma: float
+    names: tuple
+    predicted: np.ndarray
+    measured: np.ndarray
+    points: np.ndarray
+
+    @property
+    def relative_error(self) -> np.ndarray:
+        """``|measured / predicted - 1|`` per component."""
+        return np.abs(self.measured / self.predicted - 1.0)
+
+
+def _far_phase_time(s0: float, s_Z: float, m: float, N: int) -> float:
+    """Upper estimate of the time for ``||W||`` to fall from ``s0`` to ``2 s_Z`` (0 if already below)."""
+    if s0 <= 2 * s_Z:
+        return 0.0
+    if N == 1:
+        return math.log(s0 / s_Z) / m
+    k = kappa(N)
+    # While s > 2 s_Z >= 2 rho, s' <= -m N s^{3-2/N} / 2.
+    return 2.0 * ((2 * s_Z) ** -k - s0**-k) / (k * m * N)
+
+
+def measure_nearby_rates(
+    target: Target,
+    depth: int,
+    W0,
+    *,
+    window: tuple[float, float] = RATE_WINDOW,
+    amplitude: float = 1e-3,
+    rtol: float = RATE_RTOL,
+    samples: int = 400,
+) -> RateMeasurement:
+    """Fit the asymptotic rates of (17) near ``Z_1`` on integrated trajectories.
+
+    One batched integration (:func:`linnet.flows.induced_flow_batch`) runs the
+    generic start ``W0`` and, for each distinct eigen-direction of
+    :func:`linnet.theory.nearby_modes` (the radial one, each symmetric and
+    antisymmetric rotation, one left and one right rotation when present), a
+    :func:`mode_start` of the given ``amplitude``. Rates are fitted by
+    :func:`fit_decay_rate` where each signal lies in ``window * s_Z``.
+
+    The radial deviation of a *generic* start is not governed by the radial
+    eigenvalue once that exceeds twice the slowest rate: ``||W|| - s_Z``
+    contains a term quadratic in the angle (``s' = -m N s^{2-2/N}(s - rho)``
+    with ``s_Z - rho = O(angle^2)``), which decays at twice the slowest rate.
+    Its prediction is therefore ``min(radial, 2 slowest)``; the component is
+    left out when the two are within 25 % of each other (always for ``N = 2``
+    with ``gamma = 0``, where the resonance adds a factor ``t``). The radial
+    eigenvalue itself is measured on the radial mode start.
+
+    Parameters
+    ----------
+    target : Target
+        ``s_Z > s_Z2``.
+    depth : int
+        As :func:`linnet.theory.nearby_modes`.
+    W0 : array_like, shape (dy, dx)
+        Rank-one generic start (e.g. the Figure 1 start).
+    window : (float, float)
+        ``(lo, hi)`` relative to ``s_Z``.
+    amplitude : float
+        Size of the mode starts relative to ``s_Z``; must exceed ``window[1]``.
+    rtol : float
+        Solver tolerance (``atol`` is ``1e-3 rtol s_Z``).
+    samples : int
+        Output times, logarithmically spaced from ``1e-4`` of the horizon: an
+        exponential at rate ``k`` from a mode start crosses the window during
+        ``t in [log(amplitude/hi)/k, log(amplitude/lo)/k]``, a fixed interval of
+        ``log t``, so every mode gets the same number of samples whatever its
+        rate.
+
+    Returns
+    -------
+    RateMeasurement
+
+    Raises
+    ------
+    ValueError
+        On invalid inputs, or if a window is never reached after extending the
+        horizon three times.
+    FlowIntegrationError
+        If a trajectory leaves the bound ``||W(t)|| <= max(||W0||, s_Z)``
+        (notes A.3) or is not finite: the integration failed. (The stacked
+        DOP853 of :mod:`linnet.flows` can accept a trial step whose stages
+        overflowed, because its error norm maps NaN to 0; this guard turns such
+        a silently wrong trajectory into an error.)
+    """
+    target = _check_target(target)
+    modes = theory.nearby_modes(target, depth)
+    N = modes.depth
+    W0 = as_matrix(W0, "W0", shape=target.Z.shape)
+    lo, hi = (positive_float(w, "window") for w in window)
+    if not lo < hi:
+        raise ValueError(f"window must be (lo, hi) with lo < hi; got {window!r}")
+    amplitude = positive_float(amplitude, "amplitude")
+    if not amplitude > hi:
+        raise ValueError(f"amplitude must exceed window[1] = {hi:g} so the mode starts decay into the window")
+    samples = positive_int(samples, "samples", minimum=10)
+    s_Z, m = target.s_Z, float(target.m)
+
+    chosen, seen = [], set()
+    for k, kind in enumerate(modes.kinds):
+        key = kind if kind in ("radial", "left", "right") else modes.names[k]
+        if key not in seen:
+            seen.add(key)
+            chosen.append(k)
+    starts = np.stack([W0] + [mode_start(target, modes.directions[k], amplitude) for k in chosen])
+
+    mu = modes.slowest
+    k_r = modes.rates[0]
+    radius_rate = min(k_r, 2 * mu)
+    # Near k_r = 2 mu the two exponentials of the radius have close rates and
+    # large opposite amplitudes (~ 1/(k_r - 2 mu)): no clean single rate.
+    resonant = 0.8 <= k_r / (2 * mu) <= 1.25
+    d0 = float(np.linalg.norm(W0 - target.Z1)) / s_Z
+    horizon = _far_phase_time(float(np.linalg.norm(W0)), s_Z, m, N) + 1.15 * math.log(max(d0, 1.0) / lo) / mu
+    atol = 1e-3 * rtol * s_Z
+    # linnet.flows can accept an over-long first trial step whose stages
+    # overflow (its error norm maps NaN to 0) and return a wrong trajectory
+    # silently; the norm guard below turns that into an error.
+    for _ in range(4):
+        t = _log_grid(horizon, 1e-4 * horizon, samples)
+        W = induced_flow_batch(starts, target, N, t, rtol=rtol, atol=atol).W
+        _guard_norms(np.linalg.norm(W, axis=(-2, -1)), np.linalg.norm(starts, axis=(-2, -1)), s_Z)
+        signals = [
+            np.linalg.norm(W[0] - target.Z1, axis=(-2, -1)) / s_Z,
+            angle_to_Z1(W[0], target),
+        ]
+        if not resonant:
+            signals.append(radial_deviation(W[0], target) / s_Z)
+        coords = mode_coordinates(W[1:], target, modes.directions[chosen]) / s_Z  # (B-1, T, n_chosen)
+        signals += [coords[j, :, j] for j in range(len(chosen))]
+        if all(np.abs(sig[-1]) < lo for sig in signals):
+            break
+        horizon *= 2
+    else:
+        raise ValueError(f"the rate window [{lo:g}, {hi:g}] s_Z was not reached by t = {horizon / 2:g}")
+    names = ["distance", "angle"] + ([] if resonant else ["radius"]) + [f"mode: {modes.names[k]}" for k in chosen]
+    predicted = [mu, mu] + ([] if resonant else [radius_rate]) + [modes.rates[k] for k in chosen]
+    fits = [fit_decay_rate(t, sig, lo, hi) for sig in signals]
+    out = RateMeasurement(
+        depth=N,
+        s_Z=s_Z,
+        gamma=target.gamma,
+        names=tuple(names),
+        predicted=np.array(predicted),
+        measured=np.array([f.rate for f in fits]),
+        points=np.array([f.points for f in fits]),
+    )
+    for arr in (out.predicted, out.measured, out.points):
+        arr.setflags(write=False)
+    return out
+
+
+# --------------------------------------------------------------------------
+# times to reach a level; the far-away phase
+# --------------------------------------------------------------------------
+
+
+def time_to_reach(t, y, levels) -> np.ndarray:
+    """Time after which ``y`` stays at or below each level.
+
+    For each level, the last sample with ``y > level`` and the next one are
+    interpolated linearly in ``log y`` (exact for an exponential between the
+    samples). 0 if ``y`` never exceeds the level; NaN if ``y`` ends above it.
+
+    Parameters
+    ----------
+    t : array_like, shape (T,)
+    y : array_like, shape (..., T)
+        Positive signals (a stack is fine).
+    levels : array_like, shape (L,)
+        Positive levels.
+
+    Returns
+    -------
+    ndarray, shape (..., L)
+    """
+    t = np.asarray(t, dtype=float)
+    y = np.asarray(y, dtype=float)
+    levels = np.atleast_1d(np.asarray(levels, dtype=float))
+    if t.ndim != 1 or y.shape[-1] != t.size:
+        raise ValueError(f"y must have trailing length len(t) = {t.size}; got shape {y.shape}")
+    if levels.ndim != 1 or not np.all(levels > 0):
+        raise ValueError("levels must be a 1-D array of positive numbers")
+    if not np.all(y > 0):
+        raise ValueError("y must be positive (a distance or a norm)")
+    T = t.size
+    above = y[..., None, :] > levels[:, None]  # (..., L, T)
+    any_above = above.any(axis=-1)
+    last = T - 1 - np.argmax(above[..., ::-1], axis=-1)  # last index above
+    ended_above = any_above & (last == T - 1)
+    nxt = np.minimum(last + 1, T - 1)
+    ly = np.log(y)
+    l0 = np.take_along_axis(ly[..., None, :], last[..., None], axis=-1)[..., 0]
+    l1 = np.take_along_axis(ly[..., None, :], nxt[..., None], axis=-1)[..., 0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac = (l0 - np.log(levels)) / (l0 - l1)
+    out = t[last] + np.clip(frac, 0.0, 1.0) * (t[nxt] - t[last])
+    out = np.where(any_above, out, 0.0)
+    return np.where(ended_above, np.nan, out)
+
+
+def faraway_halving_time(r0, m, depth):
+    """Far-away time for ``||W||`` to halve: ``(2^kappa - 1) r0^{-kappa} / (kappa m N)`` (``ln 2 / m`` for N = 1).
+
+    Far from ``Z_1`` (``r = ||W|| >> s_Z``) the radial equation of (17),
+    ``r' = -m N r^{2-2/N} (r - rho)`` with ``|rho| <= s_Z``, is
+    ``r' = -m N r^{1+kappa} (1 + O(s_Z/r))``, i.e.
+    ``d(r^{-kappa})/dt = kappa m N (1 + O(s_Z/r))``. Solving from ``r0`` to
+    ``r0/2`` gives the formula, with relative error ``O(s_Z / r0)``; for
+    ``N = 1`` (``kappa = 0``) it is the limit ``ln 2 / m``. The exponent of
+    ``r0`` is ``-kappa = -(2 - 2/N)``.
+
+    ``r0`` and ``depth`` broadcast (arrays allowed); ``r0 > 0``, ``m > 0``.
+    """
+    r = np.asarray(r0, dtype=float)
+    if not (np.all(np.isfinite(r)) and np.all(r > 0)):
+        raise ValueError("r0 must be finite and > 0")
+    m = positive_float(m, "m")
+    k = np.asarray(kappa(depth), dtype=float)
+    N = np.asarray(depth)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        far = np.expm1(k * math.log(2.0)) * r ** (-k) / np.where(k > 0, k * m * N, 1.0)
+    out = np.where(k > 0, far, math.log(2.0) / m + 0.0 * r)
+    return out.item() if out.ndim == 0 else out
+
+
+@dataclass(frozen=True)
+class FarawayTimes:
+    """Far-away phase from starts at a fixed angle to ``Z_1`` (scalar output).
+
+    Attributes
+    ----------
+    depths : ndarray of int, shape (D,)
+    ratios : ndarray, shape (R,)
+        ``||W0|| / s_Z``.
+    halving : ndarray, shape (D, R)
+        Time for ``||W(t) - Z_1||`` to fall to half its initial value.
+    tau : ndarray, shape (D, R)
+        First time ``||W(t)||_F <= sqrt(6) s_Z`` (the ``tau`` of Theorem 4.4;
+        0 when the start is already inside).
+    """
+
+    depths: np.ndarray
+    ratios: np.ndarray
+    halving: np.ndarray
+    tau: np.ndarray
+
+
+def _depth_list(depths) -> np.ndarray:
+    arr = np.atleast_1d(np.asarray(depths))
+    if arr.ndim != 1 or arr.size == 0 or arr.dtype.kind not in "iu" or np.any(arr < 1):
+        raise ValueError(f"depths must be a non-empty 1-D list of integers >= 1; got {depths!r}")
+    return arr.astype(int)
+
+
+def _ratio_list(ratios, name="ratios") -> np.ndarray:
+    arr = np.atleast_1d(np.asarray(ratios, dtype=float))
+    if arr.ndim != 1 or arr.size == 0 or not (np.all(np.isfinite(arr)) and np.all(arr > 0)):
+        raise ValueError(f"{name} must be a non-empty 1-D array of positive numbers")
+    return arr
+
+
+def _angle(angle) -> float:
+    a = float(angle)
+    if not 0.0 <= a < math.pi / 2:
+        raise ValueError(f"angle must be in [0, pi/2) radians (a start correlated with Z_1); got {angle!r}")
+    return a
+
+
+def _polar_distance(r, theta, s_Z):
+    """``||W - Z_1||`` from polar coordinates, without cancellation, floored at 1e-300 (for logarithms).
+
+    ``||W - Z_1||^2 = (r - s_Z)^2 + 4 r s_Z sin^2(theta / 2)``.
+    """
+    return np.maximum(np.sqrt((r - s_Z) ** 2 + 4.0 * r * s_Z * np.sin(theta / 2.0) ** 2), 1e-300)
+
+
+def _log_grid(horizon: float, first: float, samples: int) -> np.ndarray:
+    return np.concatenate([[0.0], np.geomspace(first, horizon, samples - 1)])
+
+
+def measure_faraway_times(
+    s_Z: float,
+    m: float,
+    depths,
+    ratios,
+    angle: float,
+    *,
+    rtol: float = 1e-12,
+    samples: int = 4000,
+) -> FarawayTimes:
+    """Halving times of the distance to ``Z_1`` and the time to reach ``tau``, measured.
+
+    For each depth, one batched :func:`linnet.flows.scalar_polar_flow` over the
+    starts ``||W0|| = ratio * s_Z`` at ``angle`` to ``Z_1``; times are read off a
+    logarithmic output grid with :func:`time_to_reach` (log-linear
+    interpolation between samples ``0.4 %`` apart in time).
+
+    Parameters
+    ----------
+    s_Z, m : float
+        ``> 0``.
+    depths : sequence of int
+    ratios : array_like
+        Initial norm ratios ``||W0|| / s_Z > 0``.
+    angle : float
+        Start angle to ``Z_1`` in ``[0, pi/2)``.
+    rtol : float
+    samples : int
+
+    Returns
+    -------
+    FarawayTimes
+    """
+    s_Z = positive_float(s_Z, "s_Z")
+    m = positive_float(m, "m")
+    depths = _depth_list(depths)
+    ratios = _ratio_list(ratios)
+    a = _angle(angle)
+    samples = positive_int(samples, "samples", minimum=10)
+    r0 = ratios * s_Z
+    d0 = np.sqrt(r0**2 + s_Z**2 - 2 * r0 * s_Z * math.cos(a))
+    sigma = theory.PHASE_ONE_FACTOR * s_Z
+    halving = np.empty((depths.size, ratios.size))
+    tau = np.empty_like(halving)
+    for i, N in enumerate(depths):
+        first = 1e-3 * float(np.min(faraway_halving_time(np.maximum(r0, s_Z), m, N)))
+        horizon = 10.0 * _far_phase_time(float(r0.max()), s_Z, m, int(N)) + 10.0 / theory.slowest_nearby_rate(s_Z, m, int(N))
+        for _ in range(4):
+            t = _log_grid(horizon, first, samples)
+            res = scalar_polar_flow(r0, np.full_like(r0, a), s_Z, m, int(N), t, rtol=rtol, atol=1e-3 * rtol * s_Z)
+            _guard_norms(res.r, r0, s_Z)
+            d = _polar_distance(res.r, res.theta, s_Z)
+            h = np.array([time_to_reach(t, d[j], [d0[j] / 2])[0] for j in range(ratios.size)])
+            # The norm decreases monotonically while above s_Z >= rho, so the last
+            # time above sigma is the first time at or below it.
+            ta = time_to_reach(t, res.r, [sigma])[:, 0]
+            if np.all(np.isfinite(h)) and np.all(np.isfinite(ta)):
+                break
+            horizon *= 4
+        else:
+            raise ValueError("the far-away phase did not end within the horizon; check s_Z, m and the ratios")
+        halving[i], tau[i] = h, ta
+    for arr in (depths, ratios, halving, tau):
+        arr.setflags(write=False)
+    return FarawayTimes(depths=depths, ratios=ratios, halving=halving, tau=tau)
+
+
+# --------------------------------------------------------------------------
+# which depth reaches an accuracy first
+# --------------------------------------------------------------------------
+
+
+def time_scale_factor(scale, depth):
+    """``scale^{-kappa}``: rescaling ``Z`` (and ``W0``) by ``scale`` multiplies every time of (17) by this.
+
+    See the module docstring. ``scale > 0``; arrays broadcast.
+    """
+    s = np.asarray(scale, dtype=float)
+    if not (np.all(np.isfinite(s)) and np.all(s > 0)):
+        raise ValueError("scale must be finite and > 0")
+    out = s ** (-np.asarray(kappa(depth), dtype=float))
+    return out.item() if out.ndim == 0 else out
+
+
+@dataclass(frozen=True)
+class AccuracyTimes:
+    """Times for ``||W(t) - Z_1||_F`` to reach ``eps s_Z`` (scalar output, fixed start angle).
+
+    Attributes
+    ----------
+    s_Z, m, angle : float
+    depths : ndarray of int, shape (D,)
+    ratios : ndarray, shape (R,)
+        ``||W0|| / s_Z``.
+    eps : ndarray, shape (E,)
+        Accuracies relative to ``s_Z``.
+    times : ndarray, shape (D, R, E)
+        Time after which ``||W(t) - Z_1|| <= eps s_Z``; 0 where the start
+        already satisfies it.
+    """
+
+    s_Z: float
+    m: float
+    angle: float
+    depths: np.ndarray
+    ratios: np.ndarray
+    eps: np.ndarray
+    times: np.ndarray
+
+
+def accuracy_times(
+    s_Z: float,
+    m: float,
+    depths,
+    ratios,
+    angle: float,
+    eps,
+    *,
+    rtol: float = 1e-12,
+    samples: int = 4000,
+) -> AccuracyTimes:
+    """Measure when each depth reaches each accuracy, batched over the initial norms.
+
+    For each depth one :func:`linnet.flows.scalar_polar_flow` call integrates
+    every start ``||W0|| = ratio * s_Z`` at ``angle`` to ``Z_1`` together; the
+    times come from :func:`time_to_reach` on a logarithmic output grid.
+
+    Parameters
+    ----------
+    s_Z, m : float
+    depths : sequence of int
+    ratios : array_like
+        ``||W0|| / s_Z``.
+    angle : float
+        In ``[0, pi/2)``.
+    eps : array_like
+        Accuracies ``> 0`` relative to ``s_Z``; the smallest must be
+        ``>= 1e-8`` (below, the integration error at ``rtol`` matters).
+    rtol : float
+    samples : int
+
+    Returns
+    -------
+    AccuracyTimes
+    """
+    s_Z = positive_float(s_Z, "s_Z")
+    m = positive_float(m, "m")
+    depths = _depth_list(depths)
+    ratios = _ratio_list(ratios)
+    a = _angle(angle)
+    eps = _ratio_list(eps, "eps")
+    if eps.min() < 1e-8:
+        raise ValueError(f"eps must be >= 1e-8 (integration error); got min(eps) = {eps.min():g}")
+    samples = positive_int(samples, "samples", minimum=10)
+    r0 = ratios * s_Z
+    times = np.empty((depths.size, ratios.size, eps.size))
+    for i, N in enumerate(depths):
+        mu = theory.slowest_nearby_rate(s_Z, m, int(N))
+        first = 1e-3 * float(np.min(faraway_halving_time(np.maximum(r0, s_Z), m, N)))
+        horizon = 2.0 * _far_phase_time(float(r0.max()), s_Z, m, int(N)) + 1.5 * math.log(
+            max(float(ratios.max()), 1.0) / eps.min()
+        ) / mu
+        for _ in range(4):
+            t = _log_grid(horizon, first, samples)
+            res = scalar_polar_flow(r0, np.full_like(r0, a), s_Z, m, int(N), t, rtol=rtol, atol=1e-3 * rtol * s_Z)
+            _guard_norms(res.r, r0, s_Z)
+            d = _polar_distance(res.r, res.theta, s_Z) / s_Z
+            T = time_to_reach(t, d, eps)
+            if np.all(np.isfinite(T)):
+                break
+            horizon *= 2
+        else:
+            raise ValueError("the smallest eps was not reached within the horizon")
+        times[i] = T
+    for arr in (depths, ratios, eps, times):
+        arr.setflags(write=False)
+    return AccuracyTimes(s_Z=s_Z, m=m, angle=a, depths=depths, ratios=ratios, eps=eps, times=times)
+
+
+def two_phase_time_estimate(s_Z, m, depth, ratio, angle, eps):
+    """Time to reach ``||W - Z_1|| <= eps s_Z`` predicted by the far-away and nearby analyses (scalar output).
+
+    ``N = 1`` is exact: ``W(t) - Z_1 = (W0 - Z_1) e^{-m t}``, so
+    ``T = log(d0 / eps) / m`` with ``d0 = ||W0 - Z_1|| / s_Z``. For ``N >= 2``
+    the two phases are added: the far-away law (:func:`faraway_halving_time`)
+    brings ``||W||`` from ``ratio s_Z`` down to ``max(eps, 1) s_Z`` in
+    ``(max(eps,1)^{-kappa} - ratio^{-kappa}) s_Z^{-kappa} / (kappa m N)``, and the
+    nearby rate ``mu_N = m s_Z^{2-2/N}`` takes the distance from ``s_Z`` to
+    ``eps s_Z`` in ``log(1/eps) / mu_N`` (when ``eps < 1``). Constants of order
+    one (the angle left after the far phase, the hand-over between the
+    phases) are ignored, so the estimate is asymptotic in both directions.
+
+    All arguments broadcast; returns 0 where the start already satisfies the accuracy.
+    """
+    s = np.asarray(s_Z, dtype=float)
+    m = positive_float(m, "m")
+    N = np.asarray(depth)
+    k = np.asarray(kappa(depth), dtype=float)
+    R = np.asarray(ratio, dtype=float)
+    e = np.asarray(eps, dtype=float)
+    a = _angle(angle)
+    d0 = np.sqrt(R**2 + 1.0 - 2.0 * R * math.cos(a))
+    exact1 = np.log(np.maximum(d0 / e, 1.0)) / m
+    with np.errstate(invalid="ignore", divide="ignore"):
+        kk = np.where(k > 0, k, 1.0)
+        far = (np.maximum(e, 1.0) ** (-kk) - R ** (-kk)) * s ** (-kk) / (kk * m * N)
+        near = np.log(np.maximum(1.0 / e, 1.0)) / (m * s**k)
+    deep = np.maximum(far, 0.0) + near
+    out = np.where(N == 1, exact1, deep)
+    out = np.where(e >= d0, 0.0, out)
+    return out.item() if out.ndim == 0 else out
+
+
+def fastest_depth(times, depths) -> np.ndarray:
+    """Depth with the smallest time along axis 0 of ``times`` (``0`` where every time is 0: already there).
+
+    Parameters
+    ----------
+    times : array_like, shape (D, ...)
+    depths : sequence of int, length D
+
+    Returns
+    -------
+    ndarray of int, shape ``times.shape[1:]``
+    """
+    T = np.asarray(times, dtype=float)
+    depths = _depth_list(depths)
+    if T.shape[0] != depths.size:
+        raise ValueError(f"times must have len(depths) = {depths.size} rows; got {T.shape[0]}")
+    if np.any(np.isnan(T)):
+        raise ValueError("times must not contain NaN")
+    best = depths[np.argmin(T, axis=0)]
+    return np.where(np.all(T == 0, axis=0), 0, best)
+
+
+# --------------------------------------------------------------------------
+# Theorem 4.4 (our reconstruction of (38b)) against the exact rate
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BoundRateRatio:
+    """Exponents of our reconstruction of (38b) against the exact nearby rates.
+
+    All rates are for ``||W(t) - Z_1||_F^2`` (twice the rates of the distance).
+
+    Attributes
+    ----------
+    depth : int
+    alpha, beta : float
+        The tightest admissible parameters of ``N_alpha,beta(Z_1)`` (36) at the
+        start: ``alpha = p(W0)``, ``beta = min(||W0||/s_Z, (1+gamma) alpha - gamma)``
+        (each shrunk by ``1e-12`` relative so that round-off cannot violate (37)).
+    bound_rate : float
+        ``RankOneBound.asymptotic_rate = min(2 k_lo, lambda)``.
+    true_rate : float
+        ``2 slowest`` (:func:`linnet.theory.slowest_nearby_rate`).
+    ratio : float
+        ``bound_rate / true_rate``; at most 1 for a valid bound.
+    cosine_ratio : float
+        ``rate_cosine / true_rate`` (``lambda`` against the rate ``2 slowest`` of ``1 - p``).
+    norm_ratio : float
+        ``rate_norm / radial`` (``k_lo`` against the radial eigenvalue).
+    """
+
+    depth: int
+    alpha: float
+    beta: float
+    bound_rate: float
+    true_rate: float
+    ratio: float
+    cosine_ratio: float
+    norm_ratio: float
+
+
+def bound_rate_ratio(target: Target, depth: int, W0) -> BoundRateRatio:
+    """How far the exponent of (38b) (our reconstruction) is from the exact nearby rate.
+
+    Evaluates :func:`linnet.theory.theorem_4_4_bound` at the tightest
+    admissible ``alpha``, ``beta`` for ``W0`` (see :class:`BoundRateRatio`) and
+    compares its exponents with :func:`linnet.theory.nearby_modes`.
+
+    Parameters
+    ----------
+    target : Target
+    depth : int
+        ``N >= 2`` (Theorem 4.4 is stated for deep networks).
+    W0 : array_like, shape (dy, dx)
+        Rank-one start with ``p(W0) > gamma / (1 + gamma)``.
+
+    Returns
+    -------
+    BoundRateRatio
+    """
+    target = _check_target(target)
+    N = positive_int(depth, "depth", minimum=2)
+    W0 = as_matrix(W0, "W0", shape=target.Z.shape)
+    shrink = 1.0 - 1e-12
+    g = target.gamma
+    alpha = float(theory.cosine_with_Z1(W0, target)) * shrink
+    if not alpha > g / (1 + g):
+        raise ValueError(
+            f"W0 must have cosine p(W0) > gamma/(1+gamma) = {g / (1 + g):.6g} with Z_1 for (37) to hold for "
+            f"some beta > 0; got {alpha:.6g}"
+        )
+    beta = min(float(np.linalg.norm(W0)) / target.s_Z, (1 + g) * alpha - g) * shrink
+    b = theory.theorem_4_4_bound(target, N, W0, alpha, beta, 0.0)
+    modes = theory.nearby_modes(target, N)
+    true = 2.0 * modes.slowest
+    return BoundRateRatio(
+        depth=N,
+        alpha=alpha,
+        beta=beta,
+        bound_rate=b.asymptotic_rate,
+        true_rate=true,
+        ratio=b.asymptotic_rate / true,
+        cosine_ratio=b.rate_cosine / true,
+        norm_ratio=b.rate_norm / float(modes.rates[0]),
+    )

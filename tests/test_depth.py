@@ -1,0 +1,312 @@
+"""Tests of linnet.depth: rate fitting, times to reach a level, the far-away law,
+the scale law, the two-phase estimate and the bound-to-truth ratio.
+
+Tolerances. Signals built from exact exponentials are fitted and interpolated
+exactly up to round-off (``1e-12``). On integrated trajectories
+(``rtol <= 1e-12``) fitted rates agree with the closed forms of
+:mod:`linnet.theory` to ``~1e-5`` (the quadratic terms of (17) inside the
+fitting window ``[1e-8, 1e-5] s_Z``); ``1e-3`` is the chapter's requirement.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from linnet import depth as dp
+from linnet import theory as th
+from linnet.data import Target
+from linnet.flows import FlowIntegrationError, scalar_polar_flow
+
+PI6 = math.pi / 6
+
+
+# -- kappa, components, starts --------------------------------------------------
+
+
+def test_kappa():
+    assert dp.kappa(1) == 0.0 and dp.kappa(2) == 1.0 and dp.kappa(10) == pytest.approx(1.8)
+    assert np.allclose(dp.kappa(np.array([1, 4])), [0.0, 1.5])
+    for bad in (0, 1.5, np.array([2.0])):
+        with pytest.raises(ValueError, match="depth"):
+            dp.kappa(bad)
+
+
+@settings(max_examples=30, deadline=None)
+@given(angle=st.floats(1e-9, 1.5), ratio=st.floats(0.01, 100), seed=st.integers(0, 2**32 - 1))
+def test_rank_one_start_has_the_asked_norm_and_angle(matrix_data, angle, ratio, seed):
+    _, _, target = matrix_data
+    W0 = dp.rank_one_start(target, ratio, angle, seed)
+    sv = np.linalg.svd(W0, compute_uv=False)
+    assert sv[1] <= 1e-12 * sv[0]
+    assert np.linalg.norm(W0) == pytest.approx(ratio * target.s_Z, rel=1e-12)
+    assert dp.angle_to_Z1(W0, target) == pytest.approx(angle, rel=1e-6)
+
+
+def test_rank_one_start_scalar_output(figure1_data):
+    _, _, target = figure1_data
+    W0 = dp.rank_one_start(target, 10, PI6, 3)
+    assert np.linalg.norm(W0) == pytest.approx(10 * target.s_Z, rel=1e-12)
+    assert dp.angle_to_Z1(W0, target) == pytest.approx(PI6, rel=1e-12)
+    with pytest.raises(ValueError, match="angle"):
+        dp.rank_one_start(target, 1.0, 2.0, 0)
+    with pytest.raises(ValueError, match="1 x 1"):
+        dp.rank_one_start(Target.from_matrix([[2.0]]), 1.0, 0.1, 0)
+    assert np.allclose(dp.rank_one_start(Target.from_matrix([[2.0]]), 1.5, 0.0, 0), [[3.0]])
+
+
+def test_angle_keeps_relative_accuracy_for_tiny_angles(figure1_data):
+    _, _, target = figure1_data
+    for angle in (1e-3, 1e-7, 1e-10):
+        W = 3.0 * dp.rank_one_start(target, 1.0, angle, 0)
+        assert dp.angle_to_Z1(W, target) == pytest.approx(angle, rel=1e-5)
+    assert np.isnan(dp.angle_to_Z1(np.zeros_like(target.Z), target))
+
+
+def test_mode_starts_excite_their_mode(matrix_data):
+    _, _, target = matrix_data
+    modes = th.nearby_modes(target, 3)
+    a = 1e-4
+    for k, E in enumerate(modes.directions):
+        W0 = dp.mode_start(target, E, a)
+        sv = np.linalg.svd(W0, compute_uv=False)
+        assert sv[1] <= 1e-12 * sv[0]
+        x = dp.mode_coordinates(W0, target, modes.directions) / target.s_Z
+        # First order: the k-th coordinate is a, the others O(a^2).
+        assert x[k] == pytest.approx(a, rel=1e-3)
+        assert np.max(np.abs(np.delete(x, k))) <= 10 * a**2
+
+
+def test_radial_deviation_and_shapes(matrix_data):
+    _, _, target = matrix_data
+    stack = np.stack([2 * target.Z1, 0.5 * target.Z1])[None]
+    assert np.allclose(dp.radial_deviation(stack, target), [[target.s_Z, -0.5 * target.s_Z]])
+    with pytest.raises(ValueError, match="trailing shape"):
+        dp.radial_deviation(np.ones((2, 2)), target)
+    with pytest.raises(ValueError, match="finite"):
+        dp.angle_to_Z1(np.full(target.Z.shape, np.nan), target)
+    with pytest.raises(ValueError, match="Target"):
+        dp.angle_to_Z1(target.Z, "Z")
+
+
+# -- fitting and reading times --------------------------------------------------
+
+
+def test_fit_decay_rate_is_exact_on_an_exponential():
+    t = np.linspace(0, 10, 501)
+    y = 3.0 * np.exp(-2.5 * t)
+    fit = dp.fit_decay_rate(t, y, 1e-8, 1e-2)
+    assert fit.rate == pytest.approx(2.5, rel=1e-12)
+    assert fit.residual <= 1e-10
+    assert y[np.searchsorted(t, fit.t_start)] <= 1e-2 and y[np.searchsorted(t, fit.t_stop)] >= 1e-8
+    # The window starts after the last sample above hi, even if an early sample dipped below.
+    y2 = y.copy()
+    y2[3] = 1e-3
+    assert dp.fit_decay_rate(t, y2, 1e-8, 1e-2).rate == pytest.approx(2.5, rel=1e-12)
+
+
+def test_fit_decay_rate_errors():
+    t = np.linspace(0, 1, 11)
+    with pytest.raises(ValueError, match="window"):
+        dp.fit_decay_rate(t, np.exp(-t), 1e-8, 1e-6)
+    with pytest.raises(ValueError, match="lo must be < hi"):
+        dp.fit_decay_rate(t, np.exp(-t), 1.0, 0.5)
+    with pytest.raises(ValueError, match="same length"):
+        dp.fit_decay_rate(t, np.exp(-t)[:-1], 1e-3, 1.0)
+
+
+def test_time_to_reach_on_exponentials():
+    t = np.linspace(0, 5, 301)
+    y = np.stack([np.exp(-t), 2 * np.exp(-3 * t)])
+    levels = np.array([0.5, 1e-2, 5.0])
+    T = dp.time_to_reach(t, y, levels)
+    assert T.shape == (2, 3)
+    assert T[0, 0] == pytest.approx(math.log(2), rel=1e-12)
+    assert T[1, 1] == pytest.approx(math.log(200) / 3, rel=1e-12)
+    assert T[0, 2] == 0.0 and T[1, 2] == 0.0  # never above
+    assert np.isnan(dp.time_to_reach(t, np.exp(-t), [1e-6])[0])  # never reached
+    with pytest.raises(ValueError, match="positive"):
+        dp.time_to_reach(t, np.zeros_like(t), [1.0])
+    with pytest.raises(ValueError, match="levels"):
+        dp.time_to_reach(t, np.exp(-t), [-1.0])
+
+
+# -- nearby rates on trajectories -------------------------------------------------
+
+
+def test_numerical_linearisation_matches_the_closed_form(matrix_data, figure1_data):
+    for target, depths in ((matrix_data[2], (2, 5)), (figure1_data[2], (1, 3))):
+        for N in depths:
+            lin = dp.numerical_linearisation(target, N)
+            modes = th.nearby_modes(target, N)
+            assert np.max(np.abs(lin.rates / np.sort(modes.rates) - 1)) <= 1e-7
+            assert lin.normal_residual <= 1e-10 and lin.asymmetry <= 1e-7
+    with pytest.raises(ValueError, match="depth 1"):
+        dp.numerical_linearisation(matrix_data[2], 1)
+    with pytest.raises(ValueError, match="step"):
+        dp.numerical_linearisation(figure1_data[2], 2, step=0.1)
+
+
+@pytest.mark.parametrize("depth", [2, 4])
+def test_measured_rates_match_the_closed_forms_matrix(matrix_data, depth):
+    _, _, target = matrix_data
+    W0 = dp.rank_one_start(target, 5.0, PI6, 0)
+    r = dp.measure_nearby_rates(target, depth, W0)
+    assert r.names[:3] == ("distance", "angle", "radius")
+    strict = np.array([n != "radius" for n in r.names])
+    assert np.max(r.relative_error[strict]) <= 1e-3
+    assert r.relative_error[2] <= 5e-2  # slaved radius: next-order corrections, see measure_nearby_rates
+    assert np.all(r.points >= 5)
+    assert r.predicted[0] == pytest.approx(th.nearby_modes(target, depth).slowest)
+
+
+@pytest.mark.parametrize("depth", [1, 2, 6])
+def test_measured_rates_match_the_closed_forms_scalar(figure1_data, depth):
+    _, _, target = figure1_data
+    W0 = dp.rank_one_start(target, 10.0, PI6, 1)
+    r = dp.measure_nearby_rates(target, depth, W0)
+    assert ("radius" in r.names) == (depth != 2)  # resonance k_r = 2 mu at N = 2 is left out
+    assert np.max(r.relative_error) <= 1e-3
+
+
+def test_measure_nearby_rates_errors(figure1_data):
+    _, _, target = figure1_data
+    W0 = dp.rank_one_start(target, 2.0, PI6, 1)
+    with pytest.raises(ValueError, match="window"):
+        dp.measure_nearby_rates(target, 2, W0, window=(1e-5, 1e-8))
+    with pytest.raises(ValueError, match="amplitude"):
+        dp.measure_nearby_rates(target, 2, W0, amplitude=1e-6)
+    with pytest.raises(ValueError, match="shape"):
+        dp.measure_nearby_rates(target, 2, W0.T)
+
+
+def test_norm_guard_raises_on_a_wrong_trajectory():
+    with pytest.raises(FlowIntegrationError, match="bound"):
+        dp._guard_norms(np.array([[1.0, 1e100]]), np.array([1.0]), 0.5)
+    with pytest.raises(FlowIntegrationError):
+        dp._guard_norms(np.array([[1.0, np.nan]]), np.array([1.0]), 0.5)
+    dp._guard_norms(np.array([[1.0, 0.7]]), np.array([1.0]), 0.5)
+
+
+# -- far away -------------------------------------------------------------------------
+
+
+def test_faraway_halving_time_formula():
+    m = 4.0
+    assert dp.faraway_halving_time(3.0, m, 1) == pytest.approx(math.log(2) / m)
+    for N in (2, 3, 8):
+        k = 2 - 2 / N
+        assert dp.faraway_halving_time(3.0, m, N) == pytest.approx((2**k - 1) * 3.0**-k / (k * m * N), rel=1e-14)
+    # N -> kappa -> 0 continuity is the N = 1 value: (2^k - 1)/k -> ln 2.
+    out = dp.faraway_halving_time(np.array([1.0, 10.0]), m, np.array([[1], [2]]))
+    assert out.shape == (2, 2)
+    with pytest.raises(ValueError, match="r0"):
+        dp.faraway_halving_time(0.0, m, 2)
+
+
+def test_measured_faraway_times(figure1_data):
+    _, _, target = figure1_data
+    s_Z, m = target.s_Z, target.m
+    ratios = np.array([1.0, 2.0, 1e2, 1e4])
+    ft = dp.measure_faraway_times(s_Z, m, [1, 3], ratios, PI6, samples=800)
+    # N = 1 is linear: the distance halves in ln 2 / m from anywhere.
+    assert np.allclose(ft.halving[0], math.log(2) / m, rtol=1e-4)
+    # Far away the scaling law holds up to O(s_Z / ||W0||).
+    pred = dp.faraway_halving_time(1e4 * s_Z, m, 3)
+    assert ft.halving[1, -1] == pytest.approx(pred, rel=1e-3)
+    # tau = 0 inside sqrt(6) s_Z; tau <= tau_bar of Theorem 4.4 (our reconstruction) outside.
+    assert np.all(ft.tau[:, :2] == 0)
+    for j in (2, 3):
+        W0 = ratios[j] * dp.rank_one_start(target, 1.0, PI6, 0)
+        bound = th.theorem_4_4_bound(target, 3, W0, 0.8, 0.8, 0.0)
+        assert 0 < ft.tau[1, j] <= bound.tau_bar
+
+
+# -- which depth first --------------------------------------------------------------
+
+
+def test_scale_law_on_measured_times():
+    eps = np.array([1e-6, 1e-2, 0.5])
+    ratios = np.array([2.0, 30.0])
+    A1 = dp.accuracy_times(1.0, 5.0, [1, 2, 4], ratios, 0.4, eps, samples=600)
+    lam = 0.2
+    Al = dp.accuracy_times(lam, 5.0, [1, 2, 4], ratios, 0.4, eps, samples=600)
+    scaled = dp.time_scale_factor(lam, np.array([1, 2, 4]))[:, None, None] * A1.times
+    assert np.max(np.abs(Al.times - scaled) / Al.times) <= 1e-8
+
+
+def test_depth_one_accuracy_times_are_exact():
+    eps = np.array([1e-7, 1e-3, 1.0])
+    A = dp.accuracy_times(0.3, 2.0, [1], [5.0], PI6, eps, samples=800)
+    exact = dp.two_phase_time_estimate(0.3, 2.0, 1, 5.0, PI6, eps)
+    assert np.allclose(A.times[0, 0], exact, rtol=1e-8)
+
+
+def test_two_phase_estimate():
+    # Already there: 0. Deep networks: far phase plus nearby phase.
+    d0 = math.sqrt(100 + 1 - 20 * math.cos(PI6))
+    assert dp.two_phase_time_estimate(1.0, 1.0, 3, 10.0, PI6, d0 * 1.01) == 0.0
+    k = 2 - 2 / 3
+    far = (1.0 - 10.0**-k) * 0.5**-k / (k * 3)
+    near = math.log(1e4) / (0.5**k)
+    assert dp.two_phase_time_estimate(0.5, 1.0, 3, 10.0, PI6, 1e-4) == pytest.approx(far + near, rel=1e-14)
+    out = dp.two_phase_time_estimate(np.array([0.1, 10.0])[:, None], 2.0, np.array([1, 5]), 10.0, PI6, 1e-3)
+    assert out.shape == (2, 2)
+
+
+def test_fastest_depth():
+    T = np.array([[1.0, 0.0, 2.0], [0.5, 0.0, 3.0]])
+    assert dp.fastest_depth(T, [1, 7]).tolist() == [7, 0, 1]
+    with pytest.raises(ValueError, match="NaN"):
+        dp.fastest_depth(np.array([[np.nan]]), [1])
+    with pytest.raises(ValueError, match="rows"):
+        dp.fastest_depth(T, [1])
+
+
+def test_accuracy_times_errors():
+    with pytest.raises(ValueError, match="eps"):
+        dp.accuracy_times(1.0, 1.0, [2], [2.0], PI6, [1e-10])
+    with pytest.raises(ValueError, match="angle"):
+        dp.accuracy_times(1.0, 1.0, [2], [2.0], 2.0, [1e-3])
+    with pytest.raises(ValueError, match="depths"):
+        dp.accuracy_times(1.0, 1.0, [0], [2.0], PI6, [1e-3])
+    with pytest.raises(ValueError, match="ratios"):
+        dp.measure_faraway_times(1.0, 1.0, [2], [-2.0], PI6)
+
+
+def test_polar_distance_has_no_cancellation():
+    s_Z = 0.7
+    r, th_ = s_Z * (1 + 1e-12), 1e-12
+    exact = math.hypot(r * math.cos(th_) - s_Z, r * math.sin(th_))
+    assert dp._polar_distance(r, th_, s_Z) == pytest.approx(exact, rel=1e-6)
+    res = scalar_polar_flow([2 * s_Z], [0.3], s_Z, 1.0, 3, [0.0, 1.0])
+    assert np.all(dp._polar_distance(res.r, res.theta, s_Z) > 0)
+
+
+# -- Theorem 4.4 (our reconstruction) against the exact rate --------------------------
+
+
+@pytest.mark.parametrize("scale", [0.01, 1.0, 100.0])
+def test_bound_rate_ratio_closed_form(matrix_data, scale):
+    _, _, base = matrix_data
+    target = Target.from_matrix(base.Z * scale, base.m)
+    W0 = dp.rank_one_start(target, 10.0, 0.4, 2)
+    for N in (2, 3, 9):
+        r = dp.bound_rate_ratio(target, N, W0)
+        # lambda / (2 mu) = alpha beta^{1-2/N} and 2 k_lo >= lambda here, so the ratio is alpha beta^{1-2/N}.
+        assert r.ratio == pytest.approx(r.alpha * r.beta ** (1 - 2 / N), rel=1e-12)
+        assert r.ratio <= 1.0
+        assert r.norm_ratio == pytest.approx(r.beta ** (2 - 2 / N), rel=1e-12)
+
+
+def test_bound_rate_ratio_errors(matrix_data, figure1_data):
+    _, _, target = matrix_data
+    W0 = dp.rank_one_start(target, 10.0, 0.4, 2)
+    with pytest.raises(ValueError, match="depth"):
+        dp.bound_rate_ratio(target, 1, W0)
+    with pytest.raises(ValueError, match="gamma/\\(1\\+gamma\\)"):
+        dp.bound_rate_ratio(target, 2, dp.rank_one_start(target, 1.0, 1.5, 2))
