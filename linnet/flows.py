@@ -487,8 +487,12 @@ def _error_norms(K, h, scale) -> np.ndarray:
     e5 = np.sum((_combine(_RK_E5, K) / scale) ** 2, axis=1)
     e3 = np.sum((_combine(_RK_E3, K) / scale) ** 2, axis=1)
     denom = e5 + 0.01 * e3
-    positive = denom > 0
-    return np.where(positive, h * e5 / np.sqrt(np.where(positive, denom, 1.0) * scale.shape[1]), 0.0)
+    # A trial step whose stages overflowed has a NaN or infinite estimate: it
+    # must count as an infinite error (rejected, step shrunk), never as zero.
+    finite = np.isfinite(denom) & np.isfinite(e5)
+    positive = finite & (denom > 0)
+    norms = np.where(positive, h * e5 / np.sqrt(np.where(positive, denom, 1.0) * scale.shape[1]), 0.0)
+    return np.where(finite, norms, np.inf)
 
 
 def _dense_coefficients(rhs, y_old, y_new, f_new, K, h, rows) -> np.ndarray:

@@ -42,3 +42,20 @@ def test_bad_input_names_the_parameter(kwargs, match):
     rhs, y0, t = args.pop("rhs"), args.pop("y0"), args.pop("t_eval")
     with pytest.raises(ValueError, match=match):
         integrate_stacked(rhs, y0, t, **args)
+
+
+def test_a_trial_step_whose_stages_overflow_is_rejected():
+    # Regression (found by chapter 06): at s_Z = 100 the first trial step of
+    # this start overflows in its stages, so its error estimate is NaN. It
+    # used to count as zero error, the step was accepted and the flow returned
+    # ||W|| ~ 1e101. The flow never leaves the ball max(||W0||, s_Z).
+    from linnet.data import Target, whitened_data
+    from linnet.depth import mode_start
+    from linnet.flows import induced_flow_target
+    from linnet.theory import nearby_modes
+
+    X, Y = whitened_data(50, 5, 2, 0)
+    target = Target.from_data(X, Y * (100 / Target.from_data(X, Y).s_Z))
+    W0 = mode_start(target, nearby_modes(target, 3).directions[1], 1e-3)
+    W = induced_flow_target(W0, target, 3, [0.0, 0.00178]).W[-1]
+    assert np.linalg.norm(W) <= max(np.linalg.norm(W0), target.s_Z) * (1 + 1e-9)
