@@ -43,7 +43,7 @@ from ._validate import positive_float, positive_int
 from .data import Target
 from .flows import DEFAULT_RTOL, induced_flow_batch, induced_flow_target, induced_operator
 from .init import rotate
-from .theory import PHASE_ONE_FACTOR, RANK_ONE_RTOL, cosine_with_Z1, stable_set_margin, theorem_4_4_bound
+from .theory import PHASE_ONE_FACTOR, RANK_ONE_RTOL, cosine_with_Z1, slowest_nearby_rate, stable_set_margin, theorem_4_4_bound
 
 __all__ = [
     "rotated_start",
@@ -402,7 +402,8 @@ def nearby_rate(target: Target, depth: int) -> float:
                 "nearby_rate needs depth >= 2 or a rank-one Z"
             )
         return float(target.m)
-    return float(target.m * target.s_Z ** (2 - 2 / N) * (1 - target.gamma))
+    # One source for the formula: linnet.theory (the chapter on depth and rates derives it).
+    return float(slowest_nearby_rate(target.s_Z, target.m, N, target.gamma))
 
 
 @dataclass(frozen=True)
