@@ -285,3 +285,17 @@ def test_distance_to_flow_is_first_order(fig1):
     d2 = bd.distance_to_flow(net, X, Y, 5e-4, 0.05)
     # Global error of an order-one scheme: halving the step halves the error (to 10 %).
     assert 1.8 < d1 / d2 < 2.2
+
+
+def test_network_flow_batch_survives_a_blown_up_first_step():
+    """Depth 8 from the seed-1 Figure 1 start: the stacked integrator's first step blows up (measured);
+    the guard and the per-row fallback must still give gradient_flow's trajectory (1e-7 at rtol 1e-10)."""
+    X, Y = whitened_data(50, 5, 1, 1)
+    target = Target.from_data(X, Y)
+    W0 = 10 * rotate(target.Z1, math.pi / 6, 2)
+    net = bd.unbalanced_start(W0, [5] + [3] * 7 + [1], 1e-4, 1)
+    t = np.linspace(0, 0.1, 11)
+    batch = bd.network_flow_batch([w[None] for w in net], target, t, rtol=1e-10, atol=1e-14)
+    with np.errstate(over="ignore", invalid="ignore"):  # scipy's trial steps overflow too, and are rejected
+        single = gradient_flow(net, X, Y, t, rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(batch.W[0], single.W, rtol=0, atol=1e-7)
