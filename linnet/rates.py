@@ -43,6 +43,7 @@ from ._validate import positive_float, positive_int
 from .data import Target
 from .flows import DEFAULT_RTOL, induced_flow_batch, induced_flow_target, induced_operator
 from .init import rotate
+from .theory import _check_target  # one validation of targets for the rank-one theory
 from .theory import PHASE_ONE_FACTOR, RANK_ONE_RTOL, cosine_with_Z1, slowest_nearby_rate, stable_set_margin, theorem_4_4_bound
 
 __all__ = [
@@ -77,16 +78,6 @@ RANK_ONE_TARGET_RTOL = 1e-12
 # --------------------------------------------------------------------------
 # validation helpers
 # --------------------------------------------------------------------------
-
-
-def _check_target(target) -> Target:
-    if not isinstance(target, Target):
-        raise ValueError(
-            f"target must be a linnet.data.Target (use Target.from_data(X, Y) or Target.from_matrix(Z, m)); "
-            f"got {type(target).__name__}"
-        )
-    target.require_unique_Z1()
-    return target
 
 
 def _stack(W, name: str, target: Target) -> np.ndarray:
