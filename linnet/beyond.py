@@ -36,7 +36,8 @@ from scipy.optimize import brentq
 
 from ._validate import as_matrix, positive_float, positive_int
 from .data import Target
-from .flows import DEFAULT_ATOL, DEFAULT_RTOL, MAX_STEPS, DivergenceError, FlowIntegrationError, _check_times
+from .flows import DEFAULT_ATOL, DEFAULT_RTOL, MAX_STEPS, DivergenceError, FlowIntegrationError
+from .flows import check_times as _check_times
 from .flows import integrate_stacked
 from .flows import gradient_descent, gradient_flow, induced_operator
 from .init import _haar_orthogonal, balanced_init, check_widths
