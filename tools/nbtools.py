@@ -29,10 +29,29 @@ def parameters_cells(nb) -> list[int]:
     ]
 
 
+def merge_streams(outputs: list) -> list:
+    """Join consecutive stream outputs of the same stream into one.
+
+    How the kernel splits printed text into messages depends on timing, so an
+    unchanged notebook would otherwise produce a different list of outputs on
+    every run (nbval joins them before comparing; git does not).
+    """
+    merged = []
+    for out in outputs:
+        if out.get("output_type") == "stream" and merged and merged[-1].get("output_type") == "stream" \
+                and merged[-1].get("name") == out.get("name"):
+            merged[-1]["text"] = merged[-1]["text"] + out["text"]
+        else:
+            merged.append(out)
+    return merged
+
+
 def strip_run_metadata(nb):
-    """Remove papermill's timestamps and durations so a re-run does not churn diffs."""
+    """Remove papermill's timestamps and durations and merge split streams, so a re-run does not churn diffs."""
     nb.metadata.pop("papermill", None)
     for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = merge_streams(cell.outputs)
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)
         if not cell.metadata.get("tags"):
