@@ -36,6 +36,7 @@ from scipy.optimize import brentq
 
 from ._validate import as_matrix, positive_float, positive_int
 from .data import Target
+from .theory import _as_stack  # one parser for single matrices and stacks
 from .flows import DEFAULT_ATOL, DEFAULT_RTOL, MAX_STEPS, DivergenceError, FlowIntegrationError
 from .flows import check_times as _check_times
 from .flows import integrate_stacked
@@ -557,11 +558,7 @@ def deflated_set_margin(W, target, r: int, alpha: float):
     float or ndarray, shape (B,)
     """
     target = _target(target)
-    arr = np.asarray(W, dtype=float)
-    single = arr.ndim == 2
-    stack = arr[None] if single else arr
-    if stack.ndim != 3 or stack.shape[-2:] != target.Z.shape:
-        raise ValueError(f"W must have shape {target.Z.shape} or (B, {target.dy}, {target.dx}); got {arr.shape}")
+    stack, single = _as_stack(W, "W", target.Z.shape)
     r = positive_int(r, "r")
     if r > min(target.Z.shape):
         raise ValueError(f"r must be <= min(dy, dx) = {min(target.Z.shape)}; got {r}")
@@ -764,11 +761,7 @@ def component_correlation(W, target, k: int):
     float or ndarray, shape (B,)
     """
     target = _target(target)
-    arr = np.asarray(W, dtype=float)
-    single = arr.ndim == 2
-    stack = arr[None] if single else arr
-    if stack.ndim != 3 or stack.shape[-2:] != target.Z.shape:
-        raise ValueError(f"W must have shape {target.Z.shape} or (B, {target.dy}, {target.dx}); got {arr.shape}")
+    stack, single = _as_stack(W, "W", target.Z.shape)
     k = positive_int(k, "k")
     if k > min(target.Z.shape) or target.s[k - 1] == 0:
         raise ValueError(f"k must index a positive singular value of Z (1..{np.count_nonzero(target.s)}); got {k}")
