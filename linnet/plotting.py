@@ -74,7 +74,8 @@ def save_figure(fig, name: str, directory: str | Path | None = None) -> list[Pat
 def regenerate_command(notebook: str, parameters: dict) -> str:
     """The papermill call that re-executes ``notebooks/<notebook>.ipynb`` with ``parameters``.
 
-    Scalars go through ``-p name value``; lists, tuples and dicts, which ``-p``
+    Run from the repository root; ``--cwd notebooks`` runs the kernel where the
+    chapters run, so figures land in ``figures/``. Scalars go through ``-p name value``; lists, tuples and dicts, which ``-p``
     cannot express, through ``-y 'name: [...]'`` (YAML).
     """
     args = []
@@ -86,7 +87,7 @@ def regenerate_command(notebook: str, parameters: dict) -> str:
             args.append(f"-p {key} {value!r}")
         else:
             args.append(f"-p {key} {value}")
-    return f"papermill notebooks/{notebook}.ipynb out.ipynb {' '.join(args)}".rstrip()
+    return f"papermill --cwd notebooks notebooks/{notebook}.ipynb out.ipynb {' '.join(args)}".rstrip()
 
 
 def publish_figure(fig, notebook: str, name: str, caption: str, parameters: dict) -> None:

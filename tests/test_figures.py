@@ -54,7 +54,7 @@ def test_no_stale_figure_files():
 
 def test_captions_say_how_to_regenerate():
     for stem, (path, _, caption) in _published().items():
-        assert f"Regenerate: `papermill notebooks/{path.stem}.ipynb" in caption, f"{stem}: caption lacks the command"
+        assert f"Regenerate: `papermill --cwd notebooks notebooks/{path.stem}.ipynb" in caption, f"{stem}: caption lacks the command"
 
 
 @pytest.mark.parametrize("stem", sorted(_published()) or ["none"])

@@ -27,7 +27,7 @@ def _parse(command: str) -> dict:
 def test_regenerate_command_round_trips_through_papermill_parsing():
     params = dict(seed=3, m=50, quick=False, depths=[1, 2, 3, 4, 8], scales=(0.1, 1.0), label="fig one", eta=1e-3)
     command = regenerate_command("04-rates", params)
-    assert command.startswith("papermill notebooks/04-rates.ipynb out.ipynb")
+    assert command.startswith("papermill --cwd notebooks notebooks/04-rates.ipynb out.ipynb")
     parsed = _parse(command)
     assert parsed == {**params, "scales": [0.1, 1.0]}
 
