@@ -34,6 +34,9 @@ class Claim:
     passed: bool
     shown: str
     item: str = ""
+    #: Registry ids (``book/registry.yaml``) of the items this claim checks,
+    #: e.g. ``("eft:thm-3.8",)``; the book's own results have ``book:`` ids.
+    items: tuple[str, ...] = ()
 
 
 RECORDS: list[Claim] = []
@@ -91,6 +94,7 @@ def check(
     digits: int = 3,
     floor: float | None = None,
     item: str = "",
+    items: str | tuple[str, ...] | list[str] = (),
 ) -> None:
     """Check ``measured <relation> bound``, print the outcome, raise if it fails.
 
@@ -117,6 +121,9 @@ def check(
     item : str, optional
         The paper item the claim reproduces ("Theorem 3.8", "Figure 1", "eq. 23");
         shown in the reproduction report.
+    items : str or sequence of str, optional
+        Registry ids of the items the claim checks (``"eft:thm-3.8"``,
+        ``"arora:thm-1"``, ``"book:..."``); see ``book/registry.yaml``.
 
     Raises
     ------
@@ -128,7 +135,10 @@ def check(
     measured = float(measured) if not isinstance(measured, bool) else measured
     passed = bool(_RELATIONS[relation](measured, bound))
     shown = format_value(measured, digits, floor)
-    claim = Claim(claim_id, statement, measured, relation, float(bound), passed, shown, item)
+    items = (items,) if isinstance(items, str) else tuple(items)
+    if not all(isinstance(i, str) and i for i in items):
+        raise ValueError(f"items must be non-empty registry id strings; got {items!r}")
+    claim = Claim(claim_id, statement, measured, relation, float(bound), passed, shown, item, items)
     RECORDS.append(claim)
     _emit_record(claim)
     mark = "PASS" if passed else "FAIL"
