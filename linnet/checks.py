@@ -77,7 +77,9 @@ def format_value(value: float, digits: int = 3, floor: float | None = None) -> s
         return str(value)
     if floor is not None and abs(value) < floor:
         return f"< {floor:.0e}"
-    if value == 0 or not math.isfinite(value):
+    if value == 0:
+        return "0"  # the sign of a zero is round-off: never print -0.0
+    if not math.isfinite(value):
         return str(value)
     if isinstance(value, int) or float(value).is_integer() and abs(value) < 1e15:
         return str(int(value))

@@ -25,12 +25,14 @@ def _validate(path: Path) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.requires("cffconvert")
 def test_cffconvert_validates_the_citation_file():
     result = _validate(ROOT / "CITATION.cff")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "valid" in result.stdout
 
 
+@pytest.mark.requires("cffconvert")
 def test_cffconvert_rejects_an_invalid_copy(tmp_path):
     # The control: validation must be able to fail.
     cff = yaml.safe_load((ROOT / "CITATION.cff").read_text())

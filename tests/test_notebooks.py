@@ -67,6 +67,7 @@ def test_parameters_have_seed_and_are_literals(path):
 
 
 @pytest.mark.slow
+@pytest.mark.requires("book")
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_papermill_with_other_parameters(path, tmp_path, monkeypatch):
     """Another seed (and the documented quick switch, if any): the check cells must still pass."""
@@ -105,6 +106,7 @@ def _first_check_cell(nb) -> int:
 
 
 @pytest.mark.slow
+@pytest.mark.requires("book")
 def test_nbval_passes_on_an_unmodified_copy(tmp_path):
     # The control for the two tests below: a failure there must come from the edit.
     dst = tmp_path / SETUP.name
@@ -114,6 +116,7 @@ def test_nbval_passes_on_an_unmodified_copy(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.requires("book")
 def test_nbval_fails_when_a_printed_number_is_edited(tmp_path):
     nb = _read(SETUP)
     edited = False
@@ -133,6 +136,7 @@ def test_nbval_fails_when_a_printed_number_is_edited(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.requires("book")
 def test_a_failing_check_cell_fails_nbval_and_papermill(tmp_path, monkeypatch):
     monkeypatch.setenv("LINNET_FIGURES", str(tmp_path / "figures"))
     nb = _read(SETUP)
@@ -159,10 +163,29 @@ def test_check_records_and_raises():
     assert not RECORDS[-1].passed
     check("t.floor", "round-off prints as a bound", 3e-16, "<=", 1e-12, floor=1e-13)
     assert RECORDS[-1].shown == "< 1e-13"
+    check("t.zero", "the sign of zero is round-off", -0.0, "<=", 1.0)
+    assert RECORDS[-1].shown == "0"
     with pytest.raises(ValueError, match="relation"):
         check("t.rel", "unknown relation", 1.0, "=<", 2.0)
 
 
-def test_notebook_outputs_are_json_serialisable():
-    for path in NOTEBOOKS:
-        json.loads(path.read_text())
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_claim_records_agree_with_the_printed_lines(path):
+    # The reproduction report is built from the records, the chapter page shows
+    # the printed line: both must say the same measured value and outcome.
+    nb = json.loads(path.read_text())
+    checked = 0
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        printed = "".join("".join(o.get("text", "")) for o in cell.get("outputs", []))
+        for out in cell.get("outputs", []):
+            name = out.get("metadata", {}).get("scrapbook", {}).get("name", "")
+            if not name.startswith("claim:"):
+                continue
+            record = json.loads("".join(out["data"]["application/papermill.record/text/plain"]))
+            mark = "PASS" if record["passed"] else "FAIL"
+            line = f"{mark} [{record['claim_id']}] {record['statement']}: measured {record['shown']} ("
+            assert line in printed, f"record {record['claim_id']} does not match its cell's printed line"
+            checked += 1
+    assert checked or "check(" not in "".join("".join(c["source"]) for c in nb["cells"])

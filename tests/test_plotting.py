@@ -2,18 +2,22 @@
 
 import shlex
 
+import pytest
+
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import yaml  # noqa: E402
-from papermill.cli import _resolve_type  # noqa: E402
 
 from linnet.plotting import regenerate_command, save_figure, use_style  # noqa: E402
 
 
 def _parse(command: str) -> dict:
     """Parameters as papermill's command line would read them."""
+    # papermill's own parser of `-p` values (private, but it is what the command runs through).
+    from papermill.cli import _resolve_type
+
     words = shlex.split(command)
     out = {}
     for flag, value, extra in zip(words, words[1:], words[2:] + [""]):
@@ -24,6 +28,7 @@ def _parse(command: str) -> dict:
     return out
 
 
+@pytest.mark.requires("book")
 def test_regenerate_command_round_trips_through_papermill_parsing():
     params = dict(seed=3, m=50, quick=False, depths=[1, 2, 3, 4, 8], scales=(0.1, 1.0), label="fig one", eta=1e-3)
     command = regenerate_command("04-rates", params)

