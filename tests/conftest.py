@@ -87,6 +87,9 @@ def pytest_runtest_setup(item):
             available, remedy = REQUIREMENTS[tool]
             if not available():
                 message = f"{item.name} {remedy}"
-                if os.environ.get("LINNET_REQUIRE_ALL"):
-                    pytest.fail(message + " (LINNET_REQUIRE_ALL is set: make test runs every test)")
+                # make test installs the book stack, Node's tools and cffconvert
+                # everywhere, a Chromium only in CI (as root): there none may skip.
+                required = os.environ.get("LINNET_REQUIRE_ALL") and (tool != "chromium" or os.environ.get("CI"))
+                if required:
+                    pytest.fail(message + " (make test runs every test: LINNET_REQUIRE_ALL is set)")
                 pytest.skip(message)
