@@ -13,9 +13,15 @@ computes
   alternating least squares, an independent numerical route) and of (12) (by
   Eckart-Young-Mirsky, Theorem 2.7);
 * the critical points of (12), one for each subset of the singular triplets of
-  ``Y P_X`` (Lemma 2.6 of the book), their balanced factorisations, which are
-  critical points of the training problem (6), and the classification of a
-  critical point of (6) from its Hessian spectrum (Definitions 2.1-2.3);
+  ``Y P_X``, their balanced factorisations, which are first-order stationary
+  points of the training problem (6), unbalanced weight points with the same
+  end-to-end matrices (:func:`weight_points`), and the classification of a
+  point from its gradient and Hessian spectrum (Definitions 2.1-2.3);
+* the pairings the landscape chapter uses for Lemmas 2.4-2.6: weights of (6)
+  cut at the narrowest layer give a point ``(P, Q)`` of (10b)
+  (:func:`split_at_narrowest`), paired with ``(P, Q X)`` of the PCA problem
+  (12) (:func:`pca_point`), which is handled as a depth-2 instance of (4) on
+  the data of :func:`pca_problem`;
 * the direction of steepest descent away from the zero network (the escape
   direction of the saddle at the origin);
 * gradient flow (13) for a stack of networks integrated together, and
@@ -23,10 +29,8 @@ computes
   a critical point to a stated relative tolerance.
 
 Numbering: equations (6), (10a), (10b), (11), (12), (13) and the statements
-2.1-2.8 are the paper's labels, as used in ``book/setup.md`` and the landscape
-chapter. The paper's full text was not available to the project; the
-formulas here are the standard ones that play those roles (see
-``notes/paper-statements.md``).
+2.1-2.8 are those of the paper's main text (Eftekhari 2020, Section 2), as
+stated in ``book/setup.md`` and the landscape chapter.
 """
 
 from __future__ import annotations
@@ -519,7 +523,7 @@ def critical_end_to_end(X, Y, subset) -> np.ndarray:
     ``W_S = (sum_{i in S} s_i u_i v_i^T) X^+`` with ``X^+ = X^T (X X^T)^{-1}``.
     ``W_S`` has rank ``|S|`` and the loss ``1/2 ||Y P_Xperp||^2 + 1/2 sum_{i not in S} s_i^2``.
     For distinct nonzero singular values these are all the critical points of
-    (12) (Lemma 2.6 of the book).
+    (12) (see the landscape chapter's proposition on stationary end-to-end matrices).
 
     Parameters
     ----------
@@ -671,8 +675,10 @@ class Classification:
         One of :data:`KINDS`: ``"global minimiser"`` (critical, loss equal to
         the optimal value of (10a)), ``"strict saddle"`` (critical,
         ``lambda_min(H) < 0``), ``"non-strict saddle"`` (critical, ``H`` PSD,
-        loss above the optimum: by Theorem 2.8 not a local minimiser), or
-        ``"not critical"``.
+        loss above the optimum: a spurious SOSP, which is not a local
+        minimiser because every local minimiser of (6) is global, Kawaguchi
+        2016, Theorem 2.3, under his assumptions; this is not part of the
+        paper's Theorem 2.8), or ``"not critical"``.
     loss : float
     loss_gap : float
         ``L_N - `` optimal value of (10a) (``>= 0`` up to round-off).
@@ -716,8 +722,10 @@ def classify(
     ``grad_rtol``; a global minimiser if the loss is within
     ``gap_rtol * ||Y||_F^2 / 2`` of the optimal value of (10a); a strict saddle
     if ``lambda_min(H) < -eig_rtol * ||H||_2``; otherwise a non-strict saddle
-    (a second-order stationary point above the optimum, which cannot be a local
-    minimiser because every local minimiser of (6) is global, Theorem 2.8).
+    (a second-order stationary point above the optimum, a "spurious SOSP"; it
+    is not a local minimiser because every local minimiser of (6) is global,
+    Kawaguchi 2016, Theorem 2.3, under his assumptions on the data; the
+    paper's Theorem 2.8 does not say this).
 
     Parameters
     ----------
