@@ -98,9 +98,9 @@ GRAD_RTOL = 1e-8
 #: residual delta (a gradient-flow limit, delta ~ 1e-9) has Hessian
 #: eigenvalues within ~delta ||H||_2 of those at an exact critical point
 #: (measured: >= -1e-9 ||H||_2 at global minimisers reached by gradient flow).
-#: 1e-6 is three orders above both and four below the negative curvature of
-#: the strict saddles measured in the landscape chapter (lambda_min <= -2e-2
-#: ||H||_2; the chapter checks both margins).
+#: 1e-6 is three orders above both and three below the negative curvature of
+#: the strict saddles of (6), (10b) and (12) measured in the landscape chapter
+#: (lambda_min <= -2e-3 ||H||_2; the chapter checks both margins).
 EIG_RTOL = 1e-6
 #: A critical point is a global minimiser when its loss exceeds the optimal
 #: value of (10a) by at most ``GAP_RTOL * (1/2) ||Y||_F^2`` (the loss of the
