@@ -13,9 +13,15 @@ computes
   alternating least squares, an independent numerical route) and of (12) (by
   Eckart-Young-Mirsky, Theorem 2.7);
 * the critical points of (12), one for each subset of the singular triplets of
-  ``Y P_X`` (Lemma 2.6 of the book), their balanced factorisations, which are
-  critical points of the training problem (6), and the classification of a
-  critical point of (6) from its Hessian spectrum (Definitions 2.1-2.3);
+  ``Y P_X``, their balanced factorisations, which are first-order stationary
+  points of the training problem (6), unbalanced weight points with the same
+  end-to-end matrices (:func:`weight_points`), and the classification of a
+  point from its gradient and Hessian spectrum (Definitions 2.1-2.3);
+* the pairings the landscape chapter uses for Lemmas 2.4-2.6: weights of (6)
+  cut at the narrowest layer give a point ``(P, Q)`` of (10b)
+  (:func:`split_at_narrowest`), paired with ``(P, Q X)`` of the PCA problem
+  (12) (:func:`pca_point`), which is handled as a depth-2 instance of (4) on
+  the data of :func:`pca_problem`;
 * the direction of steepest descent away from the zero network (the escape
   direction of the saddle at the origin);
 * gradient flow (13) for a stack of networks integrated together, and
@@ -23,10 +29,8 @@ computes
   a critical point to a stated relative tolerance.
 
 Numbering: equations (6), (10a), (10b), (11), (12), (13) and the statements
-2.1-2.8 are the paper's labels, as used in ``book/setup.md`` and the landscape
-chapter. The paper's full text was not available to the project; the
-formulas here are the standard ones that play those roles (see
-``notes/paper-statements.md``).
+2.1-2.8 are those of the paper's main text (Eftekhari 2020, Section 2), as
+stated in ``book/setup.md`` and the landscape chapter.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ import numpy as np
 
 from ._validate import as_matrix, positive_float, positive_int
 from .flows import MAX_STEPS, check_times as _check_times, check_tolerances as _check_tolerances, integrate_stacked
-from .init import balanced_init, check_widths, numerical_rank
+from .init import _haar_orthogonal, balanced_init, check_widths, numerical_rank
 from .network import check_data, check_weights, hessian
 
 __all__ = [
@@ -64,6 +68,16 @@ __all__ = [
     "classify",
     "Classification",
     "escape_direction_at_zero",
+    "narrowest_layer",
+    "split_at_narrowest",
+    "pca_problem",
+    "pca_point",
+    "mix_layers",
+    "add_idle_path",
+    "zero_layers_point",
+    "WeightPoint",
+    "weight_points",
+    "pca_points",
     "stack_networks",
     "gradient_flow_batch",
     "BatchNetworkFlowResult",
@@ -84,9 +98,9 @@ GRAD_RTOL = 1e-8
 #: residual delta (a gradient-flow limit, delta ~ 1e-9) has Hessian
 #: eigenvalues within ~delta ||H||_2 of those at an exact critical point
 #: (measured: >= -1e-9 ||H||_2 at global minimisers reached by gradient flow).
-#: 1e-6 is three orders above both and four below the negative curvature of
-#: the strict saddles measured in the landscape chapter (lambda_min <= -2e-2
-#: ||H||_2; the chapter checks both margins).
+#: 1e-6 is three orders above both and three below the negative curvature of
+#: the strict saddles of (6), (10b) and (12) measured in the landscape chapter
+#: (lambda_min <= -2e-3 ||H||_2; the chapter checks both margins).
 EIG_RTOL = 1e-6
 #: A critical point is a global minimiser when its loss exceeds the optimal
 #: value of (10a) by at most ``GAP_RTOL * (1/2) ||Y||_F^2`` (the loss of the
@@ -509,7 +523,7 @@ def critical_end_to_end(X, Y, subset) -> np.ndarray:
     ``W_S = (sum_{i in S} s_i u_i v_i^T) X^+`` with ``X^+ = X^T (X X^T)^{-1}``.
     ``W_S`` has rank ``|S|`` and the loss ``1/2 ||Y P_Xperp||^2 + 1/2 sum_{i not in S} s_i^2``.
     For distinct nonzero singular values these are all the critical points of
-    (12) (Lemma 2.6 of the book).
+    (12) (see the landscape chapter's proposition on stationary end-to-end matrices).
 
     Parameters
     ----------
@@ -661,8 +675,10 @@ class Classification:
         One of :data:`KINDS`: ``"global minimiser"`` (critical, loss equal to
         the optimal value of (10a)), ``"strict saddle"`` (critical,
         ``lambda_min(H) < 0``), ``"non-strict saddle"`` (critical, ``H`` PSD,
-        loss above the optimum: by Theorem 2.8 not a local minimiser), or
-        ``"not critical"``.
+        loss above the optimum: a spurious SOSP, which is not a local
+        minimiser because every local minimiser of (6) is global, Kawaguchi
+        2016, Theorem 2.3, under his assumptions; this is not part of the
+        paper's Theorem 2.8), or ``"not critical"``.
     loss : float
     loss_gap : float
         ``L_N - `` optimal value of (10a) (``>= 0`` up to round-off).
@@ -706,8 +722,10 @@ def classify(
     ``grad_rtol``; a global minimiser if the loss is within
     ``gap_rtol * ||Y||_F^2 / 2`` of the optimal value of (10a); a strict saddle
     if ``lambda_min(H) < -eig_rtol * ||H||_2``; otherwise a non-strict saddle
-    (a second-order stationary point above the optimum, which cannot be a local
-    minimiser because every local minimiser of (6) is global, Theorem 2.8).
+    (a second-order stationary point above the optimum, a "spurious SOSP"; it
+    is not a local minimiser because every local minimiser of (6) is global,
+    Kawaguchi 2016, Theorem 2.3, under his assumptions on the data; the
+    paper's Theorem 2.8 does not say this).
 
     Parameters
     ----------
@@ -818,6 +836,303 @@ def escape_direction_at_zero(X, Y, widths) -> list[np.ndarray]:
             Dj[0, 0] = c
         D.append(Dj)
     return D
+
+
+# --------------------------------------------------------------------------
+# the three problems (6), (10b), (12) and the maps of Lemmas 2.4-2.6
+# --------------------------------------------------------------------------
+
+
+def narrowest_layer(widths) -> int:
+    """Index ``k`` of the first narrowest entry of ``widths = [d_0, ..., d_N]`` (``d_k = r``)."""
+    widths = check_widths(widths)
+    return int(np.argmin(widths))
+
+
+def split_at_narrowest(weights) -> tuple[np.ndarray, np.ndarray]:
+    """The point ``(P, Q)`` of (10b) that the book pairs with weights of (6) (Lemma 2.4).
+
+    With ``k`` the first layer of smallest width ``d_k = r`` (:func:`narrowest_layer`;
+    ``k = 0`` when ``d_x`` is the smallest), ``Q = W_k ... W_1`` (``r x d_x``,
+    the identity when ``k = 0``) and ``P = W_N ... W_{k+1}`` (``d_y x r``, the
+    identity when ``k = N``), so that ``P Q = W_N ... W_1``. The paper's main
+    text does not spell out the correspondence of Lemma 2.4 (its proof is in
+    the paper's Appendix B); this is the natural one, and for an end-to-end
+    matrix of rank ``r`` the first- and second-order stationarity of ``(P, Q)``
+    do not depend on which factorisation ``P Q = W`` is taken (the landscape
+    chapter says why and checks it).
+
+    Parameters
+    ----------
+    weights : list of array_like
+        ``[W_1, ..., W_N]``.
+
+    Returns
+    -------
+    P : ndarray, shape (dy, r)
+    Q : ndarray, shape (r, dx)
+    """
+    weights = check_weights(weights)
+    widths = [weights[0].shape[1]] + [Wj.shape[0] for Wj in weights]
+    k = narrowest_layer(widths)
+    Q = np.eye(widths[0])
+    for Wj in weights[:k]:
+        Q = Wj @ Q
+    P = np.eye(widths[k])
+    for Wj in weights[k:]:
+        P = Wj @ P
+    return P, Q
+
+
+def pca_problem(X, Y) -> tuple[np.ndarray, np.ndarray]:
+    """Data ``(I_m, Y P_X)`` that turn the PCA problem (12) into a depth-2 instance of (4).
+
+    ``L_2'(P, Q') = 1/2 ||Y P_X - P Q'||_F^2`` is the loss (4) of the network
+    ``[Q', P]`` (widths ``[m, r, dy]``) on inputs ``I_m`` and targets ``Y P_X``,
+    so :func:`linnet.network.hessian`, :func:`relative_residual` and
+    :func:`classify` apply to (12) unchanged, and its optimal value is
+    ``projected_optimum(I_m, Y P_X, r)`` (Eckart-Young-Mirsky).
+
+    Parameters
+    ----------
+    X : array_like, shape (dx, m)
+        Full row rank.
+    Y : array_like, shape (dy, m)
+
+    Returns
+    -------
+    inputs : ndarray, shape (m, m)
+    targets : ndarray, shape (dy, m)
+    """
+    X, Y, _ = _full_row_rank_data(X, Y)
+    return np.eye(X.shape[1]), split_target(X, Y)[0]
+
+
+def pca_point(P, Q, X) -> list[np.ndarray]:
+    """The point ``(P, Q' = Q X)`` of (12) paired with ``(P, Q)`` of (10b) (Lemma 2.5), as weights ``[Q', P]``."""
+    P = as_matrix(P, "P")
+    Q = as_matrix(Q, "Q")
+    X = as_matrix(X, "X")
+    if P.shape[1] != Q.shape[0] or Q.shape[1] != X.shape[0]:
+        raise ValueError(
+            f"P, Q and X must chain as (dy x r)(r x dx)(dx x m); got shapes {P.shape}, {Q.shape}, {X.shape}"
+        )
+    return [Q @ X, P]
+
+
+def _conditioned_matrix(n: int, rng: np.random.Generator, spread: float) -> np.ndarray:
+    """``U diag(exp(u)) V^T`` with Haar ``U, V`` and ``u`` uniform on ``[-spread, spread]``."""
+    return _haar_orthogonal(n, rng) @ np.diag(np.exp(rng.uniform(-spread, spread, n))) @ _haar_orthogonal(n, rng)
+
+
+def mix_layers(weights, seed, *, spread: float = 1.0) -> list[np.ndarray]:
+    """Unbalanced weights with the same product: ``W_j -> A_j W_j A_{j-1}^{-1}``.
+
+    ``A_0 = I_{d_x}``, ``A_N = I_{d_y}`` and, for the hidden layers, random
+    invertible ``A_j = U diag(e^{u}) V^T`` with ``u`` uniform on
+    ``[-spread, spread]`` (condition number at most ``e^{2 spread}``). The map
+    is a linear change of coordinates of the weights that leaves ``L_N``
+    unchanged, so it maps first-order stationary points to first-order
+    stationary points and, at those, changes the Hessian by a congruence:
+    by Sylvester's law of inertia the signs of its eigenvalues, hence the
+    saddle type, are those of the original point.
+
+    Parameters
+    ----------
+    weights : list of array_like
+    seed : int
+    spread : float
+        ``> 0``.
+
+    Returns
+    -------
+    list of ndarray
+    """
+    weights = check_weights(weights)
+    spread = positive_float(spread, "spread")
+    rng = np.random.default_rng(seed)
+    N = len(weights)
+    A = [np.eye(weights[0].shape[1])] + [_conditioned_matrix(Wj.shape[0], rng, spread) for Wj in weights[:-1]]
+    A.append(np.eye(weights[-1].shape[0]))
+    return [A[j + 1] @ weights[j] @ np.linalg.inv(A[j]) for j in range(N)]
+
+
+def add_idle_path(weights, seed) -> list[np.ndarray]:
+    """Add to ``W_N`` a rank-one term ``c z^T`` that the product does not see.
+
+    ``z`` is a unit vector of layer ``N-1`` orthogonal to the column space of
+    ``W_{N-1}`` (so ``z^T W_{N-1} = 0`` and ``W_N ... W_1`` is unchanged) and
+    ``c`` a standard Gaussian vector of length ``d_y``. The neuron direction
+    ``z`` of layer ``N-1`` then feeds the output but receives nothing. For a
+    balanced factorisation of a critical end-to-end matrix with depth
+    ``N >= 3`` the result is again first-order stationary (the gradient of
+    ``W_{N-1}`` gains ``z c^T G (W_{N-2} ... W_1)^T``, zero because the rows of
+    ``W_{N-2} ... W_1`` lie in the row space of ``W``); the landscape chapter
+    measures its residual.
+
+    Parameters
+    ----------
+    weights : list of array_like
+        Depth ``N >= 2``; ``W_{N-1}`` must not have full row rank.
+    seed : int
+
+    Returns
+    -------
+    list of ndarray
+    """
+    weights = check_weights(weights)
+    if len(weights) < 2:
+        raise ValueError(f"weights must have depth N >= 2 to have a hidden layer; got N = {len(weights)}")
+    below = weights[-2]
+    U, s, _ = np.linalg.svd(below)
+    k = numerical_rank(below, s)
+    if k == below.shape[0]:
+        raise ValueError(
+            f"weights[-2] (W_(N-1), {below.shape[0]} x {below.shape[1]}) must have rank < {below.shape[0]} "
+            f"for an idle neuron direction to exist; its rank is {k}"
+        )
+    z = U[:, k]
+    c = np.random.default_rng(seed).standard_normal(weights[-1].shape[0])
+    out = [Wj.copy() for Wj in weights]
+    out[-1] = out[-1] + np.outer(c, z)
+    return out
+
+
+def zero_layers_point(widths, zero_layers, seed) -> list[np.ndarray]:
+    """Weights whose layers in ``zero_layers`` (1-based) are zero and the others standard Gaussian.
+
+    With at least two zero layers every partial derivative of (4) contains a
+    zero factor, so the point is first-order stationary, and its end-to-end
+    matrix is zero whatever the other layers are.
+
+    Parameters
+    ----------
+    widths : sequence of int
+        ``[d_0, ..., d_N]``.
+    zero_layers : collection of int
+        Distinct layer indices in ``1..N``.
+    seed : int
+
+    Returns
+    -------
+    list of ndarray
+    """
+    widths = check_widths(widths)
+    N = len(widths) - 1
+    layers = set()
+    for j in zero_layers:
+        if isinstance(j, bool) or not isinstance(j, (int, np.integer)) or not 1 <= j <= N:
+            raise ValueError(f"zero_layers must hold layer indices in 1..N = 1..{N}; got {j!r}")
+        layers.add(int(j))
+    rng = np.random.default_rng(seed)
+    return [
+        np.zeros((widths[j], widths[j - 1])) if j in layers else rng.standard_normal((widths[j], widths[j - 1]))
+        for j in range(1, N + 1)
+    ]
+
+
+@dataclass(frozen=True)
+class WeightPoint:
+    """A point of (6) built from a critical end-to-end matrix ``W_S``.
+
+    Attributes
+    ----------
+    subset : tuple of int
+        ``S`` (1-based), ``W_S`` as in :func:`critical_end_to_end`.
+    variant : str
+        ``"balanced"`` (:func:`linnet.init.balanced_init`), ``"mixed"``
+        (:func:`mix_layers` of the balanced one), ``"idle path"``
+        (:func:`add_idle_path` of the balanced one) or ``"zero layers j, k"``
+        (:func:`zero_layers_point`, ``W_S = 0`` only).
+    weights : list of ndarray
+    rank : int
+        ``|S|``.
+    """
+
+    subset: tuple
+    variant: str
+    weights: list
+    rank: int
+
+
+def weight_points(X, Y, widths, *, seed=0) -> list[WeightPoint]:
+    """Several weight points for every critical end-to-end matrix ``W_S`` with ``|S| <= r``.
+
+    For each point of :func:`critical_points` (balanced): the balanced
+    factorisation, a :func:`mix_layers` version, and for depth ``N >= 3`` and
+    ``|S|`` below the width of layer ``N-1`` an :func:`add_idle_path` version.
+    For ``S`` empty, in addition, every point with exactly two zero layers and
+    the others Gaussian (depth ``N >= 3``), and for ``N >= 4`` the point whose
+    first three layers are zero.
+
+    Parameters
+    ----------
+    X : array_like, shape (dx, m)
+    Y : array_like, shape (dy, m)
+    widths : sequence of int
+    seed : int
+
+    Returns
+    -------
+    list of WeightPoint
+    """
+    widths = check_widths(widths)
+    N = len(widths) - 1
+    out = []
+    for i, p in enumerate(critical_points(X, Y, widths, seed=seed)):
+        out.append(WeightPoint(p.subset, "balanced", p.weights, p.rank))
+        out.append(WeightPoint(p.subset, "mixed", mix_layers(p.weights, seed + 1000 + i), p.rank))
+        if N >= 3 and p.rank < widths[-2]:
+            out.append(WeightPoint(p.subset, "idle path", add_idle_path(p.weights, seed + 2000 + i), p.rank))
+        if p.rank == 0 and N >= 3:
+            for a, b in combinations(range(1, N + 1), 2):
+                point = zero_layers_point(widths, (a, b), seed + 3000 + 10 * a + b)
+                out.append(WeightPoint((), f"zero layers {a}, {b}", point, 0))
+            if N >= 4:
+                out.append(WeightPoint((), "zero layers 1, 2, 3", zero_layers_point(widths, (1, 2, 3), seed + 4000), 0))
+    return out
+
+
+def pca_points(X, Y, r, *, seed=0) -> list[WeightPoint]:
+    """Points of the PCA problem (12), as weights ``[Q', P]`` on the data of :func:`pca_problem`.
+
+    The :func:`weight_points` of the depth-2 network ``[m, r, d_y]`` on inputs
+    ``I_m`` and targets ``Y P_X`` (balanced and mixed factorisations of every
+    critical ``P Q' = sum_{i in S} s_i u_i v_i^T``, ``|S| <= r``), and, for
+    ``|S| < r``, a point that no point of (10b) maps to (Lemma 2.5 pairs
+    ``(P, Q)`` with ``(P, Q X)``, whose rows lie in the row space of ``X``):
+    the balanced point with ``z q^T`` added to ``Q'``, where ``z`` is a unit
+    vector with ``P z = 0`` and ``q`` a unit vector orthogonal to the row space
+    of ``X`` (variant ``"row outside X"``). It is first-order stationary:
+    ``P Q'`` is unchanged and ``(P Q' - Y P_X) q = 0``.
+
+    Parameters
+    ----------
+    X : array_like, shape (dx, m)
+        Full row rank with ``dx < m`` (so that the row space of ``X`` has a complement).
+    Y : array_like, shape (dy, m)
+    r : int
+        Width of the factorisation.
+    seed : int
+
+    Returns
+    -------
+    list of WeightPoint
+    """
+    X, Y, Vt = _full_row_rank_data(X, Y)
+    r = _check_rank_bound(r)
+    dx, m = X.shape
+    if dx == m:
+        raise ValueError(f"X must have fewer rows than columns (dx={dx} < m={m}) for its row space to have a complement")
+    inputs, targets = pca_problem(X, Y)
+    out = weight_points(inputs, targets, [m, r, Y.shape[0]], seed=seed)
+    full = np.linalg.svd(X)[2]
+    q = full[dx]  # a unit vector orthogonal to the row space of X
+    for p in [p for p in out if p.variant == "balanced" and p.rank < r]:
+        Qp, P = p.weights
+        z = np.linalg.svd(P)[2][-1]  # P z = 0: rank(P) = |S| < r
+        out.append(WeightPoint(p.subset, "row outside X", [Qp + np.outer(z, q), P], p.rank))
+    return out
 
 
 # --------------------------------------------------------------------------
