@@ -212,11 +212,13 @@ def cosine_with_Z1(W, target: Target):
 
 
 def correlation_set_margin(W, target: Target, alpha: float):
-    """Signed margin of ``W`` in the stable set ``N_alpha`` (role of (28); re-derived).
+    """Signed margin of ``W`` in the book's correlation set ``N_alpha`` (not the paper's (28)).
 
     ``N_alpha = {W of rank one : <W, Z>/||W||_F >= s_Z2 + alpha (s_Z - s_Z2)}``.
     The set is invariant under (17) for every depth ``N >= 2`` and the flow
-    converges from it to ``Z_1`` (role of Lemma 3.7 and Theorem 3.8; notes A.4).
+    converges from it to ``Z_1`` (the book's own result; notes A.4). It is a
+    different set from the paper's ``N_{N,alpha}`` (28), which asks a cosine
+    with ``Z_1`` and a norm floor: see :func:`in_set_28`.
 
     Parameters
     ----------
@@ -251,7 +253,7 @@ def correlation_set_margin(W, target: Target, alpha: float):
 
 
 def in_correlation_set(W, target: Target, alpha: float):
-    """Whether ``W`` lies in ``N_alpha`` (role of (28)); see :func:`correlation_set_margin`.
+    """Whether ``W`` lies in the book's ``N_alpha`` (not (28); see :func:`in_set_28`); see :func:`correlation_set_margin`.
 
     Returns a bool for one matrix and a boolean array for a stack.
     """
