@@ -137,3 +137,30 @@ def unknown_ids(ids, path: str | Path | None = None) -> list[str]:
     except ImportError:  # PyYAML not installed: nothing to validate against
         return []
     return [i for i in ids if i not in known]
+
+
+def coverage_problems(items: dict[str, Item], claims: list[dict]) -> list[str]:
+    """Disagreements between the registry and the claim records of the notebooks.
+
+    ``claims`` are claim records as stored with the notebooks' outputs (dicts with at least
+    ``claim_id``, ``passed`` and ``items``). A problem is: a claim that names no id, a claim
+    that names an id the registry does not list, an item marked ``checked`` that no passing
+    claim names, or an item named by a passing claim but not marked ``checked``.
+    """
+    problems = []
+    named: dict[str, list[str]] = {}
+    for record in claims:
+        ids = list(record.get("items") or [])
+        if not ids:
+            problems.append(f"claim {record['claim_id']!r} names no registry id")
+        for i in ids:
+            if i not in items:
+                problems.append(f"claim {record['claim_id']!r} names {i!r}, which the registry does not list")
+            elif record.get("passed"):
+                named.setdefault(i, []).append(record["claim_id"])
+    for item in items.values():
+        if item.status == "checked" and item.id not in named:
+            problems.append(f"{item.id} is marked checked but no passing claim names it")
+        if item.status != "checked" and item.id in named:
+            problems.append(f"{item.id} is marked {item.status!r} but passing claims check it: {named[item.id]}")
+    return problems
