@@ -168,7 +168,7 @@ def _status_cell(item) -> nodes.entry:
 
 def _table(app, fromdocname, items, by_item) -> nodes.Node:
     headers = ["item", "status", "stated", "checked by"]
-    table = nodes.table(classes=["coverage-map", "linnet-wrap"])
+    table = nodes.table(classes=["coverage-map", "linnet-wrap", "colwidths-given"])
     group = nodes.tgroup(cols=len(headers))
     table += group
     for width in (34, 30, 16, 20):
@@ -192,6 +192,22 @@ def _table(app, fromdocname, items, by_item) -> nodes.Node:
     return table
 
 
+PLURAL = {"named item": "named items", "numbered equation": "numbered equations",
+          "numbered remark": "numbered remarks", "book result": "results of its own", "erratum": "errata"}
+
+
+def _count_line(items) -> str:
+    """'named items 5 (checked 3, not reproduced 2); numbered equations ...' for a list of items."""
+    parts = []
+    for kind in PLURAL:
+        chosen = [i for i in items if _kind_group(i) == kind]
+        if chosen:
+            status = Counter(i.status for i in chosen)
+            inner = ", ".join(f"{s} {status[s]}" for s in ("checked", "proof-only", "not reproduced") if status[s])
+            parts.append(f"{PLURAL[kind]} {len(chosen)} ({inner})")
+    return "; ".join(parts) + "."
+
+
 def _counts(registry, by_item) -> nodes.Node:
     container = nodes.container()
     groups = [
@@ -199,8 +215,7 @@ def _counts(registry, by_item) -> nodes.Node:
         ("Arora et al. (2018a)", "arora", ("named item",)),
         ("This book", "book", ("book result", "erratum")),
     ]
-    plural = {"named item": "named items", "numbered equation": "numbered equations",
-              "numbered remark": "numbered remarks", "book result": "results of its own", "erratum": "errata"}
+    plural = PLURAL
     bullets = nodes.bullet_list()
     for label, source, kinds in groups:
         for kind in kinds:
@@ -264,7 +279,10 @@ def _resolve(app: Sphinx, doctree: nodes.document, fromdocname: str) -> None:
             items = [i for i in registry.values() if i.source == source and (not section or i.section == section)]
             if not items:
                 logger.warning(f"coverage-table {source} {section}: no items", location=fromdocname)
-            node.replace_self(_table(app, fromdocname, items, by_item))
+            counts = nodes.paragraph()
+            counts += nodes.strong(text="In this section: ")
+            counts += nodes.Text(_count_line(items))
+            node.replace_self([counts, _table(app, fromdocname, items, by_item)])
 
 
 def _static(app: Sphinx, config) -> None:

@@ -185,7 +185,7 @@ def _report_table(app: Sphinx, fromdocname: str) -> nodes.Node:
         params += nodes.Text("Parameters: ")
         params += nodes.literal(text=rows[0]["parameters"] or "(none)")
         container += params
-        table = nodes.table(classes=["reproduction-report", "linnet-wrap"])
+        table = nodes.table(classes=["reproduction-report", "linnet-wrap", "colwidths-given"])
         group = nodes.tgroup(cols=len(headers))
         table += group
         for width in widths:
