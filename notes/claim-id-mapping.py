@@ -2,8 +2,9 @@
 
 Every ``check(...)`` call in the notebooks' code cells gets ``items=(...)``: registry ids of
 ``book/registry.yaml``. The free-text ``item="..."`` argument, where present, is replaced; a call
-without one gets ``items=`` appended. Calls that already carry ``items=`` are left alone, so the
-script can be re-applied after the chapter rewrites are merged. A call whose claim id is not in
+without one gets ``items=`` appended. Calls that already carry ``items=`` keep them (a leftover
+``item=`` beside them is removed), so the script can be re-applied after the chapter rewrites
+are merged. A call whose claim id is not in
 MAPPING (and has no ``items=``) is reported and makes the script exit with status 1.
 
 Only code-cell sources change; run ``tools/nbtools.py refresh`` afterwards so the stored claim
@@ -244,6 +245,16 @@ def rewrite(source: str) -> tuple[str, list[str], list[str]]:
             continue
         names = {k.arg for k in node.keywords}
         if "items" in names:
+            item = next((k for k in node.keywords if k.arg == "item"), None)
+            if item is not None:
+                # both: drop the free-text item= (check() no longer takes it) with its comma
+                start = _offset(lines, item.lineno, item.col_offset)
+                end = _offset(lines, item.end_lineno, item.end_col_offset)
+                head = source[:start].rstrip()
+                if head.endswith(","):
+                    start = len(head) - 1
+                edits.append((start, end, ""))
+                done.append(str(_template(source, node.args[0])))
             continue
         template = _template(source, node.args[0])
         if template not in MAPPING:
