@@ -15,6 +15,8 @@ import math
 import operator
 from dataclasses import asdict, dataclass
 
+from linnet.registry import unknown_ids
+
 _RELATIONS = {"<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt, "==": operator.eq}
 
 
@@ -33,7 +35,6 @@ class Claim:
     bound: float
     passed: bool
     shown: str
-    item: str = ""
     #: Registry ids (``book/registry.yaml``) of the items this claim checks,
     #: e.g. ``("eft:thm-3.8",)``; the book's own results have ``book:`` ids.
     items: tuple[str, ...] = ()
@@ -95,7 +96,6 @@ def check(
     *,
     digits: int = 3,
     floor: float | None = None,
-    item: str = "",
     items: str | tuple[str, ...] | list[str] = (),
 ) -> None:
     """Check ``measured <relation> bound``, print the outcome, raise if it fails.
@@ -120,15 +120,17 @@ def check(
     floor : float, optional
         Values with ``|measured| < floor`` print as ``< floor`` (round-off level
         quantities whose last digits depend on the BLAS build).
-    item : str, optional
-        The paper item the claim reproduces ("Theorem 3.8", "Figure 1", "eq. 23");
-        shown in the reproduction report.
     items : str or sequence of str, optional
         Registry ids of the items the claim checks (``"eft:thm-3.8"``,
-        ``"arora:thm-1"``, ``"book:..."``); see ``book/registry.yaml``.
+        ``"arora:thm-1"``, ``"book:..."``); see ``book/registry.yaml``. The
+        reproduction report and the coverage page group claims by them. Every
+        check cell of the book names at least one (``tests/test_registry.py``).
 
     Raises
     ------
+    ValueError
+        For an unknown relation, or an id the registry does not list (checked
+        whenever the registry file is found, i.e. in a checkout of the book).
     ClaimFailed
         If the relation does not hold (NaN never passes).
     """
@@ -140,7 +142,13 @@ def check(
     items = (items,) if isinstance(items, str) else tuple(items)
     if not all(isinstance(i, str) and i for i in items):
         raise ValueError(f"items must be non-empty registry id strings; got {items!r}")
-    claim = Claim(claim_id, statement, measured, relation, float(bound), passed, shown, item, items)
+    unknown = unknown_ids(items)
+    if unknown:
+        raise ValueError(
+            f"items: {unknown} not in the registry (book/registry.yaml) for claim {claim_id!r}; "
+            "add the item there or use its registered id"
+        )
+    claim = Claim(claim_id, statement, measured, relation, float(bound), passed, shown, items)
     RECORDS.append(claim)
     _emit_record(claim)
     mark = "PASS" if passed else "FAIL"

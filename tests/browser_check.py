@@ -34,8 +34,19 @@ PAGE_PROBE = """() => {
   const images = [...document.images].filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src);
   const boxes = document.querySelectorAll('div.proof').length;
   const links = [...document.querySelectorAll('a[href]')].map(a => a.href);
-  return {maths: maths.length, untypeset, rawTex, images, boxes, links};
+  // Horizontal overflow: of the page, and of any table beyond the box that holds it
+  // (the theme wraps tables in a scrollable container, which hides page overflow).
+  const root = document.documentElement;
+  const pageOverflow = root.scrollWidth - root.clientWidth;
+  const wideTables = [...main.querySelectorAll('table')]
+    .filter(t => t.scrollWidth > t.parentElement.clientWidth + 1)
+    .map(t => `${t.className || 'table'}: ${t.scrollWidth} px in ${t.parentElement.clientWidth} px`);
+  return {maths: maths.length, untypeset, rawTex, images, boxes, links, pageOverflow, wideTables};
 }"""
+
+#: Pages whose tables are generated (coverage map, reproduction report, citations): they must
+#: fit a 1280 px window without horizontal scrolling.
+NO_OVERFLOW_PAGES = ("book/coverage", "book/reproduction", "book/cite")
 
 
 def _serve(root: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
@@ -112,6 +123,11 @@ def check_site(executable: str, html_root: Path, pages: list[str], chapters: lis
                             problems.append(f"{name}: {info['rawTex']} raw TeX delimiters left in the text")
                         if info["images"]:
                             problems.append(f"{name}: images not loaded: {info['images'][:3]}")
+                        if name in NO_OVERFLOW_PAGES:
+                            if info["pageOverflow"] > 1:
+                                problems.append(f"{name}: the page overflows horizontally by {info['pageOverflow']} px at 1280 px")
+                            if info["wideTables"]:
+                                problems.append(f"{name}: tables wider than the page column: {info['wideTables'][:3]}")
                         if info["boxes"] < boxes.get(name, 0):
                             problems.append(f"{name}: {info['boxes']} theorem boxes rendered, {boxes[name]} in the source")
                         for link in info["links"]:

@@ -3,9 +3,10 @@
 Every check cell calls ``linnet.checks.check``, which stores a record of the
 claim with the notebook's outputs (a MyST-NB glue entry named ``claim:<id>``).
 The ``{reproduction-report}`` directive becomes, once every page has been read,
-a table of all those records: paper item, claim, measured value, requirement,
-pass/fail, the chapter and the cell (linked), and the parameters the chapter ran
-with. No row is typed by hand.
+one table per chapter of all those records: the claim, the registry ids of the
+items it checks (``book/registry.yaml``, linked to the coverage page), measured
+value, requirement, pass/fail and the cell (linked), under the parameters the
+chapter ran with. No row is typed by hand.
 
 Code cells of notebooks also get an anchor ``cell-<index>`` so the report (and
 anyone) can link to a single cell.
@@ -104,24 +105,22 @@ def _executed_records(app: Sphinx, docname: str) -> dict[str, dict]:
     }
 
 
-def _report_table(app: Sphinx, fromdocname: str) -> nodes.Node:
+def claim_anchor(claim_id: str) -> str:
+    """HTML id of a claim's row in the reproduction report."""
+    return nodes.make_id("claim-" + claim_id.replace(".", "-"))
+
+
+def all_claims(app: Sphinx) -> list[dict]:
+    """Every claim record of every notebook of the book, in chapter and cell order.
+
+    Each record carries ``docname``, ``chapter`` (the page title), ``parameters`` and
+    ``cell_index`` besides the fields :func:`linnet.checks.check` stores. Values come from the
+    last build's execution where available (identical to the committed ones whenever nbval
+    passes), else from the committed outputs.
+    """
     env = app.env
     notebooks = sorted(d for d in env.found_docs if str(env.doc2path(d)).endswith(".ipynb"))
-    headers = ["paper item", "claim", "measured", "required", "result", "chapter, cell", "parameters"]
-    table = nodes.table(classes=["reproduction-report"])
-    group = nodes.tgroup(cols=len(headers))
-    table += group
-    for width in (10, 34, 9, 9, 6, 14, 18):
-        group += nodes.colspec(colwidth=width)
-    head = nodes.thead()
-    group += head
-    row = nodes.row()
-    for h in headers:
-        row += nodes.entry("", nodes.paragraph(text=h))
-    head += row
-    body = nodes.tbody()
-    group += body
-    count = 0
+    out = []
     for docname in notebooks:
         source = Path(env.doc2path(docname))
         executed = _executed_records(app, docname)
@@ -129,30 +128,95 @@ def _report_table(app: Sphinx, fromdocname: str) -> nodes.Node:
         params = _parameters(nb)
         title = env.titles[docname].astext() if docname in env.titles else docname
         for record in claims_of_notebook(source):
-            # Values from the last build's execution where available (identical
-            # to the committed ones whenever nbval passes).
             record = {**record, **executed.get(record["claim_id"], {})}
+            record.update(docname=docname, chapter=title, parameters=params)
+            record["items"] = list(record.get("items") or [])
+            out.append(record)
+    return out
+
+
+COVERAGE_DOC = "book/coverage"
+
+
+def item_reference(app: Sphinx, fromdocname: str, item_id: str) -> nodes.Node:
+    """A link to the item's row on the coverage page (plain text when the page is absent)."""
+    from linnet.registry import Item
+
+    text = nodes.literal(text=item_id)
+    if COVERAGE_DOC not in app.env.found_docs:
+        return text
+    anchor = Item(item_id, "", "", "", "", None, None, "checked").anchor
+    uri = app.builder.get_relative_uri(fromdocname, COVERAGE_DOC) + "#" + anchor
+    link = nodes.reference("", "", internal=True, refuri=uri)
+    link += text
+    return link
+
+
+def _cell(*content) -> nodes.entry:
+    para = nodes.paragraph()
+    for c in content:
+        para += c
+    return nodes.entry("", para)
+
+
+def _report_table(app: Sphinx, fromdocname: str) -> nodes.Node:
+    """The claims, one table per chapter, narrow enough for a 1280 px page."""
+    claims = all_claims(app)
+    container = nodes.container()
+    chapters = list(dict.fromkeys(c["docname"] for c in claims))
+    failed = sum(not c["passed"] for c in claims)
+    container += nodes.paragraph(
+        text=f"{len(claims)} claims checked in {len(chapters)} chapters"
+        + (f"; {failed} failed." if failed else "; all passed.")
+    )
+    headers = ["claim", "checks (registry ids)", "measured", "required", "result", "cell"]
+    widths = (40, 22, 10, 10, 7, 11)
+    for docname in chapters:
+        rows = [c for c in claims if c["docname"] == docname]
+        title = rows[0]["chapter"]
+        stem = docname.split("/")[-1]
+        heading = nodes.rubric(ids=[nodes.make_id("report-" + stem)])
+        link = nodes.reference("", "", internal=True, refuri=app.builder.get_relative_uri(fromdocname, docname))
+        link += nodes.Text(title)
+        heading += link
+        heading += nodes.Text(f" ({len(rows)} claims)")
+        container += heading
+        params = nodes.paragraph()
+        params += nodes.Text("Parameters: ")
+        params += nodes.literal(text=rows[0]["parameters"] or "(none)")
+        container += params
+        table = nodes.table(classes=["reproduction-report", "linnet-wrap", "colwidths-given"])
+        group = nodes.tgroup(cols=len(headers))
+        table += group
+        for width in widths:
+            group += nodes.colspec(colwidth=width)
+        head = nodes.thead()
+        group += head
+        row = nodes.row()
+        for h in headers:
+            row += _cell(nodes.Text(h))
+        head += row
+        body = nodes.tbody()
+        group += body
+        for record in rows:
             uri = app.builder.get_relative_uri(fromdocname, docname) + f"#cell-{record['cell_index']}"
-            link = nodes.reference("", "", internal=True, refuri=uri)
-            link += nodes.Text(f"{title}, cell {record['cell_index']}")
-            cells = [
-                nodes.Text(record.get("item") or "—"),
-                nodes.Text(f"{record['statement']} [{record['claim_id']}]"),
-                nodes.literal(text=record["shown"]),
-                nodes.literal(text=f"{record['relation']} {record['bound']:g}"),
-                nodes.strong(text="pass" if record["passed"] else "FAIL"),
-                link,
-                nodes.literal(text=params),
-            ]
-            row = nodes.row(ids=[f"claim-{record['claim_id']}".replace(".", "-")])
-            for content in cells:
-                para = nodes.paragraph()
-                para += content
-                row += nodes.entry("", para)
+            cell_link = nodes.reference("", "", internal=True, refuri=uri)
+            cell_link += nodes.Text(f"cell {record['cell_index']}")
+            refs = []
+            for n, item_id in enumerate(record["items"]):
+                if n:
+                    refs.append(nodes.Text(", "))
+                refs.append(item_reference(app, fromdocname, item_id))
+            row = nodes.row(ids=[claim_anchor(record["claim_id"])])
+            row += _cell(nodes.Text(record["statement"] + " "), nodes.literal(text=f"[{record['claim_id']}]"))
+            row += _cell(*(refs or [nodes.Text("—")]))
+            row += _cell(nodes.literal(text=record["shown"]))
+            row += _cell(nodes.literal(text=f"{record['relation']} {record['bound']:g}"))
+            row += _cell(nodes.strong(text="pass" if record["passed"] else "FAIL"))
+            row += _cell(cell_link)
             body += row
-            count += 1
-    summary = nodes.paragraph(text=f"{count} claims checked in {len(notebooks)} chapters.")
-    return nodes.container("", summary, table)
+        container += table
+    return container
 
 
 FIGURE_KEY = "linnet_figure"
@@ -206,7 +270,8 @@ def _resolve(app: Sphinx, doctree: nodes.document, fromdocname: str) -> None:
 
 def _depends_on_all_notebooks(app, env, added, changed, removed):
     # The report page must be rewritten whenever any notebook changes.
-    reports = [d for d in env.found_docs if "reproduction" in d]
+    # So must the coverage and citation pages, which list the claims too.
+    reports = [d for d in env.found_docs if any(k in d for k in ("reproduction", "coverage", "book/cite"))]
     return reports if (added or changed or removed) else []
 
 
