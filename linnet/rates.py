@@ -22,11 +22,13 @@ measures them on:
 * crossing times on a sampled curve (:func:`crossing_time`) and trajectory
   errors (:func:`max_relative_error`).
 
-Provenance. The paper's own statements of (31), (33), (35), (36), (37) and
-(38a)/(38b) could not be read (see ``notes/paper-statements.md``); the
-formulas here are the re-derived ones of those notes (sections A.3 and A.6),
-which :mod:`linnet.theory` implements. Equation numbers label the *role* a
-formula plays; the constants are ours. ``gamma = s_Z2 / s_Z`` throughout.
+Provenance. The paper's Section 4 formulas ((33)-(38), with its constants)
+are in :mod:`linnet.theory`; the functions at the end of this module
+(:func:`dloss_34`, :func:`sample_set_36`, :func:`check_38`) test them on
+trajectories. The older helpers (:func:`lemma_4_2_rate`,
+:func:`correlation_bounds`, :func:`theorem_4_4_check`) evaluate this book's own
+rank-one inequalities and two-phase bound, not the paper's (33)/(35)/(38).
+``gamma = s_Z2 / s_Z`` throughout.
 
 Every trajectory is integrated by :mod:`linnet.flows` (batched where the
 starts share a target and a depth); the bounds come from :mod:`linnet.theory`.
