@@ -21,7 +21,7 @@ with:
   phase, where ``||W||`` obeys ``d(||W||^{-kappa})/dt ~ kappa m N``.
 * :func:`time_scale_factor`, :func:`accuracy_times`, :func:`two_phase_time_estimate`,
   :func:`fastest_depth`: which depth reaches an accuracy first.
-* :func:`bound_rate_ratio`: the exponent of our reconstruction of (38b)
+* :func:`bound_rate_ratio`: the exponent of this book's two-phase bound (not the paper's (38b))
   against the exact nearby rate.
 
 Scale invariance (used and checked by the chapter)

@@ -22,11 +22,13 @@ measures them on:
 * crossing times on a sampled curve (:func:`crossing_time`) and trajectory
   errors (:func:`max_relative_error`).
 
-Provenance. The paper's own statements of (31), (33), (35), (36), (37) and
-(38a)/(38b) could not be read (see ``notes/paper-statements.md``); the
-formulas here are the re-derived ones of those notes (sections A.3 and A.6),
-which :mod:`linnet.theory` implements. Equation numbers label the *role* a
-formula plays; the constants are ours. ``gamma = s_Z2 / s_Z`` throughout.
+Provenance. The paper's Section 4 formulas ((33)-(38), with its constants)
+are in :mod:`linnet.theory`; the functions at the end of this module
+(:func:`dloss_34`, :func:`sample_set_36`, :func:`check_38`) test them on
+trajectories. The older helpers (:func:`lemma_4_2_rate`,
+:func:`correlation_bounds`, :func:`theorem_4_4_check`) evaluate this book's own
+rank-one inequalities and two-phase bound, not the paper's (33)/(35)/(38).
+``gamma = s_Z2 / s_Z`` throughout.
 
 Every trajectory is integrated by :mod:`linnet.flows` (batched where the
 starts share a target and a depth); the bounds come from :mod:`linnet.theory`.
@@ -1048,3 +1050,159 @@ def theorem_4_4_check(starts: StableStarts, *, settle: float = 10.0, n_times: in
     for a in (t, W, dist2, bound, tau, tau_bar, margin):
         a.setflags(write=False)
     return BoundCheck(t=t, W=W, dist2=dist2, bound=bound, tau=tau, tau_bar=tau_bar, margin=margin)
+
+
+# --------------------------------------------------------------------------
+# Section 4 as printed: (34), the set (36), Lemma 4.3 and (38a)/(38b)
+# --------------------------------------------------------------------------
+
+__all__ += ["dloss_34", "sample_set_36", "Paper38Check", "check_38"]
+
+
+def dloss_34(W, target: Target, depth: int) -> np.ndarray:
+    """``dL_{1,1}(W_t)/dt`` along (17) by (34): ``-m <W - Z_1, A_W(W - Z)>`` (whitened data).
+
+    ``A_W`` is :func:`linnet.flows.induced_operator` (16) via :func:`velocity`.
+    Returns shape ``W.shape[:-2]``.
+    """
+    target = _check_target(target)
+    arr = _stack(W, "W", target)
+    V = velocity(arr, target, depth)  # = -m A_W(W - Z)
+    return np.sum((arr - target.Z1) * V, axis=(-2, -1))
+
+
+def sample_set_36(target: Target, alpha: float, beta: float, count: int, seed) -> np.ndarray:
+    """Random rank-one matrices covering the whole set (36), ``N_alpha,beta(Z_1)``.
+
+    ``s_W`` is uniform on ``((alpha - gamma_Z) s_Z, beta s_Z)`` and the cosine
+    ``p = u_W^T Z_1 v_W / s_Z`` uniform on ``(alpha, 1)``, both open intervals
+    (endpoints redrawn), so every part of (36) is hit, its boundaries
+    included in the limit. ``p = a b`` with ``a = u^T u_Z``, ``b = v^T v_Z``
+    split at a random power (``a = 1`` when ``d_y = 1``, ``b = 1`` when
+    ``d_x = 1``); the remaining directions are random.
+
+    Returns
+    -------
+    ndarray, shape (count, dy, dx)
+    """
+    from .theory import in_set_36
+
+    target = _check_target(target)
+    in_set_36(target.Z1, target, alpha, beta)  # validates alpha in [gamma_Z, 1) and beta > 1
+    count = positive_int(count, "count")
+    a_, b_ = float(alpha), float(beta)
+    rng = np.random.default_rng(seed)
+    dy, dx = target.Z.shape
+    lo = (a_ - target.gamma) * target.s_Z
+    s = rng.uniform(lo, b_ * target.s_Z, size=count)
+    p = rng.uniform(a_, 1.0, size=count)
+    for arr, low, high in ((s, lo, b_ * target.s_Z), (p, a_, 1.0)):
+        bad = (arr <= low) | (arr >= high)
+        while np.any(bad):
+            arr[bad] = rng.uniform(low, high, size=int(bad.sum()))
+            bad = (arr <= low) | (arr >= high)
+    w = np.zeros(count) if dy == 1 else np.ones(count) if dx == 1 else rng.uniform(size=count)
+    a, b = p**w, p ** (1 - w)
+
+    def tilt(base, cos, n):
+        e = rng.standard_normal((count, n))
+        e -= (e @ base)[:, None] * base
+        e /= np.linalg.norm(e, axis=1, keepdims=True)
+        return cos[:, None] * base + np.sqrt(np.maximum(1 - cos**2, 0.0))[:, None] * e
+
+    u = tilt(target.u, a, dy) if dy > 1 else np.tile(target.u, (count, 1))
+    v = tilt(target.v, b, dx) if dx > 1 else np.tile(target.v, (count, 1))
+    W = s[:, None, None] * u[:, :, None] * v[:, None, :]
+    W.setflags(write=False)
+    return W
+
+
+@dataclass(frozen=True)
+class Paper38Check:
+    """Trajectories of (17) against the paper's (38a)/(38b), one target and depth.
+
+    Attributes
+    ----------
+    t : ndarray, shape (T,)
+    dist2 : ndarray, shape (k, T)
+        ``||Z_1 - W(t)||_F^2``.
+    tau : ndarray, shape (k,)
+        First time ``s(tau) <= sqrt(6) s_Z`` (0 for starts already there),
+        located to the solver's accuracy.
+    dist2_tau : ndarray, shape (k,)
+        ``||Z_1 - W(tau)||_F^2``.
+    ratio_a : ndarray, shape (k, T)
+        ``dist2 / (38a)`` for ``0 < t <= tau``, NaN elsewhere.
+    ratio_b : ndarray, shape (k, T)
+        ``dist2 / (38b)`` for ``t > tau``, NaN elsewhere.
+    in_36 : ndarray of bool, shape (k, T)
+        ``W(t)`` in (36) (Lemma 4.3).
+    """
+
+    t: np.ndarray
+    dist2: np.ndarray
+    tau: np.ndarray
+    dist2_tau: np.ndarray
+    ratio_a: np.ndarray
+    ratio_b: np.ndarray
+    in_36: np.ndarray
+
+
+def check_38(target: Target, depth: int, W0, alpha: float, beta: float, *, settle: float = 10.0,
+             n_times: int = 300, rtol: float = DEFAULT_RTOL) -> Paper38Check:
+    """Integrate starts ``W0`` (a stack) by (17) and compare with (38a) before ``tau`` and (38b) after.
+
+    One batched integration on ``[0]`` and ``n_times - 1`` geometric times from
+    ``1e-6 T`` to ``T = settle / nearby_rate(target, depth)``. For a start with
+    ``s_0 > sqrt(6) s_Z``, ``tau`` is bracketed on that grid, located on 201
+    points of the bracket by a second integration and ``W(tau)`` computed by a
+    third, so (38b) is evaluated from ``W(tau)`` itself, as the theorem states.
+    (38a), (38b) come from :func:`linnet.theory.bound_38a`, :func:`~linnet.theory.bound_38b`.
+    """
+    from .theory import bound_38a, bound_38b, in_set_36
+
+    target = _check_target(target)
+    N = _depth(depth, minimum=2)
+    W0 = _stack(W0, "W0", target)
+    if W0.ndim != 3:
+        raise ValueError(f"W0 must be a stack of shape (k, dy, dx); got {W0.shape}")
+    settle = positive_float(settle, "settle")
+    n_times = positive_int(n_times, "n_times", minimum=3)
+    T = settle / nearby_rate(target, N)
+    t = np.concatenate([[0.0], np.geomspace(1e-6 * T, T, n_times - 1)])
+    W = induced_flow_batch(W0, target, N, t, rtol=rtol).W
+    k = W.shape[0]
+    dist2 = np.sum((W - target.Z1) ** 2, axis=(2, 3))
+    norms = np.linalg.norm(W, axis=(2, 3))
+    sigma = PHASE_ONE_FACTOR * target.s_Z
+    tau = np.zeros(k)
+    d2_tau = dist2[:, 0].copy()
+    ratio_a = np.full_like(dist2, np.nan)
+    ratio_b = np.full_like(dist2, np.nan)
+    for i in range(k):
+        if norms[i, 0] > sigma:
+            j = int(np.flatnonzero(norms[i] <= sigma)[0]) if np.any(norms[i] <= sigma) else -1
+            if j < 1:
+                raise ValueError(f"start {i} did not reach ||W|| <= sqrt(6) s_Z within the run; increase settle")
+            fine = np.linspace(0.0, t[j] - t[j - 1], 201)
+            Wf = induced_flow_target(W[i, j - 1], target, N, fine, rtol=rtol).W
+            dt = crossing_time(fine, np.linalg.norm(Wf, axis=(1, 2)), sigma)
+            tau[i] = t[j - 1] + dt
+            W_tau = induced_flow_target(W[i, j - 1], target, N, [0.0, dt], rtol=rtol).W[-1]
+        else:
+            W_tau = W[i, 0]
+        d2_tau[i] = float(np.sum((W_tau - target.Z1) ** 2))
+        a = (t > 0) & (t <= tau[i])
+        if np.any(a):
+            ratio_a[i, a] = dist2[i, a] / bound_38a(W0[i], target, N, alpha, beta, t[a])
+        b = t > tau[i]
+        ratio_b[i, b] = dist2[i, b] / bound_38b(W_tau, target, N, alpha, beta, t[b] - tau[i])
+    s = norms.reshape(-1)
+    try:
+        inside = in_set_36(W.reshape((-1,) + target.Z.shape), target, alpha, beta).reshape(k, -1)
+    except ValueError:
+        inside = np.zeros_like(dist2, dtype=bool)
+    del s
+    for arr in (t, dist2, tau, d2_tau, ratio_a, ratio_b, inside):
+        arr.setflags(write=False)
+    return Paper38Check(t=t, dist2=dist2, tau=tau, dist2_tau=d2_tau, ratio_a=ratio_a, ratio_b=ratio_b, in_36=inside)

@@ -5,14 +5,14 @@ Two groups of small pure functions.
 **Eftekhari (networks with a one-neuron layer, whitened data).** The end-to-end
 matrix ``W`` of such a network has rank one; under the induced flow (17) with
 ``X X^T = m I`` (23) it converges to ``Z_1 = s_Z u v^T`` (27) from the stable
-sets below. Provenance matters here: the paper's own statements of the sets
-(28), (36), condition (37) and the bounds (38a)/(38b) could not be read (see
-``notes/paper-statements.md``), so this module implements the *re-derived*
-versions written out and proved in that file (sections A.3-A.6). They play the
-roles of the paper's results and use its equation numbers as labels, but their
-constants are ours, not the paper's. Everything is stated with
-``gamma = s_Z2 / s_Z`` spelled out, so nothing depends on how the paper defines
-gamma_Z (26).
+sets below. Two kinds of statements live here, kept apart: the paper's own
+formulas with its constants, cited by equation number ((31), (33), (35),
+(36), (38a)/(38b), remark 1 after Theorem 4.4: ``in_set_36``, ``bound_38a``,
+``bound_38b``, ``theorem_4_4_applies`` and their helpers), and results of
+this book (``theorem_4_4_bound``, ``theorem_3_8_bound``, ``time_to_accuracy``:
+a two-phase bound proved in ``notes/paper-statements.md``, A.6, on a cone
+without an upper norm bound; ``nearby_modes``: the exact nearby rates). The
+book's results are never presented under the paper's numbers.
 
 Quantities used throughout, for a rank-one ``W = s u v^T`` (``s = ||W||_F``):
 
@@ -699,6 +699,341 @@ def time_to_accuracy(target: Target, depth: int, W0, alpha: float, beta: float, 
     if x > 0:
         t2 = min(t2, _log_plus(6 * c.A**2 / (x**2 * eps)) / (2 * nu))
     return float(max(c.tau_bar, t1, t2, t3))
+
+
+# --------------------------------------------------------------------------
+# Eftekhari Section 4 as printed: (31), (33), (35), (36), (38a)/(38b), remark 1
+# --------------------------------------------------------------------------
+#
+# The functions below implement the paper's own statements, with its constants.
+# (The two-phase bound above, theorem_4_4_bound, is this book's own proposition,
+# book:rates.two-phase-bound; it is not the paper's Theorem 4.4.) Notation:
+# kappa = 2 - 2/N, gamma = gamma_Z = s_Z2 / s_Z (26), W = s u v^T (32) and
+# c = u^T Z_1 v = s_Z (u^T u_Z)(v^T v_Z).
+
+__all__ += [
+    "loss_31",
+    "terms_33",
+    "bound_33",
+    "rhs_35",
+    "in_set_36",
+    "exponent_38a",
+    "exponent_38b",
+    "theorem_4_4_applies",
+    "bound_38a",
+    "bound_38b",
+    "time_from_38",
+    "remark_1_time",
+]
+
+
+def _alpha_36(target: Target, alpha, *, closed: bool) -> float:
+    """``alpha`` in ``[gamma_Z, 1)`` (``closed``: (36), Lemma 4.3) or ``(gamma_Z, 1)`` (Theorem 4.4)."""
+    try:
+        a = float(alpha)
+    except (TypeError, ValueError):
+        raise ValueError(f"alpha must be a real number; got {alpha!r}") from None
+    g = target.gamma
+    low_ok = a >= g if closed else a > g
+    if not (math.isfinite(a) and low_ok and a < 1):
+        interval = "[gamma_Z, 1) (set (36), Lemma 4.3)" if closed else "(gamma_Z, 1) (Theorem 4.4)"
+        raise ValueError(f"alpha must lie in {interval}, gamma_Z = s_Z2/s_Z = {g:.6g}; got alpha = {alpha!r}")
+    return a
+
+
+def _beta_36(beta) -> float:
+    try:
+        b = float(beta)
+    except (TypeError, ValueError):
+        raise ValueError(f"beta must be a real number; got {beta!r}") from None
+    if not (math.isfinite(b) and b > 1):
+        raise ValueError(f"beta must be a finite number > 1 ((36) and Theorem 4.4 fix beta > 1); got beta = {beta!r}")
+    return b
+
+
+def _depth_any(depth) -> int:
+    return positive_int(depth, "depth", minimum=1)
+
+
+def _rank_one_parts(W, target: Target, name: str = "W"):
+    """``(s, c, single)`` for a rank-one matrix or stack: ``s = ||W||_F``, ``c = u^T Z_1 v`` (32)."""
+    stack, single = _as_stack(W, name, target.Z.shape)
+    sv = _require_rank_one(stack, name)
+    if np.any(sv[:, 0] == 0):
+        raise ValueError(f"{name} must have rank one; the zero matrix has rank 0 and no thin SVD (32)")
+    norm, _, p = _scalars(stack, target, sv)
+    return norm, target.s_Z * p, single
+
+
+def loss_31(W, target: Target):
+    """``L_{1,1}(W) = 1/2 ||Z_1 - W||_F^2`` (31), for a matrix or a stack (any rank)."""
+    target = _check_target(target)
+    stack, single = _as_stack(W, "W", target.Z.shape)
+    return _out(0.5 * np.sum((target.Z1 - stack) ** 2, axis=(1, 2)), single)
+
+
+def terms_33(W, target: Target):
+    """``(T_1, T_2)`` of (33): ``T_1 = (s - u^T Z_1 v)^2`` and ``T_2 = s_Z - u^T Z_1 v``.
+
+    ``W = s u v^T`` (32) must have rank one. Both are nonnegative. Returns two
+    floats for one matrix, two arrays of shape ``(k,)`` for a stack.
+    """
+    target = _check_target(target)
+    s, c, single = _rank_one_parts(W, target)
+    return _out((s - c) ** 2, single), _out(target.s_Z - c, single)
+
+
+def bound_33(W, target: Target):
+    """The right-hand side of (33), ``1/2 T_1 + s_Z T_2``, an upper bound on ``L_{1,1}(W)`` (31).
+
+    For rank one the identity ``L_{1,1} = 1/2 T_1 + s_Z T_2 - 1/2 T_2^2`` holds
+    (expand ``||Z_1 - s u v^T||^2 = s^2 - 2 s c + s_Z^2``), so (33) has slack
+    ``T_2^2 / 2``.
+    """
+    T1, T2 = terms_33(W, target)
+    return 0.5 * T1 + target.s_Z * T2
+
+
+def rhs_35(W, target: Target, depth: int):
+    """The right-hand side of (35) (Lemma 4.2), an upper bound on ``dL_{1,1}(W_t)/dt`` along (17).
+
+    ``-2 m N s^k T_1 - 2 m s^k (u^T Z_1 v) T_2 + sqrt(2) m N s^k gamma_Z sqrt(T_1 T_2)
+    + 2 m s^k s_{Z,2} T_2`` with ``k = 2 - 2/N``, as printed in the paper.
+
+    Parameters
+    ----------
+    W : array_like, shape (dy, dx) or (k, dy, dx)
+        Rank-one matrices (32).
+    target : Target
+    depth : int
+        ``N >= 1``.
+
+    Returns
+    -------
+    float or ndarray of shape (k,)
+    """
+    target = _check_target(target)
+    N = _depth_any(depth)
+    s, c, single = _rank_one_parts(W, target)
+    m, g = float(target.m), target.gamma
+    T1, T2 = (s - c) ** 2, np.maximum(target.s_Z - c, 0.0)
+    sk = s ** (2 - 2 / N)
+    out = m * sk * (-2 * N * T1 - 2 * c * T2 + math.sqrt(2) * N * g * np.sqrt(T1 * T2) + 2 * target.s_Z2 * T2)
+    return _out(out, single)
+
+
+def in_set_36(W, target: Target, alpha: float, beta: float):
+    """Membership in the set ``N_alpha,beta(Z_1)`` of (36).
+
+    ``W`` is in (36) when ``W = u_W s_W v_W^T`` (thin SVD, rank one) with
+    ``(alpha - gamma_Z) s_Z < s_W < beta s_Z`` and ``u_W^T Z_1 v_W > alpha s_Z``
+    (all strict, as printed). (36) is defined for ``alpha in [gamma_Z, 1)``
+    (the paper fixes that interval before (36) and in Lemma 4.3; Theorem 4.4
+    asks for the open interval ``(gamma_Z, 1)``) and ``beta > 1``.
+
+    Parameters
+    ----------
+    W : array_like, shape (dy, dx) or (k, dy, dx)
+        Rank-one matrices (a zero matrix is rank 0 and raises).
+    target : Target
+        ``Z`` with ``s_Z > s_Z2`` (Assumption 3.6).
+    alpha : float
+        In ``[gamma_Z, 1)``.
+    beta : float
+        ``> 1``.
+
+    Returns
+    -------
+    bool, or ndarray of bool of shape (k,)
+
+    Raises
+    ------
+    ValueError
+        If ``alpha`` is outside ``[gamma_Z, 1)``, ``beta <= 1``, ``W`` has the
+        wrong shape, non-finite entries, or a rank other than one.
+    """
+    target = _check_target(target)
+    a = _alpha_36(target, alpha, closed=True)
+    b = _beta_36(beta)
+    s, c, single = _rank_one_parts(W, target)
+    s_Z = target.s_Z
+    inside = ((a - target.gamma) * s_Z < s) & (s < b * s_Z) & (c > a * s_Z)
+    return bool(inside[0]) if single else inside
+
+
+def _exponent_args(target, depth, alpha, beta):
+    target = _check_target(target)
+    N = _depth_any(depth)
+    a = _alpha_36(target, alpha, closed=False)
+    b = _beta_36(beta)
+    return target, N, a, b, 2 - 2 / N
+
+
+def exponent_38a(target: Target, depth: int, alpha: float, beta: float) -> float:
+    """The coefficient of ``t`` in the exponent of (38a), as printed:
+
+    ``-m N s_Z^k ((alpha - gamma_Z)^k - 2 gamma_Z beta^k)``, ``k = 2 - 2/N``.
+    Negative exactly when ``(alpha - gamma_Z)^k > 2 gamma_Z beta^k``.
+    Raises ValueError for ``alpha`` outside ``(gamma_Z, 1)``, ``beta <= 1`` or ``depth < 1``.
+    """
+    target, N, a, b, k = _exponent_args(target, depth, alpha, beta)
+    g = target.gamma
+    return float(-target.m * N * target.s_Z**k * ((a - g) ** k - 2 * g * b**k))
+
+
+def exponent_38b(target: Target, depth: int, alpha: float, beta: float) -> float:
+    """The coefficient of ``t - tau`` in the exponent of (38b), as printed:
+
+    ``-m s_Z^k (alpha (alpha - gamma_Z)^k - 2 gamma_Z N beta^k)``, ``k = 2 - 2/N``.
+    Raises as :func:`exponent_38a`.
+    """
+    target, N, a, b, k = _exponent_args(target, depth, alpha, beta)
+    g = target.gamma
+    return float(-target.m * target.s_Z**k * (a * (a - g) ** k - 2 * g * N * b**k))
+
+
+def theorem_4_4_applies(target: Target, depth: int, alpha: float, beta: float) -> bool:
+    """Whether the hypothesis of Theorem 4.4 holds: ``N >= 2`` and both exponents of (38) negative.
+
+    The theorem fixes ``alpha in (gamma_Z, 1)``, ``beta > 1`` and asks that
+    ``gamma_Z`` be "small enough so that the exponents below are both
+    negative": :func:`exponent_38a` ``< 0`` and :func:`exponent_38b` ``< 0``.
+    Assumption 3.6 (in force) asks for depth ``N >= 2``; for ``depth = 1`` this
+    returns False (the exponents are still defined and are returned by the
+    exponent functions).
+
+    Raises
+    ------
+    ValueError
+        If ``alpha`` is outside ``(gamma_Z, 1)``, ``beta <= 1`` or ``depth < 1``
+        (or ``target`` has no unique ``Z_1``).
+    """
+    ea = exponent_38a(target, depth, alpha, beta)
+    eb = exponent_38b(target, depth, alpha, beta)
+    return bool(int(depth) >= 2 and ea < 0 and eb < 0)
+
+
+def _bound_38(W, target, t, exponent, name):
+    target = _check_target(target)
+    stack, single = _as_stack(W, name, target.Z.shape)
+    _require_rank_one(stack, name)
+    if stack.shape[0] != 1:
+        raise ValueError(f"{name} must be a single matrix of shape {target.Z.shape}; got a stack of {stack.shape[0]}")
+    if not np.linalg.norm(stack[0]) > 0:
+        raise ValueError(f"{name} must have rank one; the zero matrix has rank 0")
+    times = _times(t)
+    d2 = float(np.sum((target.Z1 - stack[0]) ** 2))
+    with np.errstate(over="ignore"):
+        out = d2 * np.exp(exponent * times)
+    out.setflags(write=False)
+    return out
+
+
+def bound_38a(W0, target: Target, depth: int, alpha: float, beta: float, t) -> np.ndarray:
+    """The right-hand side of (38a): ``||Z_1 - W_0||_F^2 exp(exponent_38a * t)`` at times ``t``.
+
+    Theorem 4.4 asserts ``||Z_1 - W(t)||_F^2 <=`` this for ``0 <= t <= tau``
+    (``tau``: the first time ``s(tau) <= sqrt(6) s_Z``) when (37) and the
+    hypothesis (:func:`theorem_4_4_applies`) hold; the function evaluates the
+    formula for any rank-one ``W0`` and does not check (37).
+
+    Parameters
+    ----------
+    W0 : array_like, shape (dy, dx)
+        Rank-one end-to-end start.
+    target : Target
+    depth : int
+        ``N >= 1``.
+    alpha : float
+        In ``(gamma_Z, 1)``.
+    beta : float
+        ``> 1``.
+    t : float or array_like
+        Times ``>= 0``.
+
+    Returns
+    -------
+    ndarray, shape of ``np.atleast_1d(t)``
+
+    Raises
+    ------
+    ValueError
+        Bad ``alpha``, ``beta``, ``depth``, ``t``, or ``W0`` not of rank one.
+    """
+    return _bound_38(W0, target, t, exponent_38a(target, depth, alpha, beta), "W0")
+
+
+def bound_38b(W_tau, target: Target, depth: int, alpha: float, beta: float, t) -> np.ndarray:
+    """The right-hand side of (38b): ``||Z_1 - W(tau)||_F^2 exp(exponent_38b * t)``, ``t`` measured from ``tau``.
+
+    Theorem 4.4 asserts ``||Z_1 - W(tau + t)||_F^2 <=`` this for ``t >= 0``.
+    Same parameters and errors as :func:`bound_38a`, with ``W_tau = W(tau)``.
+    """
+    return _bound_38(W_tau, target, t, exponent_38b(target, depth, alpha, beta), "W_tau")
+
+
+def time_from_38(target: Target, depth: int, alpha: float, beta: float, d0_sq: float, tau: float, epsilon: float):
+    """Time after which (38) guarantees ``||Z_1 - W(t)||_F^2 <= epsilon`` (inverting (38) as printed).
+
+    With ``E_a = -exponent_38a``, ``E_b = -exponent_38b`` (both > 0 under the
+    hypothesis), ``C = d0_sq = ||Z_1 - W_0||^2`` and ``eps_0 = C exp(-E_a tau)``
+    (the right-hand side of (38a) at ``tau``, an upper bound on that of (38b) at ``tau``):
+
+    * ``epsilon > eps_0``: ``log(C / epsilon) / E_a``;
+    * ``epsilon <= eps_0``: ``tau + log(eps_0 / epsilon) / E_b
+      = log(C / epsilon) / E_b - tau (E_a / E_b - 1)``.
+
+    This is the structure of remark 1 after Theorem 4.4, with the exponents
+    of (38) (compare :func:`remark_1_time`).
+
+    Raises
+    ------
+    ValueError
+        If the hypothesis of Theorem 4.4 fails, or ``d0_sq``, ``epsilon`` are
+        not positive, or ``tau`` is negative.
+    """
+    if not theorem_4_4_applies(target, depth, alpha, beta):
+        raise ValueError("the hypothesis of Theorem 4.4 fails (depth >= 2 and both exponents of (38) negative)")
+    C = positive_float(d0_sq, "d0_sq")
+    eps = positive_float(epsilon, "epsilon")
+    tau = positive_float(tau, "tau", allow_zero=True)
+    Ea = -exponent_38a(target, depth, alpha, beta)
+    Eb = -exponent_38b(target, depth, alpha, beta)
+    eps0 = C * math.exp(-Ea * tau)
+    if eps > eps0:
+        return max(math.log(C / eps), 0.0) / Ea
+    return tau + math.log(eps0 / eps) / Eb
+
+
+def remark_1_time(target: Target, depth: int, alpha: float, beta: float, d0_sq: float, tau: float, epsilon: float):
+    """Remark 1 after Theorem 4.4, as printed, with ``C = d0_sq`` and ``eps_0`` as in :func:`time_from_38`.
+
+    * ``epsilon > eps_0``: ``log(C/eps) / (m N s_Z ((alpha-gamma)^2 - 2 gamma beta^2))``;
+    * ``epsilon <= eps_0``: ``log(C/eps) / (m s_Z^2 (alpha (alpha-gamma)^2 - 2 gamma N beta^2))
+      - tau (N ((alpha-gamma)^2 - 2 gamma beta^2) / (alpha (alpha-gamma)^2 - 2 gamma N beta^2) - 1)``.
+
+    The printed remark has the powers ``2`` (and ``s_Z`` to the first power in
+    its first case) where (38) has ``2 - 2/N``; :func:`time_from_38` inverts (38)
+    itself. The remark says "in the order of": no constant is implied; this
+    function takes the constant as 1. ``eps_0`` is computed from (38a) at
+    ``tau`` as in :func:`time_from_38`.
+    """
+    if not theorem_4_4_applies(target, depth, alpha, beta):
+        raise ValueError("the hypothesis of Theorem 4.4 fails (depth >= 2 and both exponents of (38) negative)")
+    target = _check_target(target)
+    N = int(depth)
+    C = positive_float(d0_sq, "d0_sq")
+    eps = positive_float(epsilon, "epsilon")
+    tau = positive_float(tau, "tau", allow_zero=True)
+    a, b, g, m, s_Z = float(alpha), float(beta), target.gamma, float(target.m), target.s_Z
+    fa = (a - g) ** 2 - 2 * g * b**2
+    fb = a * (a - g) ** 2 - 2 * g * N * b**2
+    if not (fa > 0 and fb > 0):
+        raise ValueError("remark 1's denominators (with the powers 2 as printed) must be positive for these alpha, beta")
+    eps0 = C * math.exp(exponent_38a(target, N, a, b) * tau)
+    if eps > eps0:
+        return max(math.log(C / eps), 0.0) / (m * N * s_Z * fa)
+    return math.log(C / eps) / (m * s_Z**2 * fb) - tau * (N * fa / fb - 1)
 
 
 # --------------------------------------------------------------------------
