@@ -2,6 +2,8 @@
 
 * :func:`gradient_flow`: gradient flow (13) on all layers,
   ``dW_j/dt = -dL/dW_j``, for any data.
+* :func:`gradient_flow_batch`: the same for a stack of networks, vectorised
+  (every weight a state variable; no rank, balancedness or induced flow imposed).
 * :func:`induced_operator`: the operator ``A_W`` of eq. (16),
   ``A_W(Delta) = sum_{j=1}^N (W W^T)^{(N-j)/N} Delta (W^T W)^{(j-1)/N}``.
 * :func:`induced_flow`, :func:`induced_flow_target`, :func:`induced_flow_batch`:
@@ -71,6 +73,8 @@ __all__ = [
     "induced_operator",
     "induced_operator_naive",
     "gradient_flow",
+    "gradient_flow_batch",
+    "NetworkBatchFlowResult",
     "induced_flow",
     "induced_flow_target",
     "induced_flow_batch",
@@ -991,6 +995,105 @@ def gradient_flow(
     W = _end_to_end(weights)
     _frozen(t, W, *weights)
     return NetworkFlowResult(t=t, W=W, weights=weights)
+
+
+@dataclass(frozen=True)
+class NetworkBatchFlowResult:
+    """Trajectories of a stack of networks under gradient flow (13).
+
+    Attributes
+    ----------
+    t : ndarray, shape (T,)
+    W : ndarray, shape (B, T, dy, dx)
+        End-to-end matrices ``W_N(t) ... W_1(t)`` of each network.
+    weights : list of ndarray
+        ``weights[j - 1]`` has shape ``(B, T, d_j, d_{j-1})``.
+    """
+
+    t: np.ndarray
+    W: np.ndarray
+    weights: list
+
+
+def gradient_flow_batch(
+    weights0,
+    X,
+    Y,
+    t_eval,
+    *,
+    rtol: float = DEFAULT_RTOL,
+    atol: float = DEFAULT_ATOL,
+    max_steps: int = MAX_STEPS,
+) -> NetworkBatchFlowResult:
+    """Gradient flow (13) on all layers of a stack of networks, vectorised over the stack.
+
+    Every entry of every layer is a state variable, integrated by the stacked
+    DOP853 of :func:`integrate_stacked` (each network with its own step size and
+    error control). Nothing about the end-to-end matrix is imposed: not its rank,
+    not balancedness, not the induced flow (17). The right-hand side is the
+    chain rule ``-dL/dW_j = -(W_N...W_{j+1})^T (W X X^T - Y X^T) (W_{j-1}...W_1)^T``,
+    for any data.
+
+    Parameters
+    ----------
+    weights0 : list of array_like
+        ``weights0[j - 1]`` of shape ``(B, d_j, d_{j-1})``: layer ``j`` of each of
+        the ``B`` networks at ``t = 0``; depth ``N >= 1``.
+    X : array_like, shape (dx, m)
+    Y : array_like, shape (dy, m)
+    t_eval : array_like, shape (T,)
+        Strictly increasing output times ``>= 0``.
+    rtol, atol : float
+    max_steps : int
+
+    Returns
+    -------
+    NetworkBatchFlowResult
+    """
+    if not isinstance(weights0, (list, tuple)) or len(weights0) == 0:
+        raise ValueError("weights0 must be a non-empty list of arrays of shape (B, d_j, d_{j-1})")
+    layers = [np.asarray(Wj, dtype=float) for Wj in weights0]
+    if any(a.ndim != 3 for a in layers) or len({a.shape[0] for a in layers}) != 1 or layers[0].shape[0] == 0:
+        raise ValueError("weights0 must hold arrays of shape (B, d_j, d_{j-1}) with the same B >= 1")
+    for j in range(1, len(layers)):
+        if layers[j].shape[2] != layers[j - 1].shape[1]:
+            raise ValueError(
+                f"weights0 layers do not chain: layer {j + 1} has {layers[j].shape[2]} columns but layer {j} "
+                f"has {layers[j - 1].shape[1]} rows"
+            )
+    if not all(np.all(np.isfinite(a)) for a in layers):
+        raise ValueError("weights0 must be finite")
+    X, Y = check_data(X, Y, layers[0].shape[2], layers[-1].shape[1])
+    t = _check_times(t_eval)
+    rtol, atol = _check_tolerances(rtol, atol)
+    max_steps = positive_int(max_steps, "max_steps")
+    B = layers[0].shape[0]
+    shapes = [a.shape[1:] for a in layers]
+    cuts = np.cumsum([int(np.prod(sh)) for sh in shapes])[:-1]
+    XXt, YXt = X @ X.T, Y @ X.T
+
+    def rhs(y, rows):
+        b = y.shape[0]
+        Ws = [part.reshape((b,) + sh) for part, sh in zip(np.split(y, cuts, axis=1), shapes)]
+        below = [np.broadcast_to(np.eye(shapes[0][1]), (b,) + (shapes[0][1],) * 2)]
+        for Wj in Ws:
+            below.append(Wj @ below[-1])
+        above = [np.broadcast_to(np.eye(shapes[-1][0]), (b,) + (shapes[-1][0],) * 2)]
+        for Wj in reversed(Ws):
+            above.append(above[-1] @ Wj)
+        above = above[::-1]
+        G = below[-1] @ XXt - YXt
+        grads = [_mT(above[j + 1]) @ G @ _mT(below[j]) for j in range(len(Ws))]
+        return -np.concatenate([g.reshape(b, -1) for g in grads], axis=1)
+
+    y0 = np.concatenate([a.reshape(B, -1) for a in layers], axis=1)
+    ys = _dop853_stacked(rhs, y0, t, rtol, atol, max_steps)
+    weights = [part.reshape((B, t.size) + sh) for part, sh in zip(np.split(ys, cuts, axis=2), shapes)]
+    W = weights[0]
+    for Wj in weights[1:]:
+        W = Wj @ W
+    _frozen(t, W, *weights)
+    return NetworkBatchFlowResult(t=t, W=W, weights=weights)
 
 
 # --------------------------------------------------------------------------

@@ -10,9 +10,11 @@ solvers themselves (those are in :mod:`linnet.flows`):
 * :func:`tangent_residual`, :func:`rank_drop_sequence`: the manifold
   ``M_{N,r}`` of rank-``r`` end-to-end matrices (20), that ``A_W`` maps into its
   tangent space, and a sequence in it whose limit drops rank (Lemma 3.4 role).
-* :func:`set_alpha_to_theory`, :func:`stable_set_margin_28`: the set
-  ``N_{N,alpha}`` (28) parametrised as ``<W, Z> >= alpha s_Z ||W||_F``,
-  ``alpha in (gamma_Z, 1]``, mapped onto :func:`linnet.theory.correlation_set_margin`.
+* :func:`rank_one_with`, :func:`sample_set_28`: random rank-one end-to-end
+  matrices with a prescribed correlation ``u^T Z_1 v / s_Z`` and norm, and
+  samples of the paper's set ``N_{N,alpha}`` (28) (membership:
+  :func:`linnet.theory.in_set_28`), including its two edges;
+  :func:`balanced_rank_one_networks`: balanced weights with those products.
 * :func:`sample_at_correlation`: random rank-one starts with a prescribed
   correlation ``<W, Z> / (||W||_F s_Z)`` and norm.
 * :func:`balanced_starts`: balanced networks (14) with those end-to-end matrices.
@@ -20,9 +22,11 @@ solvers themselves (those are in :mod:`linnet.flows`):
   ``||W(t) - Z_1||_F <= eps s_Z`` (the time-to-epsilon maps).
 * :func:`induced_vector_field`: ``-m A_W(W - Z)`` on a grid (phase portraits).
 
-Provenance: the paper's statements of (19), (20), Lemma 3.4, (28), Lemma 3.7
-and Theorem 3.8 could not be read (``notes/paper-statements.md``); the
-formulations here are ours and play those roles.
+Provenance: (28) is the paper's set, implemented in :func:`linnet.theory.in_set_28`.
+:func:`singular_value_velocity`, :func:`tangent_residual` and
+:func:`rank_drop_sequence` are the book's own computations about end-to-end
+matrices; they illustrate (19) and Lemma 3.4 but are not the paper's statements
+(the paper's ``M_{N,r}`` (20) is a set of weight tuples).
 """
 
 from __future__ import annotations
@@ -34,15 +38,15 @@ from .data import Target
 from .flows import induced_operator, scalar_polar_flow
 from .init import balanced_init, check_widths, numerical_rank
 from .network import check_weights, end_to_end
-from .theory import correlation_set_margin
 
 __all__ = [
     "conservation_drift",
     "singular_value_velocity",
     "tangent_residual",
     "rank_drop_sequence",
-    "set_alpha_to_theory",
-    "stable_set_margin_28",
+    "rank_one_with",
+    "sample_set_28",
+    "balanced_rank_one_networks",
     "sample_at_correlation",
     "balanced_starts",
     "polar_distance",
@@ -204,39 +208,153 @@ def rank_drop_sequence(W_limit, direction, scales) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------
-# the set N_{N,alpha} (28)
+# the set N_{N,alpha} (28): sampling it, its edges and just outside
 # --------------------------------------------------------------------------
 
 
-def set_alpha_to_theory(target: Target, alpha: float) -> float:
-    """``alpha' = (alpha - gamma) / (1 - gamma)``: (28)'s ``alpha`` in :mod:`linnet.theory`'s parametrisation.
+def _unit_orthogonal(rng, n: int, d: int, axis: np.ndarray) -> np.ndarray:
+    """``n`` random unit vectors of length ``d`` orthogonal to the unit vector ``axis`` (zeros if ``d = 1``)."""
+    x = rng.standard_normal((n, d))
+    x -= (x @ axis)[:, None] * axis[None]
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return np.where(norms > 0, x / np.where(norms > 0, norms, 1.0), 0.0)
 
-    The chapters write ``N_{N,alpha} = {<W, Z> >= alpha s_Z ||W||_F}`` with
-    ``alpha in (gamma_Z, 1]``; :func:`linnet.theory.correlation_set_margin`
-    writes the same sets as ``rho >= s_Z2 + alpha' (s_Z - s_Z2)``, ``alpha' in (0, 1]``.
 
-    Raises
-    ------
-    ValueError
-        If ``alpha`` is not in ``(gamma_Z, 1]`` or ``Z_1`` is not unique.
+def rank_one_with(target: Target, correlations, norms, seed) -> np.ndarray:
+    """Random rank-one ``W = s u v^T`` with ``u^T Z_1 v / s_Z = c`` and ``s_W = s`` exactly.
+
+    ``u^T Z_1 v / s_Z = (u^T u_Z)(v^T v_Z)`` for unit ``u, v``. For ``d_y = 1``
+    ``u = u_Z`` and ``v^T v_Z = c``; otherwise ``u^T u_Z = c^lam``,
+    ``v^T v_Z = c^(1 - lam)`` with ``lam`` uniform in ``[0, 1]`` (for ``c > 0``;
+    ``c <= 0`` puts all of ``c`` on ``v``), and the components orthogonal to
+    ``u_Z``, ``v_Z`` are uniformly random directions.
+
+    Parameters
+    ----------
+    target : Target
+    correlations : array_like, shape (n,)
+        ``c`` in ``[-1, 1]``.
+    norms : array_like, shape (n,)
+        ``s > 0``.
+    seed : int or None
+
+    Returns
+    -------
+    ndarray, shape (n, dy, dx)
+    """
+    target = _check_target(target)
+    c = np.atleast_1d(np.asarray(correlations, dtype=float))
+    s = np.atleast_1d(np.asarray(norms, dtype=float))
+    if c.ndim != 1 or c.size == 0 or not np.all(np.isfinite(c)) or np.any(np.abs(c) > 1):
+        raise ValueError("correlations must be a non-empty 1-D array of numbers in [-1, 1]")
+    if s.shape != c.shape or not np.all(np.isfinite(s)) or np.any(s <= 0):
+        raise ValueError(f"norms must be finite positive numbers with the shape of correlations {c.shape}")
+    rng = np.random.default_rng(seed)
+    n = c.size
+    if target.dy == 1:
+        a = np.ones(n)
+    else:
+        lam = rng.uniform(size=n)
+        a = np.where(c > 0, np.abs(c) ** lam, 1.0)
+    b = c / a
+    u = a[:, None] * target.u[None] + np.sqrt(np.maximum(1 - a * a, 0.0))[:, None] * _unit_orthogonal(rng, n, target.dy, target.u)
+    v = b[:, None] * target.v[None] + np.sqrt(np.maximum(1 - b * b, 0.0))[:, None] * _unit_orthogonal(rng, n, target.dx, target.v)
+    return s[:, None, None] * u[:, :, None] * v[:, None, :]
+
+
+def sample_set_28(target: Target, alpha: float, n: int, seed, *, edge_fraction: float = 0.25, max_norm: float = 10.0):
+    """Random end-to-end matrices in ``N_{N,alpha}`` (28), covering all of it and its two edges.
+
+    The set asks ``c = u_W^T Z_1 v_W / s_Z > alpha`` and ``s_W > f s_Z`` with the
+    floor ``f = alpha - gamma_Z``. Each draw takes
+
+    * its correlation ``c``: with probability ``edge_fraction`` just above the
+      edge, ``c = alpha + (1 - alpha) 10^U``, ``U`` uniform in ``[-6, -2]``;
+      otherwise uniform in ``(alpha, 1)``;
+    * its norm ``s_W``: with probability ``edge_fraction`` just above the floor,
+      ``s_W = f s_Z (1 + 10^U)``; otherwise log-uniform between the floor and
+      ``max_norm s_Z`` (between ``1e-3 s_Z`` and ``max_norm s_Z`` when ``f = 0``);
+
+    the two choices independent, the direction as in :func:`rank_one_with`.
+
+    Parameters
+    ----------
+    target : Target
+    alpha : float in (gamma_Z, 1)
+    n : int
+    seed : int or None
+    edge_fraction : float in [0, 1]
+    max_norm : float > 1
+
+    Returns
+    -------
+    W0s : ndarray, shape (n, dy, dx)
+    near_corr, near_norm : ndarray of bool, shape (n,)
+        Which draws were placed at the correlation edge and at the norm floor.
     """
     target = _check_target(target)
     target.require_unique_Z1()
-    a = positive_float(alpha, "alpha")
+    a = float(alpha)
     g = target.gamma
-    if not g < a <= 1:
-        raise ValueError(f"alpha must lie in (gamma_Z, 1] = ({g:.6g}, 1]; got {alpha!r}")
-    return min(1.0, (a - g) / (1 - g))
+    if not (np.isfinite(a) and g < a < 1):
+        raise ValueError(f"alpha must lie in (gamma_Z, 1) = ({g:.6g}, 1); got {alpha!r}")
+    n = positive_int(n, "n")
+    if not 0 <= edge_fraction <= 1:
+        raise ValueError(f"edge_fraction must be in [0, 1]; got {edge_fraction!r}")
+    max_norm = positive_float(max_norm, "max_norm")
+    if max_norm <= 1:
+        raise ValueError(f"max_norm must be > 1 (in units of s_Z); got {max_norm!r}")
+    rng = np.random.default_rng(seed)
+    near_c = rng.uniform(size=n) < edge_fraction
+    near_s = rng.uniform(size=n) < edge_fraction
+    c = np.where(near_c, a + (1 - a) * 10 ** rng.uniform(-6, -2, n), a + (1 - a) * rng.uniform(size=n))
+    c = np.minimum(c, 1.0)
+    floor = a - g
+    low = np.log(floor) if floor > 0 else np.log(1e-3)
+    bulk = np.exp(rng.uniform(low, np.log(max_norm), n))
+    s = np.where(near_s & (floor > 0), floor * (1 + 10 ** rng.uniform(-6, -2, n)), bulk) * target.s_Z
+    W = rank_one_with(target, c, s, int(rng.integers(2**31)))
+    return W, near_c, near_s & (floor > 0)
 
 
-def stable_set_margin_28(W, target: Target, alpha: float):
-    """``(<W, Z>/||W||_F - alpha s_Z) / s_Z``: signed margin in ``N_{N,alpha}`` (28), our formulation.
+def balanced_rank_one_networks(W0s, widths, seed) -> list[np.ndarray]:
+    """Balanced networks (14, corrected) with rank-one end-to-end matrices ``W0s``, vectorised.
 
-    ``>= 0`` exactly on the set; ``-inf`` at ``W = 0``. Computed by
-    :func:`linnet.theory.correlation_set_margin` with ``alpha' = set_alpha_to_theory(alpha)``
-    (the two margins are the same number). ``W`` must have rank one.
+    For ``W0 = s u v^T``: ``W_1 = s^{1/N} q_1 v^T``, ``W_j = s^{1/N} q_j q_{j-1}^T``,
+    ``W_N = s^{1/N} u q_{N-1}^T`` with ``q_j`` uniformly random unit vectors of
+    length ``d_j``. Then ``W_N ... W_1 = W0`` and
+    ``W_{j+1}^T W_{j+1} = s^{2/N} q_j q_j^T = W_j W_j^T``.
+
+    Parameters
+    ----------
+    W0s : array_like, shape (B, dy, dx)
+        Each of rank one (checked to ``RANK_ONE_RTOL`` of :mod:`linnet.theory`).
+    widths : sequence of int
+        ``[dx, d_1, ..., dy]``.
+    seed : int or None
+
+    Returns
+    -------
+    list of ndarray
+        ``weights[j - 1]`` of shape ``(B, d_j, d_{j-1})``.
     """
-    return correlation_set_margin(W, target, set_alpha_to_theory(target, alpha))
+    from .theory import RANK_ONE_RTOL
+
+    W0s = np.asarray(W0s, dtype=float)
+    if W0s.ndim != 3 or W0s.shape[0] == 0 or not np.all(np.isfinite(W0s)):
+        raise ValueError(f"W0s must be a finite array of shape (B >= 1, dy, dx); got shape {W0s.shape}")
+    widths = check_widths(widths)
+    B, dy, dx = W0s.shape
+    if widths[0] != dx or widths[-1] != dy:
+        raise ValueError(f"widths must start with dx = {dx} and end with dy = {dy}; got {widths}")
+    U, sv, Vt = np.linalg.svd(W0s, full_matrices=False)
+    if np.any(sv[:, 0] == 0) or (sv.shape[1] > 1 and np.any(sv[:, 1] > RANK_ONE_RTOL * sv[:, 0])):
+        raise ValueError("W0s must each have rank one")
+    N = len(widths) - 1
+    rng = np.random.default_rng(seed)
+    root = sv[:, 0] ** (1.0 / N)
+    q = [Vt[:, 0, :]] + [_unit(rng.standard_normal((B, d))) for d in widths[1:-1]] + [U[:, :, 0]]
+    return [root[:, None, None] * q[j][:, :, None] * q[j - 1][:, None, :] for j in range(1, N + 1)]
 
 
 # --------------------------------------------------------------------------

@@ -46,6 +46,8 @@ __all__ = [
     "in_correlation_set",
     "stable_set_margin",
     "in_stable_set",
+    "set_28_margins",
+    "in_set_28",
     "RankOneBound",
     "theorem_3_8_bound",
     "theorem_4_4_bound",
@@ -210,11 +212,13 @@ def cosine_with_Z1(W, target: Target):
 
 
 def correlation_set_margin(W, target: Target, alpha: float):
-    """Signed margin of ``W`` in the stable set ``N_alpha`` (role of (28); re-derived).
+    """Signed margin of ``W`` in the book's correlation set ``N_alpha`` (not the paper's (28)).
 
     ``N_alpha = {W of rank one : <W, Z>/||W||_F >= s_Z2 + alpha (s_Z - s_Z2)}``.
     The set is invariant under (17) for every depth ``N >= 2`` and the flow
-    converges from it to ``Z_1`` (role of Lemma 3.7 and Theorem 3.8; notes A.4).
+    converges from it to ``Z_1`` (the book's own result; notes A.4). It is a
+    different set from the paper's ``N_{N,alpha}`` (28), which asks a cosine
+    with ``Z_1`` and a norm floor: see :func:`in_set_28`.
 
     Parameters
     ----------
@@ -249,7 +253,7 @@ def correlation_set_margin(W, target: Target, alpha: float):
 
 
 def in_correlation_set(W, target: Target, alpha: float):
-    """Whether ``W`` lies in ``N_alpha`` (role of (28)); see :func:`correlation_set_margin`.
+    """Whether ``W`` lies in the book's ``N_alpha`` (not (28); see :func:`in_set_28`); see :func:`correlation_set_margin`.
 
     Returns a bool for one matrix and a boolean array for a stack.
     """
@@ -301,6 +305,112 @@ def in_stable_set(W, target: Target, alpha: float, beta: float):
     """Whether ``W`` lies in ``N_alpha,beta(Z_1)`` (role of (36)); see :func:`stable_set_margin`."""
     margin = stable_set_margin(W, target, alpha, beta)
     return bool(margin >= 0) if np.isscalar(margin) else margin >= 0
+
+
+# --------------------------------------------------------------------------
+# Eftekhari: the set N_{N,alpha} (28) exactly as the paper defines it
+# --------------------------------------------------------------------------
+
+
+def _alpha_28(target: Target, alpha) -> float:
+    """``alpha`` checked against the range ``[gamma_Z, 1)`` that the text before (28) fixes."""
+    try:
+        a = float(alpha)
+    except (TypeError, ValueError):
+        raise ValueError(f"alpha must be a real number in [gamma_Z, 1); got {alpha!r}") from None
+    g = target.gamma
+    if not (math.isfinite(a) and g <= a < 1):
+        raise ValueError(f"alpha must lie in [gamma_Z, 1) = [{g:.6g}, 1) (the range fixed before (28)); got {alpha!r}")
+    return a
+
+
+def _rank_one_parts(stack: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Thin SVD ``s u v^T`` of each matrix of a stack, raising unless each has rank exactly one.
+
+    Rank is decided relative to :data:`RANK_ONE_RTOL`: rank 0 is ``sigma_1 = 0``,
+    rank >= 2 is ``sigma_2 > RANK_ONE_RTOL sigma_1``.
+    """
+    U, sv, Vt = np.linalg.svd(stack, full_matrices=False)
+    zero = sv[:, 0] == 0
+    if np.any(zero):
+        k = int(np.argmax(zero))
+        raise ValueError(
+            f"{name} must have rank one (N_(N,alpha) (28) is defined through the thin SVD u_W s_W v_W^T of a "
+            f"rank-one end-to-end matrix); matrix {k} is zero (rank 0)"
+        )
+    _require_rank_one(stack, name)
+    return sv[:, 0], U[:, :, 0], Vt[:, 0, :]
+
+
+def set_28_margins(W, target: Target, alpha: float):
+    """The two margins of the end-to-end matrix ``W`` in ``N_{N,alpha}`` (28), in units of ``s_Z``.
+
+    With the thin SVD ``W = u_W s_W v_W^T`` (rank one), (28) asks
+
+    * ``u_W^T Z_1 v_W > alpha s_Z`` (correlation with ``Z_1`` (27)), and
+    * ``s_W > (alpha - gamma_Z) s_Z`` (norm floor, ``gamma_Z`` of (26)).
+
+    The first quantity does not depend on the sign convention of the SVD
+    (flipping ``u_W`` and ``v_W`` together leaves it unchanged).
+
+    Parameters
+    ----------
+    W : array_like, shape (dy, dx) or (k, dy, dx)
+        End-to-end matrix ``W_N ... W_1`` (or a stack), of rank exactly one.
+    target : Target
+        ``Z`` with ``s_Z > s_Z2`` (Assumption 3.6).
+    alpha : float in [gamma_Z, 1)
+
+    Returns
+    -------
+    (correlation, norm) : floats or ndarrays of shape (k,)
+        ``(u_W^T Z_1 v_W - alpha s_Z) / s_Z`` and ``(s_W - (alpha - gamma_Z) s_Z) / s_Z``;
+        ``W`` is in (28) exactly when both are ``> 0``.
+
+    Raises
+    ------
+    ValueError
+        If ``target`` is not a Target with unique ``Z_1``; ``alpha`` is not in
+        ``[gamma_Z, 1)``; ``W`` has the wrong shape, non-finite entries, rank 0
+        or rank 2 or more.
+    """
+    target = _check_target(target)
+    a = _alpha_28(target, alpha)
+    stack, single = _as_stack(W, "W", target.Z.shape)
+    s, u, v = _rank_one_parts(stack, "W")
+    corr = (u @ target.u) * (v @ target.v)  # u_W^T Z_1 v_W / s_Z
+    corr_margin = corr - a
+    norm_margin = s / target.s_Z - (a - target.gamma)
+    return _out(corr_margin, single), _out(norm_margin, single)
+
+
+def in_set_28(W, target: Target, alpha: float):
+    """Whether the end-to-end matrix ``W`` lies in ``N_{N,alpha}`` (28).
+
+    ``W = u_W s_W v_W^T`` (thin SVD, rank one) is in the set when
+    ``u_W^T Z_1 v_W > alpha s_Z`` and ``s_W > (alpha - gamma_Z) s_Z`` (both strict,
+    as printed). ``alpha`` must lie in ``[gamma_Z, 1)``, the range fixed before
+    (28) (Lemma 3.7 and Theorem 3.8 take ``alpha in (gamma_Z, 1)``; see the errata).
+
+    Parameters
+    ----------
+    W : array_like, shape (dy, dx) or (k, dy, dx)
+    target : Target
+    alpha : float
+
+    Returns
+    -------
+    bool for a single matrix, ndarray of bool of shape (k,) for a stack.
+
+    Raises
+    ------
+    ValueError
+        As :func:`set_28_margins`: rank 0 or rank >= 2, ``alpha`` outside
+        ``[gamma_Z, 1)``, non-finite entries, wrong shape.
+    """
+    corr, norm = set_28_margins(W, target, alpha)
+    inside = np.logical_and(np.asarray(corr) > 0, np.asarray(norm) > 0)
+    return bool(inside) if np.isscalar(corr) else inside
 
 
 # --------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Tests of linnet.stable_set: sampling in the set (28), the analytic SVD (19),
+"""Tests of linnet.stable_set: sampling at a correlation level, the analytic SVD (19),
 the manifold M_{N,r} (20), the conservation law (15) and the time-to-epsilon
 quadrature against the ODE solver."""
 
@@ -20,9 +20,7 @@ from linnet.stable_set import (
     polar_distance,
     rank_drop_sequence,
     sample_at_correlation,
-    set_alpha_to_theory,
     singular_value_velocity,
-    stable_set_margin_28,
     tangent_residual,
     time_to_accuracy_polar,
 )
@@ -60,24 +58,6 @@ def test_sample_at_correlation_scalar_output(target1):
     W = sample_at_correlation(target1, c, np.ones_like(c), 0)
     got = correlation_with_target(W, target1) / target1.s_Z
     assert np.max(np.abs(got - c)) <= 1e-12
-
-
-def test_margin_28_is_the_theory_margin_reparametrised(target3):
-    g = target3.gamma
-    alpha = g + 0.3 * (1 - g)
-    assert set_alpha_to_theory(target3, alpha) == pytest.approx(0.3, abs=1e-14)
-    W = sample_at_correlation(target3, [alpha, 0.9, g], [1.0, 2.0, 3.0], 2)
-    margin = stable_set_margin_28(W, target3, alpha)
-    rho = correlation_with_target(W, target3)
-    np.testing.assert_allclose(margin, (rho - alpha * target3.s_Z) / target3.s_Z, atol=1e-13)
-
-
-@pytest.mark.parametrize("alpha", [0.0, 0.5, 1.5, float("nan")])
-def test_alpha_outside_gamma_one_is_rejected(target3, alpha):
-    if alpha == 0.5 and target3.gamma < 0.5:
-        alpha = target3.gamma / 2
-    with pytest.raises(ValueError, match="alpha"):
-        set_alpha_to_theory(target3, alpha)
 
 
 def test_sampling_validates(target3):

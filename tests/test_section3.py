@@ -1,0 +1,218 @@
+"""Tests of Section 3 of Eftekhari (2020) as the paper states it: membership in the
+set (28) (``linnet.theory.in_set_28``) at hand-made boundary cases, the samplers of
+the set, balanced rank-one networks, and the stacked gradient flow of the weights (13)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from linnet.data import Target, whitened_data
+from linnet.flows import gradient_flow, gradient_flow_batch
+from linnet.network import balancedness, end_to_end
+from linnet.stable_set import balanced_rank_one_networks, rank_one_with, sample_set_28
+from linnet.theory import in_set_28, set_28_margins
+
+
+@pytest.fixture(scope="module")
+def diag_target():
+    # Z = diag(2, 1) padded: s_Z = 2, s_Z2 = 1, gamma_Z = 1/2, u_Z = e1, v_Z = e1.
+    Z = np.zeros((2, 3))
+    Z[0, 0], Z[1, 1] = 2.0, 1.0
+    return Target.from_matrix(Z, m=10)
+
+
+def outer(s, u, v):
+    u, v = np.asarray(u, float), np.asarray(v, float)
+    return s * np.outer(u / np.linalg.norm(u), v / np.linalg.norm(v))
+
+
+# --- in_set_28: hand-made cases --------------------------------------------------------
+
+
+def test_Z1_itself_and_multiples(diag_target):
+    t = diag_target
+    assert in_set_28(t.Z1, t, 0.5) is True
+    assert in_set_28(-t.Z1, t, 0.5) is False  # u^T Z1 v = -s_Z
+    # alpha = 0.75: floor (alpha - gamma) s_Z = 0.5. Z1 scaled to norm 0.6 is in, 0.4 is out.
+    assert in_set_28(0.3 * t.Z1, t, 0.75) is True
+    assert in_set_28(0.2 * t.Z1, t, 0.75) is False
+
+
+def test_norm_floor_is_strict(diag_target):
+    t = diag_target
+    alpha = 0.75  # floor = 0.25 * 2 = 0.5 exactly in binary
+    assert in_set_28(outer(0.5, [1, 0], [1, 0, 0]), t, alpha) is False
+    assert in_set_28(outer(np.nextafter(0.5, 1), [1, 0], [1, 0, 0]), t, alpha) is True
+    corr, norm = set_28_margins(outer(0.5, [1, 0], [1, 0, 0]), t, alpha)
+    assert norm == 0.0 and corr == pytest.approx(0.25)
+
+
+def test_correlation_edge_is_strict(diag_target):
+    t = diag_target
+    # u = e1, v = (c, sqrt(1 - c^2), 0): u^T Z1 v / s_Z = c. c = 0.5 exactly at alpha = 0.5.
+    v_edge = [0.5, math.sqrt(0.75), 0.0]
+    corr, _ = set_28_margins(outer(1.0, [1, 0], v_edge), t, 0.5)
+    assert abs(corr) <= 1e-15
+    # A hair above and below (1e-9 in c) decides membership both ways.
+    for dc, expected in [(1e-9, True), (-1e-9, False)]:
+        c = 0.5 + dc
+        assert in_set_28(outer(1.0, [1, 0], [c, math.sqrt(1 - c * c), 0.0]), t, 0.5) is expected
+
+
+def test_correlation_is_with_Z1_not_Z(diag_target):
+    t = diag_target
+    # W along the second singular pair: <W, Z> = s_Z2 s_W > 0 but u^T Z1 v = 0.
+    W = outer(3.0, [0, 1], [0, 1, 0])
+    assert np.sum(W * t.Z) > 0
+    assert in_set_28(W, t, t.gamma) is False
+    corr, _ = set_28_margins(W, t, t.gamma)
+    assert corr == pytest.approx(-t.gamma)
+
+
+def test_sign_convention_does_not_matter(diag_target):
+    t = diag_target
+    W = outer(1.0, [1, 0.2], [1, 0.1, -0.3])
+    assert in_set_28(W, t, 0.6) == in_set_28(-(-W), t, 0.6)
+    # flipping u and v together is the same matrix; a single flip changes the sign of the correlation
+    assert in_set_28(-W, t, 0.6) is False
+
+
+def test_alpha_gamma_allowed_and_floor_zero(diag_target):
+    t = diag_target
+    W = outer(1e-6, [1, 0], [1, 0, 0])
+    assert in_set_28(W, t, t.gamma) is True  # floor 0: any nonzero norm
+
+
+def test_stack_returns_bool_array(diag_target):
+    t = diag_target
+    stack = np.stack([t.Z1, -t.Z1, 0.2 * t.Z1, outer(1, [0, 1], [0, 1, 0])])
+    got = in_set_28(stack, t, 0.75)
+    assert got.dtype == bool and got.shape == (4,)
+    assert got.tolist() == [True, False, False, False]
+
+
+@pytest.mark.parametrize("alpha", [0.49, 1.0, 1.5, -0.1, float("nan"), float("inf"), "x", None])
+def test_alpha_outside_range_raises(diag_target, alpha):
+    with pytest.raises(ValueError, match="alpha"):
+        in_set_28(diag_target.Z1, diag_target, alpha)
+
+
+def test_rank_zero_and_rank_two_raise(diag_target):
+    t = diag_target
+    with pytest.raises(ValueError, match="rank 0"):
+        in_set_28(np.zeros((2, 3)), t, 0.6)
+    with pytest.raises(ValueError, match="rank one"):
+        in_set_28(t.Z, t, 0.6)
+    with pytest.raises(ValueError, match="rank 0"):
+        in_set_28(np.stack([t.Z1, np.zeros((2, 3))]), t, 0.6)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_raises(diag_target, bad):
+    W = diag_target.Z1.copy()
+    W[0, 1] = bad
+    with pytest.raises(ValueError, match="finite"):
+        in_set_28(W, diag_target, 0.6)
+
+
+def test_wrong_shape_and_target_raise(diag_target):
+    with pytest.raises(ValueError, match="shape"):
+        in_set_28(np.ones((3, 2)), diag_target, 0.6)
+    with pytest.raises(ValueError, match="Target"):
+        in_set_28(diag_target.Z1, diag_target.Z, 0.6)
+    tie = Target.from_matrix(np.eye(2), 1)  # s_Z = s_Z2: Z1 not unique
+    with pytest.raises(ValueError, match="s_Z > s_Z2"):
+        in_set_28(np.outer([1, 0], [1, 0]), tie, 0.9)
+
+
+def test_scalar_output_is_cone_minus_ball():
+    Z = np.array([[3.0, 4.0]])  # s_Z = 5, gamma = 0
+    t = Target.from_matrix(Z, 1)
+    ang = np.linspace(0, np.pi, 181)
+    for r in (0.5, 2.0, 5.0):
+        W = r * 5 * np.stack([[[np.cos(a) * 0.6 - np.sin(a) * 0.8, np.cos(a) * 0.8 + np.sin(a) * 0.6]] for a in ang])
+        got = in_set_28(W, t, 0.7)
+        want = (np.cos(ang) > 0.7) & (r * 5 > 0.7 * 5)
+        # the cosine test is exact up to round-off away from the edge
+        away = np.abs(np.cos(ang) - 0.7) > 1e-12
+        assert np.array_equal(got[away], want[away])
+
+
+# --- samplers and balanced networks -----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def data_target():
+    X, Y = whitened_data(30, 5, 3, 1)
+    return X, Y, Target.from_data(X, Y)
+
+
+def test_rank_one_with_prescribed_correlation(data_target):
+    _, _, t = data_target
+    c = np.linspace(-1, 1, 41)
+    W = rank_one_with(t, c, np.full(41, 0.7), 3)
+    U, sv, Vt = np.linalg.svd(W)
+    assert np.allclose(sv[:, 0], 0.7, rtol=1e-13) and np.all(sv[:, 1] <= 1e-14)
+    got = (U[:, :, 0] @ t.u) * (Vt[:, 0, :] @ t.v)
+    assert np.max(np.abs(got - c)) <= 1e-13
+
+
+def test_sample_set_28_inside_and_at_edges(data_target):
+    _, _, t = data_target
+    alpha = t.gamma + 0.3 * (1 - t.gamma)
+    W, near_c, near_s = sample_set_28(t, alpha, 400, 0)
+    assert np.all(in_set_28(W, t, alpha))
+    corr, norm = set_28_margins(W, t, alpha)
+    assert near_c.sum() > 50 and near_s.sum() > 50
+    assert np.max(corr[near_c]) <= 0.01 * (1 - alpha) * 1.0001 and np.min(corr[near_c]) > 0
+    assert np.max(norm[near_s]) <= 0.01 * (alpha - t.gamma) * 1.0001
+    # the bulk reaches far: correlations close to 1 and norms up to 10 s_Z
+    assert corr.max() > 0.9 * (1 - alpha) and norm.max() > 5
+
+
+def test_sample_set_28_rejects_alpha_gamma(data_target):
+    _, _, t = data_target
+    with pytest.raises(ValueError, match="alpha"):
+        sample_set_28(t, t.gamma, 10, 0)
+
+
+def test_balanced_rank_one_networks(data_target):
+    _, _, t = data_target
+    W0 = sample_set_28(t, 0.8, 20, 1)[0]
+    nets = balanced_rank_one_networks(W0, [5, 4, 1, 2, 3], 0)
+    for b in range(20):
+        w = [Wj[b] for Wj in nets]
+        assert np.allclose(end_to_end(w), W0[b], atol=1e-14)
+        assert balancedness(w) <= 1e-14
+    with pytest.raises(ValueError, match="rank one"):
+        balanced_rank_one_networks(np.stack([t.Z]), [5, 2, 3], 0)
+
+
+# --- the stacked gradient flow of the weights ------------------------------------------
+
+
+def test_gradient_flow_batch_matches_solve_ivp(data_target):
+    X, Y, t = data_target
+    rng = np.random.default_rng(0)
+    widths = [5, 4, 2, 3]
+    B = 3
+    w0 = [0.5 * rng.standard_normal((B, widths[j], widths[j - 1])) for j in range(1, len(widths))]
+    times = np.linspace(0, 2.0, 5)
+    batch = gradient_flow_batch(w0, X, Y, times, rtol=1e-11, atol=1e-13)
+    for b in range(B):
+        single = gradient_flow([Wj[b] for Wj in w0], X, Y, times, rtol=1e-11, atol=1e-13)
+        # two DOP853 implementations at rtol 1e-11: global errors ~1e-9 relative at most
+        assert np.max(np.abs(single.W - batch.W[b])) <= 1e-8
+        for j in range(3):
+            assert np.max(np.abs(single.weights[j] - batch.weights[j][b])) <= 1e-8
+
+
+def test_gradient_flow_batch_validation(data_target):
+    X, Y, _ = data_target
+    with pytest.raises(ValueError, match="chain"):
+        gradient_flow_batch([np.zeros((1, 2, 5)), np.zeros((1, 3, 3))], X, Y, [0, 1])
+    with pytest.raises(ValueError, match="finite"):
+        gradient_flow_batch([np.full((1, 2, 5), np.nan), np.zeros((1, 3, 2))], X, Y, [0, 1])
