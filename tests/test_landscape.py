@@ -449,3 +449,20 @@ def test_stacks_are_validated():
         gradient_flow_batch([np.ones((2, 2, 3)), np.ones((1, 3, 2))], X, Y, [1.0])
     with pytest.raises(ValueError, match=r"weights0\[0\] must be a stack"):
         gradient_flow_batch([np.ones((2, 3))], X, Y, [1.0])
+
+
+def test_scalar_flow_keeps_the_stable_manifold_of_the_saddle_exactly():
+    # Moved from chapter 01, where it is a sanity check of the integrator, not
+    # evidence: for N = 2 scalar weights the right-hand side keeps w1 = -w2
+    # exactly in floating point (negation is exact), and on that line the flow
+    # contracts to the saddle at 0 at rate |y x^T| (exp(-30) ~ 1e-13 at t = 30 / |y x^T|).
+    xs, ys = regression_data(20, 1, 1, seed=7, noise=0.5)
+    if (ys @ xs.T).item() < 0:
+        ys = -ys
+    c = (ys @ xs.T / (xs @ xs.T)).item()
+    start = [np.array([[1.5 * np.sqrt(c)]]), np.array([[-1.5 * np.sqrt(c)]])]
+    t = np.array([0.0, 1.0, 30.0]) / abs((ys @ xs.T).item())
+    run = gradient_flow_batch(stack_networks([start]), xs, ys, t)
+    w1, w2 = run.weights[0][0, :, 0, 0], run.weights[1][0, :, 0, 0]
+    assert np.all(w1 == -w2)
+    assert np.hypot(w1[-1], w2[-1]) <= 1e-6

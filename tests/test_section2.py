@@ -222,3 +222,23 @@ def test_pca_points_outside_the_row_space_are_not_pairs_of_10b_points():
         assert np.linalg.norm(p.weights[0] @ Pperp) > 0.5  # Q' has a row off the row space of X
     with pytest.raises(ValueError, match=r"fewer rows than columns"):
         pca_points(np.eye(3), np.ones((2, 3)), 1)
+
+
+def test_lemma_2_4_proviso_spurious_sosps_pair_with_strict_saddles_under_any_factorisation():
+    # Book's proposition "Lemma 2.4 needs its rank proviso", part 2: a spurious
+    # SOSP of (6) (rank < r, loss above the optimum) is paired with a non-SOSP
+    # of (10b) by every pairing with P Q = W. Here: the cut pair and random
+    # re-factorisations (P A, A^{-1} Q) of the depth-3 balanced points of 0 and
+    # W_{1} are FOSPs of (10b) and strict saddles, never SOSPs.
+    X, Y = _data()
+    widths = [4, 5, 2, 3]
+    optimum = projected_optimum(X, Y, 2)
+    rng = np.random.default_rng(0)
+    for point in critical_points(X, Y, widths, seed=0)[:2]:
+        assert point.subset in ((), (1,))
+        assert classify(point.weights, X, Y, optimum=optimum).kind == "non-strict saddle"
+        P, Q = split_at_narrowest(point.weights)
+        for k in range(4):
+            A = np.eye(2) if k == 0 else rng.standard_normal((2, 2)) + 2 * np.eye(2)
+            c = classify([np.linalg.solve(A, Q), P @ A], X, Y, optimum=optimum)
+            assert c.kind == "strict saddle" and not c.second_order
