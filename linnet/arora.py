@@ -69,6 +69,7 @@ __all__ = [
     "margin_probability",
     "margin_probability_exact",
     "expected_imbalance_sq",
+    "imbalance_sq_stack",
     "polar_time_to_accuracy",
 ]
 
@@ -970,28 +971,44 @@ def margin_probability_exact(std: float, d0: int, phi_norm: float = 1.0) -> floa
     -------
     float
     """
-    from scipy import integrate, stats
+    from scipy import integrate
+    from scipy.special import gammaln, ndtr
 
     std = positive_float(std, "std")
     d0 = positive_int(d0, "d0")
     k = positive_float(phi_norm, "phi_norm") / std
     if d0 == 1:
-        return float(stats.norm.sf(0.0) - stats.norm.sf(2 * k))
-    chi = stats.chi(d0 - 1)
+        return float(ndtr(2 * k) - 0.5)
+    dof = d0 - 1
+    log_norm = (1 - dof / 2) * math.log(2) - float(gammaln(dof / 2))  # chi density: u^(dof-1) e^(-u^2/2) 2^(1-dof/2) / Gamma(dof/2)
 
     def inside(u):
-        root = np.sqrt(max(k * k - u * u, 0.0))
+        if u <= 0.0:
+            return 0.0 if dof > 1 else math.exp(log_norm) * float(0.5 - ndtr(-2 * k))
+        root = math.sqrt(max(k * k - u * u, 0.0))
         lo = u * u / (k + root)  # = k - root, without cancellation
-        return float(stats.norm.sf(lo) - stats.norm.sf(k + root)) * float(chi.pdf(u))
+        density = math.exp(log_norm + (dof - 1) * math.log(u) - 0.5 * u * u)
+        return float(ndtr(-lo) - ndtr(-(k + root))) * density
 
-    hi = min(k, float(chi.isf(1e-17)))
-    lo = min(float(chi.ppf(1e-17)), hi)
+    centre = math.sqrt(dof)  # the chi distribution has its mass within centre +- 10 (tails < 1e-20)
+    lo = max(0.0, centre - 10.0)
+    hi = min(k, centre + 10.0)
     if hi <= lo:
         return 0.0
-    mode = math.sqrt(max(d0 - 2, 0))
+    mode = math.sqrt(max(dof - 1, 0))
     pts = [mode] if lo < mode < hi else None
     val, _ = integrate.quad(inside, lo, hi, points=pts, epsabs=1e-12, epsrel=1e-10, limit=200)
     return float(min(max(val, 0.0), 0.5))
+
+
+def imbalance_sq_stack(weights) -> np.ndarray:
+    """``sum_j ||W_{j+1}^T W_{j+1} - W_j W_j^T||_F^2`` for every network of a stack ``(B,)``."""
+    ws = as_weight_stack(weights)
+    out = np.zeros(ws[0].shape[0])
+    for lower, upper in zip(ws[:-1], ws[1:]):
+        D = _mT(upper) @ upper - lower @ _mT(lower)
+        out += np.einsum("bij,bij->b", D, D)
+    return out
 
 
 def expected_imbalance_sq(widths, std: float) -> float:

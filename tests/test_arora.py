@@ -349,3 +349,11 @@ def test_deficiency_margin_stack_and_step_bounds():
     assert e[0] == pytest.approx(0.5 ** (10 / 3) / (6144 * 27 * 2 ** (14 / 3)))
     with pytest.raises(ValueError, match="margin"):
         arora_step_bounds(0.0, 2, 1.0)
+
+
+def test_imbalance_sq_stack():
+    ws = arora.gaussian_starts([3, 4, 2, 1], 0.5, 5, 2)
+    for b in range(5):
+        net = [w[b] for w in ws]
+        expect = sum(np.linalg.norm(net[j + 1].T @ net[j + 1] - net[j] @ net[j].T) ** 2 for j in range(2))
+        assert arora.imbalance_sq_stack(ws)[b] == pytest.approx(expect, rel=1e-12)
