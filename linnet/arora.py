@@ -26,13 +26,17 @@ This module holds what the chapter on that paper computes:
   split, zero padding); :func:`linnet.init.balanced_init` adds random
   orthogonal mixing between layers;
 * Monte Carlo estimates of the probabilities of Claims 2 and 3
-  (:func:`balancedness_probability`, :func:`margin_probability`);
+  (:func:`balancedness_probability`, :func:`margin_probability`) and their
+  exact counterparts (:func:`expected_imbalance_sq`, :func:`margin_probability_exact`);
 * starts for Theorem 1 (:func:`margin_start`) and the gradient-flow time to
   accuracy for scalar outputs (:func:`polar_time_to_accuracy`).
 
-Provenance: the statements of Arora et al. are used as given in
-``notes/paper-statements.md`` (Part B) and the project brief; their constants
-could not be re-read in the paper.
+Provenance: the setting, the conditions of Theorem 1 and its balancedness
+bound are confirmed by the summary page of Arora et al. and by Eftekhari's
+(29), (30), (39); the step bound of Theorem 1 and the constants of Claims 2
+and 3 are from the project brief (chapter 05 marks them [brief]). The exact
+margin probability and the second moment of the imbalance are this book's
+derivations, checked against Monte Carlo in ``tests/test_arora.py``.
 """
 
 from __future__ import annotations
