@@ -183,3 +183,20 @@ def test_huge_target_without_rescaling(tmp_path, table_rows):
     assert np.isfinite(load_table(path, "y").target_scale)  # fine with the unit rescaling
     with pytest.raises(ValueError, match=r"target column 'y'.*too large"):
         load_table(path, "y", unit_target=False)
+
+
+def test_chapter_05_rejects_target_column_without_data_csv():
+    # the notebook's parameter validation: a target_column that would otherwise be silently ignored
+    from pathlib import Path
+
+    import nbformat
+
+    nb = nbformat.read(Path(__file__).resolve().parents[1] / "notebooks" / "05-arora-2018a.ipynb", as_version=4)
+    (k,) = [i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])]
+    env = {}
+    exec(nb.cells[k].source, env)
+    env["target_column"] = "concentration"
+    with pytest.raises(ValueError, match=r"target_column = 'concentration' is given without data_csv"):
+        exec(nb.cells[k + 1].source, env)
+    env["target_column"] = ""
+    exec(nb.cells[k + 1].source, env)  # the defaults pass
