@@ -325,7 +325,7 @@ def _alpha_28(target: Target, alpha) -> float:
     return a
 
 
-def _rank_one_parts(stack: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _rank_one_svd(stack: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Thin SVD ``s u v^T`` of each matrix of a stack, raising unless each has rank exactly one.
 
     Rank is decided relative to :data:`RANK_ONE_RTOL`: rank 0 is ``sigma_1 = 0``,
@@ -378,7 +378,7 @@ def set_28_margins(W, target: Target, alpha: float):
     target = _check_target(target)
     a = _alpha_28(target, alpha)
     stack, single = _as_stack(W, "W", target.Z.shape)
-    s, u, v = _rank_one_parts(stack, "W")
+    s, u, v = _rank_one_svd(stack, "W")
     corr = (u @ target.u) * (v @ target.v)  # u_W^T Z_1 v_W / s_Z
     corr_margin = corr - a
     norm_margin = s / target.s_Z - (a - target.gamma)
