@@ -5,12 +5,13 @@ Two groups of small pure functions.
 **Eftekhari (networks with a one-neuron layer, whitened data).** The end-to-end
 matrix ``W`` of such a network has rank one; under the induced flow (17) with
 ``X X^T = m I`` (23) it converges to ``Z_1 = s_Z u v^T`` (27) from the stable
-sets below. Provenance matters here: the paper's own statements of the sets
-(28), (36), condition (37) and the bounds (38a)/(38b) could not be read (see
-``notes/paper-statements.md``), so this module implements the *re-derived*
-versions written out and proved in that file (sections A.3-A.6). They play the
-roles of the paper's results and use its equation numbers as labels, but their
-constants are ours, not the paper's. Everything is stated with
+sets below. Provenance matters here. The stable set (28) is implemented as the
+paper prints it (:func:`set_28_margins`, :func:`in_set_28`). For the sets (36),
+condition (37) and the bounds (38a)/(38b) the paper's own statements could not be
+read (see ``notes/paper-statements.md``), so this module implements the
+*re-derived* versions written out and proved in that file (sections A.3-A.6).
+They play the roles of the paper's results and use its equation numbers as
+labels, but their constants are ours, not the paper's. Everything is stated with
 ``gamma = s_Z2 / s_Z`` spelled out, so nothing depends on how the paper defines
 gamma_Z (26).
 
