@@ -41,6 +41,7 @@ from .network import check_weights, end_to_end
 
 __all__ = [
     "conservation_drift",
+    "printed_15_gap",
     "singular_value_velocity",
     "tangent_residual",
     "rank_drop_sequence",
@@ -50,6 +51,7 @@ __all__ = [
     "sample_at_correlation",
     "balanced_starts",
     "polar_distance",
+    "polar_coordinates",
     "time_to_accuracy_polar",
     "induced_vector_field",
 ]
@@ -96,6 +98,37 @@ def conservation_drift(weights) -> np.ndarray:
         D = np.swapaxes(upper, 1, 2) @ upper - lower @ np.swapaxes(lower, 1, 2)
         drift = np.maximum(drift, np.linalg.norm(D - D[0], axis=(1, 2)))
     return drift
+
+
+def printed_15_gap(weights) -> np.ndarray:
+    """``max_j ||W_{j+1}^T W_{j+1} - W_j^T W_j||_F`` along a trajectory: (15) *as printed*.
+
+    The paper prints (14)/(15) with ``W_j^T W_j`` on the right (see the errata);
+    that expression type-checks only when all widths agree. This measures it,
+    so that a chapter can show the printed conclusion of (15) failing from a
+    start that satisfies the printed hypothesis (e.g. ``W_1 = W_2``).
+
+    Parameters
+    ----------
+    weights : list of ndarray
+        ``weights[j - 1]`` of shape ``(T, d, d)``, all widths equal; depth ``N >= 2``.
+
+    Returns
+    -------
+    ndarray, shape (T,)
+    """
+    if not isinstance(weights, (list, tuple)) or len(weights) < 2:
+        raise ValueError("weights must be a list of at least 2 arrays (T, d, d) (depth N >= 2)")
+    arrays = [np.asarray(Wj, dtype=float) for Wj in weights]
+    if any(a.ndim != 3 for a in arrays) or len({a.shape for a in arrays}) != 1 or arrays[0].shape[1] != arrays[0].shape[2]:
+        raise ValueError("weights must hold arrays of one shape (T, d, d): (15) as printed needs equal widths")
+    if not all(np.all(np.isfinite(a)) for a in arrays):
+        raise ValueError("weights must be finite")
+    gap = np.zeros(arrays[0].shape[0])
+    for lower, upper in zip(arrays[:-1], arrays[1:]):
+        P = np.swapaxes(upper, 1, 2) @ upper - np.swapaxes(lower, 1, 2) @ lower
+        gap = np.maximum(gap, np.linalg.norm(P, axis=(1, 2)))
+    return gap
 
 
 # --------------------------------------------------------------------------
@@ -476,6 +509,37 @@ def polar_distance(r, theta, s_Z):
     theta = np.asarray(theta, dtype=float)
     s_Z = positive_float(s_Z, "s_Z")
     return np.sqrt(np.maximum(r * r + s_Z * s_Z - 2 * r * s_Z * np.cos(theta), 0.0))
+
+
+def polar_coordinates(W, target: Target):
+    """``(r, theta)`` of end-to-end matrices ``W`` for ``d_y = 1``: ``r = ||W||_F``, ``theta`` the angle to ``Z``.
+
+    The inverse of the polar coordinates of :func:`linnet.flows.scalar_polar_flow`
+    (``W = r (cos(theta) v_Z^T + sin(theta) w^T)``), for feeding random starts to
+    :func:`time_to_accuracy_polar`.
+
+    Parameters
+    ----------
+    W : array_like, shape (k, 1, dx)
+        Nonzero, finite.
+    target : Target
+        With ``d_y = 1``.
+
+    Returns
+    -------
+    r, theta : ndarray, shape (k,)
+    """
+    target = _check_target(target)
+    if target.dy != 1:
+        raise ValueError(f"target must have d_y = 1 (polar coordinates are for scalar outputs); got d_y = {target.dy}")
+    W = np.asarray(W, dtype=float)
+    if W.ndim != 3 or W.shape[1:] != target.Z.shape or W.shape[0] == 0 or not np.all(np.isfinite(W)):
+        raise ValueError(f"W must be a finite array of shape (k >= 1, 1, {target.dx}); got shape {W.shape}")
+    r = np.linalg.norm(W, axis=(1, 2))
+    if np.any(r == 0):
+        raise ValueError("W must be nonzero: the angle of the zero matrix is undefined")
+    cos = np.einsum("kij,ij->k", W, target.Z1) / (r * target.s_Z)
+    return r, np.arccos(np.clip(cos, -1.0, 1.0))
 
 
 def _log_cosh(x: np.ndarray) -> np.ndarray:

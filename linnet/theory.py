@@ -6,13 +6,13 @@ Two groups of small pure functions.
 matrix ``W`` of such a network has rank one; under the induced flow (17) with
 ``X X^T = m I`` (23) it converges to ``Z_1 = s_Z u v^T`` (27) from the stable
 sets below. Two kinds of statements live here, kept apart: the paper's own
-formulas with its constants, cited by equation number ((31), (33), (35),
-(36), (38a)/(38b), remark 1 after Theorem 4.4: ``in_set_36``, ``bound_38a``,
-``bound_38b``, ``theorem_4_4_applies`` and their helpers), and results of
-this book (``theorem_4_4_bound``, ``theorem_3_8_bound``, ``time_to_accuracy``:
-a two-phase bound proved in ``notes/paper-statements.md``, A.6, on a cone
-without an upper norm bound; ``nearby_modes``: the exact nearby rates). The
-book's results are never presented under the paper's numbers.
+formulas with its constants, cited by equation number ((28): ``set_28_margins``,
+``in_set_28``; (31), (33), (35), (36), (38a)/(38b), remark 1 after Theorem 4.4:
+``in_set_36``, ``bound_38a``, ``bound_38b``, ``theorem_4_4_applies`` and their
+helpers), and results of this book (``theorem_4_4_bound``, ``theorem_3_8_bound``,
+``time_to_accuracy``: a two-phase bound proved in ``notes/paper-statements.md``,
+A.6, on a cone without an upper norm bound; ``nearby_modes``: the exact nearby
+rates). The book's results are never presented under the paper's numbers.
 
 Quantities used throughout, for a rank-one ``W = s u v^T`` (``s = ||W||_F``):
 

@@ -173,6 +173,33 @@ def test_sample_set_28_inside_and_at_edges(data_target):
     assert corr.max() > 0.9 * (1 - alpha) and norm.max() > 5
 
 
+def test_sample_set_28_reaches_large_norms(data_target):
+    # (28) has no upper bound on the norm; max_norm = 1e3 (chapter 03) spreads the bulk up to 1e3 s_Z.
+    _, _, t = data_target
+    alpha = t.gamma + 0.5 * (1 - t.gamma)
+    W, _, _ = sample_set_28(t, alpha, 400, 2, max_norm=1e3)
+    assert np.all(in_set_28(W, t, alpha))
+    s = np.linalg.norm(W, axis=(1, 2)) / t.s_Z
+    assert s.max() > 300 and s.max() <= 1e3 * (1 + 1e-12)
+
+
+def test_starts_just_across_an_edge_lie_in_the_union(data_target):
+    # The errata's union: cosine c > gamma_Z and s_W > 0 puts W in N_(N,alpha') for some smaller alpha',
+    # so starts just across an edge of N_(N,alpha) are still in N_(N,gamma_Z) = in_set_28(., gamma_Z);
+    # starts with cosine just below gamma_Z are outside every set.
+    _, _, t = data_target
+    alpha = t.gamma + 0.1 * (1 - t.gamma)
+    c_in = np.full(20, alpha - (1 - alpha) * 1e-2)
+    W = rank_one_with(t, c_in, np.full(20, 0.5 * (alpha - t.gamma) * t.s_Z), 0)
+    assert not np.any(in_set_28(W, t, alpha)) and np.all(in_set_28(W, t, t.gamma))
+    for a2 in np.linspace(t.gamma + 1e-9, c_in[0] - 1e-9, 7):
+        # some alpha' in (gamma_Z, c) with floor below s_W contains them
+        if (a2 - t.gamma) * t.s_Z < 0.5 * (alpha - t.gamma) * t.s_Z:
+            assert np.all(in_set_28(W, t, a2))
+    W_out = rank_one_with(t, np.full(20, t.gamma - (1 - t.gamma) * 1e-6), np.full(20, t.s_Z), 1)
+    assert not np.any(in_set_28(W_out, t, t.gamma))
+
+
 def test_sample_set_28_rejects_alpha_gamma(data_target):
     _, _, t = data_target
     with pytest.raises(ValueError, match="alpha"):

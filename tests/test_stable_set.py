@@ -17,7 +17,9 @@ from linnet.stable_set import (
     balanced_starts,
     conservation_drift,
     induced_vector_field,
+    polar_coordinates,
     polar_distance,
+    printed_15_gap,
     rank_drop_sequence,
     sample_at_correlation,
     singular_value_velocity,
@@ -89,6 +91,54 @@ def test_conservation_drift_small_for_an_unbalanced_start():
 def test_conservation_drift_validates():
     with pytest.raises(ValueError, match="weights"):
         conservation_drift([np.zeros((3, 2, 2))])
+
+
+def test_printed_15_fails_for_equal_widths():
+    # (15) as printed: W_1 = W_2 = A satisfies W_2^T W_2 = W_1^T W_1, but gradient flow moves
+    # W_2^T W_2 - W_1^T W_1 at once. Re-derivation of the errata's hand calculation: with
+    # G = grad L_1(W_2 W_1), d/dt (W_2^T W_2 - W_1^T W_1) = -(W_2^T G W_1^T + W_1 G^T W_2) + (W_1^T W_2^T G + G^T W_2 W_1).
+    X, Y = whitened_data(20, 2, 2, 3)
+    A = np.array([[1.0, 1.0], [0.0, 0.0]])
+    h = 1e-4
+    run = gradient_flow([A.copy(), A.copy()], X, Y, [0.0, h], rtol=1e-12, atol=1e-14)
+    gap = printed_15_gap(run.weights)
+    assert gap[0] == 0
+    G = A @ A @ X @ X.T - Y @ X.T
+    deriv = -(A.T @ G @ A.T + A @ G.T @ A) + (A.T @ A.T @ G + G.T @ A @ A)
+    # one step of size h: the gap is h ||deriv|| up to O(h^2) (relative ~1e-3 here)
+    assert abs(gap[1] / (h * np.linalg.norm(deriv)) - 1) <= 1e-2
+    # the corrected imbalance is conserved on the same run
+    assert np.max(conservation_drift(run.weights)) <= 1e-12 * max(1.0, np.linalg.norm(A) ** 2)
+
+
+def test_printed_15_gap_validates():
+    with pytest.raises(ValueError, match="equal widths"):
+        printed_15_gap([np.zeros((3, 2, 2)), np.zeros((3, 3, 2))])
+    with pytest.raises(ValueError, match="weights"):
+        printed_15_gap([np.zeros((3, 2, 2))])
+
+
+def test_polar_coordinates_invert_the_polar_form(target1):
+    rng = np.random.default_rng(4)
+    r = 10 ** rng.uniform(-2, 1, 20)
+    th = rng.uniform(0, np.pi, 20)
+    v = target1.v
+    w = rng.standard_normal(v.size)
+    w -= (w @ v) * v
+    w /= np.linalg.norm(w)
+    W = r[:, None, None] * (np.cos(th)[:, None] * v + np.sin(th)[:, None] * w)[:, None, :]
+    # sign of Z_1: Z_1 = s_Z u v^T with u = +-1 for d_y = 1
+    if target1.u[0] < 0:
+        W = -W
+    r2, th2 = polar_coordinates(W, target1)
+    assert np.allclose(r2, r, rtol=1e-13) and np.allclose(th2, th, atol=1e-7)
+    with pytest.raises(ValueError, match="nonzero"):
+        polar_coordinates(np.zeros((1, 1, v.size)), target1)
+
+
+def test_polar_coordinates_rejects_multi_output(target3):
+    with pytest.raises(ValueError, match="d_y = 1"):
+        polar_coordinates(np.ones((1, target3.dy, target3.dx)), target3)
 
 
 def test_singular_value_velocity_matches_finite_differences(target3):
