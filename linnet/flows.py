@@ -578,17 +578,17 @@ def _dop853_stacked(rhs, y0: np.ndarray, t_eval: np.ndarray, rtol: float, atol: 
             if np.any(outputs):
                 r, g = rows[outputs], done[outputs]
                 F = _dense_coefficients(rhs, yb[r], y_new[r], f_new[r], K[:, r], hs[r], g)
-                while True:
-                    pending = np.flatnonzero(k[g] < k_end[outputs])
-                    if pending.size == 0:
-                        break
-                    gp, rp = g[pending], r[pending]
-                    x = (t_eval[k[gp]] - tb[rp]) / hs[rp]
-                    # At the step's end the step value itself is exact.
-                    out[gp, k[gp]] = np.where(
-                        (x == 1.0)[:, None], y_new[rp], _dense_eval(F[:, pending], yb[rp], x)
-                    )
-                    k[gp] += 1
+                # Every output time this step passed, for every trajectory, in
+                # one evaluation: pair p (a trajectory of this step) with j
+                # (an output index in [k, k_end) of that trajectory).
+                counts = k_end[outputs] - k[g]
+                p = np.repeat(np.arange(g.size), counts)
+                j = k[g][p] + np.arange(p.size) - np.repeat(np.cumsum(counts) - counts, counts)
+                rp = r[p]
+                x = (t_eval[j] - tb[rp]) / hs[rp]
+                # At the step's end the step value itself is exact.
+                out[g[p], j] = np.where((x == 1.0)[:, None], y_new[rp], _dense_eval(F[:, p], yb[rp], x))
+                k[g] = k_end[outputs]
             y[done] = y_new[rows]
             f[done] = f_new[rows]
             t[done] = t_new
