@@ -274,6 +274,89 @@ def goals(results: dict) -> list[dict]:
     return out
 
 
+MARK_START = "<!-- benchmarks:summary:start (written by python -m benchmarks; do not edit) -->"
+MARK_END = "<!-- benchmarks:summary:end -->"
+
+
+def _cost(result: dict, eps: float, method: str):
+    for entry in result["ratios"]:
+        if entry["accuracy"] == eps:
+            for row in entry["rows"]:
+                if row["method"] == method:
+                    return row
+    return None
+
+
+def summary_markdown(results: dict) -> str:
+    """A short summary of a run, for README.md and BENCHMARKS.md."""
+    m = results["machine"]
+    load = max(results["load_average_start"][0], results["load_average_end"][0])
+    lines = [
+        f"Measured {results['date']} with `{results['command']}` on {m['cpu']} ({m['cores']} cores"
+        + (f", shared: load average up to {load:.1f}" if load > 1 else "")
+        + f"), numpy {m['versions'].get('numpy')}, scipy {m['versions'].get('scipy')}"
+        + (f", jax {m['versions']['jax']}, diffrax {m['versions']['diffrax']}" if m["versions"].get("diffrax") else "")
+        + ".",
+        "",
+    ]
+    f = results["workloads"].get("figure1")
+    if f and f.get("euler_anchor"):
+        e = f["euler_anchor"]
+        g = next((g for g in results["goals"] if g["id"] == "figure1-vs-paper"), None)
+        lines.append(
+            f"- Figure 1 workload (depths {', '.join(map(str, f['depths']))}): the paper's scheme (Euler, step "
+            f"{e['step']:g}, matrix flow) takes {e['seconds']:.3g} s for error {e['error']:.1e}; {g['measured'].split('; ', 1)[1]}."
+        )
+        row = _cost(f, TIGHT_ACCURACY, "linnet")
+        if row and row["seconds"]:
+            others = sorted(
+                (r for r in next(x for x in f["ratios"] if x["accuracy"] == TIGHT_ACCURACY)["rows"]
+                 if r["method"] != "linnet" and r["seconds"] is not None),
+                key=lambda r: r["seconds"],
+            )
+            if others:
+                best = others[0]
+                lines.append(
+                    f"  At error 1e-10 linnet takes {row['seconds']:.3g} s; the fastest method there is "
+                    + (
+                        "linnet."
+                        if best["seconds"] >= row["seconds"]
+                        else f"{f['methods'][best['method']]['label']} ({best['seconds']:.3g} s)."
+                    )
+                )
+    b = results["workloads"].get("batch")
+    if b:
+        parts = []
+        for key in ("linnet", "scipy-dop853-polar", "diffrax-dopri8", "diffrax-tsit5"):
+            row = _cost(b, TIGHT_ACCURACY, key)
+            if row and key in b["methods"]:
+                comp = b["methods"][key].get("compile_seconds")
+                parts.append(
+                    f"{b['methods'][key]['label']} "
+                    + ("not reached" if row["seconds"] is None else f"{row['seconds']:.3g} s")
+                    + (f" (+ {comp:.1f} s compile)" if comp is not None else "")
+                )
+        lines.append(f"- {b['title']} (depth {b['depths'][0]}) at error 1e-10: " + "; ".join(parts) + ".")
+    met = [g for g in results["goals"] if g["met"]]
+    unmet = [g for g in results["goals"] if not g["met"]]
+    lines.append(f"- Goals of issue 22 met: {len(met)} of {len(results['goals'])}"
+                 + ("" if not unmet else "; not met: " + "; ".join(f"{g['statement']} ({g['measured']})" for g in unmet)) + ".")
+    return "\n".join(lines)
+
+
+def update_summaries(results: dict, paths) -> None:
+    """Replace the marked summary block of each file with this run's summary."""
+    text = summary_markdown(results)
+    for path in paths:
+        path = Path(path)
+        content = path.read_text()
+        if MARK_START not in content or MARK_END not in content:
+            raise ValueError(f"{path}: no benchmark summary markers ({MARK_START} ... {MARK_END})")
+        head, rest = content.split(MARK_START, 1)
+        _, tail = rest.split(MARK_END, 1)
+        path.write_text(head + MARK_START + "\n" + text + "\n" + MARK_END + tail)
+
+
 def figure(results: dict, out_dir: Path) -> list[str]:
     """The work-precision diagram, one panel per workload; returns the file names."""
     import matplotlib
@@ -393,6 +476,9 @@ def main(argv=None) -> None:
     results = run(quick=args.quick, repeats=repeats, out_dir=args.out, use_jax=not args.no_jax,
                   max_repeat_seconds=args.max_repeat_seconds, log=lambda s: print(s, flush=True))
     print(f"wrote {args.out / 'results.json'} and the figure ({results['wall_seconds']:.0f} s)")
+    if not args.quick and args.out.resolve() == DEFAULT_OUT.resolve():
+        update_summaries(results, [ROOT / "README.md", ROOT / "BENCHMARKS.md"])
+        print("updated the summaries in README.md and BENCHMARKS.md")
     for g in results["goals"]:
         state = {True: "met", False: "NOT met", None: "undecided"}[g["met"]]
         print(f"  [{state}] {g['statement']}: {g['measured']}")
