@@ -201,7 +201,9 @@ def to_polar(w0: np.ndarray, z: np.ndarray):
 
 def from_polar(r: np.ndarray, theta: np.ndarray, v: np.ndarray, u: np.ndarray) -> np.ndarray:
     """Rows ``(B, T, dx)`` from ``r, theta`` of shape (B, T)."""
-    return (r * np.cos(theta))[..., None] * v + (r * np.sin(theta))[..., None] * u[:, None, :]
+    rows = np.multiply((r * np.cos(theta))[..., None], v)
+    rows += (r * np.sin(theta))[..., None] * u[:, None, :]
+    return rows
 
 
 # --------------------------------------------------------------------------
