@@ -121,6 +121,21 @@ def render(data: dict, figure_uri: str | None) -> list[nodes.Node]:
                 "in turn and each point keeps its best round; a run on an idle machine gives lower times."
             )
         )
+    if data.get("summary"):
+        items: list[str] = []
+        for line in data["summary"].splitlines():
+            if line.startswith("- "):
+                items.append(line[2:])
+            elif line.startswith("  ") and items:
+                items[-1] += " " + line.strip()
+        if items:
+            summary = nodes.bullet_list()
+            for text in items:
+                item = nodes.list_item()
+                item += nodes.paragraph(text=text.replace("`", ""))
+                summary += item
+            out.append(nodes.rubric(text="In short"))
+            out.append(summary)
     if figure_uri:
         fig = nodes.figure(align="center")
         fig += nodes.image(uri=figure_uri, alt="work-precision diagrams", width="100%")
