@@ -446,7 +446,16 @@ def _rms(x: np.ndarray) -> np.ndarray:
 def _combine(coefficients: np.ndarray, K: np.ndarray) -> np.ndarray:
     """``sum_s coefficients[s] K[s]`` for stages ``K`` of shape (S, b, n)."""
     S = coefficients.shape[-1]
-    return (coefficients @ K[:S].reshape(S, -1)).reshape(coefficients.shape[:-1] + K.shape[1:])
+    stages = K[:S].reshape(S, -1)
+    if coefficients.ndim == 1:
+        flat = coefficients @ stages
+    else:
+        # One vector product per row: a (rows, S) @ (S, b n) product goes to a
+        # multithreaded BLAS matrix product, whose thread hand-offs cost more
+        # than the arithmetic at these sizes (several times the whole product
+        # on a busy 2-core machine).
+        flat = np.stack([row @ stages for row in coefficients])
+    return flat.reshape(coefficients.shape[:-1] + K.shape[1:])
 
 
 def _initial_steps(rhs, y0, f0, rows, interval, rtol, atol) -> np.ndarray:
