@@ -450,7 +450,16 @@ def _rms(x: np.ndarray) -> np.ndarray:
 def _combine(coefficients: np.ndarray, K: np.ndarray) -> np.ndarray:
     """``sum_s coefficients[s] K[s]`` for stages ``K`` of shape (S, b, n)."""
     S = coefficients.shape[-1]
-    return (coefficients @ K[:S].reshape(S, -1)).reshape(coefficients.shape[:-1] + K.shape[1:])
+    stages = K[:S].reshape(S, -1)
+    if coefficients.ndim == 1:
+        flat = coefficients @ stages
+    else:
+        # One vector product per row: a (rows, S) @ (S, b n) product goes to a
+        # multithreaded BLAS matrix product, whose thread hand-offs cost more
+        # than the arithmetic at these sizes (several times the whole product
+        # on a busy 2-core machine).
+        flat = np.stack([row @ stages for row in coefficients])
+    return flat.reshape(coefficients.shape[:-1] + K.shape[1:])
 
 
 def _initial_steps(rhs, y0, f0, rows, interval, rtol, atol) -> np.ndarray:
@@ -513,14 +522,25 @@ def _dense_coefficients(rhs, y_old, y_new, f_new, K, h, rows) -> np.ndarray:
     return F
 
 
-def _dense_eval(F, y_old, x) -> np.ndarray:
-    """Evaluate the interpolant ``F`` at fractions ``x`` (one per row) of the step."""
+def _dense_eval(F, y_old, x, rows) -> np.ndarray:
+    """Evaluate the interpolants ``F[:, rows]`` at fractions ``x`` of their steps, plus ``y_old``.
+
+    ``rows`` picks, for each evaluation, the trajectory whose interpolant is
+    used (several evaluations may share one). The coefficients are gathered
+    one power at a time into a reused buffer rather than as one
+    ``F[:, rows]`` copy: on a large batch the evaluations number
+    ``B * len(t_eval)`` and that copy would be the largest array of the run.
+    """
     x = x[:, None]
-    y = np.zeros_like(y_old)
-    for i, Fi in enumerate(F[::-1]):
-        y += Fi
-        y *= x if i % 2 == 0 else 1 - x
-    return y + y_old
+    one_minus = 1 - x
+    buffer = np.empty_like(y_old)
+    y = np.take(F[-1], rows, axis=0)
+    y *= x
+    for i in range(1, F.shape[0]):
+        y += np.take(F[-1 - i], rows, axis=0, out=buffer)
+        y *= x if i % 2 == 0 else one_minus
+    y += y_old
+    return y
 
 
 def _dop853_stacked(rhs, y0: np.ndarray, t_eval: np.ndarray, rtol: float, atol: float, max_steps: int = MAX_STEPS):
@@ -543,6 +563,7 @@ def _dop853_stacked(rhs, y0: np.ndarray, t_eval: np.ndarray, rtol: float, atol: 
     T = t_eval.size
     t_end = t_eval[-1]
     out = np.empty((B, T, n))
+    out_rows = out.reshape(B * T, n)  # a view: row b * T + i is out[b, i]
     y = y0.copy()
     t = np.zeros(B)
     k = np.zeros(B, dtype=np.intp)  # next output to write, per trajectory
@@ -582,17 +603,20 @@ def _dop853_stacked(rhs, y0: np.ndarray, t_eval: np.ndarray, rtol: float, atol: 
             if np.any(outputs):
                 r, g = rows[outputs], done[outputs]
                 F = _dense_coefficients(rhs, yb[r], y_new[r], f_new[r], K[:, r], hs[r], g)
-                while True:
-                    pending = np.flatnonzero(k[g] < k_end[outputs])
-                    if pending.size == 0:
-                        break
-                    gp, rp = g[pending], r[pending]
-                    x = (t_eval[k[gp]] - tb[rp]) / hs[rp]
-                    # At the step's end the step value itself is exact.
-                    out[gp, k[gp]] = np.where(
-                        (x == 1.0)[:, None], y_new[rp], _dense_eval(F[:, pending], yb[rp], x)
-                    )
-                    k[gp] += 1
+                # Every output time this step passed, for every trajectory, in
+                # one evaluation: pair p (a trajectory of this step) with j
+                # (an output index in [k, k_end) of that trajectory).
+                counts = k_end[outputs] - k[g]
+                p = np.repeat(np.arange(g.size), counts)
+                j = k[g][p] + np.arange(p.size) - np.repeat(np.cumsum(counts) - counts, counts)
+                rp = r[p]
+                x = (t_eval[j] - tb[rp]) / hs[rp]
+                values = _dense_eval(F, yb[rp], x, p)
+                # At the step's end the step value itself is exact.
+                ends = np.flatnonzero(x == 1.0)
+                values[ends] = y_new[rp[ends]]
+                out_rows[g[p] * T + j] = values
+                k[g] = k_end[outputs]
             y[done] = y_new[rows]
             f[done] = f_new[rows]
             t[done] = t_new
@@ -791,7 +815,9 @@ def _polar_vector_flow(W0s, Z, m, N, t, rtol, atol, max_steps) -> np.ndarray:
     w = perp / np.where(perp_norm > 0, perp_norm, 1.0)[:, None]
     theta0 = np.arctan2(perp_norm, along)
     r, theta = _polar_stacked(r0, theta0, s_Z, m, N, t, rtol, atol, max_steps)
-    rows = (r * np.cos(theta))[..., None] * v[:, None, :] + (r * np.sin(theta))[..., None] * w[:, None, :]
+    # rows = r cos(theta) v + r sin(theta) w, with one temporary of the output's size.
+    rows = np.multiply((r * np.cos(theta))[..., None], v[:, None, :])
+    rows += (r * np.sin(theta))[..., None] * w[:, None, :]
     return rows.reshape((B, t.size) + W0s.shape[1:])
 
 

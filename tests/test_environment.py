@@ -9,12 +9,21 @@ from packaging.specifiers import SpecifierSet
 
 ROOT = Path(__file__).resolve().parents[1]
 
+#: Extras that environment.yml need not carry, with the reason.
+NOT_IN_CONDA = {
+    # Only `python -m benchmarks` (the Performance page) uses JAX and diffrax;
+    # the developer's and the reader's environment do not need them, and the
+    # benchmark skips that baseline with a message when they are missing.
+    "bench": "optional benchmark baselines (JAX, diffrax), installed by pip install -e '.[bench]'",
+}
 
-def _pyproject_requirements() -> dict[str, SpecifierSet]:
+
+def _pyproject_requirements(include_exempt: bool = False) -> dict[str, SpecifierSet]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     reqs = list(project["dependencies"])
-    for extra in project["optional-dependencies"].values():
-        reqs.extend(extra)
+    for name, extra in project["optional-dependencies"].items():
+        if include_exempt or name not in NOT_IN_CONDA:
+            reqs.extend(extra)
     parsed = [Requirement(r) for r in reqs]
     return {r.name.lower(): r.specifier for r in parsed} | {"python": SpecifierSet(project["requires-python"])}
 
@@ -46,8 +55,18 @@ def test_same_version_ranges():
 
 def test_every_range_has_an_upper_bound():
     # A build next year must resolve the same major versions.
-    loose = [name for name, spec in _pyproject_requirements().items() if not any(s.operator in ("<", "<=", "==", "~=") for s in spec)]
+    loose = [name for name, spec in _pyproject_requirements(include_exempt=True).items() if not any(s.operator in ("<", "<=", "==", "~=") for s in spec)]
     assert not loose, f"requirements without an upper bound: {loose}"
+
+
+def test_exempt_extras_exist_and_are_not_in_conda():
+    # An exemption names a real extra, and environment.yml does not carry half of it.
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    elsewhere = set(_pyproject_requirements())
+    for name in NOT_IN_CONDA:
+        assert name in extras, f"NOT_IN_CONDA names {name!r}, which pyproject.toml does not define"
+        own = {Requirement(r).name.lower() for r in extras[name]} - elsewhere
+        assert not own & set(_conda_requirements()), f"environment.yml lists part of the exempt extra {name!r}"
 
 
 def test_installs_the_package_itself():
