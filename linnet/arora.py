@@ -26,17 +26,22 @@ This module holds what the chapter on that paper computes:
   split, zero padding); :func:`linnet.init.balanced_init` adds random
   orthogonal mixing between layers;
 * Monte Carlo estimates of the probabilities of Claims 2 and 3
-  (:func:`balancedness_probability`, :func:`margin_probability`);
+  (:func:`balancedness_probability`, :func:`margin_probability`) and their
+  exact counterparts (:func:`expected_imbalance_sq`, :func:`margin_probability_exact`);
 * starts for Theorem 1 (:func:`margin_start`) and the gradient-flow time to
   accuracy for scalar outputs (:func:`polar_time_to_accuracy`).
 
-Provenance: the statements of Arora et al. are used as given in
-``notes/paper-statements.md`` (Part B) and the project brief; their constants
-could not be re-read in the paper.
+Provenance: the setting, the conditions of Theorem 1 and its balancedness
+bound are confirmed by the summary page of Arora et al. and by Eftekhari's
+(29), (30), (39); the step bound of Theorem 1 and the constants of Claims 2
+and 3 are from the project brief (chapter 05 marks them [brief]). The exact
+margin probability and the second moment of the imbalance are this book's
+derivations, checked against Monte Carlo in ``tests/test_arora.py``.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -66,6 +71,9 @@ __all__ = [
     "claim_2_bound",
     "balancedness_probability",
     "margin_probability",
+    "margin_probability_exact",
+    "expected_imbalance_sq",
+    "imbalance_sq_stack",
     "polar_time_to_accuracy",
 ]
 
@@ -265,6 +273,15 @@ def _balance(ws) -> tuple[np.ndarray, np.ndarray]:
     return delta, min_gram
 
 
+def _sigma_min_stack(W: np.ndarray) -> np.ndarray:
+    """``min(d_N, d_0)``-th singular value of every matrix of a stack ``(B, d_N, d_0)``."""
+    dN, d0 = W.shape[1:]
+    if min(dN, d0) == 1:
+        return np.sqrt(np.einsum("bij,bij->b", W, W))
+    gram = W @ _mT(W) if dN <= d0 else _mT(W) @ W
+    return np.sqrt(np.maximum(np.linalg.eigvalsh(gram)[:, 0], 0.0))
+
+
 def _reduce_inputs(ws, Phi):
     """An orthonormal basis ``Q`` (B, d_0, k) of the span of the rows of ``W_1(0)`` and of ``Phi``.
 
@@ -315,6 +332,10 @@ class DescentBatch:
         over the checked steps (Lemma 1 says ``>= 1``); NaN for runs never checked.
     lemma1_checks : ndarray of int (B,) or None
         Number of steps checked per run.
+    min_sigma_min : ndarray (B,) or None
+        With ``track_sigma_min=True``: the smallest ``sigma_min(W(t))`` (the
+        ``min(d_0, d_N)``-th singular value of the end-to-end matrix) over
+        **every** iterate ``t = 0, ..., stop_iteration`` of the run (Claim 1).
     steps_taken : int
         Total number of (run, iteration) steps computed: the cost.
     """
@@ -335,6 +356,7 @@ class DescentBatch:
     lemma1_ratio: np.ndarray | None
     lemma1_checks: np.ndarray | None
     steps_taken: int
+    min_sigma_min: np.ndarray | None = None
 
     @property
     def converged(self) -> np.ndarray:
@@ -355,6 +377,7 @@ def batched_descent(
     record_balance: bool = False,
     lemma1_every: int | None = None,
     reduce_inputs: bool = True,
+    track_sigma_min: bool = False,
 ) -> DescentBatch:
     """Gradient descent on ``l = 1/2 ||W_N ... W_1 - Phi||_F^2`` for a stack of runs.
 
@@ -403,6 +426,10 @@ def batched_descent(
         against Lemma 1's ``(eta/2) sigma_min(W(t))^{2(N-1)/N} ||W(t) - Phi||_F^2``.
     reduce_inputs : bool
         Iterate in the reduced input coordinates (see above).
+    track_sigma_min : bool
+        Keep the running minimum of ``sigma_min(W(t))`` over every iterate
+        (``min_sigma_min``); computed from the eigenvalues of the smaller Gram
+        matrix of ``W(t)`` (its norm when ``min(d_0, d_N) = 1``).
 
     Returns
     -------
@@ -456,6 +483,7 @@ def batched_descent(
     rec_gram = np.full((B, n_rec), np.nan) if record_every and record_balance else None
     l1_ratio = np.full(B, np.inf) if lemma1_every else None
     l1_checks = np.zeros(B, dtype=int) if lemma1_every else None
+    min_smin = np.full(B, np.inf) if track_sigma_min else None
     power = 2 * (N - 1) / N
 
     idx = np.arange(B)  # original run numbers of the active runs
@@ -470,6 +498,8 @@ def batched_descent(
             W, above = _forward(ws)
             G = W - a_phi
             loss = 0.5 * np.square(G).sum(axis=(1, 2))
+            if track_sigma_min:
+                min_smin[idx] = np.minimum(min_smin[idx], _sigma_min_stack(W))
             if t == 0:
                 initial_loss[:] = loss
                 a_ceiling = factor * np.maximum(loss, 0.5 * np.einsum("bij,bij->b", Phi, Phi))
@@ -543,6 +573,7 @@ def batched_descent(
         lemma1_ratio=l1_ratio,
         lemma1_checks=l1_checks,
         steps_taken=int(steps_taken),
+        min_sigma_min=min_smin,
     )
 
 
@@ -910,6 +941,100 @@ def margin_probability(Phi, std: float, samples: int, seed, margin: float = 0.0)
     A = std * rng.standard_normal((samples,) + Phi.shape)
     c = smin - np.linalg.norm(A - Phi, axis=(1, 2))
     return _estimate(int(np.count_nonzero(c > margin)), samples)
+
+
+def margin_probability_exact(std: float, d0: int, phi_norm: float = 1.0) -> float:
+    """P(``A`` has a deficiency margin) for ``A in R^{1 x d0}`` with i.i.d. ``N(0, std^2)`` entries (this book).
+
+    For a scalar output, Procedure 1 with ``D = N(0, std^2 I)`` gives the
+    end-to-end matrix ``A`` itself, and ``sigma_min(Phi) = ||Phi||_F``, so
+    (Definition 2) ``A`` has a margin iff ``||A - Phi||_F < ||Phi||_F``, i.e.
+    ``||A||^2 < 2 <A, Phi>``. With ``A = std * g``, ``g_1`` the component of ``g``
+    along ``Phi`` and ``u = ||g_perp||`` (chi-distributed with ``d0 - 1`` degrees
+    of freedom, independent of ``g_1``) and ``k = ||Phi||_F / std``, this is
+    ``g_1^2 - 2 k g_1 + u^2 < 0``: ``g_1`` between ``k -+ sqrt(k^2 - u^2)``, which
+    needs ``u < k``. Hence (a derivation of this book, checked against Monte
+    Carlo in the tests)
+
+    ``P = E_u[ Phi_N(k + sqrt(k^2 - u^2)) - Phi_N(k - sqrt(k^2 - u^2)) ; u < k ]``,
+
+    integrated by adaptive quadrature (absolute error ``< 1e-10``); for
+    ``d0 = 1`` it is ``Phi_N(2k) - 1/2``. It never exceeds 1/2 (the event needs
+    ``g_1 > 0``) and depends on ``std`` and ``||Phi||_F`` only through ``k``.
+
+    Parameters
+    ----------
+    std : float
+        Standard deviation ``> 0`` of the entries of ``A``.
+    d0 : int
+        Input dimension ``>= 1``.
+    phi_norm : float
+        ``||Phi||_F > 0``.
+
+    Returns
+    -------
+    float
+    """
+    from scipy import integrate
+    from scipy.special import gammaln, ndtr
+
+    std = positive_float(std, "std")
+    d0 = positive_int(d0, "d0")
+    k = positive_float(phi_norm, "phi_norm") / std
+    if d0 == 1:
+        return float(ndtr(2 * k) - 0.5)
+    dof = d0 - 1
+    log_norm = (1 - dof / 2) * math.log(2) - float(gammaln(dof / 2))  # chi density: u^(dof-1) e^(-u^2/2) 2^(1-dof/2) / Gamma(dof/2)
+
+    def inside(u):
+        if u <= 0.0:
+            return 0.0 if dof > 1 else math.exp(log_norm) * float(0.5 - ndtr(-2 * k))
+        root = math.sqrt(max(k * k - u * u, 0.0))
+        lo = u * u / (k + root)  # = k - root, without cancellation
+        density = math.exp(log_norm + (dof - 1) * math.log(u) - 0.5 * u * u)
+        return float(ndtr(-lo) - ndtr(-(k + root))) * density
+
+    centre = math.sqrt(dof)  # the chi distribution has its mass within centre +- 10 (tails < 1e-20)
+    lo = max(0.0, centre - 10.0)
+    hi = min(k, centre + 10.0)
+    if hi <= lo:
+        return 0.0
+    mode = math.sqrt(max(dof - 1, 0))
+    pts = [mode] if lo < mode < hi else None
+    val, _ = integrate.quad(inside, lo, hi, points=pts, epsabs=1e-12, epsrel=1e-10, limit=200)
+    return float(min(max(val, 0.0), 0.5))
+
+
+def imbalance_sq_stack(weights) -> np.ndarray:
+    """``sum_j ||W_{j+1}^T W_{j+1} - W_j W_j^T||_F^2`` for every network of a stack ``(B,)``."""
+    ws = as_weight_stack(weights)
+    out = np.zeros(ws[0].shape[0])
+    for lower, upper in zip(ws[:-1], ws[1:]):
+        D = _mT(upper) @ upper - lower @ _mT(lower)
+        out += np.einsum("bij,bij->b", D, D)
+    return out
+
+
+def expected_imbalance_sq(widths, std: float) -> float:
+    """``E sum_j ||W_{j+1}^T W_{j+1} - W_j W_j^T||_F^2`` for i.i.d. ``N(0, std^2)`` layers (this book).
+
+    For a ``a x b`` matrix ``G`` with i.i.d. ``N(0, s^2)`` entries,
+    ``E ||G^T G||_F^2 = s^4 a b (a + b + 1)``, and for independent layers
+    ``E tr(W_{j+1}^T W_{j+1} W_j W_j^T) = s^4 d_{j-1} d_j d_{j+1}``, so
+
+    ``E ||D_j||_F^2 = s^4 [d_{j+1} d_j (d_{j+1} + d_j + 1) + d_j d_{j-1} (d_j + d_{j-1} + 1) - 2 d_{j-1} d_j d_{j+1}]``.
+
+    By Markov's inequality and a union bound, ``P(not delta-balanced) <=
+    (this) / delta^2``: the form of the bound of Claim 2 (checked in the
+    chapter against its constant 10, and against Monte Carlo in the tests).
+    """
+    widths = check_widths(widths)
+    s4 = positive_float(std, "std") ** 4
+    total = 0.0
+    for j in range(1, len(widths) - 1):
+        a, b, c = widths[j - 1], widths[j], widths[j + 1]
+        total += c * b * (c + b + 1) + b * a * (b + a + 1) - 2 * a * b * c
+    return float(s4 * total)
 
 
 # --------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import math
 import operator
 from dataclasses import asdict, dataclass
 
+from linnet.glue import GLUE_PREFIX
 from linnet.registry import unknown_ids
 
 _RELATIONS = {"<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt, "==": operator.eq}
@@ -42,8 +43,6 @@ class Claim:
 
 RECORDS: list[Claim] = []
 
-#: Glue's mime prefix (MyST-NB): outputs under it are stored, not rendered.
-_GLUE_PREFIX = "application/papermill.record/"
 #: Glue key prefix of claim records; the reproduction report collects them.
 CLAIM_KEY_PREFIX = "claim:"
 
@@ -66,9 +65,9 @@ def _emit_record(claim: Claim) -> None:
     # nbformat allows structured values only under */json or *+json mime
     # types; the glue prefix breaks that, so the record travels as JSON text.
     display(
-        {_GLUE_PREFIX + "text/plain": json.dumps(record, sort_keys=True)},
+        {GLUE_PREFIX + "text/plain": json.dumps(record, sort_keys=True)},
         raw=True,
-        metadata={"scrapbook": {"name": CLAIM_KEY_PREFIX + claim.claim_id, "mime_prefix": _GLUE_PREFIX}},
+        metadata={"scrapbook": {"name": CLAIM_KEY_PREFIX + claim.claim_id, "mime_prefix": GLUE_PREFIX}},
     )
 
 

@@ -270,8 +270,9 @@ def load_table(path, target_column: str, *, delimiter: str = ",", unit_target: b
     FileNotFoundError
         If ``path`` does not exist.
     ValueError
-        If the file has no header or no data rows, the rows have different
-        lengths, ``target_column`` is not a header, a cell is not a number or is
+        If the file has no header or no data rows, is not UTF-8, a header
+        name is empty or repeated, the rows have different lengths,
+        ``target_column`` is not a header, a cell is not a number or is
         not finite (NaN, inf, empty), there are not more rows than feature
         columns (centred data of ``m`` examples span at most ``m - 1``
         directions), the features are linearly dependent, or (with
@@ -283,13 +284,27 @@ def load_table(path, target_column: str, *, delimiter: str = ",", unit_target: b
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"path must name an existing CSV file; {str(p)!r} does not exist")
-    with p.open(newline="") as fh:
-        reader = csv.reader(fh, delimiter=delimiter)
-        numbered = [(reader.line_num, row) for row in reader if row]  # blank lines are skipped
+    # utf-8-sig: a byte-order mark (written by spreadsheet programs) is not part of the first header
+    try:
+        with p.open(newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh, delimiter=delimiter)
+            numbered = [(reader.line_num, row) for row in reader if row]  # blank lines are skipped
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{p} is not UTF-8 text ({err.reason} at byte {err.start}): save the table as UTF-8 CSV") from None
     rows = [row for _, row in numbered]
     if not rows:
         raise ValueError(f"{p} is empty: expected a header row naming the columns, then one row per example")
     header = [h.strip() for h in rows[0]]
+    seen = set()
+    for k, h in enumerate(header):
+        if not h:
+            raise ValueError(f"{p}, line {numbered[0][0]}: column {k + 1} of the header has no name")
+        if h in seen:
+            raise ValueError(
+                f"{p}, line {numbered[0][0]}: column name {h!r} appears more than once in the header "
+                f"(columns {[i + 1 for i, x in enumerate(header) if x == h]}); column names must be unique"
+            )
+        seen.add(h)
     if target_column not in header:
         raise ValueError(f"target_column {target_column!r} is not a column of {p}; its columns are {header}")
     if len(header) < 2:
@@ -321,6 +336,10 @@ def load_table(path, target_column: str, *, delimiter: str = ",", unit_target: b
             f"{p} has {m} rows (examples) and {d} feature columns: PCA-whitening needs more rows than features "
             f"(at least {d + 1})"
         )
+    # Divide every column by its largest magnitude first: the standardisation below removes each
+    # feature's scale anyway, and without it squares of values near 1e200 overflow to inf.
+    peak = np.max(np.abs(F), axis=1, keepdims=True)
+    F = F / np.where(peak > 0, peak, 1.0)
     F = F - F.mean(axis=1, keepdims=True)
     scale = F.std(axis=1, keepdims=True)
     if np.any(scale == 0):
@@ -333,14 +352,23 @@ def load_table(path, target_column: str, *, delimiter: str = ",", unit_target: b
             f"{s[-1] / s[0]:.3g}): drop redundant columns before whitening"
         )
     X = np.sqrt(m) * Vt
-    Y = (y - y.mean())[None, :]
-    target_scale = 1.0
+    y_peak = float(np.max(np.abs(y))) or 1.0
+    yc = (y / y_peak - np.mean(y / y_peak))[None, :]  # centred, in units of the largest |y| (no overflow)
     if unit_target:
-        norm = float(np.linalg.norm(Y @ X.T / m))
+        norm = float(np.linalg.norm(yc @ X.T / m))
         if not norm > 0:
             raise ValueError(f"target column {target_column!r} of {p} is uncorrelated with every feature: Lambda_yx = 0")
-        target_scale = 1.0 / norm
-        Y = Y * target_scale
+        Y = yc / norm
+        target_scale = 1.0 / (norm * y_peak)
+    else:
+        with np.errstate(over="ignore"):
+            Y = yc * y_peak
+        target_scale = 1.0
+    if not (np.all(np.isfinite(Y)) and np.isfinite(target_scale) and target_scale > 0):
+        raise ValueError(
+            f"target column {target_column!r} of {p}: values up to {y_peak:.3g} are too large or too small to represent "
+            f"the {'rescaled' if unit_target else 'centred'} target in double precision; rescale the column"
+        )
     for arr in (X, Y):
         arr.setflags(write=False)
     return Table(X=X, Y=Y, features=features, target=target_column, target_scale=target_scale)

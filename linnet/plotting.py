@@ -39,10 +39,11 @@ def use_style() -> None:
     mpl.rcParams.update(STYLE)
 
 
-#: Environment variable naming the folder figures are written to; by default
-#: ``../figures``, the repository's ``figures/`` seen from ``notebooks/`` where
-#: chapters run. The test suite points it elsewhere so tests never rewrite the
-#: committed files.
+#: Environment variable naming the folder figures are written to. Without it, a
+#: chapter run inside the repository (from ``notebooks/``) writes to the
+#: repository's ``figures/``; run anywhere else (Colab, a downloaded notebook)
+#: it writes to ``figures/`` beside itself. ``make book``/``make test`` point it
+#: under ``_build/`` so building never rewrites the committed files.
 FIGURES_ENV = "LINNET_FIGURES"
 
 #: Metadata key marking a figure output in a notebook (read by the book's
@@ -51,8 +52,12 @@ FIGURE_KEY = "linnet_figure"
 
 
 def figures_dir() -> Path:
-    """Where :func:`publish_figure` writes: ``$LINNET_FIGURES`` or ``../figures``."""
-    return Path(os.environ.get(FIGURES_ENV, "../figures"))
+    """Where :func:`publish_figure` writes: ``$LINNET_FIGURES``, else the repository's
+    ``figures/`` when run from its ``notebooks/``, else ``figures/`` in the working directory."""
+    if FIGURES_ENV in os.environ:
+        return Path(os.environ[FIGURES_ENV])
+    in_repository = Path("../_toc.yml").is_file() and Path("../figures").is_dir()
+    return Path("../figures") if in_repository else Path("figures")
 
 
 def save_figure(fig, name: str, directory: str | Path | None = None) -> list[Path]:

@@ -53,6 +53,7 @@ __all__ = [
     "theorem_4_4_bound",
     "time_to_accuracy",
     "deficiency_margin",
+    "arora_step_bounds",
     "delta_balancedness",
     "AroraTheorem1",
     "arora_theorem_1",
@@ -324,7 +325,7 @@ def _alpha_28(target: Target, alpha) -> float:
     return a
 
 
-def _rank_one_parts(stack: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _rank_one_svd(stack: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Thin SVD ``s u v^T`` of each matrix of a stack, raising unless each has rank exactly one.
 
     Rank is decided relative to :data:`RANK_ONE_RTOL`: rank 0 is ``sigma_1 = 0``,
@@ -377,7 +378,7 @@ def set_28_margins(W, target: Target, alpha: float):
     target = _check_target(target)
     a = _alpha_28(target, alpha)
     stack, single = _as_stack(W, "W", target.Z.shape)
-    s, u, v = _rank_one_parts(stack, "W")
+    s, u, v = _rank_one_svd(stack, "W")
     corr = (u @ target.u) * (v @ target.v)  # u_W^T Z_1 v_W / s_Z
     corr_margin = corr - a
     norm_margin = s / target.s_Z - (a - target.gamma)
@@ -1074,7 +1075,7 @@ def remark_1_time(target: Target, depth: int, alpha: float, beta: float, d0_sq: 
 # --------------------------------------------------------------------------
 
 
-def deficiency_margin(W, Phi) -> float:
+def deficiency_margin(W, Phi):
     """``c = sigma_min(Phi) - ||W - Phi||_F`` (Arora et al., Definition 2).
 
     ``W`` has a deficiency margin ``c > 0`` w.r.t. ``Phi`` iff
@@ -1082,28 +1083,71 @@ def deficiency_margin(W, Phi) -> float:
     ``c``. **A value ``<= 0`` means ``W`` has no deficiency margin** (the
     function never returns None). ``sigma_min`` is the ``min(dy, dx)``-th
     largest singular value, so a rank-deficient ``Phi`` gives no margin for any
-    ``W``. By Claim 1, a positive margin implies ``sigma_min(W) >= c``.
+    ``W``. Eftekhari's (39) is the same condition in his notation,
+    ``||Z - W_0||_F < s_min(Z)``, which he names as the requirement of Claim 1
+    of Arora et al.; by that claim a positive margin implies ``sigma_min(W) >= c``.
 
     Parameters
     ----------
-    W : array_like, shape (dy, dx)
-        End-to-end matrix.
+    W : array_like, shape (dy, dx) or (B, dy, dx)
+        End-to-end matrix, or a stack of them.
     Phi : array_like, shape (dy, dx)
         Target (``Lambda_yx`` for whitened data; ``Z`` of eq. 25).
 
     Returns
     -------
-    float
+    float, or ndarray (B,) for a stack
 
     Raises
     ------
     ValueError
-        If an input is not a finite matrix or the shapes differ.
+        If an input is not finite or the shapes differ.
     """
     Phi = as_matrix(Phi, "Phi")
-    W = as_matrix(W, "W", shape=Phi.shape)
     sigma_min = float(np.linalg.svd(Phi, compute_uv=False)[-1])
+    arr = np.asarray(W, dtype=float) if not isinstance(W, np.ndarray) else W
+    if arr.ndim == 3:
+        if arr.shape[1:] != Phi.shape or not np.all(np.isfinite(arr)):
+            raise ValueError(f"W must be a finite stack of shape (B, {Phi.shape[0]}, {Phi.shape[1]}); got {arr.shape}")
+        return sigma_min - np.linalg.norm(arr - Phi, axis=(1, 2))
+    W = as_matrix(W, "W", shape=Phi.shape)
     return sigma_min - float(np.linalg.norm(W - Phi))
+
+
+def arora_step_bounds(margin, depth: int, phi_norm: float):
+    """Theorem 1's largest admissible imbalance and step for a margin ``c`` (vectorised).
+
+    ``delta_max = c^2 / (256 N^3 ||Phi||_F^{2(N-1)/N})`` (the form shown on the
+    summary page of Arora et al.) and ``eta_max = c^{(4N-2)/N} / (6144 N^3
+    ||Phi||_F^{(6N-4)/N})`` (from the project brief; not confirmed by the
+    sources the book has).
+
+    Parameters
+    ----------
+    margin : float or array_like
+        Deficiency margins ``c > 0``.
+    depth : int
+        ``N >= 1``.
+    phi_norm : float
+        ``||Phi||_F > 0``.
+
+    Returns
+    -------
+    (delta_max, eta_max)
+        Floats or arrays of the shape of ``margin``.
+    """
+    c = np.asarray(margin, dtype=float)
+    if not np.all(np.isfinite(c)) or np.any(c <= 0):
+        raise ValueError("margin must be finite and > 0 (Theorem 1 needs a deficiency margin)")
+    N = int(depth)
+    if N < 1 or N != depth:
+        raise ValueError(f"depth must be an integer >= 1; got {depth!r}")
+    f = positive_float(phi_norm, "phi_norm")
+    delta_max = c**2 / (256 * N**3 * f ** (2 * (N - 1) / N))
+    eta_max = c ** ((4 * N - 2) / N) / (6144 * N**3 * f ** ((6 * N - 4) / N))
+    if c.ndim == 0:
+        return float(delta_max), float(eta_max)
+    return delta_max, eta_max
 
 
 def delta_balancedness(weights) -> float:
@@ -1171,8 +1215,11 @@ class AroraTheorem1:
 def arora_theorem_1(Phi, weights, epsilon: float, eta: float | None = None) -> AroraTheorem1:
     """Check the hypotheses of Arora et al.'s Theorem 1 and give its iteration bound.
 
-    Theorem 1 (as given in the notes, B.2; constants not re-read in the paper):
-    if the initial end-to-end matrix has deficiency margin ``c > 0`` w.r.t.
+    Theorem 1 as the book states it (chapter 05): the margin, the ``delta``
+    bound and the setting are confirmed by the summary page of Arora et al. and
+    by Eftekhari's (29), (30), (39); the step bound ``eta_max`` and the
+    iteration count are from the project brief (:func:`arora_step_bounds`).
+    If the initial end-to-end matrix has deficiency margin ``c > 0`` w.r.t.
     ``Phi``, the initial weights are delta-balanced with
     ``delta <= c^2 / (256 N^3 ||Phi||_F^{2(N-1)/N})`` and
     ``eta <= c^{(4N-2)/N} / (6144 N^3 ||Phi||_F^{(6N-4)/N})``, then gradient
@@ -1214,9 +1261,7 @@ def arora_theorem_1(Phi, weights, epsilon: float, eta: float | None = None) -> A
     loss0 = 0.5 * float(np.linalg.norm(W - Phi)) ** 2
     if not c > 0:
         return AroraTheorem1(N, None, delta, None, False, None, eta_given, loss0, eps, False, None)
-    phi_f = float(np.linalg.norm(Phi))
-    delta_max = c**2 / (256 * N**3 * phi_f ** (2 * (N - 1) / N))
-    eta_max = c ** ((4 * N - 2) / N) / (6144 * N**3 * phi_f ** ((6 * N - 4) / N))
+    delta_max, eta_max = arora_step_bounds(c, N, float(np.linalg.norm(Phi)))
     eta_used = eta_max if eta_given is None else eta_given
     balanced_enough = delta <= delta_max
     applies = balanced_enough and eta_used <= eta_max

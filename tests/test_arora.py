@@ -278,3 +278,82 @@ def test_polar_time_to_accuracy():
     assert np.isinf(arora.polar_time_to_accuracy(np.array([10.0]), np.array([3.0]), tg.s_Z, 50, 3, 1e-8, 1e-3))[0]
     with pytest.raises(ValueError, match="ratio"):
         arora.polar_time_to_accuracy(np.array([0.0]), np.array([0.0]), tg.s_Z, 50, 3, 1e-4, 1.0)
+
+
+# --- additions for issue 19 -------------------------------------------------
+
+
+@pytest.mark.parametrize("d0", [1, 2, 8, 128])
+@pytest.mark.parametrize("k", [0.02, 0.5, 2.0])
+def test_margin_probability_exact_matches_monte_carlo(d0, k):
+    # re-derivation by sampling: A = std g, margin iff ||A - Phi|| < ||Phi|| (Definition 2, scalar output)
+    std = k / d0
+    Phi = np.zeros((1, d0))
+    Phi[0, -1] = 2.0  # ||Phi|| = 2: the probability depends on ||Phi|| / std only
+    exact = arora.margin_probability_exact(2 * std, d0, phi_norm=2.0)
+    assert exact == pytest.approx(arora.margin_probability_exact(std, d0), abs=1e-9)
+    mc = arora.margin_probability(Phi, 2 * std, 60_000, 7)
+    assert abs(mc.probability - exact) <= 4.5 * max(mc.stderr, 1 / 60_000)
+    assert 0.0 <= exact <= 0.5
+
+
+def test_margin_probability_exact_limits():
+    from scipy.stats import norm
+
+    assert arora.margin_probability_exact(1.0, 1) == pytest.approx(norm.cdf(2.0) - 0.5, abs=1e-14)
+    assert arora.margin_probability_exact(1e-6, 50) == pytest.approx(0.5, abs=1e-4)  # tiny starts: 1/2
+    assert arora.margin_probability_exact(10.0, 50) < 1e-12  # large starts: none
+    with pytest.raises(ValueError, match="d0"):
+        arora.margin_probability_exact(0.1, 0)
+
+
+@pytest.mark.parametrize("widths", [[3, 4, 1], [5, 2, 6, 1], [8, 8, 8, 8, 1]])
+def test_expected_imbalance_sq_matches_monte_carlo(widths):
+    std = 0.7
+    ws = arora.gaussian_starts(widths, std, 40_000, 11)
+    sq = sum(
+        np.square(np.swapaxes(ws[j + 1], 1, 2) @ ws[j + 1] - ws[j] @ np.swapaxes(ws[j], 1, 2)).sum(axis=(1, 2))
+        for j in range(len(ws) - 1)
+    )
+    exact = arora.expected_imbalance_sq(widths, std)
+    assert abs(sq.mean() - exact) <= 4.5 * sq.std() / np.sqrt(sq.size)
+    # the Markov form of Claim 2 with its constant 10: E sum ||D_j||^2 <= 10 N std^4 d_max^3
+    assert exact <= 10 * (len(widths) - 1) * std**4 * max(widths) ** 3
+
+
+def test_track_sigma_min_over_all_iterates():
+    rng = np.random.default_rng(3)
+    Phi = np.array([[1.0, 0.3, 0.0], [0.0, 0.8, 0.2]])
+    ws = [0.5 * rng.standard_normal((4, 3)), 0.5 * rng.standard_normal((2, 4))]
+    run = arora.batched_descent(ws, Phi, 0.05, 0.0, 60, track_sigma_min=True, reduce_inputs=False)
+    # re-derive by plain iteration
+    Ws, smins = [w.copy() for w in ws], []
+    for _ in range(61):
+        W = Ws[1] @ Ws[0]
+        smins.append(np.linalg.svd(W, compute_uv=False)[-1])
+        G = W - Phi
+        g1, g2 = Ws[1].T @ G, G @ Ws[0].T
+        Ws = [Ws[0] - 0.05 * g1, Ws[1] - 0.05 * g2]
+    assert run.min_sigma_min[0] == pytest.approx(min(smins), rel=1e-9)
+
+
+def test_deficiency_margin_stack_and_step_bounds():
+    from linnet.theory import arora_step_bounds, deficiency_margin
+
+    Phi = np.array([[3.0, 0.0], [0.0, 1.0]])
+    Ws = np.stack([Phi, Phi + 0.5, 2 * Phi])
+    got = deficiency_margin(Ws, Phi)
+    assert np.allclose(got, [deficiency_margin(W, Phi) for W in Ws]) and got[0] == pytest.approx(1.0)
+    d, e = arora_step_bounds(np.array([0.5, 1.0]), 3, 2.0)
+    assert d[1] == pytest.approx(1 / (256 * 27 * 2 ** (4 / 3)))
+    assert e[0] == pytest.approx(0.5 ** (10 / 3) / (6144 * 27 * 2 ** (14 / 3)))
+    with pytest.raises(ValueError, match="margin"):
+        arora_step_bounds(0.0, 2, 1.0)
+
+
+def test_imbalance_sq_stack():
+    ws = arora.gaussian_starts([3, 4, 2, 1], 0.5, 5, 2)
+    for b in range(5):
+        net = [w[b] for w in ws]
+        expect = sum(np.linalg.norm(net[j + 1].T @ net[j + 1] - net[j] @ net[j].T) ** 2 for j in range(2))
+        assert arora.imbalance_sq_stack(ws)[b] == pytest.approx(expect, rel=1e-12)

@@ -129,3 +129,74 @@ def test_target_uncorrelated_with_features(tmp_path):
     rows = np.column_stack([rng.standard_normal((10, 2)), np.full(10, 4.0)]).tolist()
     with pytest.raises(ValueError, match="uncorrelated"):
         load_table(_write(tmp_path / "t.csv", ["a", "b", "y"], rows), "y")
+
+
+@pytest.mark.parametrize("target", ["y", "a"])
+def test_duplicate_column_names(tmp_path, target):
+    # a duplicated name would otherwise silently select the first of the two columns
+    path = _write(tmp_path / "t.csv", ["a", "b", "a", "y"], [[1, 2, 3, 4], [2, 1, 1, 0], [0, 1, 2, 5], [3, 3, 1, 1], [1, 0, 0, 2]])
+    with pytest.raises(ValueError, match=r"line 1: column name 'a' appears more than once.*\[1, 3\]"):
+        load_table(path, target)
+
+
+def test_empty_column_name(tmp_path):
+    path = _write(tmp_path / "t.csv", ["a", "", "y"], [[1, 2, 3], [2, 1, 1], [0, 1, 2], [3, 3, 1]])
+    with pytest.raises(ValueError, match=r"line 1: column 2 of the header has no name"):
+        load_table(path, "y")
+
+
+def test_utf8_bom_in_header(tmp_path, table_rows):
+    # spreadsheet programs write a byte-order mark; the first column name must still match
+    F, y = table_rows
+    plain = _write(tmp_path / "plain.csv", ["y", "a", "b", "c", "d"], np.column_stack([y, F]).tolist())
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes(b"\xef\xbb\xbf" + plain.read_bytes())
+    t, t0 = load_table(bom, "y"), load_table(plain, "y")
+    assert t.features == ("a", "b", "c", "d") and t.target == "y"
+    assert np.array_equal(t.X, t0.X) and np.array_equal(t.Y, t0.Y)
+
+
+def test_not_utf8(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_bytes("a,b,y\n1,2,3\n".encode() + b"\xff\xfe,1,2\n")
+    with pytest.raises(ValueError, match="not UTF-8"):
+        load_table(path, "y")
+
+
+@pytest.mark.parametrize("big", [1e200, 1e300])
+def test_huge_values_do_not_overflow(tmp_path, table_rows, big):
+    # squares of 1e200 overflow; the result must equal that of the same table in ordinary units
+    F, y = table_rows
+    ref = load_table(_write(tmp_path / "r.csv", ["a", "b", "c", "d", "y"], np.column_stack([F, y]).tolist()), "y")
+    scaled = np.column_stack([F * np.array([big, 1.0, big, 1.0]) / 1e4, y * big / 1e4])
+    t = load_table(_write(tmp_path / "t.csv", ["a", "b", "c", "d", "y"], scaled.tolist()), "y")
+    assert np.all(np.isfinite(t.X)) and np.all(np.isfinite(t.Y))
+    assert np.allclose(np.abs(t.X), np.abs(ref.X), atol=1e-8)  # principal axes up to sign
+    assert abs(np.linalg.norm(t.Phi) - 1.0) < 1e-12
+    assert np.isclose(t.target_scale * big / 1e4, ref.target_scale, rtol=1e-10)
+
+
+def test_huge_target_without_rescaling(tmp_path, table_rows):
+    F, y = table_rows
+    y = np.where(np.arange(y.size) < 3, -1.7e308, 1.7e308) * (1 + 0.01 * F[:, 0])  # y - mean(y) overflows
+    path = _write(tmp_path / "t.csv", ["a", "b", "c", "d", "y"], np.column_stack([F, y]).tolist())
+    assert np.isfinite(load_table(path, "y").target_scale)  # fine with the unit rescaling
+    with pytest.raises(ValueError, match=r"target column 'y'.*too large"):
+        load_table(path, "y", unit_target=False)
+
+
+def test_chapter_05_rejects_target_column_without_data_csv():
+    # the notebook's parameter validation: a target_column that would otherwise be silently ignored
+    from pathlib import Path
+
+    import nbformat
+
+    nb = nbformat.read(Path(__file__).resolve().parents[1] / "notebooks" / "05-arora-2018a.ipynb", as_version=4)
+    (k,) = [i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])]
+    env = {}
+    exec(nb.cells[k].source, env)
+    env["target_column"] = "concentration"
+    with pytest.raises(ValueError, match=r"target_column = 'concentration' is given without data_csv"):
+        exec(nb.cells[k + 1].source, env)
+    env["target_column"] = ""
+    exec(nb.cells[k + 1].source, env)  # the defaults pass
