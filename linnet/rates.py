@@ -1056,7 +1056,7 @@ def theorem_4_4_check(starts: StableStarts, *, settle: float = 10.0, n_times: in
 # Section 4 as printed: (34), the set (36), Lemma 4.3 and (38a)/(38b)
 # --------------------------------------------------------------------------
 
-__all__ += ["dloss_34", "sample_set_36", "Paper38Check", "check_38"]
+__all__ += ["dloss_34", "sample_set_36", "Paper38Check", "check_38", "Violation35", "search_35_violation"]
 
 
 def dloss_34(W, target: Target, depth: int) -> np.ndarray:
@@ -1069,6 +1069,32 @@ def dloss_34(W, target: Target, depth: int) -> np.ndarray:
     arr = _stack(W, "W", target)
     V = velocity(arr, target, depth)  # = -m A_W(W - Z)
     return np.sum((arr - target.Z1) * V, axis=(-2, -1))
+
+
+@dataclass(frozen=True)
+class Violation35:
+    """The point of a seeded sample of (36) where ``d||Z_1 - W||^2/dt`` most exceeds (35)."""
+
+    W: np.ndarray        # the rank-one point, shape (dy, dx)
+    excess: float        # (2 dL/dt - rhs_35) / (|2 dL/dt| + |rhs_35|) at W, by (34)
+    n_sampled: int
+    n_exceeding: int     # sampled points whose relative excess is above 1e-10 (round-off of four terms)
+
+
+def search_35_violation(target: Target, depth: int, alpha: float, beta: float, count: int, seed) -> Violation35:
+    """Search ``count`` points of (36) (:func:`sample_set_36`) for the largest relative excess of
+    ``d||Z_1 - W||_F^2/dt = 2 dL_{1,1}/dt`` (by (34)) over the right-hand side of (35).
+
+    Used by chapter 04 to exhibit a point of (36) where even the doubled form of (35) fails.
+    """
+    from .theory import rhs_35
+
+    W = sample_set_36(target, alpha, beta, count, seed)
+    d2 = 2 * dloss_34(W, target, depth)
+    R = rhs_35(W, target, depth)
+    rel = (d2 - R) / (np.abs(d2) + np.abs(R))
+    i = int(np.argmax(rel))
+    return Violation35(W=W[i], excess=float(rel[i]), n_sampled=int(count), n_exceeding=int(np.sum(rel > 1e-10)))
 
 
 def sample_set_36(target: Target, alpha: float, beta: float, count: int, seed) -> np.ndarray:

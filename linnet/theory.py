@@ -823,6 +823,39 @@ def rhs_35(W, target: Target, depth: int):
     return _out(out, single)
 
 
+def gap_35_rank_one_target(W, target: Target, depth: int):
+    """``d||Z_1 - W||_F^2/dt`` minus the right-hand side of (35), for a rank-one ``Z`` (``gamma_Z = 0``).
+
+    A result of this book (chapter 04, the erratum on (35)). With ``W = s u v^T`` (32),
+    ``a = u^T u_Z``, ``b = v^T v_Z`` (so ``u^T Z_1 v = s_Z a b``) and ``k = 2 - 2/N``,
+    the rank-one reduction of (17) gives
+
+    ``2 dL_{1,1}/dt - (35) = -2 m s^k (s_Z T_2 - s_Z^2 (1 - a^2)(1 - b^2))``,
+
+    which is ``-2 m s^k s_Z T_2`` for ``d_y = 1`` (``a = +-1``) and is ``<= 0`` whenever
+    ``a b >= 0`` (as on (36)), since ``1 - ab - (1 - a^2)(1 - b^2) = (a - b)^2 + ab(1 - ab)``.
+
+    Raises ``ValueError`` if ``target.gamma`` is not zero up to round-off (then ``Z != Z_1`` and the identity
+    does not apply).
+    """
+    target = _check_target(target)
+    if not target.gamma <= RANK_ONE_RTOL:
+        raise ValueError(f"target must have gamma_Z = 0 (rank-one Z, up to round-off {RANK_ONE_RTOL:g}) for this "
+                         f"identity; got gamma_Z = {target.gamma!r}")
+    N = _depth_any(depth)
+    if N == 1 and min(target.Z.shape) > 1:
+        raise ValueError("depth must be >= 2 unless d_y = 1 or d_x = 1 (depth 1 does not keep a matrix rank one)")
+    stack, single = _as_stack(W, "W", target.Z.shape)
+    s, c, _ = _rank_one_parts(stack, target)
+    U, _, Vt = np.linalg.svd(stack)
+    a = np.abs(U[:, :, 0] @ target.u)
+    b = np.abs(Vt[:, 0, :] @ target.v)
+    sZ = target.s_Z
+    T2 = np.maximum(sZ - c, 0.0)
+    out = -2 * float(target.m) * s ** (2 - 2 / N) * (sZ * T2 - sZ**2 * (1 - a**2) * (1 - b**2))
+    return _out(out, single)
+
+
 def in_set_36(W, target: Target, alpha: float, beta: float):
     """Membership in the set ``N_alpha,beta(Z_1)`` of (36).
 

@@ -12,7 +12,7 @@ import pytest
 from linnet import theory as th
 from linnet.data import Target
 from linnet.flows import induced_flow_batch
-from linnet.rates import check_38, dloss_34, random_target, sample_set_36
+from linnet.rates import check_38, dloss_34, random_target, sample_set_36, search_35_violation
 
 
 @pytest.fixture(scope="module")
@@ -213,3 +213,62 @@ def test_check_38_far_start(scalar):
     assert np.linalg.norm(W0[0]) > math.sqrt(6) * scalar.s_Z
     assert np.nanmax(r.ratio_a) <= 1 + 1e-9 and np.nanmax(r.ratio_b) <= 1 + 1e-9
     assert np.all(r.in_36)
+
+
+# --------------------------------------------------------------- the book's (35) identity, remark 3
+
+
+def test_gap_35_scalar_output_is_minus_2_m_sk_sZ_T2(scalar):
+    # d_y = 1: d||Z1 - W||^2/dt = -2 m s^k (N T1 + T2 (s_Z + c)) by the polar reduction, so
+    # 2 dL/dt - (35) = -2 m s^k s_Z T2 (not -2 m s^k T2^2).
+    W = sample_set_36(scalar, 0.2, 5.0, 20, 3)
+    for N in (2, 3, 8):
+        s = np.linalg.norm(W, axis=(1, 2))
+        c = np.einsum("kij,ij->k", W, scalar.Z1) / s
+        T2 = scalar.s_Z - c
+        want = -2 * scalar.m * s ** (2 - 2 / N) * scalar.s_Z * T2
+        np.testing.assert_allclose(th.gap_35_rank_one_target(W, scalar, N), want, rtol=1e-12)
+        got = 2 * dloss_34(W, scalar, N) - th.rhs_35(W, scalar, N)
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12 * np.max(np.abs(want)))
+
+
+def test_gap_35_matrix_rank_one_target():
+    tk = random_target(3, 5, 0.7, 0.0, 50, 3)
+    W = sample_set_36(tk, 0.2, 5.0, 30, 4)
+    for N in (2, 5):
+        got = 2 * dloss_34(W, tk, N) - th.rhs_35(W, tk, N)
+        gap = th.gap_35_rank_one_target(W, tk, N)
+        np.testing.assert_allclose(gap, got, rtol=1e-9, atol=1e-12 * np.max(np.abs(got)))
+        assert np.all(gap <= 0)
+
+
+def test_gap_35_rejects_a_spectral_gap(matrix):
+    with pytest.raises(ValueError, match="gamma_Z = 0"):
+        th.gap_35_rank_one_target(sample_set_36(matrix, 0.5, 2.0, 2, 1), matrix, 3)
+
+
+def test_search_35_violation_is_a_true_violation():
+    tk = random_target(2, 5, 1.0, 0.1, 50, 1234)
+    alpha, beta, N = 0.145, 10.0, 8
+    v = search_35_violation(tk, N, alpha, beta, 4000, 2)
+    assert th.in_set_36(v.W, tk, alpha, beta)
+    assert v.excess > 1e-5 and v.n_exceeding >= 1
+    rate = tk.m * N * np.linalg.norm(v.W) ** (2 - 2 / N)
+    h = 1e-4 / rate
+    D = np.sum((induced_flow_batch(v.W[None], tk, N, [0.0, h, 2 * h], rtol=1e-12).W[0] - tk.Z1) ** 2, axis=(1, 2))
+    fd = (-3 * D[0] + 4 * D[1] - D[2]) / (2 * h)
+    R = th.rhs_35(v.W, tk, N)
+    assert (fd - R) / (abs(fd) + abs(R)) == pytest.approx(v.excess, rel=1e-3)
+
+
+@pytest.mark.parametrize("N", [2, 3, 4, 5])
+def test_remark_3_integer_threshold(scalar, N):
+    # gamma_Z = 0: E_a/m = N x^(2-2/N) with x = alpha s_Z; the step N -> N+1 is >= 0 iff
+    # x >= (N/(N+1))^(N(N+1)/2); the largest threshold is N = 2: (2/3)^3 = 8/27.
+    thr = (N / (N + 1)) ** (N * (N + 1) / 2)
+    assert thr <= 8 / 27 + 1e-15
+    alpha = 0.9
+    for x, grows in ((thr * 1.01, True), (thr * 0.99, False)):
+        t = Target.from_matrix(scalar.Z * (x / alpha / scalar.s_Z), scalar.m)
+        step = th.exponent_38a(t, N, alpha, 1.5) - th.exponent_38a(t, N + 1, alpha, 1.5)  # E_a(N+1) - E_a(N)
+        assert (step > 0) == grows
