@@ -88,7 +88,9 @@ def _resolve_label(env, label: str):
         return std[0], std[1]
     math = env.domaindata.get("math", {}).get("objects", {}).get(label)
     if math:
-        return math[0], math[1]
+        # The math domain stores (docname, equation number); the HTML anchor of a
+        # labelled equation is "equation-<label>".
+        return math[0], f"equation-{label}"
     return None
 
 
