@@ -86,6 +86,10 @@ def _resolve_label(env, label: str):
     std = env.domaindata.get("std", {}).get("labels", {}).get(label)
     if std and std[0]:
         return std[0], std[1]
+    # A target on an untitled element (e.g. "(eq-6)=" before display math in a .md page).
+    anon = env.domaindata.get("std", {}).get("anonlabels", {}).get(label)
+    if anon and anon[0]:
+        return anon[0], anon[1]
     math = env.domaindata.get("math", {}).get("objects", {}).get(label)
     if math:
         # The math domain stores (docname, equation number); the HTML anchor of a
