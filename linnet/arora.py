@@ -1025,8 +1025,10 @@ def expected_imbalance_sq(widths, std: float) -> float:
     ``E ||D_j||_F^2 = s^4 [d_{j+1} d_j (d_{j+1} + d_j + 1) + d_j d_{j-1} (d_j + d_{j-1} + 1) - 2 d_{j-1} d_j d_{j+1}]``.
 
     By Markov's inequality and a union bound, ``P(not delta-balanced) <=
-    (this) / delta^2``: the form of the bound of Claim 2 (checked in the
-    chapter against its constant 10, and against Monte Carlo in the tests).
+    (this) / delta^2``: the form of the bound of Claim 2. Each pair contributes
+    at most ``6 s^4 d_max^3``, so the bound with constant 10 holds for every
+    widths (a corollary in chapter 05; the closed form is checked against
+    Monte Carlo there and in the tests).
     """
     widths = check_widths(widths)
     s4 = positive_float(std, "std") ** 4

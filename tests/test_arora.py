@@ -317,8 +317,34 @@ def test_expected_imbalance_sq_matches_monte_carlo(widths):
     )
     exact = arora.expected_imbalance_sq(widths, std)
     assert abs(sq.mean() - exact) <= 4.5 * sq.std() / np.sqrt(sq.size)
-    # the Markov form of Claim 2 with its constant 10: E sum ||D_j||^2 <= 10 N std^4 d_max^3
-    assert exact <= 10 * (len(widths) - 1) * std**4 * max(widths) ** 3
+    # the corollary of chapter 05: each pair contributes at most 6 std^4 d_max^3, so the Markov form
+    # of Claim 2 holds with 6 (N - 1) < 10 N for every widths
+    assert exact <= 6 * (len(widths) - 2) * std**4 * max(widths) ** 3
+
+
+def test_expected_imbalance_sq_per_pair_bound_over_random_widths():
+    rng = np.random.default_rng(5)
+    for _ in range(500):
+        widths = list(rng.integers(1, 60, size=rng.integers(3, 9)))
+        N = len(widths) - 1
+        assert arora.expected_imbalance_sq(widths, 1.0) <= 6 * (N - 1) * max(widths) ** 3
+
+
+def test_claim_1_margin_bounds_sigma_min_and_persists():
+    # Claim 1 as chapter 05 states it (proved there by Weyl): margin c > 0 gives sigma_min(W) >= c,
+    # and any W' no farther from Phi has margin >= c; here a test of deficiency_margin against it
+    rng = np.random.default_rng(8)
+    for dy, dx in [(1, 4), (2, 3), (3, 3)]:
+        Phi = rng.standard_normal((dy, dx)) + 3 * np.eye(dy, dx)
+        smin = np.linalg.svd(Phi, compute_uv=False)[-1]
+        D = rng.standard_normal((400, dy, dx))
+        D *= (smin * rng.uniform(0.0, 1.0, 400) / np.linalg.norm(D, axis=(1, 2)))[:, None, None]
+        c = deficiency_margin(Phi + D, Phi)
+        assert np.all(c > 0)
+        sig = np.linalg.svd(Phi + D, compute_uv=False)[:, -1]
+        assert np.all(sig >= c - 1e-12)
+        closer = Phi + D * rng.uniform(0.0, 1.0, 400)[:, None, None]
+        assert np.all(deficiency_margin(closer, Phi) >= c - 1e-12)
 
 
 def test_track_sigma_min_over_all_iterates():
