@@ -89,8 +89,11 @@ def test_book_builds_without_warnings_from_committed_outputs(built_book):
     assert 'id="cell-' in setup, "code cells need anchors for the report's links"
     # The reproduction report lists exactly the claims the notebooks record.
     report = (html / "book" / "reproduction.html").read_text()
-    rows = re.findall(r'<tr[^>]* id="claim-([^"]+)"', report)
-    recorded = [cid.replace(".", "-") for ids in _notebook_claims().values() for cid in ids]
+    claims = _notebook_claims()  # puts book/_ext on sys.path
+    from linnet_report import claim_anchor
+
+    rows = re.findall(r'<tr[^>]* id="(claim-[^"]+)"', report)
+    recorded = [claim_anchor(cid) for ids in claims.values() for cid in ids]
     assert sorted(rows) == sorted(recorded), f"report rows {sorted(set(rows) ^ set(recorded))} disagree with the check cells"
     assert "FAIL" not in re.sub(r"<[^>]+>", "", report.split("claims checked")[1].split("Execution status")[0])
     assert "Run Time" in report, "the execution-status table must be on the report page"
