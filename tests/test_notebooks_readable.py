@@ -141,3 +141,25 @@ def test_alt_text_rejects_empty_and_file_names(bad):
 def test_alt_text_accepts_a_description():
     text = "  Log-log plot of the distance to Z_1 against time, one line per depth.  "
     assert check_alt_text(text) == text.strip()
+
+
+def test_book_puts_the_alt_text_on_the_image(monkeypatch):
+    # The hook in book/_ext/linnet_report.py around MyST-NB's image renderer.
+    from types import SimpleNamespace
+
+    from docutils import nodes
+    from myst_nb.core.render import NbElementRenderer
+
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    import linnet_report
+
+    def fake_render_image(self, data):
+        return [nodes.image(uri="35843c4b.png")]
+
+    monkeypatch.setattr(NbElementRenderer, "render_image", fake_render_image)
+    linnet_report._install_alt_text()
+    alt = "Log-log plot of the distance to Z_1 against time, one line per depth."
+    with_alt = SimpleNamespace(mime_type="image/png", output_metadata={"image/png": {"alt": alt}})
+    without = SimpleNamespace(mime_type="image/png", output_metadata={})
+    assert NbElementRenderer.render_image(None, with_alt)[0]["alt"] == alt
+    assert "alt" not in NbElementRenderer.render_image(None, without)[0].attributes
