@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import matplotlib as mpl
@@ -49,6 +50,8 @@ FIGURES_ENV = "LINNET_FIGURES"
 #: Metadata key marking a figure output in a notebook (read by the book's
 #: figure index and by the tests).
 FIGURE_KEY = "linnet_figure"
+# The figure's alternative text, also under the image's own metadata ("image/png").
+ALT_KEY = "linnet_alt"
 
 
 def figures_dir() -> Path:
@@ -95,7 +98,28 @@ def regenerate_command(notebook: str, parameters: dict) -> str:
     return f"papermill --cwd notebooks notebooks/{notebook}.ipynb out.ipynb {' '.join(args)}".rstrip()
 
 
-def publish_figure(fig, notebook: str, name: str, caption: str, parameters: dict) -> None:
+def check_alt_text(alt) -> str:
+    """Validate a figure's alternative text and return it stripped.
+
+    Alternative text says what the figure shows (what is plotted, the axes, the
+    visible feature) for a reader who cannot see it; a file name says nothing.
+    """
+    if not isinstance(alt, str) or not alt.strip():
+        raise ValueError("alt must be a non-empty string saying what the figure shows")
+    text = alt.strip()
+    if _FILE_NAME.search(text) or (" " not in text):
+        raise ValueError(
+            f"alt must describe the figure in words, not name a file; got {text!r}"
+        )
+    return text
+
+
+_FILE_NAME = re.compile(r"(^|[/\\\s])[\w.\-]+\.(png|svg|jpe?g|gif|pdf)\b", re.IGNORECASE)
+
+
+def publish_figure(
+    fig, notebook: str, name: str, caption: str, parameters: dict, *, alt: str
+) -> None:
     """Save a chapter's figure under ``figures/<notebook>-<name>.{svg,png}`` and show it.
 
     The PNG shown in the notebook (and so in the book) is the saved file itself,
@@ -113,13 +137,23 @@ def publish_figure(fig, notebook: str, name: str, caption: str, parameters: dict
         One or two sentences (Markdown) saying what the figure shows.
     parameters : dict
         The chapter's parameters as they were when the figure was drawn.
+    alt : str
+        Alternative text: what the figure shows (what is plotted against what,
+        the main visible feature), for a reader who cannot see it. Stored in the
+        image output's metadata (``image/png`` → ``alt``), which the book's HTML
+        puts on the ``<img>`` (book/_ext/linnet_report.py). A ValueError if it is
+        empty or looks like a file name.
     """
+    alt = check_alt_text(alt)
     import matplotlib.pyplot as plt
     from IPython.display import Image, Markdown, display
 
     stem = f"{notebook}-{name}"
     _, png = save_figure(fig, stem)
     plt.close(fig)
-    display(Image(filename=str(png)), metadata={FIGURE_KEY: stem})
+    display(
+        Image(filename=str(png)),
+        metadata={FIGURE_KEY: stem, ALT_KEY: alt, "image/png": {"alt": alt}},
+    )
     command = regenerate_command(notebook, parameters)
     display(Markdown(f"**Figure `{stem}`.** {caption} Regenerate: `{command}` (or `make figures` for every figure)."))

@@ -49,7 +49,8 @@ def reader_setup_source() -> str:
     """
     return f"""\
 # Where this chapter runs: with linnet installed (the repository's environment, Binder)
-# this cell does nothing; on Colab it installs linnet; elsewhere it says what to install.
+# this cell does nothing; on Colab it installs linnet; elsewhere it says what to
+# install.
 import importlib.util
 import sys
 
@@ -58,9 +59,13 @@ if importlib.util.find_spec("linnet") is None:
     if "google.colab" in sys.modules:
         import subprocess
 
-        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", LINNET], check=True)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--quiet", LINNET], check=True
+        )
     else:
-        raise ModuleNotFoundError(f"This chapter needs the linnet package: pip install '{{LINNET}}'")"""
+        raise ModuleNotFoundError(
+            f"This chapter needs the linnet package: pip install '{{LINNET}}'"
+        )"""
 
 
 def stamp(nb):

@@ -220,6 +220,35 @@ def _report_table(app: Sphinx, fromdocname: str) -> nodes.Node:
 
 
 FIGURE_KEY = "linnet_figure"
+ALT_KEY = "linnet_alt"
+
+
+def _install_alt_text() -> None:
+    """Put a figure's alternative text on its ``<img>``.
+
+    ``linnet.plotting.publish_figure`` stores the text in the image output's
+    metadata (``{"image/png": {"alt": ...}}``). MyST-NB 1.x copies only
+    ``width``/``height`` from there (``NbElementRenderer.render_image``) and
+    otherwise names the image by its hash, so without this every figure's alt
+    would be a file name. The wrapper adds ``alt`` from the same metadata.
+    """
+    from myst_nb.core.render import NbElementRenderer
+
+    original = NbElementRenderer.render_image
+    if getattr(original, "_linnet_alt", False):
+        return
+
+    def render_image(self, data):
+        result = original(self, data)
+        alt = (data.output_metadata.get(data.mime_type) or {}).get("alt")
+        if alt:
+            for node in result:
+                if isinstance(node, nodes.image):
+                    node["alt"] = str(alt)
+        return result
+
+    render_image._linnet_alt = True
+    NbElementRenderer.render_image = render_image
 
 
 def figures_of_notebook(path: Path) -> list[dict]:
@@ -234,7 +263,10 @@ def figures_of_notebook(path: Path) -> list[dict]:
                 caption = ""
                 if i + 1 < len(outputs):
                     caption = outputs[i + 1].get("data", {}).get("text/markdown", "")
-                out.append({"stem": stem, "cell_index": index, "caption": caption})
+                alt = output.get("metadata", {}).get(ALT_KEY, "")
+                out.append(
+                    {"stem": stem, "cell_index": index, "caption": caption, "alt": alt}
+                )
     return out
 
 
@@ -256,6 +288,8 @@ def _figure_table(app: Sphinx, fromdocname: str) -> nodes.Node:
             para += link
             para += nodes.Text(f"; files figures/{fig['stem']}.svg and .png; regenerate: ")
             para += nodes.literal(text=command)
+            if fig["alt"]:
+                para += nodes.Text(f". Shows: {fig['alt']}")
             items += nodes.list_item("", para)
             count += 1
     return nodes.container("", nodes.paragraph(text=f"{count} figures in {len(notebooks)} chapters."), items)
@@ -276,6 +310,7 @@ def _depends_on_all_notebooks(app, env, added, changed, removed):
 
 
 def setup(app: Sphinx):
+    _install_alt_text()
     app.add_node(report_placeholder)
     app.add_directive("reproduction-report", ReproductionReport)
     app.add_node(figure_index_placeholder)
