@@ -105,6 +105,19 @@ def test_book_builds_without_warnings_from_committed_outputs(built_book):
     assert (html / "_static" / "mathjax" / "tex-chtml.js").is_file(), "MathJax must be bundled"
 
 
+@pytest.mark.slow
+def test_cite_page_from_committed_outputs_gives_the_book_url(built_book):
+    # The cite page's BibTeX entries carry the URL configured once in _config.yml
+    # (html.baseurl), the chapter entries that chapter's page.
+    result, html = built_book
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    url = yaml.safe_load((ROOT / "_config.yml").read_text())["html"]["baseurl"]
+    text = re.sub(r"<[^>]+>", "", (html / "book" / "cite.html").read_text())
+    assert f"url    = {{{url}}}" in text, "the book's BibTeX entry must give the book's URL"
+    assert f"url    = {{{url}notebooks/00-setup.html}}" in text, "a chapter's entry must give its page's URL"
+    assert text.count("howpublished = ") == text.count("@misc{"), "every BibTeX entry needs howpublished"
+
+
 def _cells_without_records(nb) -> list[int]:
     """Code cells that call check() but carry no claim record in their outputs."""
     missing = []

@@ -1,8 +1,11 @@
 """Sphinx extension: citation entries for the book, a chapter or one claim.
 
 The version comes from one place, ``pyproject.toml``; the commit from git (the
-build's checkout). ``{book-citation}`` renders a BibTeX entry and a plain-text
-reference; with ``:chapter:`` or ``:claim:`` options it cites that part.
+build's checkout); the book's URL from one place, ``html: baseurl:`` in
+``_config.yml`` (Sphinx's ``html_baseurl``). ``{book-citation}`` renders a BibTeX
+entry and a plain-text reference; with ``:chapter:`` or ``:claim:`` options it
+cites that part, and ``:page:`` (a docname such as ``notebooks/00-setup``) points
+the URL at that page.
 """
 
 from __future__ import annotations
@@ -36,11 +39,31 @@ def book_commit() -> str:
     return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else "unknown"
 
 
+def book_url(baseurl: str, page: str | None = None) -> str:
+    """The published book's URL (``baseurl``, with one trailing slash), or one page's."""
+    if not baseurl.startswith(("https://", "http://")):
+        raise ValueError(f"html_baseurl must be an absolute http(s) URL, got {baseurl!r} (set html: baseurl: in _config.yml)")
+    base = baseurl.rstrip("/") + "/"
+    return base if not page else f"{base}{page}.html"
+
+
 class BookCitation(SphinxDirective):
-    option_spec = {"chapter": directives.unchanged, "claim": directives.unchanged, "key": directives.unchanged}
+    option_spec = {
+        "chapter": directives.unchanged,
+        "claim": directives.unchanged,
+        "key": directives.unchanged,
+        "page": directives.unchanged,
+    }
 
     def run(self):
         version, commit = book_version(), book_commit()
+        page = self.options.get("page")
+        if page and page not in self.env.found_docs:
+            raise self.error(f"book-citation: :page: {page!r} is not a page of the book")
+        try:
+            url = book_url(self.config.html_baseurl, page)
+        except ValueError as exc:
+            raise self.error(f"book-citation: {exc}") from None
         key = self.options.get("key", "linnetbook")
         note = f"Version {version}, commit {commit}"
         part = ""
@@ -54,10 +77,12 @@ class BookCitation(SphinxDirective):
             f"  author = {{{{{AUTHORS}}}}},\n"
             f"  title  = {{{title}}},\n"
             f"  year   = {{2026}},\n"
+            f"  howpublished = {{\\url{{{url}}}}},\n"
+            f"  url    = {{{url}}},\n"
             f"  note   = {{{note}}}\n"
             f"}}"
         )
-        plain = f"{AUTHORS} (2026). {title}. {note}."
+        plain = f"{AUTHORS} (2026). {title}. {note}. {url}"
         block = nodes.literal_block(bibtex, bibtex, language="bibtex")
         return [block, nodes.paragraph(text="Plain text: " + plain)]
 
