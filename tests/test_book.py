@@ -177,6 +177,7 @@ def test_a_notebook_that_raises_fails_the_build(tmp_path):
 # --- the built book in a real browser ---------------------------------------
 
 SCREENSHOTS = ROOT / "_build" / "screenshots"
+from browser_check import WIDTHS, check_site, screenshot_name  # noqa: E402  (tests/ is on the path)
 
 
 def _browser() -> str | None:
@@ -191,10 +192,11 @@ def _browser() -> str | None:
 @pytest.mark.requires("chromium")
 def test_pages_in_a_browser_without_network(built_book):
     """Every page in headless Chromium with the network cut: no JavaScript errors,
-    all math typeset, all images loaded, theorem boxes present, internal links
-    resolve; a light and a dark screenshot of each chapter page."""
+    all math typeset, all images loaded with alternative text that is not a file name,
+    theorem boxes present, internal links resolve; no horizontal overflow at 1280 px
+    (page, code blocks, tables, display math, prose) on the chapter pages and the generated
+    pages; light and dark screenshots of each chapter page at 1280 and 414 px."""
     executable = _browser()
-    from browser_check import check_site
 
     result, html = built_book
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
@@ -205,8 +207,65 @@ def test_pages_in_a_browser_without_network(built_book):
     problems = check_site(executable, html, pages, chapters, boxes, SCREENSHOTS)
     assert not problems, "\n".join(problems)
     for chapter in chapters:
-        for mode in ("light", "dark"):
-            assert (SCREENSHOTS / f"{chapter.replace('/', '-')}-{mode}.png").stat().st_size > 10_000
+        for width in WIDTHS:
+            for mode in ("light", "dark"):
+                assert (SCREENSHOTS / screenshot_name(chapter, width, mode)).stat().st_size > 10_000
+
+
+# A 1x1 PNG, so that the synthetic pages' images load.
+_PIXEL = (
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
+)
+# The theme's code box at a 1280 px window: 684 px wide with 16 px padding, 14 px monospace.
+_PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>{title}</title>
+<link rel="stylesheet" href="../linnet-reading.css">
+<style>main {{ width: 752px; }} pre {{ width: 684px; box-sizing: border-box; padding: 16px; overflow: auto;
+font-family: ui-monospace, "Cascadia Code", "Source Code Pro", Menlo, Consolas, "DejaVu Sans Mono", monospace;
+font-size: 14px; }}</style></head><body><main><section id="s"><h1>{title}</h1>{body}</section></main></body></html>"""
+
+
+@pytest.mark.slow
+@pytest.mark.requires("chromium")
+def test_browser_check_flags_file_name_alt_text_and_overflow(tmp_path):
+    """The probes on two synthetic pages: one with every fault, one clean (the control)."""
+    import base64
+
+    from browser_check import check_site
+
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "pic.png").write_bytes(base64.b64decode(_PIXEL))
+    shutil.copy(ROOT / "book" / "_ext" / "static" / "linnet-reading.css", tmp_path / "linnet-reading.css")
+    line88 = "x = " + "a" * 84
+    cell = '<div class="cell"><div class="cell_input"><pre>{}</pre></div></div>'
+    bad = (
+        '<img src="../pic.png" alt="../_images/35843c4b.png">'
+        '<img src="../pic.png" alt="">'
+        '<img src="../pic.png">'
+        + cell.format("y = " + "b" * 116)
+        + f"<pre>{line88}</pre>"  # 88 characters at the theme's 14 px: too wide without the CSS
+        + '<div style="width: 600px; overflow: auto"><table style="width: 900px"><tr><td>wide</td></tr></table></div>'
+        + '<p style="width: 300px">' + "c" * 200 + "</p>"
+    )
+    good = '<img src="../pic.png" alt="Loss against time for depths 1 to 8">' + cell.format(line88) + "<p>Prose.</p>"
+    for name, body in (("bad", bad), ("good", good)):
+        (tmp_path / "notebooks" / f"{name}.html").write_text(_PAGE.format(title=name, body=body))
+    pages = ["notebooks/bad", "notebooks/good"]
+    shots = tmp_path / "shots"
+    problems = check_site(_browser(), tmp_path, pages, pages, {}, shots)
+    text = "\n".join(problems)
+    assert not [p for p in problems if p.startswith("notebooks/good")], text
+    assert "3 images without alternative text" in text, text
+    for reason in ("alt text is a file name", "empty alt text", "no alt attribute"):
+        assert reason in text, text
+    assert "2 code blocks that scroll sideways" in text, text
+    assert "tables wider than the page column" in text, text
+    assert "prose wider than its column" in text, text
+    for page in pages:
+        for width in WIDTHS:
+            for mode in ("light", "dark"):
+                assert (shots / screenshot_name(page, width, mode)).is_file()
+    narrow = (shots / f"overflow-{WIDTHS[1]}.txt").read_text()
+    assert "notebooks/bad: " in narrow and "code blocks that scroll sideways" in narrow, narrow
 
 
 def _count_boxes(page: str) -> int:

@@ -5,12 +5,13 @@ build's checkout); the book's URL from one place, ``html: baseurl:`` in
 ``_config.yml`` (Sphinx's ``html_baseurl``). ``{book-citation}`` renders a BibTeX
 entry and a plain-text reference; with ``:chapter:`` or ``:claim:`` options it
 cites that part, and ``:page:`` (a docname such as ``notebooks/00-setup``) points
-the URL at that page.
+the ``url`` field at that page (``howpublished`` names the book's URL).
 """
 
 from __future__ import annotations
 
 import subprocess
+import textwrap
 import tomllib
 from pathlib import Path
 
@@ -61,7 +62,7 @@ class BookCitation(SphinxDirective):
         if page and page not in self.env.found_docs:
             raise self.error(f"book-citation: :page: {page!r} is not a page of the book")
         try:
-            url = book_url(self.config.html_baseurl, page)
+            book, url = book_url(self.config.html_baseurl), book_url(self.config.html_baseurl, page)
         except ValueError as exc:
             raise self.error(f"book-citation: {exc}") from None
         key = self.options.get("key", "linnetbook")
@@ -72,12 +73,16 @@ class BookCitation(SphinxDirective):
         if "claim" in self.options:
             part = (part + ", " if part else "") + f"claim {self.options['claim']}"
         title = TITLE if not part else f"{TITLE}. {part}"
+        # Wrap the title (BibTeX reads a newline in a field as a space) so that the entry
+        # fits the page column without a horizontal scroll bar.
+        wrapped = textwrap.fill(title, width=76, initial_indent="  title  = {", subsequent_indent=" " * 12,
+                                break_long_words=False, break_on_hyphens=False)
         bibtex = (
             f"@misc{{{key},\n"
             f"  author = {{{{{AUTHORS}}}}},\n"
-            f"  title  = {{{title}}},\n"
+            f"{wrapped}}},\n"
             f"  year   = {{2026}},\n"
-            f"  howpublished = {{\\url{{{url}}}}},\n"
+            f"  howpublished = {{\\url{{{book}}}}},\n"
             f"  url    = {{{url}}},\n"
             f"  note   = {{{note}}}\n"
             f"}}"
