@@ -264,6 +264,7 @@ def test_browser_check_flags_file_name_alt_text_and_overflow(tmp_path):
         for width in WIDTHS:
             for mode in ("light", "dark"):
                 assert (shots / screenshot_name(page, width, mode)).is_file()
+    assert "notebooks/bad: " in (shots / f"overflow-{WIDTHS[0]}.txt").read_text()
     narrow = (shots / f"overflow-{WIDTHS[1]}.txt").read_text()
     assert "notebooks/bad: " in narrow and "code blocks that scroll sideways" in narrow, narrow
 
