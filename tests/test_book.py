@@ -97,12 +97,28 @@ def test_book_builds_without_warnings_from_committed_outputs(built_book):
     assert sorted(rows) == sorted(recorded), f"report rows {sorted(set(rows) ^ set(recorded))} disagree with the check cells"
     assert "FAIL" not in re.sub(r"<[^>]+>", "", report.split("claims checked")[1].split("Execution status")[0])
     assert "Run Time" in report, "the execution-status table must be on the report page"
-    # No page loads a script or stylesheet from the network (offline reading).
+    # No page loads a script or stylesheet from the network (offline reading). The
+    # rel="canonical" link (from html.baseurl) names the published page; it loads nothing.
     remote = set()
     for page in html.rglob("*.html"):
-        remote |= set(re.findall(r'<(?:script|link)[^>]+(?:src|href)="(https?://[^"]+)"', page.read_text()))
+        for tag in re.findall(r"<(?:script|link)\b[^>]*>", page.read_text()):
+            if 'rel="canonical"' not in tag:
+                remote |= set(re.findall(r'(?:src|href)="(https?://[^"]+)"', tag))
     assert not remote, f"remote assets: {sorted(remote)}"
     assert (html / "_static" / "mathjax" / "tex-chtml.js").is_file(), "MathJax must be bundled"
+
+
+@pytest.mark.slow
+def test_cite_page_from_committed_outputs_gives_the_book_url(built_book):
+    # The cite page's BibTeX entries carry the URL configured once in _config.yml
+    # (html.baseurl), the chapter entries that chapter's page.
+    result, html = built_book
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    url = yaml.safe_load((ROOT / "_config.yml").read_text())["html"]["baseurl"]
+    text = re.sub(r"<[^>]+>", "", (html / "book" / "cite.html").read_text())
+    assert f"url    = {{{url}}}" in text, "the book's BibTeX entry must give the book's URL"
+    assert f"url    = {{{url}notebooks/00-setup.html}}" in text, "a chapter's entry must give its page's URL"
+    assert text.count("howpublished = ") == text.count("@misc{"), "every BibTeX entry needs howpublished"
 
 
 def _cells_without_records(nb) -> list[int]:
@@ -161,6 +177,7 @@ def test_a_notebook_that_raises_fails_the_build(tmp_path):
 # --- the built book in a real browser ---------------------------------------
 
 SCREENSHOTS = ROOT / "_build" / "screenshots"
+from browser_check import WIDTHS, check_site, screenshot_name  # noqa: E402  (tests/ is on the path)
 
 
 def _browser() -> str | None:
@@ -175,10 +192,11 @@ def _browser() -> str | None:
 @pytest.mark.requires("chromium")
 def test_pages_in_a_browser_without_network(built_book):
     """Every page in headless Chromium with the network cut: no JavaScript errors,
-    all math typeset, all images loaded, theorem boxes present, internal links
-    resolve; a light and a dark screenshot of each chapter page."""
+    all math typeset, all images loaded with alternative text that is not a file name,
+    theorem boxes present, internal links resolve; no horizontal overflow at 1280 px
+    (page, code blocks, tables, display math, prose) on the chapter pages and the generated
+    pages; light and dark screenshots of each chapter page at 1280 and 414 px."""
     executable = _browser()
-    from browser_check import check_site
 
     result, html = built_book
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
@@ -189,8 +207,66 @@ def test_pages_in_a_browser_without_network(built_book):
     problems = check_site(executable, html, pages, chapters, boxes, SCREENSHOTS)
     assert not problems, "\n".join(problems)
     for chapter in chapters:
-        for mode in ("light", "dark"):
-            assert (SCREENSHOTS / f"{chapter.replace('/', '-')}-{mode}.png").stat().st_size > 10_000
+        for width in WIDTHS:
+            for mode in ("light", "dark"):
+                assert (SCREENSHOTS / screenshot_name(chapter, width, mode)).stat().st_size > 10_000
+
+
+# A 1x1 PNG, so that the synthetic pages' images load.
+_PIXEL = (
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
+)
+# The theme's code box at a 1280 px window: 684 px wide with 16 px padding, 14 px monospace.
+_PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>{title}</title>
+<link rel="stylesheet" href="../linnet-reading.css">
+<style>main {{ width: 752px; }} pre {{ width: 684px; box-sizing: border-box; padding: 16px; overflow: auto;
+font-family: ui-monospace, "Cascadia Code", "Source Code Pro", Menlo, Consolas, "DejaVu Sans Mono", monospace;
+font-size: 14px; }}</style></head><body><main><section id="s"><h1>{title}</h1>{body}</section></main></body></html>"""
+
+
+@pytest.mark.slow
+@pytest.mark.requires("chromium")
+def test_browser_check_flags_file_name_alt_text_and_overflow(tmp_path):
+    """The probes on two synthetic pages: one with every fault, one clean (the control)."""
+    import base64
+
+    from browser_check import check_site
+
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "pic.png").write_bytes(base64.b64decode(_PIXEL))
+    shutil.copy(ROOT / "book" / "_ext" / "static" / "linnet-reading.css", tmp_path / "linnet-reading.css")
+    line88 = "x = " + "a" * 84
+    cell = '<div class="cell"><div class="cell_input"><pre>{}</pre></div></div>'
+    bad = (
+        '<img src="../pic.png" alt="../_images/35843c4b.png">'
+        '<img src="../pic.png" alt="">'
+        '<img src="../pic.png">'
+        + cell.format("y = " + "b" * 116)
+        + f"<pre>{line88}</pre>"  # 88 characters at the theme's 14 px: too wide without the CSS
+        + '<div style="width: 600px; overflow: auto"><table style="width: 900px"><tr><td>wide</td></tr></table></div>'
+        + '<p style="width: 300px">' + "c" * 200 + "</p>"
+    )
+    good = '<img src="../pic.png" alt="Loss against time for depths 1 to 8">' + cell.format(line88) + "<p>Prose.</p>"
+    for name, body in (("bad", bad), ("good", good)):
+        (tmp_path / "notebooks" / f"{name}.html").write_text(_PAGE.format(title=name, body=body))
+    pages = ["notebooks/bad", "notebooks/good"]
+    shots = tmp_path / "shots"
+    problems = check_site(_browser(), tmp_path, pages, pages, {}, shots)
+    text = "\n".join(problems)
+    assert not [p for p in problems if p.startswith("notebooks/good")], text
+    assert "3 images without alternative text" in text, text
+    for reason in ("alt text is a file name", "empty alt text", "no alt attribute"):
+        assert reason in text, text
+    assert "2 code blocks that scroll sideways" in text, text
+    assert "tables wider than the page column" in text, text
+    assert "prose wider than its column" in text, text
+    for page in pages:
+        for width in WIDTHS:
+            for mode in ("light", "dark"):
+                assert (shots / screenshot_name(page, width, mode)).is_file()
+    assert "notebooks/bad: " in (shots / f"overflow-{WIDTHS[0]}.txt").read_text()
+    narrow = (shots / f"overflow-{WIDTHS[1]}.txt").read_text()
+    assert "notebooks/bad: " in narrow and "code blocks that scroll sideways" in narrow, narrow
 
 
 def _count_boxes(page: str) -> int:

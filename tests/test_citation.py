@@ -1,4 +1,5 @@
-"""CITATION.cff is valid CFF 1.2.0 (cffconvert), names both papers, and carries pyproject's version."""
+"""CITATION.cff is valid CFF 1.2.0 (cffconvert), names both papers, carries pyproject's version
+and the book's URL as configured once in _config.yml (html.baseurl)."""
 
 from __future__ import annotations
 
@@ -49,3 +50,32 @@ def test_version_and_references():
     titles = [r["title"] for r in cff["references"]]
     assert any("Non-Local Convergence" in t for t in titles)
     assert any("Convergence Analysis of Gradient Descent" in t for t in titles)
+
+
+def _configured_url() -> str:
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    return config["html"]["baseurl"]
+
+
+def test_the_book_url_is_configured_once_and_cited_everywhere():
+    # _config.yml's html.baseurl is the one place the book's URL is set: CITATION.cff
+    # and the README's statement of where the book lives must say the same.
+    url = _configured_url()
+    assert url.startswith("https://") and url.endswith("/"), url
+    cff = yaml.safe_load((ROOT / "CITATION.cff").read_text())
+    assert cff.get("url") == url, f"CITATION.cff url {cff.get('url')!r} differs from _config.yml html.baseurl {url!r}"
+    readme = (ROOT / "README.md").read_text()
+    assert f"lives at `{url}`" in readme, "the README must say the book lives at _config.yml's html.baseurl"
+
+
+def test_book_url_of_the_cite_extension():
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    from linnet_cite import book_url
+
+    url = _configured_url()
+    assert book_url(url) == url
+    assert book_url(url.rstrip("/")) == url
+    assert book_url(url, "notebooks/00-setup") == url + "notebooks/00-setup.html"
+    for bad in ("", "linnet-book/", "/linnet-book/"):
+        with pytest.raises(ValueError, match="html_baseurl"):
+            book_url(bad)
