@@ -26,7 +26,7 @@ from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
 from linnet_cite import book_commit, book_version
-from linnet_report import _cell, all_claims, claim_anchor
+from linnet_report import _cell, all_claims, claim_anchor, table_with_header
 
 logger = logging.getLogger(__name__)
 
@@ -174,19 +174,7 @@ def _status_cell(item) -> nodes.entry:
 
 def _table(app, fromdocname, items, by_item) -> nodes.Node:
     headers = ["item", "status", "stated", "checked by"]
-    table = nodes.table(classes=["coverage-map", "linnet-wrap", "colwidths-given"])
-    group = nodes.tgroup(cols=len(headers))
-    table += group
-    for width in (34, 30, 16, 20):
-        group += nodes.colspec(colwidth=width)
-    head = nodes.thead()
-    group += head
-    row = nodes.row()
-    for h in headers:
-        row += _cell(nodes.Text(h))
-    head += row
-    body = nodes.tbody()
-    group += body
+    table, body = table_with_header(["coverage-map", "linnet-wrap", "colwidths-given"], headers, (34, 30, 16, 20))
     for item in items:
         row = nodes.row(ids=[item.anchor])
         row += _cell(nodes.strong(text=item.title), nodes.Text(" "), nodes.literal(text=item.id),

@@ -159,6 +159,24 @@ def _cell(*content) -> nodes.entry:
     return nodes.entry("", para)
 
 
+def table_with_header(classes: list[str], headers: list[str], widths) -> tuple[nodes.table, nodes.tbody]:
+    """An empty table with fixed column widths and a header row; returns it and its body."""
+    table = nodes.table(classes=classes)
+    group = nodes.tgroup(cols=len(headers))
+    table += group
+    for width in widths:
+        group += nodes.colspec(colwidth=width)
+    head = nodes.thead()
+    group += head
+    row = nodes.row()
+    for h in headers:
+        row += _cell(nodes.Text(h))
+    head += row
+    body = nodes.tbody()
+    group += body
+    return table, body
+
+
 def _report_table(app: Sphinx, fromdocname: str) -> nodes.Node:
     """The claims, one table per chapter, narrow enough for a 1280 px page."""
     claims = all_claims(app)
@@ -185,19 +203,7 @@ def _report_table(app: Sphinx, fromdocname: str) -> nodes.Node:
         params += nodes.Text("Parameters: ")
         params += nodes.literal(text=rows[0]["parameters"] or "(none)")
         container += params
-        table = nodes.table(classes=["reproduction-report", "linnet-wrap", "colwidths-given"])
-        group = nodes.tgroup(cols=len(headers))
-        table += group
-        for width in widths:
-            group += nodes.colspec(colwidth=width)
-        head = nodes.thead()
-        group += head
-        row = nodes.row()
-        for h in headers:
-            row += _cell(nodes.Text(h))
-        head += row
-        body = nodes.tbody()
-        group += body
+        table, body = table_with_header(["reproduction-report", "linnet-wrap", "colwidths-given"], headers, widths)
         for record in rows:
             uri = app.builder.get_relative_uri(fromdocname, docname) + f"#cell-{record['cell_index']}"
             cell_link = nodes.reference("", "", internal=True, refuri=uri)
