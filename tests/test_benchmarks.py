@@ -36,6 +36,7 @@ def quick_results(tmp_path_factory):
     return out, json.loads((out / "results.json").read_text())
 
 
+@pytest.mark.requires("book")
 def test_quick_run_writes_results_and_figure(quick_results):
     out, data = quick_results
     _extension().check_results(data)
@@ -52,6 +53,7 @@ def test_quick_run_writes_results_and_figure(quick_results):
     assert {g["id"] for g in data["goals"]} >= {"front-figure1", "front-batch", "figure1-vs-paper"}
 
 
+@pytest.mark.requires("book")
 def test_errors_fall_with_the_step_and_the_tolerance(quick_results):
     # Euler is first order: 10x smaller step, error ~10x smaller (between 5x and 20x);
     # linnet at rtol 1e-8 is more accurate than at 1e-4. A benchmark whose
@@ -64,6 +66,7 @@ def test_errors_fall_with_the_step_and_the_tolerance(quick_results):
         assert lin[1e-8] < lin[1e-4] / 100
 
 
+@pytest.mark.requires("book")
 def test_page_renders_from_the_results(quick_results):
     from docutils import nodes
     from docutils.core import publish_from_doctree
@@ -82,6 +85,7 @@ def test_page_renders_from_the_results(quick_results):
         ext.render(bad, None)
 
 
+@pytest.mark.requires("book")
 def test_committed_results_match_the_schema():
     # The book page is built from this file; a malformed one would fail the build.
     _extension().check_results(json.loads((ROOT / "book" / "performance" / "results.json").read_text()))

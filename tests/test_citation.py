@@ -68,6 +68,7 @@ def test_the_book_url_is_configured_once_and_cited_everywhere():
     assert f"lives at `{url}`" in readme, "the README must say the book lives at _config.yml's html.baseurl"
 
 
+@pytest.mark.requires("book")
 def test_book_url_of_the_cite_extension():
     sys.path.insert(0, str(ROOT / "book" / "_ext"))
     from linnet_cite import book_url

@@ -143,6 +143,7 @@ def test_alt_text_accepts_a_description():
     assert check_alt_text(text) == text.strip()
 
 
+@pytest.mark.requires("book")
 def test_book_puts_the_alt_text_on_the_image(monkeypatch):
     # The hook in book/_ext/linnet_report.py around MyST-NB's image renderer.
     from types import SimpleNamespace
