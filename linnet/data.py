@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validate import as_matrix, positive_int
+from .validate import as_matrix, positive_int
 
 #: Relative tolerance on ``||X X^T / m - I||_2`` for data to count as whitened.
 #: Whitening by :func:`whiten` leaves round-off of a few ulps times the

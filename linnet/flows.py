@@ -54,7 +54,7 @@ import numpy as np
 from scipy.integrate import solve_ivp
 from scipy.integrate._ivp import dop853_coefficients as _dop853
 
-from ._validate import as_matrix, positive_float, positive_int
+from .validate import as_matrix, positive_float, positive_int
 from .data import Target
 from .network import _end_to_end, _layer_gradients, check_data, check_weights
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import as_matrix, positive_float, positive_int
+from .validate import as_matrix, positive_float, positive_int
 
 __all__ = ["balanced_init", "gaussian_init", "rotate", "check_widths", "numerical_rank"]
 

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ._validate import as_matrix
+from .validate import as_matrix
 
 __all__ = [
     "end_to_end",

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validate import as_matrix, positive_float, positive_int
+from .validate import as_matrix, positive_float, positive_int
 from .data import Target
 from .network import balancedness, check_weights, end_to_end
 

@@ -11,7 +11,7 @@ for ``book:`` ids also ``kind``, ``section``, ``title``, ``description``). This 
   the paper's items are all registered already;
 - removes entries marked ``remove: true`` (book results a rewrite dropped);
 - rewrites the file in the registry's layout (header comment kept, one field per line,
-  grouped by source and section) and validates it with ``linnet.registry.parse``.
+  grouped by source and section) and validates it with ``linnet.book.registry.parse``.
 
 Then run ``tests/test_registry.py``: it fails on an item marked checked that no passing
 claim names, or named by a claim but not marked checked.
@@ -29,7 +29,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from linnet.registry import parse  # noqa: E402
+from linnet.book.registry import parse  # noqa: E402
 
 REGISTRY = ROOT / "book" / "registry.yaml"
 ORDER = ("id", "kind", "section", "title", "description", "page", "stated_at", "status", "reason", "note")

@@ -1,11 +1,11 @@
-"""linnet.arora: batched gradient descent, Procedure 1, the Monte Carlo estimates of Claims 2-3."""
+"""linnet.chapters.arora: batched gradient descent, Procedure 1, the Monte Carlo estimates of Claims 2-3."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from linnet import arora
+from linnet.chapters import arora
 from linnet.data import Target, whitened_data
 from linnet.flows import gradient_descent, scalar_polar_flow
 from linnet.init import balanced_init

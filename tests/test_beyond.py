@@ -1,4 +1,4 @@
-"""Tests of linnet.beyond (chapter 07): batched network flow, escape times, deflation, candidate set,
+"""Tests of linnet.chapters.beyond (chapter 07): batched network flow, escape times, deflation, candidate set,
 unbalanced starts, sharpness, gradient descent against the flow.
 
 Tolerances: quantities computed two independent ways to round-off are compared at 1e-10 to
@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from linnet import beyond as bd
+from linnet.chapters import beyond as bd
 from linnet.data import Target, whitened_data
 from linnet.flows import gradient_flow, induced_flow_target
 from linnet.init import balanced_init, rotate

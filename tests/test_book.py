@@ -163,7 +163,7 @@ def test_a_notebook_that_raises_fails_the_build(tmp_path):
         cells=[
             new_markdown_cell("# Broken\n\nA check cell that fails."),
             new_code_cell("seed = 0", metadata={"tags": ["parameters"]}),
-            new_code_cell('from linnet.checks import check\ncheck("broken", "a false claim", 1.0, "<=", 0.5)'),
+            new_code_cell('from linnet.book.checks import check\ncheck("broken", "a false claim", 1.0, "<=", 0.5)'),
         ]
     )
     nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}

@@ -1,4 +1,4 @@
-"""Tests of linnet.depth: rate fitting, times to reach a level, the far-away law,
+"""Tests of linnet.chapters.depth: rate fitting, times to reach a level, the far-away law,
 the scale law, the two-phase estimate and the bound-to-truth ratio.
 
 Tolerances. Signals built from exact exponentials are fitted and interpolated
@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from linnet import depth as dp
+from linnet.chapters import depth as dp
 from linnet import theory as th
 from linnet.data import Target
 from linnet.flows import FlowIntegrationError, scalar_polar_flow

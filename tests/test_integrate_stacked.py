@@ -50,7 +50,7 @@ def test_a_trial_step_whose_stages_overflow_is_rejected():
     # used to count as zero error, the step was accepted and the flow returned
     # ||W|| ~ 1e101. The flow never leaves the ball max(||W0||, s_Z).
     from linnet.data import Target, whitened_data
-    from linnet.depth import mode_start
+    from linnet.chapters.depth import mode_start
     from linnet.flows import induced_flow_target
     from linnet.theory import nearby_modes
 

@@ -1,4 +1,4 @@
-"""Tests of linnet.landscape: projections and the split (11), the optimal values of
+"""Tests of linnet.chapters.landscape: projections and the split (11), the optimal values of
 (10a), (10b), (12), critical points from subsets of singular triplets, classification
 by the Hessian (Definitions 2.1-2.3, Theorem 2.8), the zero network, and gradient
 flow (13) on stacks of networks. The pairings of Lemmas 2.4-2.6 and the unbalanced
@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from linnet.flows import gradient_flow
 from linnet.init import balanced_init, gaussian_init
-from linnet.landscape import (
+from linnet.chapters.landscape import (
     EIG_RTOL,
     GRAD_RTOL,
     classify,
@@ -356,7 +356,7 @@ def test_tolerances_are_ordered():
 @settings(max_examples=20, deadline=None)
 @given(data_cases, st.lists(st.integers(1, 3), min_size=0, max_size=3))
 def test_stacked_gradients_match_the_network_gradients(case, hidden):
-    from linnet.landscape import _stack_gradients
+    from linnet.chapters.landscape import _stack_gradients
 
     X, Y = regression_data(**case)
     widths = [case["dx"], *hidden, case["dy"]]

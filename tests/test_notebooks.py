@@ -154,7 +154,7 @@ def test_a_failing_check_cell_fails_nbval_and_papermill(tmp_path, monkeypatch):
 
 
 def test_check_records_and_raises():
-    from linnet.checks import RECORDS, ClaimFailed, check
+    from linnet.book.checks import RECORDS, ClaimFailed, check
 
     check("t.ok", "one is at most two", 1.0, "<=", 2.0)
     assert RECORDS[-1].passed and RECORDS[-1].shown == "1"

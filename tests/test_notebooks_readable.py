@@ -15,7 +15,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from linnet.plotting import ALT_KEY, FIGURE_KEY, check_alt_text, publish_figure
+from linnet.book.figures import ALT_KEY, FIGURE_KEY, check_alt_text, publish_figure
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))

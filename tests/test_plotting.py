@@ -10,7 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import yaml  # noqa: E402
 
-from linnet.plotting import regenerate_command, save_figure, use_style  # noqa: E402
+from linnet.book.figures import regenerate_command, save_figure, use_style  # noqa: E402
 
 
 def _parse(command: str) -> dict:

@@ -1,4 +1,4 @@
-"""Tests of linnet.rates: hand-computed cases, agreement between independent
+"""Tests of linnet.chapters.rates: hand-computed cases, agreement between independent
 routes (matrix velocity against reduced equations, measured against predicted
 rates, batch against single runs), the inequalities on random rank-one
 matrices, and every ValueError.
@@ -11,7 +11,7 @@ import math
 import numpy as np
 import pytest
 
-from linnet import rates as R
+from linnet.chapters import rates as R
 from linnet import theory as th
 from linnet.data import Target
 from linnet.flows import induced_flow_target, induced_operator

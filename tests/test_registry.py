@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from linnet import registry
-from linnet.checks import check
+from linnet.book import registry
+from linnet.book.checks import check
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "book" / "_ext"))

@@ -1,4 +1,4 @@
-"""Tests of Section 2's three problems in linnet.landscape: the pairings used for
+"""Tests of Section 2's three problems in linnet.chapters.landscape: the pairings used for
 Lemmas 2.4-2.6 (split at the narrowest layer, (P, Q X)), the PCA problem (12) as a
 depth-2 instance, the unbalanced weight points (mixed layers, idle path, zero
 layers) and the statements they are used to check, re-derived here independently
@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from linnet.landscape import (
+from linnet.chapters.landscape import (
     EIG_RTOL,
     GRAD_RTOL,
     add_idle_path,

@@ -12,7 +12,7 @@ import pytest
 from linnet.data import Target, whitened_data
 from linnet.flows import gradient_flow, gradient_flow_batch
 from linnet.network import balancedness, end_to_end
-from linnet.stable_set import balanced_rank_one_networks, rank_one_with, sample_set_28
+from linnet.chapters.stable_set import balanced_rank_one_networks, rank_one_with, sample_set_28
 from linnet.theory import in_set_28, set_28_margins
 
 

@@ -1,5 +1,5 @@
 """The paper's Section 4 formulas (linnet.theory: (31), (33), (35), (36), (38a)/(38b),
-remark 1) and the trajectory tools built on them (linnet.rates). Each formula is
+remark 1) and the trajectory tools built on them (linnet.chapters.rates). Each formula is
 re-derived here independently of linnet."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 from linnet import theory as th
 from linnet.data import Target
 from linnet.flows import induced_flow_batch
-from linnet.rates import check_38, dloss_34, random_target, sample_set_36, search_35_violation
+from linnet.chapters.rates import check_38, dloss_34, random_target, sample_set_36, search_35_violation
 
 
 @pytest.fixture(scope="module")

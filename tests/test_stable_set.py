@@ -1,4 +1,4 @@
-"""Tests of linnet.stable_set: sampling at a correlation level, the analytic SVD (19),
+"""Tests of linnet.chapters.stable_set: sampling at a correlation level, the analytic SVD (19),
 the manifold M_{N,r} (20), the conservation law (15) and the time-to-epsilon
 quadrature against the ODE solver."""
 
@@ -13,7 +13,7 @@ from linnet.data import Target, whitened_data
 from linnet.flows import gradient_flow, induced_flow_target, induced_operator, scalar_polar_flow
 from linnet.init import balanced_init, gaussian_init
 from linnet.network import balancedness
-from linnet.stable_set import (
+from linnet.chapters.stable_set import (
     balanced_starts,
     conservation_drift,
     induced_vector_field,

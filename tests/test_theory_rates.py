@@ -2,7 +2,7 @@
 
 The closed forms of :func:`linnet.theory.nearby_modes` are checked against a
 numerical linearisation of the induced flow (17) at ``Z_1``, written here
-independently of ``linnet.flows`` and ``linnet.depth``:
+independently of ``linnet.flows`` and ``linnet.chapters.depth``:
 
 * ``F(W) = -m A_W(W - Z)`` with ``A_W`` evaluated from its definition (16), the
   fractional powers of ``W W^T`` and ``W^T W`` taken from the SVD of ``W`` in
@@ -237,8 +237,8 @@ def test_bad_inputs(figure1_data):
 
 
 def test_agrees_with_the_rates_chapter_helper(matrix_data, figure1_data):
-    """linnet.rates.nearby_rate (chapter 04) states the same slowest rate; keep the two in step."""
-    from linnet import rates
+    """linnet.chapters.rates.nearby_rate (chapter 04) states the same slowest rate; keep the two in step."""
+    from linnet.chapters import rates
 
     for target in (matrix_data[2], figure1_data[2]):
         for N in range(2, 11):

@@ -83,7 +83,7 @@ def stamp(nb):
         nb.cells.insert(first_code, cell)
     for cell in nb.cells:
         if cell.cell_type == "code":
-            cell.source = cell.source.replace("from myst_nb import glue", "from linnet.glue import glue")
+            cell.source = cell.source.replace("from myst_nb import glue", "from linnet.book.glue import glue")
     return nb
 
 

@@ -1,6 +1,6 @@
 """Sphinx extension: the coverage map, generated from ``book/registry.yaml`` and the claims.
 
-``book/registry.yaml`` (read by :mod:`linnet.registry`) lists every numbered item of the paper
+``book/registry.yaml`` (read by :mod:`linnet.book.registry`) lists every numbered item of the paper
 and of Arora et al. (2018a) the book treats, and the book's own results, with where the book
 states each and a status. The check cells name the items they check by registry id, and their
 records travel with the notebooks' outputs (see ``linnet_report``). This extension joins the two:
@@ -63,7 +63,7 @@ class ResultCitations(SphinxDirective):
 
 
 def _registry():
-    from linnet.registry import load
+    from linnet.book.registry import load
 
     return load()
 

@@ -1,6 +1,6 @@
 """Sphinx extension: the reproduction report, generated from the check cells.
 
-Every check cell calls ``linnet.checks.check``, which stores a record of the
+Every check cell calls ``linnet.book.checks.check``, which stores a record of the
 claim with the notebook's outputs (a MyST-NB glue entry named ``claim:<id>``).
 The ``{reproduction-report}`` directive becomes, once every page has been read,
 one table per chapter of all those records: the claim, the registry ids of the
@@ -114,7 +114,7 @@ def all_claims(app: Sphinx) -> list[dict]:
     """Every claim record of every notebook of the book, in chapter and cell order.
 
     Each record carries ``docname``, ``chapter`` (the page title), ``parameters`` and
-    ``cell_index`` besides the fields :func:`linnet.checks.check` stores. Values come from the
+    ``cell_index`` besides the fields :func:`linnet.book.checks.check` stores. Values come from the
     last build's execution where available (identical to the committed ones whenever nbval
     passes), else from the committed outputs.
     """
@@ -140,7 +140,7 @@ COVERAGE_DOC = "book/coverage"
 
 def item_reference(app: Sphinx, fromdocname: str, item_id: str) -> nodes.Node:
     """A link to the item's row on the coverage page (plain text when the page is absent)."""
-    from linnet.registry import Item
+    from linnet.book.registry import Item
 
     text = nodes.literal(text=item_id)
     if COVERAGE_DOC not in app.env.found_docs:
@@ -232,7 +232,7 @@ ALT_KEY = "linnet_alt"
 def _install_alt_text() -> None:
     """Put a figure's alternative text on its ``<img>``.
 
-    ``linnet.plotting.publish_figure`` stores the text in the image output's
+    ``linnet.book.figures.publish_figure`` stores the text in the image output's
     metadata (``{"image/png": {"alt": ...}}``). MyST-NB 1.x copies only
     ``width``/``height`` from there (``NbElementRenderer.render_image``) and
     otherwise names the image by its hash, so without this every figure's alt
@@ -258,7 +258,7 @@ def _install_alt_text() -> None:
 
 
 def figures_of_notebook(path: Path) -> list[dict]:
-    """Figures published by a notebook (``linnet.plotting.publish_figure``), with cell and caption."""
+    """Figures published by a notebook (``linnet.book.figures.publish_figure``), with cell and caption."""
     nb = nbformat.read(path, as_version=4)
     out = []
     for index, cell in enumerate(nb.cells):

@@ -41,12 +41,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validate import positive_float, positive_int
-from .data import Target
-from .flows import DEFAULT_RTOL, induced_flow_batch, induced_flow_target, induced_operator
-from .init import rotate
-from .theory import _check_target  # one validation of targets for the rank-one theory
-from .theory import PHASE_ONE_FACTOR, RANK_ONE_RTOL, cosine_with_Z1, slowest_nearby_rate, stable_set_margin, theorem_4_4_bound
+from ..validate import positive_float, positive_int
+from ..data import Target
+from ..flows import DEFAULT_RTOL, induced_flow_batch, induced_flow_target, induced_operator
+from ..init import rotate
+from ..theory import _check_target  # one validation of targets for the rank-one theory
+from ..theory import PHASE_ONE_FACTOR, RANK_ONE_RTOL, cosine_with_Z1, slowest_nearby_rate, stable_set_margin, theorem_4_4_bound
 
 __all__ = [
     "rotated_start",
@@ -1087,7 +1087,7 @@ def search_35_violation(target: Target, depth: int, alpha: float, beta: float, c
 
     Used by chapter 04 to exhibit a point of (36) where even the doubled form of (35) fails.
     """
-    from .theory import rhs_35
+    from ..theory import rhs_35
 
     W = sample_set_36(target, alpha, beta, count, seed)
     d2 = 2 * dloss_34(W, target, depth)
@@ -1111,7 +1111,7 @@ def sample_set_36(target: Target, alpha: float, beta: float, count: int, seed) -
     -------
     ndarray, shape (count, dy, dx)
     """
-    from .theory import in_set_36
+    from ..theory import in_set_36
 
     target = _check_target(target)
     in_set_36(target.Z1, target, alpha, beta)  # validates alpha in [gamma_Z, 1) and beta > 1
@@ -1185,7 +1185,7 @@ def check_38(target: Target, depth: int, W0, alpha: float, beta: float, *, settl
     third, so (38b) is evaluated from ``W(tau)`` itself, as the theorem states.
     (38a), (38b) come from :func:`linnet.theory.bound_38a`, :func:`~linnet.theory.bound_38b`.
     """
-    from .theory import bound_38a, bound_38b, in_set_36
+    from ..theory import bound_38a, bound_38b, in_set_36
 
     target = _check_target(target)
     N = _depth(depth, minimum=2)

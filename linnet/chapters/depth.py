@@ -39,11 +39,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import theory
-from ._validate import as_matrix, positive_float, positive_int
-from .data import Target
-from .flows import FlowIntegrationError, induced_flow_batch, induced_operator, scalar_polar_flow
-from .init import rotate
+from .. import theory
+from ..validate import as_matrix, positive_float, positive_int
+from ..data import Target
+from ..flows import FlowIntegrationError, induced_flow_batch, induced_operator, scalar_polar_flow
+from ..init import rotate
 
 __all__ = [
     "FittedRate",

@@ -33,11 +33,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import as_matrix, positive_float, positive_int
-from .data import Target
-from .flows import induced_operator, scalar_polar_flow
-from .init import balanced_init, check_widths, numerical_rank
-from .network import check_weights, end_to_end
+from ..validate import as_matrix, positive_float, positive_int
+from ..data import Target
+from ..flows import induced_operator, scalar_polar_flow
+from ..init import balanced_init, check_widths, numerical_rank
+from ..network import check_weights, end_to_end
 
 __all__ = [
     "conservation_drift",
@@ -371,7 +371,7 @@ def balanced_rank_one_networks(W0s, widths, seed) -> list[np.ndarray]:
     list of ndarray
         ``weights[j - 1]`` of shape ``(B, d_j, d_{j-1})``.
     """
-    from .theory import RANK_ONE_RTOL
+    from ..theory import RANK_ONE_RTOL
 
     W0s = np.asarray(W0s, dtype=float)
     if W0s.ndim != 3 or W0s.shape[0] == 0 or not np.all(np.isfinite(W0s)):

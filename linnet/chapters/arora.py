@@ -47,9 +47,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validate import as_matrix, positive_float, positive_int
-from .flows import scalar_polar_flow
-from .init import balanced_init, check_widths
+from ..validate import as_matrix, positive_float, positive_int
+from ..flows import scalar_polar_flow
+from ..init import balanced_init, check_widths
 
 __all__ = [
     "STATUSES",

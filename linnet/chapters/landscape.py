@@ -40,10 +40,10 @@ from itertools import combinations
 
 import numpy as np
 
-from ._validate import as_matrix, positive_float, positive_int
-from .flows import MAX_STEPS, check_times as _check_times, check_tolerances as _check_tolerances, integrate_stacked
-from .init import _haar_orthogonal, balanced_init, check_widths, numerical_rank
-from .network import check_data, check_weights, hessian
+from ..validate import as_matrix, positive_float, positive_int
+from ..flows import MAX_STEPS, check_times as _check_times, check_tolerances as _check_tolerances, integrate_stacked
+from ..init import _haar_orthogonal, balanced_init, check_widths, numerical_rank
+from ..network import check_data, check_weights, hessian
 
 __all__ = [
     "EIG_RTOL",

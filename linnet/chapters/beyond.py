@@ -34,15 +34,15 @@ import numpy as np
 from scipy.integrate import quad, solve_ivp
 from scipy.optimize import brentq
 
-from ._validate import as_matrix, positive_float, positive_int
-from .data import Target
-from .theory import _as_stack  # one parser for single matrices and stacks
-from .flows import DEFAULT_ATOL, DEFAULT_RTOL, MAX_STEPS, DivergenceError, FlowIntegrationError
-from .flows import check_times as _check_times
-from .flows import integrate_stacked
-from .flows import gradient_descent, gradient_flow, induced_operator
-from .init import _haar_orthogonal, balanced_init, check_widths
-from .network import balancedness, check_weights, hessian
+from ..validate import as_matrix, positive_float, positive_int
+from ..data import Target
+from ..theory import _as_stack  # one parser for single matrices and stacks
+from ..flows import DEFAULT_ATOL, DEFAULT_RTOL, MAX_STEPS, DivergenceError, FlowIntegrationError
+from ..flows import check_times as _check_times
+from ..flows import integrate_stacked
+from ..flows import gradient_descent, gradient_flow, induced_operator
+from ..init import _haar_orthogonal, balanced_init, check_widths
+from ..network import balancedness, check_weights, hessian
 
 __all__ = [
     "spectral_target",

@@ -15,8 +15,8 @@ import math
 import operator
 from dataclasses import asdict, dataclass
 
-from linnet.glue import GLUE_PREFIX
-from linnet.registry import unknown_ids
+from linnet.book.glue import GLUE_PREFIX
+from linnet.book.registry import unknown_ids
 
 _RELATIONS = {"<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt, "==": operator.eq}
 

@@ -57,7 +57,7 @@ class Item:
 def registry_path() -> Path | None:
     """The registry file: ``$LINNET_REGISTRY`` or ``book/registry.yaml`` of the checkout, if it exists."""
     env = os.environ.get(ENV_VAR)
-    path = Path(env) if env else Path(__file__).resolve().parents[1] / "book" / "registry.yaml"
+    path = Path(env) if env else Path(__file__).resolve().parents[2] / "book" / "registry.yaml"
     return path if path.is_file() else None
 
 
