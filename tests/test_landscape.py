@@ -24,7 +24,6 @@ from linnet.chapters.landscape import (
     critical_points,
     escape_direction_at_zero,
     factored_optimum,
-    flow_to_convergence,
     gradient_flow_batch,
     loss_decrease,
     loss_end_to_end,
@@ -387,20 +386,6 @@ def test_batched_gradient_flow_matches_scipy_gradient_flow():
                 )
 
 
-def test_flow_to_convergence_reaches_a_global_minimiser_from_generic_starts():
-    X, Y = regression_data(15, 3, 3, seed=6)
-    widths = [3, 4, 2, 3]
-    rng = np.random.default_rng(0)
-    nets = [balanced_init(rng.standard_normal((3, 2)) @ rng.standard_normal((2, 3)) * 0.3, widths, b) for b in range(3)]
-    nets += [gaussian_init(widths, 0.5, seed=b) for b in range(3)]
-    limits = flow_to_convergence(stack_networks(nets), X, Y, t_first=0.5, t_max=200.0)
-    assert np.all(limits.converged) and np.all(limits.residual <= 1e-9) and np.all(limits.t <= 200.0)
-    optimum = projected_optimum(X, Y, 2)
-    for b in range(len(nets)):
-        c = classify([Wj[b] for Wj in limits.weights], X, Y, optimum=optimum)
-        assert c.kind == "global minimiser" and c.rank == 2 and c.second_order
-
-
 def test_rank_one_balanced_starts_with_one_horizon_for_both_depths():
     # Not generic: a balanced start of rank 1 < r = 2 keeps rank 1 in exact
     # arithmetic (the induced flow (17) preserves the rank). Both depths are
@@ -420,23 +405,6 @@ def test_rank_one_balanced_starts_with_one_horizon_for_both_depths():
             assert s[1] <= 1e-12 * s[0]
             best_rank_one = critical_points(X, Y, widths)[1]
             assert best_rank_one.subset == (1,) and _rel(c.loss, best_rank_one.loss) <= VALUE_TOL
-
-
-def test_flow_to_convergence_stops_at_t_max_and_reports_it():
-    X, Y = regression_data(15, 3, 3, seed=6)
-    nets = [gaussian_init([3, 2, 3], 0.5, seed=b) for b in range(2)]
-    limits = flow_to_convergence(stack_networks(nets), X, Y, t_first=1e-3, t_max=2e-3)
-    assert not np.any(limits.converged)
-    np.testing.assert_allclose(limits.t, 2e-3)
-
-
-def test_flow_to_convergence_rejects_a_threshold_below_the_integrator_tolerance():
-    X, Y = regression_data(15, 3, 3, seed=6)
-    nets = stack_networks([gaussian_init([3, 2, 3], 0.5, seed=0)])
-    with pytest.raises(ValueError, match=r"grad_rtol must be >= rtol"):
-        flow_to_convergence(nets, X, Y, t_first=1.0, t_max=2.0, grad_rtol=1e-12, rtol=1e-10)
-    with pytest.raises(ValueError, match=r"t_max must be >= t_first"):
-        flow_to_convergence(nets, X, Y, t_first=2.0, t_max=1.0)
 
 
 def test_stacks_are_validated():
@@ -466,3 +434,63 @@ def test_scalar_flow_keeps_the_stable_manifold_of_the_saddle_exactly():
     w1, w2 = run.weights[0][0, :, 0, 0], run.weights[1][0, :, 0, 0]
     assert np.all(w1 == -w2)
     assert np.hypot(w1[-1], w2[-1]) <= 1e-6
+
+
+# -- results are read-only, inputs are never changed ---------------------------
+
+
+def _assert_read_only(arr):
+    assert isinstance(arr, np.ndarray) and not arr.flags.writeable
+    with pytest.raises(ValueError):
+        arr.flat[0] = 1.0
+
+
+def test_results_are_read_only_copies():
+    X, Y = regression_data(15, 3, 3, seed=6)
+    widths = [3, 2, 3]
+    factored = factored_optimum(X, Y, 2, seed=0)
+    _assert_read_only(factored.A)
+    _assert_read_only(factored.B)
+    points = critical_points(X, Y, widths, seed=0)
+    for p in points:
+        _assert_read_only(p.W)
+        assert isinstance(p.weights, tuple)
+        for Wj in p.weights:
+            _assert_read_only(Wj)
+    c = classify(points[1].weights, X, Y)
+    _assert_read_only(c.eigenvalues)
+    run = gradient_flow_batch(stack_networks([points[1].weights]), X, Y, [0.0, 0.1])
+    assert isinstance(run.weights, tuple)
+    for a in (run.t, run.W, *run.weights):
+        _assert_read_only(a)
+
+
+def test_weight_points_are_read_only_and_own_their_arrays():
+    from linnet.chapters.landscape import WeightPoint, weight_points
+
+    X, Y = regression_data(15, 3, 3, seed=6)
+    for wp in weight_points(X, Y, [3, 2, 2, 3], seed=0):
+        assert isinstance(wp.weights, tuple)
+        for Wj in wp.weights:
+            _assert_read_only(Wj)
+    # a caller's list of arrays is copied, not frozen in place
+    mine = [np.ones((2, 3)), np.ones((3, 2))]
+    wp = WeightPoint((), "balanced", mine, 0)
+    mine[0][0, 0] = 5.0
+    assert mine[0].flags.writeable and wp.weights[0][0, 0] == 1.0
+
+
+def test_inputs_are_not_changed():
+    X, Y = regression_data(15, 3, 3, seed=6)
+    X0, Y0 = X.copy(), Y.copy()
+    weights = gaussian_init([3, 2, 3], 0.5, seed=1)
+    before = [Wj.copy() for Wj in weights]
+    stack = stack_networks([weights, weights])
+    stack_before = [Sj.copy() for Sj in stack]
+    classify(weights, X, Y)
+    relative_residual(weights, X, Y)
+    gradient_flow_batch(stack, X, Y, [0.0, 0.1])
+    factored_optimum(X, Y, 2, seed=0)
+    critical_points(X, Y, [3, 2, 3])
+    for a, b in zip(weights + stack + [X, Y], before + stack_before + [X0, Y0]):
+        assert np.array_equal(a, b) and a.flags.writeable

@@ -153,9 +153,9 @@ def data_target():
 def test_rank_one_with_prescribed_correlation(data_target):
     _, _, t = data_target
     c = np.linspace(-1, 1, 41)
-    W = rank_one_with(t, c, np.full(41, 0.7), 3)
+    W = rank_one_with(t, np.full(41, 0.7), c, 3)
     U, sv, Vt = np.linalg.svd(W)
-    assert np.allclose(sv[:, 0], 0.7, rtol=1e-13) and np.all(sv[:, 1] <= 1e-14)
+    assert np.allclose(sv[:, 0], 0.7 * t.s_Z, rtol=1e-13) and np.all(sv[:, 1] <= 1e-14 * t.s_Z)
     got = (U[:, :, 0] @ t.u) * (Vt[:, 0, :] @ t.v)
     assert np.max(np.abs(got - c)) <= 1e-13
 
@@ -174,10 +174,10 @@ def test_sample_set_28_inside_and_at_edges(data_target):
 
 
 def test_sample_set_28_reaches_large_norms(data_target):
-    # (28) has no upper bound on the norm; max_norm = 1e3 (chapter 03) spreads the bulk up to 1e3 s_Z.
+    # (28) has no upper bound on the norm; max_norm_ratio = 1e3 (chapter 03) spreads the bulk up to 1e3 s_Z.
     _, _, t = data_target
     alpha = t.gamma + 0.5 * (1 - t.gamma)
-    W, _, _ = sample_set_28(t, alpha, 400, 2, max_norm=1e3)
+    W, _, _ = sample_set_28(t, alpha, 400, 2, max_norm_ratio=1e3)
     assert np.all(in_set_28(W, t, alpha))
     s = np.linalg.norm(W, axis=(1, 2)) / t.s_Z
     assert s.max() > 300 and s.max() <= 1e3 * (1 + 1e-12)
@@ -190,13 +190,13 @@ def test_starts_just_across_an_edge_lie_in_the_union(data_target):
     _, _, t = data_target
     alpha = t.gamma + 0.1 * (1 - t.gamma)
     c_in = np.full(20, alpha - (1 - alpha) * 1e-2)
-    W = rank_one_with(t, c_in, np.full(20, 0.5 * (alpha - t.gamma) * t.s_Z), 0)
+    W = rank_one_with(t, np.full(20, 0.5 * (alpha - t.gamma)), c_in, 0)
     assert not np.any(in_set_28(W, t, alpha)) and np.all(in_set_28(W, t, t.gamma))
     for a2 in np.linspace(t.gamma + 1e-9, c_in[0] - 1e-9, 7):
         # some alpha' in (gamma_Z, c) with floor below s_W contains them
         if (a2 - t.gamma) * t.s_Z < 0.5 * (alpha - t.gamma) * t.s_Z:
             assert np.all(in_set_28(W, t, a2))
-    W_out = rank_one_with(t, np.full(20, t.gamma - (1 - t.gamma) * 1e-6), np.full(20, t.s_Z), 1)
+    W_out = rank_one_with(t, np.ones(20), np.full(20, t.gamma - (1 - t.gamma) * 1e-6), 1)
     assert not np.any(in_set_28(W_out, t, t.gamma))
 
 

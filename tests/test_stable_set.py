@@ -47,7 +47,7 @@ def target1():
 @settings(max_examples=30, deadline=None)
 @given(c=st.floats(-1.0, 1.0), s=st.floats(1e-3, 1e3), seed=st.integers(0, 10**6))
 def test_sample_at_correlation_hits_the_level(target3, c, s, seed):
-    W = sample_at_correlation(target3, [c], [s], seed)[0]
+    W = sample_at_correlation(target3, [s / target3.s_Z], [c], seed)[0]
     # Bisection to 2^-60 in the path parameter: the level is met to round-off (1e-12 is generous).
     assert abs(correlation_with_target(W, target3) / target3.s_Z - c) <= 1e-12
     assert abs(np.linalg.norm(W) - s) <= 1e-12 * s
@@ -57,20 +57,20 @@ def test_sample_at_correlation_hits_the_level(target3, c, s, seed):
 
 def test_sample_at_correlation_scalar_output(target1):
     c = np.linspace(-1, 1, 21)
-    W = sample_at_correlation(target1, c, np.ones_like(c), 0)
+    W = sample_at_correlation(target1, np.ones_like(c), c, 0)
     got = correlation_with_target(W, target1) / target1.s_Z
     assert np.max(np.abs(got - c)) <= 1e-12
 
 
 def test_sampling_validates(target3):
-    with pytest.raises(ValueError, match="levels"):
-        sample_at_correlation(target3, [1.5], [1.0], 0)
-    with pytest.raises(ValueError, match="norms"):
-        sample_at_correlation(target3, [0.5], [0.0], 0)
+    with pytest.raises(ValueError, match=r"correlations must be .* in \[-1, 1\]"):
+        sample_at_correlation(target3, [1.0], [1.5], 0)
+    with pytest.raises(ValueError, match="norm_ratios must be finite positive"):
+        sample_at_correlation(target3, [0.0], [0.5], 0)
 
 
 def test_balanced_starts_are_balanced_with_the_right_product(target3):
-    W0s = sample_at_correlation(target3, [0.8, 0.9], [1.0, 0.1], 0)
+    W0s = sample_at_correlation(target3, np.array([1.0, 0.1]) / target3.s_Z, [0.8, 0.9], 0)
     nets, products = balanced_starts(W0s, [5, 4, 1, 2, 3], 7)
     assert np.max(np.abs(products - W0s)) <= 1e-13
     assert max(balancedness(n) for n in nets) <= 1e-13
@@ -183,25 +183,25 @@ def test_vector_field_matches_the_operator(target1):
 
 @pytest.mark.parametrize("N", [2, 3, 5, 8])
 def test_time_to_accuracy_agrees_with_the_ode_solver(N):
-    s_Z, m, eps = 0.1, 50.0, 1e-3
+    s_Z, m, rel_tol = 0.1, 50.0, 1e-3
     rng = np.random.default_rng(N)
     r0 = s_Z * 10 ** rng.uniform(-1.5, 1, 12)
     th0 = rng.uniform(0, 2.8, 12)
-    T = time_to_accuracy_polar(r0, th0, s_Z, m, N, eps)
+    T = time_to_accuracy_polar(r0, th0, s_Z, m, N, rel_tol)
     assert np.all(np.isfinite(T))
     for i in range(r0.size):
-        # Just before the crossing the flow is still farther than eps, just after it is closer:
+        # Just before the crossing the flow is still farther than rel_tol, just after it is closer:
         # a window of 1e-3 T (plus 1e-3 time constants) around the quadrature's answer.
         w = 1e-3 * T[i] + 1e-3 / (m * s_Z ** (2 - 2 / N))
         run = scalar_polar_flow(r0[i : i + 1], th0[i : i + 1], s_Z, m, N, [0.0, max(T[i] - w, 1e-12), T[i] + w], rtol=1e-12)
         d = polar_distance(run.r[0], run.theta[0], s_Z) / s_Z
-        assert d[1] > eps * (1 - 1e-6) and d[2] < eps * (1 + 1e-6), (i, d, T[i])
+        assert d[1] > rel_tol * (1 - 1e-6) and d[2] < rel_tol * (1 + 1e-6), (i, d, T[i])
 
 
 def test_time_to_accuracy_edge_cases():
     T = time_to_accuracy_polar([1.0, 1.0, 1.0], [np.pi, 0.0, 0.0], 1.0, 1.0, 3, 1e-3)
     assert T[0] == np.inf and T[1] == 0.0
-    with pytest.raises(ValueError, match="epsilon"):
+    with pytest.raises(ValueError, match=r"rel_tol must be in \(0, 1\)"):
         time_to_accuracy_polar([1.0], [0.5], 1.0, 1.0, 3, 2.0)
     with pytest.raises(ValueError, match="depth"):
         time_to_accuracy_polar([1.0], [0.5], 1.0, 1.0, 1, 1e-3)
@@ -216,3 +216,20 @@ def test_time_to_accuracy_power_laws():
         T = time_to_accuracy_polar(np.ones_like(d), np.pi - d, 1.0, 1.0, N, 1e-3)
         slope = np.polyfit(np.log(1 / d), np.log(T), 1)[0]
         assert abs(slope - (N - 2)) <= 0.01
+
+
+# --- inputs are never changed -------------------------------------------------
+
+
+def test_inputs_are_not_changed(target1, target3):
+    W0s = sample_at_correlation(target3, [1.0, 0.5], [0.8, -0.2], 0)
+    saved = W0s.copy()
+    balanced_starts(W0s, [5, 4, 3], 7)
+    induced_vector_field(W0s, target3, 3)
+    singular_value_velocity(W0s[0], target3, 3)
+    assert np.array_equal(W0s, saved) and W0s.flags.writeable
+    W1 = sample_at_correlation(target1, [1.0, 2.0], [0.3, 0.9], 1)
+    r, th = polar_coordinates(W1, target1)
+    r_saved, th_saved = r.copy(), th.copy()
+    time_to_accuracy_polar(r, th, target1.s_Z, target1.m, 3, 1e-3)
+    assert np.array_equal(r, r_saved) and np.array_equal(th, th_saved)

@@ -24,9 +24,7 @@ computes
   the data of :func:`pca_problem`;
 * the direction of steepest descent away from the zero network (the escape
   direction of the saddle at the origin);
-* gradient flow (13) for a stack of networks integrated together, and
-  :func:`flow_to_convergence`, which integrates a stack until every member is
-  a critical point to a stated relative tolerance.
+* gradient flow (13) for a stack of networks integrated together.
 
 Numbering: equations (6), (10a), (10b), (11), (12), (13) and the statements
 2.1-2.8 are those of the paper's main text (Eftekhari 2020, Section 2), as
@@ -81,16 +79,14 @@ __all__ = [
     "stack_networks",
     "gradient_flow_batch",
     "BatchNetworkFlowResult",
-    "flow_to_convergence",
-    "FlowLimits",
 ]
 
 #: Relative first-order tolerance of :func:`classify`: a point is critical when
 #: ``||grad L_N|| <= GRAD_RTOL * scale`` (see :func:`relative_residual`). The
 #: critical points built by :func:`critical_points` have residuals at
-#: round-off, ~1e-16; gradient-flow limits from :func:`flow_to_convergence`
-#: are stopped at 1e-9 (its default). 1e-8 accepts both and rejects every
-#: point measured that is not critical (their residuals are O(1)).
+#: round-off, ~1e-16; gradient-flow limits at the landscape chapter's horizon
+#: must pass it (the chapter checks that they do). 1e-8 rejects every point
+#: measured that is not critical (their residuals are O(1)).
 GRAD_RTOL = 1e-8
 #: A critical point is a strict saddle when ``lambda_min(H) < -EIG_RTOL * ||H||_2``.
 #: ``eigh`` is backward stable (eigenvalue errors ~ P eps ||H||_2 ~ 1e-14 ||H||_2
@@ -112,6 +108,22 @@ GAP_RTOL = 1e-9
 
 #: The classes returned by :func:`classify` (Definitions 2.1-2.3).
 KINDS = ("global minimiser", "strict saddle", "non-strict saddle", "not critical")
+
+
+def _read_only(x) -> np.ndarray:
+    """A read-only copy of ``x``: results never share memory with inputs and cannot be edited."""
+    a = np.array(x)
+    a.setflags(write=False)
+    return a
+
+
+def _freeze(obj, *names: str, stacks: tuple = ()) -> None:
+    """In ``__post_init__`` of a frozen result: array fields ``names`` become read-only copies,
+    list fields ``stacks`` become tuples of read-only copies."""
+    for name in names:
+        object.__setattr__(obj, name, _read_only(getattr(obj, name)))
+    for name in stacks:
+        object.__setattr__(obj, name, tuple(_read_only(a) for a in getattr(obj, name)))
 
 
 # --------------------------------------------------------------------------
@@ -423,12 +435,14 @@ class FactoredResult:
     Attributes
     ----------
     A : ndarray, shape (dy, r)
+        Read-only.
     B : ndarray, shape (r, dx)
+        Read-only.
     value : float
         ``1/2 ||Y - A B X||_F^2``.
     iterations : int
     converged : bool
-        Whether the relative change of ``A B`` fell below ``tol``.
+        Whether the relative change of ``A B`` fell below ``change_rtol``.
     """
 
     A: np.ndarray
@@ -437,8 +451,11 @@ class FactoredResult:
     iterations: int
     converged: bool
 
+    def __post_init__(self):
+        _freeze(self, "A", "B")
 
-def factored_optimum(X, Y, r, *, seed=0, tol: float = 1e-12, max_iter: int = 10_000) -> FactoredResult:
+
+def factored_optimum(X, Y, r, *, seed=0, change_rtol: float = 1e-12, max_iter: int = 10_000) -> FactoredResult:
     """Solve the factored problem (10b), ``min_{A, B} 1/2 ||Y - A B X||_F^2``, numerically.
 
     ``A`` is ``dy x r`` and ``B`` is ``r x dx``; every matrix of rank ``<= r``
@@ -458,8 +475,10 @@ def factored_optimum(X, Y, r, *, seed=0, tol: float = 1e-12, max_iter: int = 10_
         Inner dimension ``>= 1``.
     seed : int or None
         Seed of the Gaussian start.
-    tol : float
-        Stop when ``||A_k B_k - A_{k-1} B_{k-1}||_F <= tol * ||A_k B_k||_F``.
+    change_rtol : float
+        Stop when the relative change of the product is small,
+        ``||A_k B_k - A_{k-1} B_{k-1}||_F <= change_rtol * ||A_k B_k||_F``
+        (a stopping rule, not an accuracy guarantee).
     max_iter : int
 
     Returns
@@ -468,7 +487,7 @@ def factored_optimum(X, Y, r, *, seed=0, tol: float = 1e-12, max_iter: int = 10_
     """
     X, Y, _ = _full_row_rank_data(X, Y)
     r = _check_rank_bound(r)
-    tol = positive_float(tol, "tol")
+    change_rtol = positive_float(change_rtol, "change_rtol")
     max_iter = positive_int(max_iter, "max_iter")
     rng = np.random.default_rng(seed)
     C, YXt = X @ X.T, Y @ X.T
@@ -479,7 +498,7 @@ def factored_optimum(X, Y, r, *, seed=0, tol: float = 1e-12, max_iter: int = 10_
         A = np.linalg.lstsq((B @ C @ B.T).T, (YXt @ B.T).T, rcond=None)[0].T
         B = np.linalg.lstsq(A, np.linalg.solve(C, YXt.T).T, rcond=None)[0]
         W = A @ B
-        if W_prev is not None and np.linalg.norm(W - W_prev) <= tol * np.linalg.norm(W):
+        if W_prev is not None and np.linalg.norm(W - W_prev) <= change_rtol * np.linalg.norm(W):
             converged = True
             break
         W_prev = W
@@ -554,10 +573,10 @@ class CriticalPoint:
     subset : tuple of int
         1-based indices of the singular triplets of ``Y P_X`` kept.
     W : ndarray, shape (dy, dx)
-        End-to-end matrix ``W_S`` (:func:`critical_end_to_end`).
-    weights : list of ndarray
-        A balanced factorisation ``[W_1, ..., W_N]`` of ``W_S``
-        (:func:`linnet.init.balanced_init`).
+        End-to-end matrix ``W_S`` (:func:`critical_end_to_end`); read-only.
+    weights : tuple of ndarray
+        A balanced factorisation ``(W_1, ..., W_N)`` of ``W_S``
+        (:func:`linnet.init.balanced_init`); read-only.
     loss : float
         ``L_N`` there, ``1/2 ||Y P_Xperp||^2 + 1/2 sum_{i not in S} s_i^2``.
     rank : int
@@ -566,9 +585,12 @@ class CriticalPoint:
 
     subset: tuple
     W: np.ndarray
-    weights: list
+    weights: tuple
     loss: float
     rank: int
+
+    def __post_init__(self):
+        _freeze(self, "W", stacks=("weights",))
 
 
 def critical_points(X, Y, widths, *, seed=0) -> list[CriticalPoint]:
@@ -685,7 +707,7 @@ class Classification:
     residual : float
         :func:`relative_residual`.
     eigenvalues : ndarray
-        Hessian spectrum, ascending (:func:`linnet.network.hessian`).
+        Hessian spectrum, ascending (:func:`linnet.network.hessian`); read-only.
     lambda_min : float
     hessian_norm : float
         ``||H||_2 = max |eigenvalue|``.
@@ -704,6 +726,9 @@ class Classification:
     hessian_norm: float
     rank: int
     second_order: bool
+
+    def __post_init__(self):
+        _freeze(self, "eigenvalues")
 
 
 def classify(
@@ -776,7 +801,6 @@ def classify(
         kind = "strict saddle"
     else:
         kind = "non-strict saddle"
-    evals.setflags(write=False)
     return Classification(
         kind=kind,
         loss=value,
@@ -1044,15 +1068,19 @@ class WeightPoint:
         (:func:`mix_layers` of the balanced one), ``"idle path"``
         (:func:`add_idle_path` of the balanced one) or ``"zero layers j, k"``
         (:func:`zero_layers_point`, ``W_S = 0`` only).
-    weights : list of ndarray
+    weights : tuple of ndarray
+        ``(W_1, ..., W_N)``, read-only.
     rank : int
         ``|S|``.
     """
 
     subset: tuple
     variant: str
-    weights: list
+    weights: tuple
     rank: int
+
+    def __post_init__(self):
+        _freeze(self, stacks=("weights",))
 
 
 def weight_points(X, Y, widths, *, seed=0) -> list[WeightPoint]:
@@ -1236,13 +1264,15 @@ class BatchNetworkFlowResult:
     t : ndarray, shape (T,)
     W : ndarray, shape (B, T, dy, dx)
         End-to-end matrices.
-    weights : list of ndarray
+    weights : tuple of ndarray
         ``weights[j - 1]`` has shape (B, T, d_j, d_{j-1}).
+
+    The arrays are read-only.
     """
 
     t: np.ndarray
     W: np.ndarray
-    weights: list
+    weights: tuple
 
 
 def gradient_flow_batch(
@@ -1291,124 +1321,4 @@ def gradient_flow_batch(
         W = Wj @ W
     for a in [t, W, *weights]:
         a.setflags(write=False)
-    return BatchNetworkFlowResult(t=t, W=W, weights=weights)
-
-
-@dataclass(frozen=True)
-class FlowLimits:
-    """Where gradient flow (13) ends, for a stack of starts.
-
-    Attributes
-    ----------
-    weights : list of ndarray
-        Final ``[W_1, ..., W_N]``, ``W_j`` of shape (B, d_j, d_{j-1}).
-    W : ndarray, shape (B, dy, dx)
-        Final end-to-end matrices.
-    t : ndarray, shape (B,)
-        Time at which each trajectory was stopped.
-    residual : ndarray, shape (B,)
-        :func:`relative_residual` at the final point.
-    converged : ndarray of bool, shape (B,)
-        ``residual <= grad_rtol``.
-    """
-
-    weights: list
-    W: np.ndarray
-    t: np.ndarray
-    residual: np.ndarray
-    converged: np.ndarray
-
-
-def _stack_residuals(weights, C, YXt) -> np.ndarray:
-    grads = _stack_gradients(weights, C, YXt)
-    norm = np.sqrt(sum(np.sum(g**2, axis=(1, 2)) for g in grads))
-    out = np.zeros(norm.shape)
-    for b in np.flatnonzero(norm > 0):
-        out[b] = norm[b] / _gradient_scale([Wj[b] for Wj in weights], C, YXt)
-    return out
-
-
-def flow_to_convergence(
-    weights0,
-    X,
-    Y,
-    *,
-    t_first: float,
-    t_max: float,
-    grad_rtol: float = 1e-9,
-    rtol: float = 1e-10,
-    atol: float = 1e-12,
-    max_steps: int = MAX_STEPS,
-) -> FlowLimits:
-    """Integrate gradient flow (13) for a stack of starts until each one is critical.
-
-    The stack is integrated over ``[0, t_first]``; trajectories whose
-    :func:`relative_residual` is still above ``grad_rtol`` continue over a
-    window twice as long, and so on, until all have converged or the total
-    time reaches ``t_max``. Gradient flow converges to a critical point
-    (the loss is a polynomial, so trajectories are bounded and the
-    Lojasiewicz inequality applies), linearly near a non-degenerate one;
-    which critical point is read off from its Hessian by :func:`classify`.
-
-    Parameters
-    ----------
-    weights0 : list of array_like
-        ``[W_1(0), ..., W_N(0)]`` with ``W_j(0)`` of shape (B, d_j, d_{j-1}).
-    X : array_like, shape (dx, m)
-    Y : array_like, shape (dy, m)
-    t_first : float
-        Length of the first window, ``> 0``.
-    t_max : float
-        Largest total time, ``>= t_first``.
-    grad_rtol : float
-        Convergence threshold on the relative first-order residual,
-        ``>= rtol``: near an equilibrium the step-size controller lets an
-        explicit scheme hover at a distance set by its tolerances (with
-        ``rtol = 1e-6`` the residuals stalled near 1e-8 in our runs), so a
-        threshold below ``rtol`` may never be met.
-    rtol, atol : float
-        DOP853 tolerances.
-    max_steps : int
-        Cap on step attempts per window.
-
-    Returns
-    -------
-    FlowLimits
-    """
-    weights = _check_stack(weights0, "weights0")
-    X, Y = check_data(X, Y, weights[0].shape[2], weights[-1].shape[1])
-    t_first = positive_float(t_first, "t_first")
-    t_max = positive_float(t_max, "t_max")
-    if t_max < t_first:
-        raise ValueError(f"t_max must be >= t_first={t_first}; got {t_max}")
-    grad_rtol = positive_float(grad_rtol, "grad_rtol")
-    rtol, atol = _check_tolerances(rtol, atol)
-    if grad_rtol < rtol:
-        raise ValueError(
-            f"grad_rtol must be >= rtol={rtol:g}: an explicit integrator hovers at a distance of the order "
-            f"of its tolerance from an equilibrium (measured: residuals stall at ~rtol/100), so smaller "
-            f"residuals are never reached; got grad_rtol={grad_rtol:g}"
-        )
-    C, YXt = X @ X.T, Y @ X.T
-    B = weights[0].shape[0]
-    t = np.zeros(B)
-    residual = _stack_residuals(weights, C, YXt)
-    window = t_first
-    while True:
-        active = np.flatnonzero((residual > grad_rtol) & (t < t_max))
-        if active.size == 0:
-            break
-        span = min(window, t_max - float(t[active].min()))
-        run = gradient_flow_batch([Wj[active] for Wj in weights], X, Y, [span], rtol=rtol, atol=atol, max_steps=max_steps)
-        for j in range(len(weights)):
-            weights[j][active] = run.weights[j][:, -1]
-        t[active] += span
-        residual[active] = _stack_residuals([Wj[active] for Wj in weights], C, YXt)
-        window *= 2
-    W = weights[0]
-    for Wj in weights[1:]:
-        W = Wj @ W
-    converged = residual <= grad_rtol
-    for a in [W, t, residual, converged, *weights]:
-        a.setflags(write=False)
-    return FlowLimits(weights=weights, W=W, t=t, residual=residual, converged=converged)
+    return BatchNetworkFlowResult(t=t, W=W, weights=tuple(weights))

@@ -11,15 +11,15 @@ solvers themselves (those are in :mod:`linnet.flows`):
   ``M_{N,r}`` of rank-``r`` end-to-end matrices (20), that ``A_W`` maps into its
   tangent space, and a sequence in it whose limit drops rank (Lemma 3.4 role).
 * :func:`rank_one_with`, :func:`sample_set_28`: random rank-one end-to-end
-  matrices with a prescribed correlation ``u^T Z_1 v / s_Z`` and norm, and
+  matrices with a prescribed norm ratio ``s_W / s_Z`` and cosine ``u^T Z_1 v / s_Z``, and
   samples of the paper's set ``N_{N,alpha}`` (28) (membership:
   :func:`linnet.theory.in_set_28`), including its two edges;
   :func:`balanced_rank_one_networks`: balanced weights with those products.
 * :func:`sample_at_correlation`: random rank-one starts with a prescribed
-  correlation ``<W, Z> / (||W||_F s_Z)`` and norm.
+  norm ratio ``||W||_F / s_Z`` and correlation ``<W, Z> / (||W||_F s_Z)``.
 * :func:`balanced_starts`: balanced networks (14) with those end-to-end matrices.
 * :func:`time_to_accuracy_polar`: first time the scalar-output flow reaches
-  ``||W(t) - Z_1||_F <= eps s_Z`` (the time-to-epsilon maps).
+  ``||W(t) - Z_1||_F <= rel_tol s_Z`` (the time-to-accuracy maps).
 * :func:`induced_vector_field`: ``-m A_W(W - Z)`` on a grid (phase portraits).
 
 Provenance: (28) is the paper's set, implemented in :func:`linnet.theory.in_set_28`.
@@ -253,9 +253,10 @@ def _unit_orthogonal(rng, n: int, d: int, axis: np.ndarray) -> np.ndarray:
     return np.where(norms > 0, x / np.where(norms > 0, norms, 1.0), 0.0)
 
 
-def rank_one_with(target: Target, correlations, norms, seed) -> np.ndarray:
-    """Random rank-one ``W = s u v^T`` with ``u^T Z_1 v / s_Z = c`` and ``s_W = s`` exactly.
+def rank_one_with(target: Target, norm_ratios, cosines, seed) -> np.ndarray:
+    """Random rank-one ``W = s u v^T`` with ``s_W = s = k s_Z`` and ``u^T Z_1 v / s_Z = c`` exactly.
 
+    ``c`` is the cosine of :func:`linnet.theory.cosine_with_Z1`:
     ``u^T Z_1 v / s_Z = (u^T u_Z)(v^T v_Z)`` for unit ``u, v``. For ``d_y = 1``
     ``u = u_Z`` and ``v^T v_Z = c``; otherwise ``u^T u_Z = c^lam``,
     ``v^T v_Z = c^(1 - lam)`` with ``lam`` uniform in ``[0, 1]`` (for ``c > 0``;
@@ -265,10 +266,10 @@ def rank_one_with(target: Target, correlations, norms, seed) -> np.ndarray:
     Parameters
     ----------
     target : Target
-    correlations : array_like, shape (n,)
+    norm_ratios : array_like, shape (n,)
+        ``k = s_W / s_Z > 0``.
+    cosines : array_like, shape (n,)
         ``c`` in ``[-1, 1]``.
-    norms : array_like, shape (n,)
-        ``s > 0``.
     seed : int or None
 
     Returns
@@ -276,12 +277,13 @@ def rank_one_with(target: Target, correlations, norms, seed) -> np.ndarray:
     ndarray, shape (n, dy, dx)
     """
     target = _check_target(target)
-    c = np.atleast_1d(np.asarray(correlations, dtype=float))
-    s = np.atleast_1d(np.asarray(norms, dtype=float))
+    c = np.atleast_1d(np.asarray(cosines, dtype=float))
+    k = np.atleast_1d(np.asarray(norm_ratios, dtype=float))
     if c.ndim != 1 or c.size == 0 or not np.all(np.isfinite(c)) or np.any(np.abs(c) > 1):
-        raise ValueError("correlations must be a non-empty 1-D array of numbers in [-1, 1]")
-    if s.shape != c.shape or not np.all(np.isfinite(s)) or np.any(s <= 0):
-        raise ValueError(f"norms must be finite positive numbers with the shape of correlations {c.shape}")
+        raise ValueError("cosines must be a non-empty 1-D array of numbers in [-1, 1]")
+    if k.shape != c.shape or not np.all(np.isfinite(k)) or np.any(k <= 0):
+        raise ValueError(f"norm_ratios must be finite positive numbers with the shape of cosines {c.shape}")
+    s = k * target.s_Z
     rng = np.random.default_rng(seed)
     n = c.size
     if target.dy == 1:
@@ -295,7 +297,7 @@ def rank_one_with(target: Target, correlations, norms, seed) -> np.ndarray:
     return s[:, None, None] * u[:, :, None] * v[:, None, :]
 
 
-def sample_set_28(target: Target, alpha: float, n: int, seed, *, edge_fraction: float = 0.25, max_norm: float = 10.0):
+def sample_set_28(target: Target, alpha: float, n: int, seed, *, edge_fraction: float = 0.25, max_norm_ratio: float = 10.0):
     """Random end-to-end matrices in ``N_{N,alpha}`` (28), covering all of it and its two edges.
 
     The set asks ``c = u_W^T Z_1 v_W / s_Z > alpha`` and ``s_W > f s_Z`` with the
@@ -306,7 +308,7 @@ def sample_set_28(target: Target, alpha: float, n: int, seed, *, edge_fraction: 
       otherwise uniform in ``(alpha, 1)``;
     * its norm ``s_W``: with probability ``edge_fraction`` just above the floor,
       ``s_W = f s_Z (1 + 10^U)``; otherwise log-uniform between the floor and
-      ``max_norm s_Z`` (between ``1e-3 s_Z`` and ``max_norm s_Z`` when ``f = 0``);
+      ``max_norm_ratio s_Z`` (between ``1e-3 s_Z`` and ``max_norm_ratio s_Z`` when ``f = 0``);
 
     the two choices independent, the direction as in :func:`rank_one_with`.
 
@@ -317,7 +319,8 @@ def sample_set_28(target: Target, alpha: float, n: int, seed, *, edge_fraction: 
     n : int
     seed : int or None
     edge_fraction : float in [0, 1]
-    max_norm : float > 1
+    max_norm_ratio : float > 1
+        Largest ``s_W / s_Z`` of the bulk draws.
 
     Returns
     -------
@@ -334,9 +337,9 @@ def sample_set_28(target: Target, alpha: float, n: int, seed, *, edge_fraction: 
     n = positive_int(n, "n")
     if not 0 <= edge_fraction <= 1:
         raise ValueError(f"edge_fraction must be in [0, 1]; got {edge_fraction!r}")
-    max_norm = positive_float(max_norm, "max_norm")
-    if max_norm <= 1:
-        raise ValueError(f"max_norm must be > 1 (in units of s_Z); got {max_norm!r}")
+    max_norm_ratio = positive_float(max_norm_ratio, "max_norm_ratio")
+    if max_norm_ratio <= 1:
+        raise ValueError(f"max_norm_ratio must be > 1 (s_W / s_Z); got {max_norm_ratio!r}")
     rng = np.random.default_rng(seed)
     near_c = rng.uniform(size=n) < edge_fraction
     near_s = rng.uniform(size=n) < edge_fraction
@@ -344,9 +347,9 @@ def sample_set_28(target: Target, alpha: float, n: int, seed, *, edge_fraction: 
     c = np.minimum(c, 1.0)
     floor = a - g
     low = np.log(floor) if floor > 0 else np.log(1e-3)
-    bulk = np.exp(rng.uniform(low, np.log(max_norm), n))
-    s = np.where(near_s & (floor > 0), floor * (1 + 10 ** rng.uniform(-6, -2, n)), bulk) * target.s_Z
-    W = rank_one_with(target, c, s, int(rng.integers(2**31)))
+    bulk = np.exp(rng.uniform(low, np.log(max_norm_ratio), n))
+    ratio = np.where(near_s & (floor > 0), floor * (1 + 10 ** rng.uniform(-6, -2, n)), bulk)
+    W = rank_one_with(target, ratio, c, int(rng.integers(2**31)))
     return W, near_c, near_s & (floor > 0)
 
 
@@ -399,26 +402,27 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return x / np.linalg.norm(x, axis=-1, keepdims=True)
 
 
-def sample_at_correlation(target: Target, levels, norms, seed) -> np.ndarray:
-    """Random rank-one matrices ``W = s u v^T`` with ``<W, Z> = c s s_Z`` exactly.
+def sample_at_correlation(target: Target, norm_ratios, correlations, seed) -> np.ndarray:
+    """Random rank-one matrices ``W = s u v^T`` with ``s = k s_Z`` and ``<W, Z> = c s s_Z`` exactly.
 
-    For each level ``c`` and norm ``s`` a random pair ``(u_r, v_r)`` of unit
+    ``c`` is the correlation of :func:`linnet.theory.correlation_with_target`.
+    For each correlation ``c`` and norm ``s`` a random pair ``(u_r, v_r)`` of unit
     vectors is drawn (uniform on the spheres); ``u_r`` is flipped if needed to
     lie on the side of ``u_e = sign(c) u_Z`` and ``v_r`` so that
     ``u_r^T Z v_r`` and ``c`` have opposite signs. Along the path
     ``u(l) ~ (1 - l) u_e + l u_r``, ``v(l) ~ (1 - l) v_Z + l v_r`` from the
     extreme point ``u_e = sign(c) u_Z`` (correlation ``sign(c)``) the correlation
     ``u^T Z v / s_Z`` passes through ``c``; bisection (60 halvings) finds it.
-    Levels ``c = +-1`` give ``+-s Z_1 / s_Z``.
+    Correlations ``c = +-1`` give ``+-s Z_1 / s_Z``.
 
     Parameters
     ----------
     target : Target
         ``s_Z > 0``.
-    levels : array_like, shape (n,)
-        Correlations ``c in [-1, 1]`` (``rho(W) / s_Z``).
-    norms : array_like, shape (n,)
-        ``||W||_F > 0``.
+    norm_ratios : array_like, shape (n,)
+        ``k = ||W||_F / s_Z > 0``.
+    correlations : array_like, shape (n,)
+        ``c in [-1, 1]`` (``rho(W) / s_Z``).
     seed : int or None
 
     Returns
@@ -427,14 +431,15 @@ def sample_at_correlation(target: Target, levels, norms, seed) -> np.ndarray:
         Rank one, ``<W, Z> / (||W||_F s_Z) = c`` to about 1e-15.
     """
     target = _check_target(target)
-    c = np.atleast_1d(np.asarray(levels, dtype=float))
-    s = np.atleast_1d(np.asarray(norms, dtype=float))
+    c = np.atleast_1d(np.asarray(correlations, dtype=float))
+    k = np.atleast_1d(np.asarray(norm_ratios, dtype=float))
     if c.ndim != 1 or c.size == 0 or not np.all(np.isfinite(c)) or np.any(np.abs(c) > 1):
-        raise ValueError("levels must be a non-empty 1-D array of numbers in [-1, 1]")
-    if s.shape != c.shape or not np.all(np.isfinite(s)) or np.any(s <= 0):
-        raise ValueError(f"norms must be finite positive numbers with the shape of levels {c.shape}")
+        raise ValueError("correlations must be a non-empty 1-D array of numbers in [-1, 1]")
+    if k.shape != c.shape or not np.all(np.isfinite(k)) or np.any(k <= 0):
+        raise ValueError(f"norm_ratios must be finite positive numbers with the shape of correlations {c.shape}")
     if target.s_Z == 0:
         raise ValueError("target must have Z != 0")
+    s = k * target.s_Z
     rng = np.random.default_rng(seed)
     n, (dy, dx) = c.size, target.Z.shape
     Z, s_Z = target.Z, target.s_Z
@@ -496,7 +501,7 @@ def balanced_starts(W0s, widths, seed) -> tuple[list[list[np.ndarray]], np.ndarr
 
 
 # --------------------------------------------------------------------------
-# scalar output: time to accuracy epsilon
+# scalar output: time to accuracy
 # --------------------------------------------------------------------------
 
 
@@ -546,8 +551,8 @@ def _log_cosh(x: np.ndarray) -> np.ndarray:
     return np.logaddexp(x, -x) - np.log(2.0)
 
 
-def time_to_accuracy_polar(r0, theta0, s_Z, m, depth, epsilon, *, points: int = 2000, max_time: float = np.inf):
-    """First time with ``||W(t) - Z_1||_F <= epsilon s_Z`` for the scalar-output flow (17).
+def time_to_accuracy_polar(r0, theta0, s_Z, m, depth, rel_tol, *, points: int = 2000, max_time: float = np.inf):
+    """First time with ``||W(t) - Z_1||_F <= rel_tol s_Z`` for the scalar-output flow (17).
 
     Semi-analytic, so that times of any size come out accurately (an explicit
     integrator needs ``~ m s_Z t`` steps to reach time ``t`` once a trajectory
@@ -573,8 +578,8 @@ def time_to_accuracy_polar(r0, theta0, s_Z, m, depth, epsilon, *, points: int = 
         ``||Z|| > 0`` and the number of examples.
     depth : int
         ``N >= 2``.
-    epsilon : float
-        ``0 < epsilon < 1``: accuracy relative to ``s_Z``.
+    rel_tol : float
+        ``0 < rel_tol < 1``: the accuracy ``||W - Z_1||_F / s_Z`` to reach.
     points : int
         Nodes of the quadrature per start (relative error of the times
         ``~1e-5`` at the default; see the tests).
@@ -584,7 +589,7 @@ def time_to_accuracy_polar(r0, theta0, s_Z, m, depth, epsilon, *, points: int = 
     Returns
     -------
     ndarray, shape of ``r0``
-        The times (0 for starts already within ``epsilon s_Z``).
+        The times (0 for starts already within ``rel_tol s_Z``).
     """
     r0 = np.asarray(r0, dtype=float)
     theta0 = np.asarray(theta0, dtype=float)
@@ -597,9 +602,9 @@ def time_to_accuracy_polar(r0, theta0, s_Z, m, depth, epsilon, *, points: int = 
     s_Z = positive_float(s_Z, "s_Z")
     m = positive_float(m, "m")
     N = positive_int(depth, "depth", minimum=2)
-    eps = positive_float(epsilon, "epsilon")
-    if eps >= 1:
-        raise ValueError(f"epsilon must be in (0, 1); got {epsilon!r}")
+    rel_tol = positive_float(rel_tol, "rel_tol")
+    if rel_tol >= 1:
+        raise ValueError(f"rel_tol must be in (0, 1); got {rel_tol!r}")
     K = positive_int(points, "points", minimum=100)
     max_time = positive_float(max_time, "max_time") if np.isfinite(max_time) else np.inf
 
@@ -610,7 +615,7 @@ def time_to_accuracy_polar(r0, theta0, s_Z, m, depth, epsilon, *, points: int = 
     with np.errstate(divide="ignore"):
         x0 = np.minimum(-np.log(np.tan(th / 2)), 40.0)  # theta0 = 0: tanh(40) = 1 exactly
     lq0 = -np.log(rr)
-    span = np.abs(x0) + np.maximum(0.0, lq0 + np.log(s_Z)) / N + 2 * np.log(4 / eps) + 5.0
+    span = np.abs(x0) + np.maximum(0.0, lq0 + np.log(s_Z)) / N + 2 * np.log(4 / rel_tol) + 5.0
     x = x0[:, None] + span[:, None] * np.linspace(0.0, 1.0, K)[None]
     lcx = _log_cosh(x)
     # q cosh^N x = q0 cosh^N x0 + (N/s_Z) [F(x) - F(x0)], F' = cosh^N, all divided by cosh^N x.
@@ -632,7 +637,7 @@ def time_to_accuracy_polar(r0, theta0, s_Z, m, depth, epsilon, *, points: int = 
     t = np.concatenate([np.zeros((x.shape[0], 1)), np.cumsum(h * np.exp(g[:, :-1]) * ratio, axis=1)], axis=1) / (m * s_Z)
     r = 1.0 / q
     d = np.sqrt(np.maximum(r * r + s_Z * s_Z - 2 * r * s_Z * np.tanh(x), 0.0)) / s_Z
-    below = d <= eps
+    below = d <= rel_tol
     hit = below.any(axis=1)
     k1 = np.argmax(below, axis=1)
     res = np.full(rr.size, np.inf)
@@ -641,7 +646,7 @@ def time_to_accuracy_polar(r0, theta0, s_Z, m, depth, epsilon, *, points: int = 
     if rows.size:
         kk = k1[rows]
         d0, d1 = np.log(d[rows, kk - 1]), np.log(np.maximum(d[rows, kk], 1e-300))
-        frac = np.clip((d0 - np.log(eps)) / np.where(d0 > d1, d0 - d1, 1.0), 0.0, 1.0)
+        frac = np.clip((d0 - np.log(rel_tol)) / np.where(d0 > d1, d0 - d1, 1.0), 0.0, 1.0)
         res[rows] = t[rows, kk - 1] + frac * (t[rows, kk] - t[rows, kk - 1])
     res[res > max_time] = np.inf
     out[ok] = res
