@@ -24,7 +24,6 @@ from linnet.chapters.landscape import (
     critical_points,
     escape_direction_at_zero,
     factored_optimum,
-    gradient_flow_batch,
     loss_decrease,
     loss_end_to_end,
     loss_split,
@@ -34,7 +33,6 @@ from linnet.chapters.landscape import (
     regression_data,
     relative_residual,
     split_target,
-    stack_networks,
     target_singular_triplets,
 )
 from linnet.network import end_to_end, gradients, hessian, loss
@@ -349,41 +347,7 @@ def test_tolerances_are_ordered():
     assert 1e-14 < GRAD_RTOL < 1e-6 and 1e-12 < EIG_RTOL < 1e-4
 
 
-# -- gradient flow on stacks ------------------------------------------------
-
-
-@settings(max_examples=20, deadline=None)
-@given(data_cases, st.lists(st.integers(1, 3), min_size=0, max_size=3))
-def test_stacked_gradients_match_the_network_gradients(case, hidden):
-    from linnet.chapters.landscape import _stack_gradients
-
-    X, Y = regression_data(**case)
-    widths = [case["dx"], *hidden, case["dy"]]
-    nets = [gaussian_init(widths, 0.7, seed=case["seed"] % 1000 + b) for b in range(3)]
-    stacked = _stack_gradients(stack_networks(nets), X @ X.T, Y @ X.T)
-    for b, net in enumerate(nets):
-        for g_stack, g in zip(stacked, gradients(net, X, Y)):
-            assert np.linalg.norm(g_stack[b] - g) <= IDENTITY_TOL * (1 + np.linalg.norm(g))
-
-
-def test_batched_gradient_flow_matches_scipy_gradient_flow():
-    # Two DOP853 implementations (stacked, solve_ivp) at rtol 1e-10 / 1e-11:
-    # global errors ~1e-9 relative on this contracting problem; 1e-7 leaves margin.
-    X, Y = regression_data(15, 3, 2, seed=4)
-    widths = [3, 2, 2, 2]
-    nets = [balanced_init(np.random.default_rng(b).standard_normal((2, 3)) / 2, widths, b) for b in range(2)]
-    nets.append(gaussian_init(widths, 0.5, seed=9))
-    t = np.array([0.0, 0.05, 0.2, 0.5])
-    batch = gradient_flow_batch(stack_networks(nets), X, Y, t)
-    assert batch.W.shape == (3, 4, 2, 3)
-    for b, net in enumerate(nets):
-        single = gradient_flow(net, X, Y, t)
-        for k in range(t.size):
-            assert np.linalg.norm(batch.W[b, k] - single.W[k]) <= 1e-7 * np.linalg.norm(single.W[k])
-            for j in range(3):
-                assert np.linalg.norm(batch.weights[j][b, k] - single.weights[j][k]) <= 1e-7 * np.linalg.norm(
-                    single.weights[j][k]
-                )
+# -- gradient flow (13): the chapter's uses of linnet.flows.gradient_flow -----
 
 
 def test_rank_one_balanced_starts_with_one_horizon_for_both_depths():
@@ -397,26 +361,14 @@ def test_rank_one_balanced_starts_with_one_horizon_for_both_depths():
     rng = np.random.default_rng(1)
     W0 = np.outer(rng.standard_normal(3), rng.standard_normal(3)) * 0.3
     for widths, expected in [([3, 2, 3], "global minimiser"), ([3, 4, 2, 3], "non-strict saddle")]:
-        run = gradient_flow_batch(stack_networks([balanced_init(W0, widths, 0)]), X, Y, [60.0])
-        c = classify([Wj[0, -1] for Wj in run.weights], X, Y)
+        run = gradient_flow(balanced_init(W0, widths, 0), X, Y, [60.0])
+        c = classify([Wj[-1] for Wj in run.weights], X, Y)
         assert c.kind == expected
         if expected == "non-strict saddle":
-            s = np.linalg.svd(run.W[0, -1], compute_uv=False)
+            s = np.linalg.svd(run.W[-1], compute_uv=False)
             assert s[1] <= 1e-12 * s[0]
             best_rank_one = critical_points(X, Y, widths)[1]
             assert best_rank_one.subset == (1,) and _rel(c.loss, best_rank_one.loss) <= VALUE_TOL
-
-
-def test_stacks_are_validated():
-    X, Y = regression_data(15, 3, 3, seed=6)
-    with pytest.raises(ValueError, match=r"networks must hold at least one network"):
-        stack_networks([])
-    with pytest.raises(ValueError, match=r"networks\[1\] must have the layer shapes"):
-        stack_networks([gaussian_init([3, 2, 3], 1.0, 0), gaussian_init([3, 1, 3], 1.0, 0)])
-    with pytest.raises(ValueError, match=r"weights0\[1\] must hold B=2 networks"):
-        gradient_flow_batch([np.ones((2, 2, 3)), np.ones((1, 3, 2))], X, Y, [1.0])
-    with pytest.raises(ValueError, match=r"weights0\[0\] must be a stack"):
-        gradient_flow_batch([np.ones((2, 3))], X, Y, [1.0])
 
 
 def test_scalar_flow_keeps_the_stable_manifold_of_the_saddle_exactly():
@@ -430,8 +382,8 @@ def test_scalar_flow_keeps_the_stable_manifold_of_the_saddle_exactly():
     c = (ys @ xs.T / (xs @ xs.T)).item()
     start = [np.array([[1.5 * np.sqrt(c)]]), np.array([[-1.5 * np.sqrt(c)]])]
     t = np.array([0.0, 1.0, 30.0]) / abs((ys @ xs.T).item())
-    run = gradient_flow_batch(stack_networks([start]), xs, ys, t)
-    w1, w2 = run.weights[0][0, :, 0, 0], run.weights[1][0, :, 0, 0]
+    run = gradient_flow(start, xs, ys, t)
+    w1, w2 = run.weights[0][:, 0, 0], run.weights[1][:, 0, 0]
     assert np.all(w1 == -w2)
     assert np.hypot(w1[-1], w2[-1]) <= 1e-6
 
@@ -459,10 +411,6 @@ def test_results_are_read_only_copies():
             _assert_read_only(Wj)
     c = classify(points[1].weights, X, Y)
     _assert_read_only(c.eigenvalues)
-    run = gradient_flow_batch(stack_networks([points[1].weights]), X, Y, [0.0, 0.1])
-    assert isinstance(run.weights, tuple)
-    for a in (run.t, run.W, *run.weights):
-        _assert_read_only(a)
 
 
 def test_weight_points_are_read_only_and_own_their_arrays():
@@ -485,12 +433,10 @@ def test_inputs_are_not_changed():
     X0, Y0 = X.copy(), Y.copy()
     weights = gaussian_init([3, 2, 3], 0.5, seed=1)
     before = [Wj.copy() for Wj in weights]
-    stack = stack_networks([weights, weights])
-    stack_before = [Sj.copy() for Sj in stack]
     classify(weights, X, Y)
     relative_residual(weights, X, Y)
-    gradient_flow_batch(stack, X, Y, [0.0, 0.1])
     factored_optimum(X, Y, 2, seed=0)
     critical_points(X, Y, [3, 2, 3])
-    for a, b in zip(weights + stack + [X, Y], before + stack_before + [X0, Y0]):
+    loss_decrease(np.stack([W for W in [end_to_end(weights)] * 2]), X, Y)
+    for a, b in zip([*weights, X, Y], [*before, X0, Y0], strict=True):
         assert np.array_equal(a, b) and a.flags.writeable

@@ -1,6 +1,6 @@
 """Tests of Section 3 of Eftekhari (2020) as the paper states it: membership in the
 set (28) (``linnet.theory.in_set_28``) at hand-made boundary cases, the samplers of
-the set, balanced rank-one networks, and the stacked gradient flow of the weights (13)."""
+the set and balanced rank-one networks."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from linnet.data import Target, whitened_data
-from linnet.flows import gradient_flow, gradient_flow_batch
 from linnet.network import balancedness, end_to_end
 from linnet.chapters.stable_set import balanced_rank_one_networks, rank_one_with, sample_set_28
 from linnet.theory import in_set_28, set_28_margins
@@ -216,30 +215,3 @@ def test_balanced_rank_one_networks(data_target):
         assert balancedness(w) <= 1e-14
     with pytest.raises(ValueError, match="rank one"):
         balanced_rank_one_networks(np.stack([t.Z]), [5, 2, 3], 0)
-
-
-# --- the stacked gradient flow of the weights ------------------------------------------
-
-
-def test_gradient_flow_batch_matches_solve_ivp(data_target):
-    X, Y, t = data_target
-    rng = np.random.default_rng(0)
-    widths = [5, 4, 2, 3]
-    B = 3
-    w0 = [0.5 * rng.standard_normal((B, widths[j], widths[j - 1])) for j in range(1, len(widths))]
-    times = np.linspace(0, 2.0, 5)
-    batch = gradient_flow_batch(w0, X, Y, times, rtol=1e-11, atol=1e-13)
-    for b in range(B):
-        single = gradient_flow([Wj[b] for Wj in w0], X, Y, times, rtol=1e-11, atol=1e-13)
-        # two DOP853 implementations at rtol 1e-11: global errors ~1e-9 relative at most
-        assert np.max(np.abs(single.W - batch.W[b])) <= 1e-8
-        for j in range(3):
-            assert np.max(np.abs(single.weights[j] - batch.weights[j][b])) <= 1e-8
-
-
-def test_gradient_flow_batch_validation(data_target):
-    X, Y, _ = data_target
-    with pytest.raises(ValueError, match="chain"):
-        gradient_flow_batch([np.zeros((1, 2, 5)), np.zeros((1, 3, 3))], X, Y, [0, 1])
-    with pytest.raises(ValueError, match="finite"):
-        gradient_flow_batch([np.full((1, 2, 5), np.nan), np.zeros((1, 3, 2))], X, Y, [0, 1])

@@ -10,15 +10,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from linnet.data import Target, whitened_data
-from linnet.flows import gradient_flow, induced_flow_target, induced_operator, scalar_polar_flow
+from linnet.flows import gradient_flow, induced_flow, induced_operator, scalar_polar_flow
 from linnet.init import balanced_init, gaussian_init
 from linnet.network import balancedness
 from linnet.chapters.stable_set import (
     balanced_starts,
     conservation_drift,
-    induced_vector_field,
     polar_coordinates,
-    polar_distance,
     printed_15_gap,
     rank_drop_sequence,
     sample_at_correlation,
@@ -26,6 +24,7 @@ from linnet.chapters.stable_set import (
     tangent_residual,
     time_to_accuracy_polar,
 )
+from linnet.measure import polar_distance
 from linnet.theory import correlation_with_target
 
 
@@ -144,7 +143,7 @@ def test_polar_coordinates_rejects_multi_output(target3):
 def test_singular_value_velocity_matches_finite_differences(target3):
     W0 = np.random.default_rng(0).standard_normal((3, 5)) * 0.3
     h = 1e-6
-    run = induced_flow_target(W0, target3, 3, [0.0, h, 2 * h], rtol=1e-13, atol=1e-16)
+    run = induced_flow(W0, target3, 3, [0.0, h, 2 * h], rtol=1e-13, atol=1e-16)
     s = np.linalg.svd(run.W, compute_uv=False)
     fd = (-3 * s[0] + 4 * s[1] - s[2]) / (2 * h)
     # Second-order difference: truncation ~ h^2 |s'''| (measured 2e-6 relative at h = 1e-5, so ~2e-8 here);
@@ -169,13 +168,6 @@ def test_rank_drop_sequence():
     assert [np.linalg.matrix_rank(W, tol=1e-12) for W in seq] == [2, 2, 2]
     with pytest.raises(ValueError, match="orthogonal"):
         rank_drop_sequence(W_lim, np.outer(U[:, 0], V[:, 1]), [1.0])
-
-
-def test_vector_field_matches_the_operator(target1):
-    P = np.random.default_rng(4).standard_normal((6, 1, 4))
-    F = induced_vector_field(P, target1, 4)
-    for k in range(6):
-        np.testing.assert_allclose(F[k], -target1.m * induced_operator(P[k], 4, P[k] - target1.Z), rtol=1e-14)
 
 
 # --- time to accuracy -------------------------------------------------------
@@ -225,7 +217,6 @@ def test_inputs_are_not_changed(target1, target3):
     W0s = sample_at_correlation(target3, [1.0, 0.5], [0.8, -0.2], 0)
     saved = W0s.copy()
     balanced_starts(W0s, [5, 4, 3], 7)
-    induced_vector_field(W0s, target3, 3)
     singular_value_velocity(W0s[0], target3, 3)
     assert np.array_equal(W0s, saved) and W0s.flags.writeable
     W1 = sample_at_correlation(target1, [1.0, 2.0], [0.3, 0.9], 1)

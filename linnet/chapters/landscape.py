@@ -23,8 +23,10 @@ computes
   (12) (:func:`pca_point`), which is handled as a depth-2 instance of (4) on
   the data of :func:`pca_problem`;
 * the direction of steepest descent away from the zero network (the escape
-  direction of the saddle at the origin);
-* gradient flow (13) for a stack of networks integrated together.
+  direction of the saddle at the origin).
+
+Gradient flow (13) itself, for one network or a stack, is the core's
+:func:`linnet.flows.gradient_flow`.
 
 Numbering: equations (6), (10a), (10b), (11), (12), (13) and the statements
 2.1-2.8 are those of the paper's main text (Eftekhari 2020, Section 2), as
@@ -38,10 +40,9 @@ from itertools import combinations
 
 import numpy as np
 
-from ..validate import as_matrix, positive_float, positive_int
-from ..flows import MAX_STEPS, check_times as _check_times, check_tolerances as _check_tolerances, integrate_stacked
-from ..init import _haar_orthogonal, balanced_init, check_widths, numerical_rank
-from ..network import check_data, check_weights, hessian
+from ..init import balanced_init, check_widths, haar_orthogonal, numerical_rank
+from ..network import check_data, check_weights, gradients, hessian
+from ..validate import as_matrix, positive_float, positive_int, read_only
 
 __all__ = [
     "EIG_RTOL",
@@ -76,9 +77,6 @@ __all__ = [
     "WeightPoint",
     "weight_points",
     "pca_points",
-    "stack_networks",
-    "gradient_flow_batch",
-    "BatchNetworkFlowResult",
 ]
 
 #: Relative first-order tolerance of :func:`classify`: a point is critical when
@@ -110,20 +108,13 @@ GAP_RTOL = 1e-9
 KINDS = ("global minimiser", "strict saddle", "non-strict saddle", "not critical")
 
 
-def _read_only(x) -> np.ndarray:
-    """A read-only copy of ``x``: results never share memory with inputs and cannot be edited."""
-    a = np.array(x)
-    a.setflags(write=False)
-    return a
-
-
 def _freeze(obj, *names: str, stacks: tuple = ()) -> None:
     """In ``__post_init__`` of a frozen result: array fields ``names`` become read-only copies,
     list fields ``stacks`` become tuples of read-only copies."""
     for name in names:
-        object.__setattr__(obj, name, _read_only(getattr(obj, name)))
+        object.__setattr__(obj, name, read_only(getattr(obj, name)))
     for name in stacks:
-        object.__setattr__(obj, name, tuple(_read_only(a) for a in getattr(obj, name)))
+        object.__setattr__(obj, name, tuple(read_only(a) for a in getattr(obj, name)))
 
 
 # --------------------------------------------------------------------------
@@ -494,16 +485,16 @@ def factored_optimum(X, Y, r, *, seed=0, change_rtol: float = 1e-12, max_iter: i
     B = rng.standard_normal((r, X.shape[0]))
     W_prev = None
     converged = False
-    for k in range(1, max_iter + 1):
+    iterations = 0
+    while iterations < max_iter and not converged:
+        iterations += 1
         A = np.linalg.lstsq((B @ C @ B.T).T, (YXt @ B.T).T, rcond=None)[0].T
         B = np.linalg.lstsq(A, np.linalg.solve(C, YXt.T).T, rcond=None)[0]
         W = A @ B
-        if W_prev is not None and np.linalg.norm(W - W_prev) <= change_rtol * np.linalg.norm(W):
-            converged = True
-            break
+        converged = W_prev is not None and bool(np.linalg.norm(W - W_prev) <= change_rtol * np.linalg.norm(W))
         W_prev = W
     value = 0.5 * float(np.sum((Y - A @ B @ X) ** 2))
-    return FactoredResult(A=A, B=B, value=value, iterations=k, converged=converged)
+    return FactoredResult(A=A, B=B, value=value, iterations=iterations, converged=converged)
 
 
 # --------------------------------------------------------------------------
@@ -679,12 +670,11 @@ def relative_residual(weights, X, Y) -> float:
     """
     weights = check_weights(weights)
     X, Y = check_data(X, Y, weights[0].shape[1], weights[-1].shape[0])
-    C, YXt = X @ X.T, Y @ X.T
-    grads = _stack_gradients([Wj[None] for Wj in weights], C, YXt)
+    grads = gradients(weights, X, Y)
     norm = float(np.sqrt(sum(np.sum(g**2) for g in grads)))
     if norm == 0.0:
         return 0.0
-    return norm / _gradient_scale(weights, C, YXt)
+    return norm / _gradient_scale(weights, X @ X.T, Y @ X.T)
 
 
 @dataclass(frozen=True)
@@ -946,7 +936,7 @@ def pca_point(P, Q, X) -> list[np.ndarray]:
 
 def _conditioned_matrix(n: int, rng: np.random.Generator, spread: float) -> np.ndarray:
     """``U diag(exp(u)) V^T`` with Haar ``U, V`` and ``u`` uniform on ``[-spread, spread]``."""
-    return _haar_orthogonal(n, rng) @ np.diag(np.exp(rng.uniform(-spread, spread, n))) @ _haar_orthogonal(n, rng)
+    return haar_orthogonal(n, rng) @ np.diag(np.exp(rng.uniform(-spread, spread, n))) @ haar_orthogonal(n, rng)
 
 
 def mix_layers(weights, seed, *, spread: float = 1.0) -> list[np.ndarray]:
@@ -1161,164 +1151,3 @@ def pca_points(X, Y, r, *, seed=0) -> list[WeightPoint]:
         z = np.linalg.svd(P)[2][-1]  # P z = 0: rank(P) = |S| < r
         out.append(WeightPoint(p.subset, "row outside X", [Qp + np.outer(z, q), P], p.rank))
     return out
-
-
-# --------------------------------------------------------------------------
-# gradient flow (13) for a stack of networks
-# --------------------------------------------------------------------------
-
-
-def _mT(A: np.ndarray) -> np.ndarray:
-    return np.swapaxes(A, -1, -2)
-
-
-def _stack_gradients(weights, C: np.ndarray, YXt: np.ndarray) -> list[np.ndarray]:
-    """``dL/dW_j`` for stacks ``W_j`` of shape (B, d_j, d_{j-1}): the chain rule of ``network.gradients``.
-
-    ``dL/dW_j = (W_N ... W_{j+1})^T G (W_{j-1} ... W_1)^T`` with ``G = W C - Y X^T``.
-    The left factors are accumulated downwards, ``L_N = G``,
-    ``L_{j} = W_{j+1}^T L_{j+1}`` (so ``L_j = (W_N ... W_{j+1})^T G``), and the
-    products below each layer upwards, skipping the identity factors: about
-    ``3N`` batched products instead of ``5N``, which is what the stacked
-    integrator spends its time on.
-    """
-    N = len(weights)
-    below = [None, weights[0]]  # below[j] = W_j ... W_1 (below[0] = I is never formed)
-    for j in range(1, N):
-        below.append(weights[j] @ below[j])
-    G = below[N] @ C - YXt
-    grads = [None] * N
-    left = G  # (W_N ... W_{j+1})^T G for j = N
-    for j in range(N, 0, -1):
-        grads[j - 1] = left if j == 1 else left @ _mT(below[j - 1])
-        if j > 1:
-            left = _mT(weights[j - 1]) @ left
-    return grads
-
-
-def stack_networks(networks) -> list[np.ndarray]:
-    """Stack ``B`` networks of equal widths into ``[W_1, ..., W_N]`` with ``W_j`` of shape (B, d_j, d_{j-1}).
-
-    Parameters
-    ----------
-    networks : sequence of list of array_like
-        ``B >= 1`` networks, each ``[W_1, ..., W_N]`` with the same shapes.
-
-    Returns
-    -------
-    list of ndarray
-    """
-    networks = list(networks)
-    if not networks:
-        raise ValueError("networks must hold at least one network; got an empty sequence")
-    checked = [check_weights(net, f"networks[{b}]") for b, net in enumerate(networks)]
-    shapes = [Wj.shape for Wj in checked[0]]
-    for b, net in enumerate(checked):
-        if [Wj.shape for Wj in net] != shapes:
-            raise ValueError(f"networks[{b}] must have the layer shapes {shapes} of networks[0]; got {[Wj.shape for Wj in net]}")
-    return [np.stack([net[j] for net in checked]) for j in range(len(shapes))]
-
-
-def _check_stack(weights, name: str) -> list[np.ndarray]:
-    if isinstance(weights, np.ndarray) or not isinstance(weights, (list, tuple)) or len(weights) == 0:
-        raise ValueError(f"{name} must be a non-empty list [W_1, ..., W_N] of stacks of shape (B, d_j, d_(j-1))")
-    out = []
-    for j, Wj in enumerate(weights):
-        arr = np.array(Wj, dtype=float)
-        if arr.ndim != 3:
-            raise ValueError(f"{name}[{j}] must be a stack of shape (B, d_j, d_(j-1)); got {arr.ndim} dimensions")
-        if not np.all(np.isfinite(arr)):
-            raise ValueError(f"{name}[{j}] must be finite")
-        out.append(arr)
-    B = out[0].shape[0]
-    if B == 0:
-        raise ValueError(f"{name} must hold at least one network (B >= 1)")
-    for j in range(1, len(out)):
-        if out[j].shape[0] != B:
-            raise ValueError(f"{name}[{j}] must hold B={B} networks like {name}[0]; got {out[j].shape[0]}")
-        if out[j].shape[2] != out[j - 1].shape[1]:
-            raise ValueError(
-                f"{name}[{j}] must have {out[j - 1].shape[1]} columns to follow {name}[{j - 1}]; got shape {out[j].shape[1:]}"
-            )
-    return out
-
-
-def _flow_rhs(shapes, cuts, C, YXt):
-    def rhs(y, rows=None):
-        # ``rows`` (indices in the stack) is passed by the stacked integrator;
-        # the gradient has no per-trajectory parameters, so it is not needed.
-        b = y.shape[0]
-        parts = np.split(y, cuts, axis=1)
-        weights = [p.reshape((b,) + s) for p, s in zip(parts, shapes)]
-        return -np.concatenate([g.reshape(b, -1) for g in _stack_gradients(weights, C, YXt)], axis=1)
-
-    return rhs
-
-
-@dataclass(frozen=True)
-class BatchNetworkFlowResult:
-    """Gradient-flow trajectories of a stack of networks.
-
-    Attributes
-    ----------
-    t : ndarray, shape (T,)
-    W : ndarray, shape (B, T, dy, dx)
-        End-to-end matrices.
-    weights : tuple of ndarray
-        ``weights[j - 1]`` has shape (B, T, d_j, d_{j-1}).
-
-    The arrays are read-only.
-    """
-
-    t: np.ndarray
-    W: np.ndarray
-    weights: tuple
-
-
-def gradient_flow_batch(
-    weights0, X, Y, t_eval, *, rtol: float = 1e-10, atol: float = 1e-12, max_steps: int = MAX_STEPS
-) -> BatchNetworkFlowResult:
-    """Gradient flow (13), ``dW_j/dt = -dL/dW_j``, for a stack of networks integrated together.
-
-    One vectorised DOP853 run (``linnet.flows``' stacked integrator) advances
-    all ``B`` networks, each with its own step size and error control, so a
-    trajectory is integrated as it would be alone. The right side is the
-    gradient of (4) computed from the moments ``X X^T`` and ``Y X^T``.
-
-    Parameters
-    ----------
-    weights0 : list of array_like
-        ``[W_1(0), ..., W_N(0)]`` with ``W_j(0)`` of shape (B, d_j, d_{j-1})
-        (see :func:`stack_networks`).
-    X : array_like, shape (dx, m)
-    Y : array_like, shape (dy, m)
-    t_eval : array_like, shape (T,)
-        Strictly increasing output times ``>= 0``.
-    rtol, atol : float
-        DOP853 tolerances.
-    max_steps : int
-        Cap on step attempts.
-
-    Returns
-    -------
-    BatchNetworkFlowResult
-    """
-
-    weights0 = _check_stack(weights0, "weights0")
-    X, Y = check_data(X, Y, weights0[0].shape[2], weights0[-1].shape[1])
-    t = _check_times(t_eval)
-    rtol, atol = _check_tolerances(rtol, atol)
-    max_steps = positive_int(max_steps, "max_steps")
-    B = weights0[0].shape[0]
-    shapes = [Wj.shape[1:] for Wj in weights0]
-    cuts = np.cumsum([int(np.prod(s)) for s in shapes])[:-1]
-    y0 = np.concatenate([Wj.reshape(B, -1) for Wj in weights0], axis=1)
-    ys = integrate_stacked(_flow_rhs(shapes, cuts, X @ X.T, Y @ X.T), y0, t, rtol=rtol, atol=atol, max_steps=max_steps)
-    parts = np.split(ys, cuts, axis=2)
-    weights = [p.reshape((B, t.size) + s) for p, s in zip(parts, shapes)]
-    W = weights[0]
-    for Wj in weights[1:]:
-        W = Wj @ W
-    for a in [t, W, *weights]:
-        a.setflags(write=False)
-    return BatchNetworkFlowResult(t=t, W=W, weights=tuple(weights))

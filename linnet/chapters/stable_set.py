@@ -20,7 +20,6 @@ solvers themselves (those are in :mod:`linnet.flows`):
 * :func:`balanced_starts`: balanced networks (14) with those end-to-end matrices.
 * :func:`time_to_accuracy_polar`: first time the scalar-output flow reaches
   ``||W(t) - Z_1||_F <= rel_tol s_Z`` (the time-to-accuracy maps).
-* :func:`induced_vector_field`: ``-m A_W(W - Z)`` on a grid (phase portraits).
 
 Provenance: (28) is the paper's set, implemented in :func:`linnet.theory.in_set_28`.
 :func:`singular_value_velocity`, :func:`tangent_residual` and
@@ -33,11 +32,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..validate import as_matrix, positive_float, positive_int
-from ..data import Target
-from ..flows import induced_operator, scalar_polar_flow
+from ..data import Target, as_target
 from ..init import balanced_init, check_widths, numerical_rank
+from ..measure import crossing_time, polar_distance
 from ..network import check_weights, end_to_end
+from ..theory import RANK_ONE_RTOL, radial_rate
+from ..validate import as_matrix, positive_float, positive_int
 
 __all__ = [
     "conservation_drift",
@@ -50,17 +50,9 @@ __all__ = [
     "balanced_rank_one_networks",
     "sample_at_correlation",
     "balanced_starts",
-    "polar_distance",
     "polar_coordinates",
     "time_to_accuracy_polar",
-    "induced_vector_field",
 ]
-
-
-def _check_target(target) -> Target:
-    if not isinstance(target, Target):
-        raise ValueError(f"target must be a linnet.data.Target (see Target.from_data); got {type(target).__name__}")
-    return target
 
 
 # --------------------------------------------------------------------------
@@ -125,7 +117,7 @@ def printed_15_gap(weights) -> np.ndarray:
     if not all(np.all(np.isfinite(a)) for a in arrays):
         raise ValueError("weights must be finite")
     gap = np.zeros(arrays[0].shape[0])
-    for lower, upper in zip(arrays[:-1], arrays[1:]):
+    for lower, upper in zip(arrays[:-1], arrays[1:], strict=True):
         P = np.swapaxes(upper, 1, 2) @ upper - np.swapaxes(lower, 1, 2) @ lower
         gap = np.maximum(gap, np.linalg.norm(P, axis=(1, 2)))
     return gap
@@ -160,12 +152,14 @@ def singular_value_velocity(W, target: Target, depth: int) -> np.ndarray:
     ndarray, shape (min(dy, dx),)
         ``d s_i / dt`` for the singular values in non-increasing order (0 where ``s_i = 0``).
     """
-    target = _check_target(target)
+    target = as_target(target)
     W = as_matrix(W, "W", shape=target.Z.shape)
     N = positive_int(depth, "depth")
     U, s, Vt = np.linalg.svd(W, full_matrices=False)
     proj = np.einsum("ai,ab,ib->i", U, target.Z, Vt)
-    return -target.m * N * s ** (2.0 - 2.0 / N) * (s - proj)
+    positive = s > 0
+    rate = np.where(positive, radial_rate(np.where(positive, s, 1.0), target.m, N), 0.0)  # m N s^(2-2/N)
+    return -rate * (s - proj)
 
 
 def tangent_residual(W, Delta, rank: int) -> float:
@@ -276,7 +270,7 @@ def rank_one_with(target: Target, norm_ratios, cosines, seed) -> np.ndarray:
     -------
     ndarray, shape (n, dy, dx)
     """
-    target = _check_target(target)
+    target = as_target(target)
     c = np.atleast_1d(np.asarray(cosines, dtype=float))
     k = np.atleast_1d(np.asarray(norm_ratios, dtype=float))
     if c.ndim != 1 or c.size == 0 or not np.all(np.isfinite(c)) or np.any(np.abs(c) > 1):
@@ -328,8 +322,7 @@ def sample_set_28(target: Target, alpha: float, n: int, seed, *, edge_fraction: 
     near_corr, near_norm : ndarray of bool, shape (n,)
         Which draws were placed at the correlation edge and at the norm floor.
     """
-    target = _check_target(target)
-    target.require_unique_Z1()
+    target = as_target(target, unique_Z1=True)
     a = float(alpha)
     g = target.gamma
     if not (np.isfinite(a) and g < a < 1):
@@ -374,8 +367,6 @@ def balanced_rank_one_networks(W0s, widths, seed) -> list[np.ndarray]:
     list of ndarray
         ``weights[j - 1]`` of shape ``(B, d_j, d_{j-1})``.
     """
-    from ..theory import RANK_ONE_RTOL
-
     W0s = np.asarray(W0s, dtype=float)
     if W0s.ndim != 3 or W0s.shape[0] == 0 or not np.all(np.isfinite(W0s)):
         raise ValueError(f"W0s must be a finite array of shape (B >= 1, dy, dx); got shape {W0s.shape}")
@@ -430,7 +421,7 @@ def sample_at_correlation(target: Target, norm_ratios, correlations, seed) -> np
     ndarray, shape (n, dy, dx)
         Rank one, ``<W, Z> / (||W||_F s_Z) = c`` to about 1e-15.
     """
-    target = _check_target(target)
+    target = as_target(target)
     c = np.atleast_1d(np.asarray(correlations, dtype=float))
     k = np.atleast_1d(np.asarray(norm_ratios, dtype=float))
     if c.ndim != 1 or c.size == 0 or not np.all(np.isfinite(c)) or np.any(np.abs(c) > 1):
@@ -505,17 +496,6 @@ def balanced_starts(W0s, widths, seed) -> tuple[list[list[np.ndarray]], np.ndarr
 # --------------------------------------------------------------------------
 
 
-def polar_distance(r, theta, s_Z):
-    """``||W - Z_1||_F`` for ``d_y = 1`` in the polar coordinates of :func:`linnet.flows.scalar_polar_flow`.
-
-    ``||W - Z||^2 = r^2 + s_Z^2 - 2 r s_Z cos(theta)`` (``Z = Z_1`` for one output).
-    """
-    r = np.asarray(r, dtype=float)
-    theta = np.asarray(theta, dtype=float)
-    s_Z = positive_float(s_Z, "s_Z")
-    return np.sqrt(np.maximum(r * r + s_Z * s_Z - 2 * r * s_Z * np.cos(theta), 0.0))
-
-
 def polar_coordinates(W, target: Target):
     """``(r, theta)`` of end-to-end matrices ``W`` for ``d_y = 1``: ``r = ||W||_F``, ``theta`` the angle to ``Z``.
 
@@ -534,7 +514,7 @@ def polar_coordinates(W, target: Target):
     -------
     r, theta : ndarray, shape (k,)
     """
-    target = _check_target(target)
+    target = as_target(target)
     if target.dy != 1:
         raise ValueError(f"target must have d_y = 1 (polar coordinates are for scalar outputs); got d_y = {target.dy}")
     W = np.asarray(W, dtype=float)
@@ -567,7 +547,11 @@ def time_to_accuracy_polar(r0, theta0, s_Z, m, depth, rel_tol, *, points: int = 
       ``q(x) cosh^N x = q_0 cosh^N x_0 + (N/s_Z) int_{x_0}^x cosh^N y dy``, with the
       integral in closed form (binomial expansion of ``cosh^N``);
     * ``t(x) = (1/(m s_Z)) int_{x_0}^x q(y)^{1-2/N} dy``, by the trapezoid rule
-      for ``log`` of the integrand (exact for exponentials) on ``points`` nodes.
+      for ``log`` of the integrand (exact for exponentials) on ``points`` nodes;
+    * the first node with ``||W - Z_1||_F <= rel_tol s_Z`` (distance by
+      :func:`linnet.measure.polar_distance`) is found by
+      :func:`linnet.measure.crossing_time`, interpolating ``log`` of the
+      distance linearly in ``t`` between the bracketing nodes.
 
     Parameters
     ----------
@@ -616,7 +600,8 @@ def time_to_accuracy_polar(r0, theta0, s_Z, m, depth, rel_tol, *, points: int = 
         x0 = np.minimum(-np.log(np.tan(th / 2)), 40.0)  # theta0 = 0: tanh(40) = 1 exactly
     lq0 = -np.log(rr)
     span = np.abs(x0) + np.maximum(0.0, lq0 + np.log(s_Z)) / N + 2 * np.log(4 / rel_tol) + 5.0
-    x = x0[:, None] + span[:, None] * np.linspace(0.0, 1.0, K)[None]
+    u = np.linspace(0.0, 1.0, K)  # the node parameter, common to every start
+    x = x0[:, None] + span[:, None] * u[None]
     lcx = _log_cosh(x)
     # q cosh^N x = q0 cosh^N x0 + (N/s_Z) [F(x) - F(x0)], F' = cosh^N, all divided by cosh^N x.
     first = np.exp(lq0[:, None] + N * (_log_cosh(x0)[:, None] - lcx))
@@ -635,19 +620,19 @@ def time_to_accuracy_polar(r0, theta0, s_Z, m, depth, rel_tol, *, points: int = 
     small = np.abs(dg) < 1e-8
     ratio = np.where(small, 1.0 + dg / 2, np.expm1(dg) / np.where(small, 1.0, dg))
     t = np.concatenate([np.zeros((x.shape[0], 1)), np.cumsum(h * np.exp(g[:, :-1]) * ratio, axis=1)], axis=1) / (m * s_Z)
-    r = 1.0 / q
-    d = np.sqrt(np.maximum(r * r + s_Z * s_Z - 2 * r * s_Z * np.tanh(x), 0.0)) / s_Z
-    below = d <= rel_tol
-    hit = below.any(axis=1)
-    k1 = np.argmax(below, axis=1)
+    # cos(theta) = tanh(x) <=> theta = 2 arctan(e^-x); the distance without cancellation.
+    d = polar_distance(1.0 / q, 2.0 * np.arctan(np.exp(-x)), s_Z) / s_Z
+    # The first node with d <= rel_tol, by linnet's crossing time on the common node
+    # parameter u (0 if the start is within rel_tol, inf if never reached, log-linear
+    # interpolation of d between the bracketing nodes), then mapped to time by
+    # interpolating t(u) linearly on that interval: log-linear interpolation of d in t.
+    u_cross = crossing_time(u, d, rel_tol)
     res = np.full(rr.size, np.inf)
-    res[hit & (k1 == 0)] = 0.0
-    rows = np.flatnonzero(hit & (k1 > 0))
+    rows = np.flatnonzero(np.isfinite(u_cross))
     if rows.size:
-        kk = k1[rows]
-        d0, d1 = np.log(d[rows, kk - 1]), np.log(np.maximum(d[rows, kk], 1e-300))
-        frac = np.clip((d0 - np.log(rel_tol)) / np.where(d0 > d1, d0 - d1, 1.0), 0.0, 1.0)
-        res[rows] = t[rows, kk - 1] + frac * (t[rows, kk] - t[rows, kk - 1])
+        j = np.clip(np.searchsorted(u, u_cross[rows], side="right"), 1, K - 1)
+        frac = (u_cross[rows] - u[j - 1]) / (u[j] - u[j - 1])
+        res[rows] = t[rows, j - 1] + frac * (t[rows, j] - t[rows, j - 1])
     res[res > max_time] = np.inf
     out[ok] = res
     return out.reshape(r0.shape)
@@ -657,34 +642,3 @@ def _log_binom(n: int, k: int) -> float:
     from math import lgamma
 
     return lgamma(n + 1) - lgamma(k + 1) - lgamma(n - k + 1)
-
-
-# --------------------------------------------------------------------------
-# phase portraits
-# --------------------------------------------------------------------------
-
-
-def induced_vector_field(points, target: Target, depth: int) -> np.ndarray:
-    """The velocity ``-m A_W(W - Z)`` of the induced flow (17) at each of ``points``.
-
-    Parameters
-    ----------
-    points : array_like, shape (K, dy, dx)
-        End-to-end matrices; ``A_W`` is evaluated by
-        :func:`linnet.flows.induced_operator` (range-restricted powers).
-    target : Target
-    depth : int
-        ``N >= 1``.
-
-    Returns
-    -------
-    ndarray, shape (K, dy, dx)
-    """
-    target = _check_target(target)
-    P = np.asarray(points, dtype=float)
-    if P.ndim != 3 or P.shape[1:] != target.Z.shape or P.shape[0] == 0:
-        raise ValueError(f"points must have shape (K >= 1, {target.dy}, {target.dx}); got {P.shape}")
-    if not np.all(np.isfinite(P)):
-        raise ValueError("points must be finite")
-    N = positive_int(depth, "depth")
-    return np.stack([-target.m * induced_operator(W, N, W - target.Z) for W in P])
