@@ -135,6 +135,22 @@ def test_polar_coordinates_invert_the_polar_form(target1):
         polar_coordinates(np.zeros((1, 1, v.size)), target1)
 
 
+def test_polar_coordinates_keep_small_angles(target1):
+    # arccos of the cosine loses half the digits near 0 and pi (cos(1e-9) == 1.0, so the
+    # angle would come out 0); from the part of W orthogonal to Z the angle is accurate to
+    # round-off in absolute terms (a few 1e-16 here).
+    v = target1.v * np.sign(target1.u[0])
+    w = np.zeros_like(v)
+    w[np.argmin(np.abs(v))] = 1.0
+    w -= (w @ v) * v
+    w /= np.linalg.norm(w)
+    th = np.array([1e-12, 1e-9, 1e-6, np.pi - 1e-9])
+    W = (np.cos(th)[:, None] * v + np.sin(th)[:, None] * w)[:, None, :] * 2.0
+    r, th2 = polar_coordinates(W, target1)
+    np.testing.assert_allclose(r, 2.0, rtol=1e-14)
+    assert np.max(np.abs(th2 - th)) <= 1e-14
+
+
 def test_polar_coordinates_rejects_multi_output(target3):
     with pytest.raises(ValueError, match="d_y = 1"):
         polar_coordinates(np.ones((1, target3.dy, target3.dx)), target3)
@@ -193,6 +209,10 @@ def test_time_to_accuracy_agrees_with_the_ode_solver(N):
 def test_time_to_accuracy_edge_cases():
     T = time_to_accuracy_polar([1.0, 1.0, 1.0], [np.pi, 0.0, 0.0], 1.0, 1.0, 3, 1e-3)
     assert T[0] == np.inf and T[1] == 0.0
+    # only starts on the opposite ray: nothing to integrate, all never converge
+    assert np.all(time_to_accuracy_polar([1.0, 2.0], [np.pi, np.pi], 1.0, 1.0, 3, 1e-3) == np.inf)
+    # the shape of r0 is kept
+    assert time_to_accuracy_polar(np.ones((2, 3)), np.full((2, 3), 0.5), 1.0, 1.0, 3, 1e-3).shape == (2, 3)
     with pytest.raises(ValueError, match=r"rel_tol must be in \(0, 1\)"):
         time_to_accuracy_polar([1.0], [0.5], 1.0, 1.0, 3, 2.0)
     with pytest.raises(ValueError, match="depth"):

@@ -239,6 +239,19 @@ def rank_drop_sequence(W_limit, direction, scales) -> np.ndarray:
 # --------------------------------------------------------------------------
 
 
+def _norms_and_levels(target: Target, norm_ratios, levels, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Validate the two arrays of a rank-one sampler: norms ``k s_Z`` (``k > 0``) and levels in ``[-1, 1]``."""
+    if not target.s_Z > 0:
+        raise ValueError("target must have Z != 0 (s_Z > 0): norms are given in units of s_Z")
+    c = np.atleast_1d(np.asarray(levels, dtype=float))
+    k = np.atleast_1d(np.asarray(norm_ratios, dtype=float))
+    if c.ndim != 1 or c.size == 0 or not np.all(np.isfinite(c)) or np.any(np.abs(c) > 1):
+        raise ValueError(f"{name} must be a non-empty 1-D array of numbers in [-1, 1]")
+    if k.shape != c.shape or not np.all(np.isfinite(k)) or np.any(k <= 0):
+        raise ValueError(f"norm_ratios must be finite positive numbers with the shape of {name} {c.shape}")
+    return k * target.s_Z, c
+
+
 def _unit_orthogonal(rng, n: int, d: int, axis: np.ndarray) -> np.ndarray:
     """``n`` random unit vectors of length ``d`` orthogonal to the unit vector ``axis`` (zeros if ``d = 1``)."""
     x = rng.standard_normal((n, d))
@@ -271,13 +284,7 @@ def rank_one_with(target: Target, norm_ratios, cosines, seed) -> np.ndarray:
     ndarray, shape (n, dy, dx)
     """
     target = as_target(target)
-    c = np.atleast_1d(np.asarray(cosines, dtype=float))
-    k = np.atleast_1d(np.asarray(norm_ratios, dtype=float))
-    if c.ndim != 1 or c.size == 0 or not np.all(np.isfinite(c)) or np.any(np.abs(c) > 1):
-        raise ValueError("cosines must be a non-empty 1-D array of numbers in [-1, 1]")
-    if k.shape != c.shape or not np.all(np.isfinite(k)) or np.any(k <= 0):
-        raise ValueError(f"norm_ratios must be finite positive numbers with the shape of cosines {c.shape}")
-    s = k * target.s_Z
+    s, c = _norms_and_levels(target, norm_ratios, cosines, "cosines")
     rng = np.random.default_rng(seed)
     n = c.size
     if target.dy == 1:
@@ -422,15 +429,7 @@ def sample_at_correlation(target: Target, norm_ratios, correlations, seed) -> np
         Rank one, ``<W, Z> / (||W||_F s_Z) = c`` to about 1e-15.
     """
     target = as_target(target)
-    c = np.atleast_1d(np.asarray(correlations, dtype=float))
-    k = np.atleast_1d(np.asarray(norm_ratios, dtype=float))
-    if c.ndim != 1 or c.size == 0 or not np.all(np.isfinite(c)) or np.any(np.abs(c) > 1):
-        raise ValueError("correlations must be a non-empty 1-D array of numbers in [-1, 1]")
-    if k.shape != c.shape or not np.all(np.isfinite(k)) or np.any(k <= 0):
-        raise ValueError(f"norm_ratios must be finite positive numbers with the shape of correlations {c.shape}")
-    if target.s_Z == 0:
-        raise ValueError("target must have Z != 0")
-    s = k * target.s_Z
+    s, c = _norms_and_levels(target, norm_ratios, correlations, "correlations")
     rng = np.random.default_rng(seed)
     n, (dy, dx) = c.size, target.Z.shape
     Z, s_Z = target.Z, target.s_Z
@@ -520,11 +519,17 @@ def polar_coordinates(W, target: Target):
     W = np.asarray(W, dtype=float)
     if W.ndim != 3 or W.shape[1:] != target.Z.shape or W.shape[0] == 0 or not np.all(np.isfinite(W)):
         raise ValueError(f"W must be a finite array of shape (k >= 1, 1, {target.dx}); got shape {W.shape}")
+    if not target.s_Z > 0:
+        raise ValueError("target must have Z != 0 (s_Z > 0): the angle to Z is undefined for Z = 0")
     r = np.linalg.norm(W, axis=(1, 2))
     if np.any(r == 0):
         raise ValueError("W must be nonzero: the angle of the zero matrix is undefined")
-    cos = np.einsum("kij,ij->k", W, target.Z1) / (r * target.s_Z)
-    return r, np.arccos(np.clip(cos, -1.0, 1.0))
+    # theta = atan2(|part of W orthogonal to Z|, <W, Z> / s_Z): accurate to round-off
+    # near 0 and pi too, where arccos of the cosine loses half the digits.
+    direction = target.Z1 / target.s_Z
+    along = np.einsum("kij,ij->k", W, direction)
+    across = np.linalg.norm(W - along[:, None, None] * direction, axis=(1, 2))
+    return r, np.arctan2(across, along)
 
 
 def _log_cosh(x: np.ndarray) -> np.ndarray:
