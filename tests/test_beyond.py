@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from linnet.chapters import beyond as bd
 from linnet.data import Target, whitened_data
-from linnet.flows import gradient_flow, induced_flow_target
+from linnet.flows import gradient_descent, gradient_flow, induced_flow_target
 from linnet.init import balanced_init, rotate
 from linnet.network import balancedness, end_to_end
 from linnet.theory import correlation_set_margin
@@ -111,6 +111,22 @@ def test_network_flow_batch_conserves_imbalance(fig1):
               for j in range(2)]
         for a, c in zip(D0, DT):
             assert np.linalg.norm(a - c) <= 1e-8 * max(1.0, np.linalg.norm(a))
+
+
+def test_network_flow_batch_result_is_read_only_and_input_untouched(fig1):
+    _, _, target = fig1
+    ws = bd.gaussian_stack([5, 3, 1], 0.5, 2, 0)
+    before = [w.copy() for w in ws]
+    t = np.linspace(0, 0.1, 3)
+    res = bd.network_flow_batch(ws, target, t, keep_weights=True)
+    for arr in (res.t, res.W, *res.weights):
+        with pytest.raises(ValueError):
+            arr[(0,) * arr.ndim] = 1.0
+    assert isinstance(res.weights, tuple)
+    for w, b in zip(ws, before):
+        assert w.flags.writeable
+        np.testing.assert_array_equal(w, b)
+    assert t.flags.writeable
 
 
 def test_network_flow_batch_rejects_bad_input(tg):
@@ -270,12 +286,18 @@ def test_descent_outcome_statuses(fig1):
     X, Y, target = fig1
     net = balanced_init(target.Z1 * 1.5, [5, 2, 1], 0)
     lam = bd.sharpness(balanced_init(target.Z1, [5, 2, 1], 0), X, Y)
-    good = bd.descent_outcome(net, X, Y, 0.5 / lam, target.Z1, 1e-6, 5000)
-    assert good.status == "converged" and good.distance <= 1e-6
-    bad = bd.descent_outcome(net, X, Y, 20 / lam, target.Z1, 1e-6, 5000)
-    assert bad.status == "diverged"
-    slow = bd.descent_outcome(net, X, Y, 1e-4 / lam, target.Z1, 1e-9, 10)
+    good = bd.descent_outcome(net, X, Y, 0.5 / lam, 1e-6, 5000)
+    assert good.status == "converged" and good.rel_distance <= 1e-6
+    # the relative distance it reports is ||W - Z_1|| / s_Z of the iterate at that step
+    gd = gradient_descent(net, X, Y, 0.5 / lam, good.steps)
+    assert good.rel_distance == pytest.approx(np.linalg.norm(gd.W[-1] - target.Z1) / target.s_Z, rel=1e-12)
+    assert np.linalg.norm(gd.W[-2] - target.Z1) / target.s_Z > 1e-6
+    bad = bd.descent_outcome(net, X, Y, 20 / lam, 1e-6, 5000)
+    assert bad.status == "diverged" and bad.rel_distance == math.inf
+    slow = bd.descent_outcome(net, X, Y, 1e-4 / lam, 1e-9, 10)
     assert slow.status == "stalled" and slow.steps == 10
+    with pytest.raises(ValueError, match="rel_tol"):
+        bd.descent_outcome(net, X, Y, 0.5 / lam, 0.0, 10)
 
 
 def test_distance_to_flow_is_first_order(fig1):

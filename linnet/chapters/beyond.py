@@ -38,7 +38,7 @@ from ..validate import as_matrix, positive_float, positive_int
 from ..data import Target
 from ..theory import _as_stack  # one parser for single matrices and stacks
 from ..flows import DEFAULT_ATOL, DEFAULT_RTOL, MAX_STEPS, DivergenceError, FlowIntegrationError
-from ..flows import check_times as _check_times
+from ..flows import check_times
 from ..flows import integrate_stacked
 from ..flows import gradient_descent, gradient_flow, induced_operator
 from ..init import _haar_orthogonal, balanced_init, check_widths
@@ -67,6 +67,13 @@ __all__ = [
 
 def _mT(A):
     return np.swapaxes(A, -1, -2)
+
+
+def _read_only(x) -> np.ndarray:
+    """A read-only copy (what result records hold; the caller's array is not touched)."""
+    a = np.array(x)
+    a.setflags(write=False)
+    return a
 
 
 def _target(target) -> Target:
@@ -230,13 +237,15 @@ class NetworkBatchResult:
     t : ndarray, shape (T,)
     W : ndarray, shape (B, T, dy, dx)
         End-to-end matrices.
-    weights : list of ndarray or None
+    weights : tuple of ndarray or None
         ``weights[j]`` of shape ``(B, T, d_{j+1}, d_j)`` when requested.
+
+    The arrays are read-only.
     """
 
     t: np.ndarray
     W: np.ndarray
-    weights: list | None
+    weights: tuple | None
 
 
 def network_flow_batch(
@@ -279,7 +288,7 @@ def network_flow_batch(
     ws = _check_stack(weights0, "weights0")
     if ws[0].shape[2] != target.dx or ws[-1].shape[1] != target.dy:
         raise ValueError(f"weights0 must map dx = {target.dx} to dy = {target.dy}")
-    t = _check_times(t_eval)
+    t = check_times(t_eval)
     rtol = positive_float(rtol, "rtol")
     atol = positive_float(atol, "atol")
     max_steps = positive_int(max_steps, "max_steps")
@@ -327,7 +336,9 @@ def network_flow_batch(
     Y = solve(np.arange(B))
     traj = [p.reshape((B, t.size) + s) for p, s in zip(np.split(Y, cuts, axis=2), shapes)]
     W = _product([_w for _w in traj])
-    return NetworkBatchResult(t=t, W=W, weights=traj if keep_weights else None)
+    return NetworkBatchResult(
+        t=_read_only(t), W=_read_only(W), weights=tuple(_read_only(w) for w in traj) if keep_weights else None
+    )
 
 
 # --------------------------------------------------------------------------
@@ -401,7 +412,7 @@ def learning_times(t, W, target, level: float = 0.5):
         times; ``inf`` if never reached, ``nan`` for modes with ``s_k = 0``.
     """
     target = _target(target)
-    t = _check_times(t, "t")
+    t = check_times(t, "t")
     W = np.asarray(W, dtype=float)
     if W.ndim < 3 or W.shape[-3] != t.size or W.shape[-2:] != target.Z.shape:
         raise ValueError(f"W must have shape (..., {t.size}, {target.dy}, {target.dx}); got {W.shape}")
@@ -439,7 +450,7 @@ def first_time_within(t, distance, level, *, stay: bool = True):
         ``inf`` where the level is not reached (for good) by ``t[-1]``; ``t[0]``
         where it holds from the start.
     """
-    t = _check_times(t, "t")
+    t = check_times(t, "t")
     d = np.asarray(distance, dtype=float)
     if d.shape[-1] != t.size:
         raise ValueError(f"distance must have last axis of length {t.size}; got {d.shape}")
@@ -659,31 +670,31 @@ class DescentOutcome:
     Attributes
     ----------
     status : str
-        ``"converged"`` (distance to the target ``<= tol``), ``"diverged"``
+        ``"converged"`` (``||W - Z_1||_F / s_Z <= rel_tol``), ``"diverged"``
         (loss blow-up, :class:`linnet.flows.DivergenceError`) or ``"stalled"``.
     steps : int
-        Steps taken (the first step with distance ``<= tol`` if converged).
-    distance : float
-        Final ``||W - W_star||_F``.
+        Steps taken (the first step with ``||W - Z_1||_F / s_Z <= rel_tol`` if converged).
+    rel_distance : float
+        Final ``||W - Z_1||_F / s_Z`` (``inf`` if diverged).
     """
 
     status: str
     steps: int
-    distance: float
+    rel_distance: float
 
 
-def descent_outcome(weights0, X, Y, lr, W_star, tol: float, max_steps: int) -> DescentOutcome:
-    """Run gradient descent on (4) until ``||W - W_star||_F <= tol``, blow-up, or ``max_steps``.
+def descent_outcome(weights0, X, Y, lr, rel_tol: float, max_steps: int) -> DescentOutcome:
+    """Run gradient descent on (4) until ``||W - Z_1||_F / s_Z <= rel_tol``, blow-up, or ``max_steps``.
 
     Parameters
     ----------
     weights0 : list of array_like
     X, Y : array_like
+        Whitened data (23); ``Z_1`` (27) and ``s_Z`` come from :meth:`linnet.data.Target.from_data`.
     lr : float
-    W_star : array_like, shape (dy, dx)
-        The point convergence is measured to (``Z_1``).
-    tol : float
-        ``> 0``.
+        Step size ``> 0``.
+    rel_tol : float
+        ``> 0``: the accuracy, relative to ``s_Z``.
     max_steps : int
 
     Returns
@@ -691,13 +702,14 @@ def descent_outcome(weights0, X, Y, lr, W_star, tol: float, max_steps: int) -> D
     DescentOutcome
     """
     weights0 = check_weights(weights0, "weights0")
-    W_star = as_matrix(W_star, "W_star", shape=(weights0[-1].shape[0], weights0[0].shape[1]))
-    tol = positive_float(tol, "tol")
+    target = Target.from_data(X, Y)
+    if (weights0[-1].shape[0], weights0[0].shape[1]) != target.Z.shape:
+        raise ValueError(f"weights0 must map dx = {target.dx} to dy = {target.dy} (the data's shapes)")
+    rel_tol = positive_float(rel_tol, "rel_tol")
     max_steps = positive_int(max_steps, "max_steps")
     lr = positive_float(lr, "lr")
-    # Loss (4) minus its minimum over rank-one W equals m/2 ||W - Z||^2 - m/2 ||Z - Z1||^2 for whitened data;
-    # gradient_descent stops on the loss, so convert tol on ||W - W_star|| into a loss tolerance is not exact:
-    # run in chunks and test the distance on the recorded iterates instead.
+    # gradient_descent stops on the loss, not on the distance to Z_1: run in chunks and test the distance on
+    # the recorded iterates instead.
     chunk = min(max_steps, 2000)
     ws, done = weights0, 0
     while done < max_steps:
@@ -706,8 +718,8 @@ def descent_outcome(weights0, X, Y, lr, W_star, tol: float, max_steps: int) -> D
             res = gradient_descent(ws, X, Y, lr, n, record_every=1)
         except DivergenceError as err:
             return DescentOutcome("diverged", done + err.step, float("inf"))
-        dist = np.linalg.norm(res.W - W_star, axis=(1, 2))
-        hit = np.flatnonzero(dist <= tol)
+        dist = np.linalg.norm(res.W - target.Z1, axis=(1, 2)) / target.s_Z
+        hit = np.flatnonzero(dist <= rel_tol)
         if hit.size:
             return DescentOutcome("converged", done + int(res.steps[hit[0]]), float(dist[hit[0]]))
         ws = [W[-1] for W in res.weights]
