@@ -146,10 +146,10 @@ def test_escape_time_depth2_closed_form_and_quadrature_agree():
     # by integrating the scalar ODE numerically.
     from scipy.integrate import solve_ivp
 
+    s, m, s0 = 0.7, 50.0, 1e-3
     for N in (2, 3, 5):
-        s, m, s0 = 0.7, 50.0, 1e-3
         T = bd.escape_time(s0, s, m, N)
-        sol = solve_ivp(lambda t, x: m * N * x ** (2 - 2 / N) * (s - x), (0, T), [s0], rtol=1e-12, atol=1e-16)
+        sol = solve_ivp(lambda t, x, N=N: m * N * x ** (2 - 2 / N) * (s - x), (0, T), [s0], rtol=1e-12, atol=1e-16)
         assert abs(sol.y[0, -1] / (0.5 * s) - 1) < 1e-7
 
 

@@ -389,7 +389,9 @@ def escape_time(sigma0, s, m, depth, level: float = 0.5):
             out[idx] = (math.log(b / (sv[idx] - b)) - math.log(a / (sv[idx] - a))) / (2 * m * sv[idx])
         else:
             # substitute sigma = e^x: integrand e^{x (2/N - 1)} / (m N (s - e^x))
-            f = lambda x, ss=sv[idx]: math.exp(x * (2.0 / N - 1.0)) / (m * N * (ss - math.exp(x)))  # noqa: E731
+            def f(x, ss=sv[idx]):
+                return math.exp(x * (2.0 / N - 1.0)) / (m * N * (ss - math.exp(x)))
+
             out[idx] = quad(f, math.log(a), math.log(b), epsabs=0, epsrel=1e-11, limit=200)[0]
     return out.item() if out.ndim == 0 else out
 
@@ -742,7 +744,7 @@ def distance_to_flow(weights0, X, Y, lr, horizon: float, *, rtol: float = 1e-12,
     weights0 = check_weights(weights0, "weights0")
     lr = positive_float(lr, "lr")
     horizon = positive_float(horizon, "horizon")
-    steps = max(1, int(round(horizon / lr)))
+    steps = max(1, round(horizon / lr))
     try:
         gd = gradient_descent(weights0, X, Y, lr, steps)
     except DivergenceError:
