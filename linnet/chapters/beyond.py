@@ -31,7 +31,13 @@ from scipy.integrate import quad
 from scipy.optimize import brentq
 
 from ..data import Target, as_target
-from ..flows import DivergenceError, gradient_descent, gradient_flow
+from ..flows import (
+    DEFAULT_ATOL,
+    DEFAULT_RTOL,
+    DivergenceError,
+    gradient_descent,
+    gradient_flow,
+)
 from ..init import balanced_init, check_widths, haar_orthogonal
 from ..measure import crossing_time
 from ..network import balancedness, check_weights, hessian, stack_networks
@@ -509,7 +515,9 @@ def descent_outcome(weights0, X, Y, lr, rel_tol: float, max_steps: int) -> Desce
     return DescentOutcome("stalled", done, float(dist[-1]))
 
 
-def distance_to_flow(weights0, X, Y, lr, horizon: float, *, rtol: float = 1e-12, atol: float = 1e-14) -> float:
+def distance_to_flow(
+    weights0, X, Y, lr, horizon: float, *, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL
+) -> float:
     """``max_k ||W_GD(k) - W_GF(k lr)||_F`` over ``k lr <= horizon`` (Elkabetz & Cohen 2021).
 
     Gradient descent with step ``lr`` and gradient flow (13)
@@ -529,8 +537,8 @@ def distance_to_flow(weights0, X, Y, lr, horizon: float, *, rtol: float = 1e-12,
         gd = gradient_descent(weights0, X, Y, lr, steps)
     except DivergenceError:
         return float("inf")
-    with np.errstate(over="ignore", invalid="ignore"):  # scipy's rejected trial steps may overflow
-        gf = gradient_flow(weights0, X, Y, gd.t, rtol=rtol, atol=atol)
+    with np.errstate(over="ignore", invalid="ignore"):  # rejected trial steps may overflow
+        gf = gradient_flow(weights0, X, Y, gd.t, rtol=rtol, atol=atol, keep_weights=False)
     return float(np.max(np.linalg.norm(gd.W - gf.W, axis=(1, 2))))
 
 
