@@ -301,3 +301,26 @@ def test_distance_to_flow_is_first_order(fig1):
     d2 = bd.distance_to_flow(net, X, Y, 5e-4, 0.05)
     # Global error of an order-one scheme: halving the step halves the error (to 10 %).
     assert 1.8 < d1 / d2 < 2.2
+
+
+def test_inputs_are_not_mutated(tg):
+    """Every function that takes arrays leaves the caller's arrays as they were (values and writeability)."""
+    rng = np.random.default_rng(5)
+    W = rng.standard_normal((4, 3, 4))
+    W0 = rng.standard_normal((3, 4))
+    sig = np.array([1e-3, 2e-3])
+    calls = [
+        lambda: bd.deflation_leakage(W, tg, 1),
+        lambda: bd.deflated_set_margin(W, tg, 2, 0.5),
+        lambda: bd.component_correlation(W, tg, 2),
+        lambda: bd.balanced_stack(W, [4, 3, 3], 0),
+        lambda: bd.unbalanced_start(W0, [4, 3, 3], 0.1, 0),
+        lambda: bd.escape_time(sig, 1.0, 50, 3),
+        lambda: bd.learning_times(np.arange(4.0), W, tg),
+    ]
+    for call in calls:
+        before = [a.copy() for a in (W, W0, sig)]
+        call()
+        for a, b in zip((W, W0, sig), before):
+            assert a.flags.writeable
+            np.testing.assert_array_equal(a, b)
