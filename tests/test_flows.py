@@ -371,7 +371,7 @@ def test_forward_euler_converges_at_first_order(figure1_data):
     exact = induced_flow(W0, Target.from_data(X, Y), 3, [T]).W[-1]
     errors = []
     for steps in (100, 200, 400):
-        euler = forward_euler(W0, X, Y, 3, T / steps, steps, record_every=50)
+        euler = forward_euler(W0, Target.from_data(X, Y), 3, T / steps, steps, record_every=50)
         assert euler.t[-1] == pytest.approx(T, rel=1e-14)
         errors.append(np.linalg.norm(euler.W[-1] - exact))
     # Error = C h + O(h^2): halving h halves it up to a relative O(h * rate)
@@ -382,7 +382,7 @@ def test_forward_euler_converges_at_first_order(figure1_data):
 
 def test_forward_euler_records_every_k_steps_and_the_last(figure1_data):
     X, Y, target = figure1_data
-    res = forward_euler(target.Z1, X, Y, 2, 1e-4, 10, record_every=4)
+    res = forward_euler(target.Z1, Target.from_data(X, Y), 2, 1e-4, 10, record_every=4)
     np.testing.assert_allclose(res.t, [0, 4e-4, 8e-4, 1e-3], rtol=1e-14)
     assert res.W.shape == (4, 1, 5)
 
@@ -390,7 +390,7 @@ def test_forward_euler_records_every_k_steps_and_the_last(figure1_data):
 def test_forward_euler_raises_on_divergence(figure1_data):
     X, Y, target = figure1_data
     with pytest.raises(DivergenceError, match="step 1000"):
-        forward_euler(10 * target.Z1, X, Y, 3, 1.0, 1000, record_every=1000)
+        forward_euler(10 * target.Z1, Target.from_data(X, Y), 3, 1.0, 1000, record_every=1000)
 
 
 def test_gradient_descent_converges_to_gradient_flow_at_first_order(matrix_data):
@@ -468,10 +468,11 @@ def test_depth_below_one_raises_naming_depth(matrix_data):
 def test_non_whitened_x_raises_naming_x():
     rng = np.random.default_rng(0)
     X, Y = rng.standard_normal((4, 20)), rng.standard_normal((3, 20))
+    # the flows take a Target; the whitening check is where data become one
     with pytest.raises(ValueError, match=r"X must be whitened"):
         Target.from_data(X, Y)
-    with pytest.raises(ValueError, match=r"X must be whitened"):
-        forward_euler(np.ones((3, 4)), X, Y, 2, 1e-3, 10)
+    with pytest.raises(ValueError, match=r"target must be a linnet.data.Target"):
+        forward_euler(np.ones((3, 4)), X, 2, 1e-3, 10)
 
 
 @pytest.mark.parametrize(
@@ -488,11 +489,11 @@ def test_bad_tolerances_raise_naming_them(kwargs, name, matrix_data):
 
 
 def test_bad_steps_raise_naming_them(matrix_data):
-    X, Y, _ = matrix_data
+    X, Y, target = matrix_data
     with pytest.raises(ValueError, match=r"^step must be a finite number > 0"):
-        forward_euler(np.ones((3, 4)), X, Y, 2, 0.0, 10)
+        forward_euler(np.ones((3, 4)), target, 2, 0.0, 10)
     with pytest.raises(ValueError, match=r"^steps must be an integer >= 1"):
-        forward_euler(np.ones((3, 4)), X, Y, 2, 1e-3, 0)
+        forward_euler(np.ones((3, 4)), target, 2, 1e-3, 0)
     with pytest.raises(ValueError, match=r"^lr must be a finite number > 0"):
         gradient_descent([np.ones((3, 4))], X, Y, -1.0, 10)
     with pytest.raises(ValueError, match=r"^record_every must be an integer >= 1"):
