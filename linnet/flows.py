@@ -207,7 +207,7 @@ class GradientDescentResult:
     loss_curve : ndarray, shape (n + 1,)
         Loss at every step ``0..n`` taken.
     converged : bool
-        Whether the loss reached ``tol`` (always False when ``tol`` is None).
+        Whether the loss reached ``loss_tol`` (always False when ``loss_tol`` is None).
     """
 
     steps: np.ndarray
@@ -1027,7 +1027,7 @@ def gradient_descent(
     steps,
     record_every: int = 1,
     *,
-    tol: float | None = None,
+    loss_tol: float | None = None,
     divergence_factor: float = DIVERGENCE_FACTOR,
 ) -> GradientDescentResult:
     """Gradient descent on the loss (4): ``W_j <- W_j - lr * dL/dW_j``.
@@ -1044,8 +1044,8 @@ def gradient_descent(
         Maximum number of steps ``>= 1``.
     record_every : int
         Record the weights every this many steps (and at the last step).
-    tol : float or None
-        Stop early once the loss is ``<= tol``.
+    loss_tol : float or None
+        Stop early once the loss (4) is ``<= loss_tol``.
     divergence_factor : float
         Raise :class:`DivergenceError` once the loss exceeds
         ``divergence_factor * max(L(step 0), ||Y||_F^2 / 2)`` or is not finite.
@@ -1066,8 +1066,8 @@ def gradient_descent(
     lr = positive_float(lr, "lr")
     steps = positive_int(steps, "steps")
     record_every = positive_int(record_every, "record_every")
-    if tol is not None:
-        tol = positive_float(tol, "tol", allow_zero=True)
+    if loss_tol is not None:
+        loss_tol = positive_float(loss_tol, "loss_tol", allow_zero=True)
     divergence_factor = positive_float(divergence_factor, "divergence_factor")
     if divergence_factor <= 1:
         raise ValueError(f"divergence_factor must be > 1; got {divergence_factor!r}")
@@ -1090,7 +1090,7 @@ def gradient_descent(
                     current,
                 )
             curve.append(current)
-            converged = tol is not None and current <= tol
+            converged = loss_tol is not None and current <= loss_tol
             if k % record_every == 0 or k == steps or converged:
                 recorded_steps.append(k)
                 recorded_weights.append([Wj.copy() for Wj in weights])

@@ -423,7 +423,7 @@ def test_gradient_descent_stops_at_tolerance_and_records_losses():
     rng = np.random.default_rng(0)
     X = rng.standard_normal((3, 10))
     Y = rng.standard_normal((2, 3)) @ X  # realisable: the minimum loss is 0
-    res = gradient_descent([np.zeros((2, 3))], X, Y, 0.02, 10_000, record_every=100, tol=1e-20)
+    res = gradient_descent([np.zeros((2, 3))], X, Y, 0.02, 10_000, record_every=100, loss_tol=1e-20)
     assert res.converged
     assert res.losses[-1] <= 1e-20 and res.steps[-1] < 10_000
     assert res.loss_curve.size == res.steps[-1] + 1
