@@ -36,7 +36,7 @@ def cost_at(points: list[dict], eps: float) -> tuple[float | None, bool]:
         return None, False
     if f[-1]["error"] <= eps:
         return f[-1]["seconds"], True
-    for a, b in zip(f, f[1:]):
+    for a, b in zip(f, f[1:], strict=True):
         if a["error"] <= eps <= b["error"]:
             if b["error"] == a["error"]:
                 return b["seconds"], False

@@ -53,10 +53,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .validate import as_matrix, as_matrix_stack, check_times, check_tolerances, positive_float, positive_int, read_only
 from . import dop853 as _dop853
 from .data import Target, as_target
-from .network import as_weight_stack, check_data, check_weights, end_to_end_stack, layer_gradients_stack
+from .network import (
+    as_weight_stack,
+    check_data,
+    check_weights,
+    end_to_end_stack,
+    layer_gradients_stack,
+)
+from .validate import (
+    as_matrix,
+    as_matrix_stack,
+    check_times,
+    check_tolerances,
+    positive_float,
+    positive_int,
+)
 
 __all__ = [
     "DEFAULT_RTOL",
@@ -933,13 +946,13 @@ def gradient_flow(
     def rhs(y, rows):
         # rows (indices in the stack) are not needed: no per-network parameters.
         b = y.shape[0]
-        Ws = [part.reshape((b,) + sh) for part, sh in zip(np.split(y, cuts, axis=1), shapes)]
+        Ws = [part.reshape((b,) + sh) for part, sh in zip(np.split(y, cuts, axis=1), shapes, strict=True)]
         G = end_to_end_stack(Ws) @ XXt - YXt
         return -np.concatenate([g.reshape(b, -1) for g in layer_gradients_stack(Ws, G)], axis=1)
 
     y0 = np.concatenate([a.reshape(B, -1) for a in layers], axis=1)
     ys = _dop853_stacked(rhs, y0, t, rtol, atol, max_steps)
-    weights = [part.reshape((B, t.size) + sh) for part, sh in zip(np.split(ys, cuts, axis=2), shapes)]
+    weights = [part.reshape((B, t.size) + sh) for part, sh in zip(np.split(ys, cuts, axis=2), shapes, strict=True)]
     del ys
     W = end_to_end_stack(weights)
     if single:
@@ -1097,7 +1110,7 @@ def gradient_descent(
             if converged or k == steps:
                 break
             grads = layer_gradients_stack(weights, R @ X.T)
-            weights = [Wj - lr * g for Wj, g in zip(weights, grads)]
+            weights = [Wj - lr * g for Wj, g in zip(weights, grads, strict=True)]
 
     steps_arr = np.array(recorded_steps)
     stacked = [np.stack([ws[j] for ws in recorded_weights]) for j in range(len(weights))]

@@ -33,9 +33,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .validate import as_matrix, as_matrix_stack, positive_float, positive_int
 from .data import Target, as_target
 from .network import balancedness, check_weights, end_to_end
+from .validate import as_matrix, as_matrix_stack, positive_float, positive_int
 
 __all__ = [
     "RANK_ONE_RTOL",
