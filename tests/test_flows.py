@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -376,7 +377,7 @@ def test_forward_euler_converges_at_first_order(figure1_data):
         errors.append(np.linalg.norm(euler.W[-1] - exact))
     # Error = C h + O(h^2): halving h halves it up to a relative O(h * rate)
     # correction, here h * rate <= 1e-4 * 650 ~ 0.07; [1.8, 2.2] allows for it.
-    for coarse, fine in zip(errors, errors[1:], strict=True):
+    for coarse, fine in pairwise(errors):
         assert 1.8 <= coarse / fine <= 2.2
 
 
@@ -406,7 +407,7 @@ def test_gradient_descent_converges_to_gradient_flow_at_first_order(matrix_data)
         errors.append(np.linalg.norm(gd.W[-1] - flow))
     assert errors[-1] <= 1e-2 * np.linalg.norm(flow)
     # First order, with an O(lr * ||Hessian||) ~ 0.05 correction to the ratio.
-    for coarse, fine in zip(errors, errors[1:], strict=True):
+    for coarse, fine in pairwise(errors):
         assert 1.8 <= coarse / fine <= 2.2
 
 
