@@ -124,7 +124,7 @@ def test_flow_from_the_depth8_unbalanced_starts():
     cuts = np.cumsum([w.size for w in nets[0]])[:-1]
 
     def layers(y):
-        return [p.reshape(sh) for p, sh in zip(np.split(y, cuts), shapes)]
+        return [p.reshape(sh) for p, sh in zip(np.split(y, cuts), shapes, strict=True)]
 
     for b, net in enumerate(nets):
         with np.errstate(over="ignore", invalid="ignore"):  # scipy's rejected trial steps overflow
@@ -321,6 +321,6 @@ def test_inputs_are_not_mutated(tg):
     for call in calls:
         before = [a.copy() for a in (W, W0, sig)]
         call()
-        for a, b in zip((W, W0, sig), before):
+        for a, b in zip((W, W0, sig), before, strict=True):
             assert a.flags.writeable
             np.testing.assert_array_equal(a, b)
