@@ -52,9 +52,9 @@ from ..validate import (
 
 __all__ = [
     "spectral_target",
+    "target_data",
     "balanced_stack",
     "gaussian_stack",
-    "target_data",
     "escape_time",
     "learning_times",
     "deflation_leakage",
