@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from linnet.chapters import beyond as bd
-from linnet.data import Target, whitened_data
+from linnet.data import Target, target_data, whitened_data
 from linnet.flows import gradient_descent, gradient_flow, induced_flow, induced_velocity
 from linnet.init import balanced_init, rotate
 from linnet.network import (
@@ -85,19 +85,19 @@ def test_gaussian_stack_product_scale():
 
 
 def test_target_data_is_whitened_and_has_the_target(tg):
-    X, Y = bd.target_data(tg)
+    X, Y = target_data(tg)
     assert X.shape == (4, 50) and Y.shape == (3, 50)
     np.testing.assert_allclose(X @ X.T, 50 * np.eye(4), rtol=0, atol=1e-12)
     np.testing.assert_allclose(Target.from_data(X, Y).Z, tg.Z, rtol=0, atol=1e-14)
     with pytest.raises(ValueError, match="target"):
-        bd.target_data(tg.Z)
+        target_data(tg.Z)
     with pytest.raises(ValueError, match="m must be >= dx"):
-        bd.target_data(Target.from_matrix(tg.Z, 3))
+        target_data(Target.from_matrix(tg.Z, 3))
 
 
 def test_flow_on_target_data_of_balanced_start_follows_induced_flow(tg):
     """The chapter's use: gradient flow (13) of balanced stacks on target_data follows (17) in tg."""
-    X, Y = bd.target_data(tg)
+    X, Y = target_data(tg)
     rng = np.random.default_rng(3)
     W0 = 0.3 * rng.standard_normal((2, 3, 4))
     ws = bd.balanced_stack(W0, [4, 3, 3, 3], 0)
@@ -167,7 +167,7 @@ def test_learning_times_of_aligned_start_match_escape_time(tg):
     s0 = 1e-3
     ws = bd.balanced_stack((s0 * tg.U @ tg.Vt)[None], [4, 3, 3], 0)
     t = np.linspace(0, 0.5, 2001)
-    res = gradient_flow(ws, *bd.target_data(tg), t, rtol=1e-11, atol=1e-16, keep_weights=False)
+    res = gradient_flow(ws, *target_data(tg), t, rtol=1e-11, atol=1e-16, keep_weights=False)
     measured = bd.learning_times(t, res.W, tg)[0]
     np.testing.assert_allclose(measured, bd.escape_time(s0, tg.s, 50, 2), rtol=1e-4)
 

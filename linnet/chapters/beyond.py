@@ -9,7 +9,7 @@ from the core: gradient flow (13) of a stack of networks
 (:func:`linnet.theory.radial_rate`).
 
 * Width ``r > 1``: :func:`spectral_target` (a target with prescribed singular
-  values) and :func:`target_data` (whitened data with that target),
+  values) and :func:`linnet.data.target_data` (whitened data with that target),
   :func:`balanced_stack` (many balanced starts), :func:`escape_time`
   (the plateau length of one decoupled mode, Saxe et al. 2013),
   :func:`learning_times`, :func:`deflation_leakage` and :func:`deflated_set_margin`
@@ -52,7 +52,6 @@ from ..validate import (
 
 __all__ = [
     "spectral_target",
-    "target_data",
     "balanced_stack",
     "gaussian_stack",
     "escape_time",
@@ -106,33 +105,6 @@ def spectral_target(singular_values, dy: int, dx: int, m: int, seed) -> Target:
     U = haar_orthogonal(dy, rng)[:, : s.size]
     V = haar_orthogonal(dx, rng)[:, : s.size]
     return Target.from_matrix((U * s) @ V.T, m)
-
-
-def target_data(target) -> tuple[np.ndarray, np.ndarray]:
-    """Whitened data (23) whose target (25) is ``target.Z``: ``X = sqrt(m) [I_dx, 0]``, ``Y = Z X``.
-
-    Then ``X X^T = m I`` and ``Y X^T / m = Z`` (to round-off), so gradient
-    flow (13) on this data (:func:`linnet.flows.gradient_flow`) is the flow of
-    a target given only as a matrix, e.g. by :func:`spectral_target`. Only the
-    moments ``X X^T`` and ``Y X^T`` enter the flow, so any other whitened data
-    with the same ``Z`` gives the same trajectories.
-
-    Parameters
-    ----------
-    target : Target
-        With ``m >= dx``.
-
-    Returns
-    -------
-    X : ndarray, shape (dx, m)
-    Y : ndarray, shape (dy, m)
-    """
-    target = as_target(target)
-    if target.m < target.dx:
-        raise ValueError(f"target.m must be >= dx = {target.dx} for X X^T = m I to be possible; got m = {target.m}")
-    X = np.zeros((target.dx, target.m))
-    X[:, : target.dx] = math.sqrt(target.m) * np.eye(target.dx)
-    return X, target.Z @ X
 
 
 def balanced_stack(W0s, widths, seed) -> list[np.ndarray]:
