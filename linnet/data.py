@@ -130,7 +130,7 @@ class Target:
             object.__setattr__(self, name, read_only(value) if name != "m" else value)
 
     @classmethod
-    def from_matrix(cls, Z, m: int = 1) -> "Target":
+    def from_matrix(cls, Z, m: int = 1) -> Target:
         """Build the target directly from ``Z`` (and the sample count ``m``).
 
         The target holds read-only copies: the caller's ``Z`` stays writeable.
@@ -146,7 +146,7 @@ class Target:
         return cls(Z=Z, m=m, U=U, s=s, Vt=Vt)
 
     @classmethod
-    def from_data(cls, X, Y, *, rtol: float = WHITENING_RTOL) -> "Target":
+    def from_data(cls, X, Y, *, rtol: float = WHITENING_RTOL) -> Target:
         """``Z = Y X^T / m`` (25) from whitened data.
 
         Raises
@@ -237,6 +237,33 @@ def as_target(target, name: str = "target", *, unique_Z1: bool = False) -> Targe
     if unique_Z1:
         target.require_unique_Z1()
     return target
+
+
+def target_data(target) -> tuple[np.ndarray, np.ndarray]:
+    """Whitened data (23) whose target (25) is ``target.Z``: ``X = sqrt(m) [I_dx, 0]``, ``Y = Z X``.
+
+    Then ``X X^T = m I`` and ``Y X^T / m = Z`` (to round-off), so gradient
+    flow (13) on this data (:func:`linnet.flows.gradient_flow`) is the flow of
+    a target given only as a matrix (e.g. :func:`linnet.chapters.beyond.spectral_target`). Only the
+    moments ``X X^T`` and ``Y X^T`` enter the flow, so any other whitened data
+    with the same ``Z`` gives the same trajectories.
+
+    Parameters
+    ----------
+    target : Target
+        With ``m >= dx``.
+
+    Returns
+    -------
+    X : ndarray, shape (dx, m)
+    Y : ndarray, shape (dy, m)
+    """
+    target = as_target(target)
+    if target.m < target.dx:
+        raise ValueError(f"target.m must be >= dx = {target.dx} for X X^T = m I to be possible; got m = {target.m}")
+    X = np.zeros((target.dx, target.m))
+    X[:, : target.dx] = np.sqrt(target.m) * np.eye(target.dx)
+    return X, target.Z @ X
 
 
 # --------------------------------------------------------------------------
