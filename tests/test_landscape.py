@@ -6,7 +6,6 @@ weight points are tested in tests/test_section2.py."""
 
 from __future__ import annotations
 
-from itertools import combinations
 from math import comb
 
 import numpy as np
@@ -14,8 +13,6 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from linnet.flows import gradient_flow
-from linnet.init import balanced_init, gaussian_init
 from linnet.chapters.landscape import (
     EIG_RTOL,
     GRAD_RTOL,
@@ -35,7 +32,9 @@ from linnet.chapters.landscape import (
     split_target,
     target_singular_triplets,
 )
-from linnet.network import end_to_end, gradients, hessian, loss
+from linnet.flows import gradient_flow
+from linnet.init import balanced_init, gaussian_init
+from linnet.network import end_to_end, hessian, loss
 
 # Identities evaluated in floating point on matrices of size <= 20 with
 # condition numbers <= ~1e3 (the data below): round-off ~1e-15 times the

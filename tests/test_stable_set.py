@@ -9,10 +9,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from linnet.data import Target, whitened_data
-from linnet.flows import gradient_flow, induced_flow, induced_operator, scalar_polar_flow
-from linnet.init import balanced_init, gaussian_init
-from linnet.network import balancedness
 from linnet.chapters.stable_set import (
     balanced_starts,
     conservation_drift,
@@ -24,7 +20,16 @@ from linnet.chapters.stable_set import (
     tangent_residual,
     time_to_accuracy_polar,
 )
+from linnet.data import Target, whitened_data
+from linnet.flows import (
+    gradient_flow,
+    induced_flow,
+    induced_operator,
+    scalar_polar_flow,
+)
+from linnet.init import gaussian_init
 from linnet.measure import polar_distance
+from linnet.network import balancedness
 from linnet.theory import correlation_with_target
 
 
