@@ -10,7 +10,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from linnet.chapters.stable_set import (
-    balanced_starts,
     conservation_drift,
     polar_coordinates,
     printed_15_gap,
@@ -29,7 +28,6 @@ from linnet.flows import (
 )
 from linnet.init import gaussian_init
 from linnet.measure import polar_distance
-from linnet.network import balancedness
 from linnet.theory import correlation_with_target
 
 
@@ -71,13 +69,6 @@ def test_sampling_validates(target3):
         sample_at_correlation(target3, [1.0], [1.5], 0)
     with pytest.raises(ValueError, match="norm_ratios must be finite positive"):
         sample_at_correlation(target3, [0.0], [0.5], 0)
-
-
-def test_balanced_starts_are_balanced_with_the_right_product(target3):
-    W0s = sample_at_correlation(target3, np.array([1.0, 0.1]) / target3.s_Z, [0.8, 0.9], 0)
-    nets, products = balanced_starts(W0s, [5, 4, 1, 2, 3], 7)
-    assert np.max(np.abs(products - W0s)) <= 1e-13
-    assert max(balancedness(n) for n in nets) <= 1e-13
 
 
 # --- gradient flow and the induced flow ------------------------------------
@@ -241,7 +232,6 @@ def test_time_to_accuracy_power_laws():
 def test_inputs_are_not_changed(target1, target3):
     W0s = sample_at_correlation(target3, [1.0, 0.5], [0.8, -0.2], 0)
     saved = W0s.copy()
-    balanced_starts(W0s, [5, 4, 3], 7)
     singular_value_velocity(W0s[0], target3, 3)
     assert np.array_equal(W0s, saved) and W0s.flags.writeable
     W1 = sample_at_correlation(target1, [1.0, 2.0], [0.3, 0.9], 1)

@@ -41,7 +41,7 @@ from itertools import combinations
 import numpy as np
 
 from ..init import balanced_init, check_widths, haar_orthogonal, numerical_rank
-from ..network import check_data, check_weights, gradients, hessian
+from ..network import check_data, check_weights, end_to_end_stack, gradients, hessian
 from ..validate import as_matrix, positive_float, positive_int, read_only
 
 __all__ = [
@@ -525,6 +525,11 @@ def _check_subset(subset, rho: int) -> tuple[int, ...]:
     return tuple(sorted(out))
 
 
+def _end_to_end_of_subset(U, s, Vt, S: list, pinv: np.ndarray) -> np.ndarray:
+    """``W_S = (sum_{i in S} s_i u_i v_i^T) X^+`` from the triplets of ``Y P_X`` (0-based ``S``)."""
+    return ((U[:, S] * s[S]) @ Vt[S]) @ pinv
+
+
 def critical_end_to_end(X, Y, subset) -> np.ndarray:
     """The critical point of (12) built from a subset ``S`` of the singular triplets of ``Y P_X``.
 
@@ -551,8 +556,7 @@ def critical_end_to_end(X, Y, subset) -> np.ndarray:
     X, Y, _ = _full_row_rank_data(X, Y)
     U, s, Vt = target_singular_triplets(X, Y)
     S = [i - 1 for i in _check_subset(subset, s.size)]
-    M = (U[:, S] * s[S]) @ Vt[S]
-    return M @ _pseudo_inverse_rows(X)
+    return _end_to_end_of_subset(U, s, Vt, S, _pseudo_inverse_rows(X))
 
 
 @dataclass(frozen=True)
@@ -625,7 +629,7 @@ def critical_points(X, Y, widths, *, seed=0) -> list[CriticalPoint]:
     for k in range(0, min(r, s.size) + 1):
         for S in combinations(range(s.size), k):
             S = list(S)
-            W = ((U[:, S] * s[S]) @ Vt[S]) @ pinv
+            W = _end_to_end_of_subset(U, s, Vt, S, pinv)
             rest = [i for i in range(s.size) if i not in S]
             value = unreachable + 0.5 * float(np.sum(s[rest] ** 2))
             weights = balanced_init(W, widths, seed)
@@ -641,9 +645,7 @@ def critical_points(X, Y, widths, *, seed=0) -> list[CriticalPoint]:
 def _gradient_scale(weights, C: np.ndarray, YXt: np.ndarray) -> float:
     """Triangle-inequality size of the terms of ``dL/dW_j``: ``(||Y X^T|| + ||W|| ||X X^T||) max_j prod_{i != j} ||W_i||_2``."""
     norms = np.array([np.linalg.norm(Wj, 2) for Wj in weights])
-    W = weights[0]
-    for Wj in weights[1:]:
-        W = Wj @ W
+    W = end_to_end_stack(weights)
     others = max(float(np.prod(np.delete(norms, j))) for j in range(norms.size))
     return (np.linalg.norm(YXt) + np.linalg.norm(W) * np.linalg.norm(C, 2)) * others
 
@@ -772,9 +774,7 @@ def classify(
         optimum = float(optimum)
         if not np.isfinite(optimum) or optimum < 0:
             raise ValueError(f"optimum must be a finite number >= 0 (a loss value); got {optimum!r}")
-    W = weights[0]
-    for Wj in weights[1:]:
-        W = Wj @ W
+    W = end_to_end_stack(weights)
     value = 0.5 * float(np.sum((Y - W @ X) ** 2))
     gap = value - optimum
     residual = relative_residual(weights, X, Y)

@@ -17,9 +17,10 @@ solvers themselves (those are in :mod:`linnet.flows`):
   :func:`balanced_rank_one_networks`: balanced weights with those products.
 * :func:`sample_at_correlation`: random rank-one starts with a prescribed
   norm ratio ``||W||_F / s_Z`` and correlation ``<W, Z> / (||W||_F s_Z)``.
-* :func:`balanced_starts`: balanced networks (14) with those end-to-end matrices.
-* :func:`time_to_accuracy_polar`: first time the scalar-output flow reaches
-  ``||W(t) - Z_1||_F <= rel_tol s_Z`` (the time-to-accuracy maps).
+* :func:`polar_coordinates`, :func:`time_to_accuracy_polar`: the polar
+  coordinates of scalar-output starts, and the first time the scalar-output flow
+  reaches ``||W(t) - Z_1||_F <= rel_tol s_Z`` (the time-to-accuracy maps), by a
+  semi-analytic quadrature of this book.
 
 Provenance: (28) is the paper's set, implemented in :func:`linnet.theory.in_set_28`.
 :func:`singular_value_velocity`, :func:`tangent_residual` and
@@ -33,9 +34,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..data import Target, as_target
-from ..init import balanced_init, check_widths, numerical_rank
+from ..init import check_widths, numerical_rank
 from ..measure import crossing_time, polar_distance
-from ..network import check_weights, end_to_end
+from ..network import check_weights
 from ..theory import RANK_ONE_RTOL, radial_rate
 from ..validate import as_matrix, positive_float, positive_int
 
@@ -49,7 +50,6 @@ __all__ = [
     "sample_set_28",
     "balanced_rank_one_networks",
     "sample_at_correlation",
-    "balanced_starts",
     "polar_coordinates",
     "time_to_accuracy_polar",
 ]
@@ -461,33 +461,6 @@ def sample_at_correlation(target: Target, norm_ratios, correlations, seed) -> np
     u[extreme] = ue[extreme]
     v[extreme] = ve[extreme]
     return s[:, None, None] * u[:, :, None] * v[:, None, :]
-
-
-def balanced_starts(W0s, widths, seed) -> tuple[list[list[np.ndarray]], np.ndarray]:
-    """Balanced networks (14) with end-to-end matrices ``W0s`` (Arora et al., Procedure 1).
-
-    Parameters
-    ----------
-    W0s : array_like, shape (B, dy, dx)
-    widths : sequence of int
-        ``[dx, d_1, ..., dy]``, every hidden width at least the rank of each start.
-    seed : int
-        Start ``b`` uses ``seed + b`` for its mixing matrices.
-
-    Returns
-    -------
-    networks : list of list of ndarray
-        ``networks[b] = [W_1, ..., W_N]`` from :func:`linnet.init.balanced_init`.
-    products : ndarray, shape (B, dy, dx)
-        Their end-to-end matrices (equal to ``W0s`` up to round-off).
-    """
-    W0s = np.asarray(W0s, dtype=float)
-    if W0s.ndim != 3 or W0s.shape[0] == 0:
-        raise ValueError(f"W0s must have shape (B >= 1, dy, dx); got {W0s.shape}")
-    check_widths(widths)
-    seed = positive_int(seed, "seed", minimum=0)
-    networks = [balanced_init(W0, widths, seed + b) for b, W0 in enumerate(W0s)]
-    return networks, np.stack([end_to_end(net) for net in networks])
 
 
 # --------------------------------------------------------------------------
