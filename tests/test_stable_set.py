@@ -191,7 +191,7 @@ def test_time_to_accuracy_agrees_with_the_ode_solver(N):
     rng = np.random.default_rng(N)
     r0 = s_Z * 10 ** rng.uniform(-1.5, 1, 12)
     th0 = rng.uniform(0, 2.8, 12)
-    T = time_to_accuracy_polar(r0, th0, s_Z, m, N, rel_tol)
+    T = time_to_accuracy_polar(r0, th0, s_Z, m, N, rel_tol=rel_tol)
     assert np.all(np.isfinite(T))
     for i in range(r0.size):
         # Just before the crossing the flow is still farther than rel_tol, just after it is closer:
@@ -203,25 +203,25 @@ def test_time_to_accuracy_agrees_with_the_ode_solver(N):
 
 
 def test_time_to_accuracy_edge_cases():
-    T = time_to_accuracy_polar([1.0, 1.0, 1.0], [np.pi, 0.0, 0.0], 1.0, 1.0, 3, 1e-3)
+    T = time_to_accuracy_polar([1.0, 1.0, 1.0], [np.pi, 0.0, 0.0], 1.0, 1.0, 3, rel_tol=1e-3)
     assert T[0] == np.inf and T[1] == 0.0
     # only starts on the opposite ray: nothing to integrate, all never converge
-    assert np.all(time_to_accuracy_polar([1.0, 2.0], [np.pi, np.pi], 1.0, 1.0, 3, 1e-3) == np.inf)
+    assert np.all(time_to_accuracy_polar([1.0, 2.0], [np.pi, np.pi], 1.0, 1.0, 3, rel_tol=1e-3) == np.inf)
     # the shape of r0 is kept
-    assert time_to_accuracy_polar(np.ones((2, 3)), np.full((2, 3), 0.5), 1.0, 1.0, 3, 1e-3).shape == (2, 3)
+    assert time_to_accuracy_polar(np.ones((2, 3)), np.full((2, 3), 0.5), 1.0, 1.0, 3, rel_tol=1e-3).shape == (2, 3)
     with pytest.raises(ValueError, match=r"rel_tol must be in \(0, 1\)"):
-        time_to_accuracy_polar([1.0], [0.5], 1.0, 1.0, 3, 2.0)
+        time_to_accuracy_polar([1.0], [0.5], 1.0, 1.0, 3, rel_tol=2.0)
     with pytest.raises(ValueError, match="depth"):
-        time_to_accuracy_polar([1.0], [0.5], 1.0, 1.0, 1, 1e-3)
+        time_to_accuracy_polar([1.0], [0.5], 1.0, 1.0, 1, rel_tol=1e-3)
     with pytest.raises(ValueError, match="r0"):
-        time_to_accuracy_polar([0.0], [0.5], 1.0, 1.0, 3, 1e-3)
+        time_to_accuracy_polar([0.0], [0.5], 1.0, 1.0, 3, rel_tol=1e-3)
 
 
 def test_time_to_accuracy_power_laws():
     # Opposite ray: T ~ delta^-(N-2) for N >= 3 (derivation in the docstring's clock x).
     d = np.geomspace(1e-4, 1e-2, 5)
     for N in (3, 5):
-        T = time_to_accuracy_polar(np.ones_like(d), np.pi - d, 1.0, 1.0, N, 1e-3)
+        T = time_to_accuracy_polar(np.ones_like(d), np.pi - d, 1.0, 1.0, N, rel_tol=1e-3)
         slope = np.polyfit(np.log(1 / d), np.log(T), 1)[0]
         assert abs(slope - (N - 2)) <= 0.01
 
@@ -237,5 +237,5 @@ def test_inputs_are_not_changed(target1, target3):
     W1 = sample_at_correlation(target1, [1.0, 2.0], [0.3, 0.9], 1)
     r, th = polar_coordinates(W1, target1)
     r_saved, th_saved = r.copy(), th.copy()
-    time_to_accuracy_polar(r, th, target1.s_Z, target1.m, 3, 1e-3)
+    time_to_accuracy_polar(r, th, target1.s_Z, target1.m, 3, rel_tol=1e-3)
     assert np.array_equal(r, r_saved) and np.array_equal(th, th_saved)

@@ -509,7 +509,7 @@ def _log_cosh(x: np.ndarray) -> np.ndarray:
     return np.logaddexp(x, -x) - np.log(2.0)
 
 
-def time_to_accuracy_polar(r0, theta0, s_Z, m, depth, rel_tol, *, points: int = 2000, max_time: float = np.inf):
+def time_to_accuracy_polar(r0, theta0, s_Z, m, depth, *, rel_tol, points: int = 2000, max_time: float = np.inf):
     """First time with ``||W(t) - Z_1||_F <= rel_tol s_Z`` for the scalar-output flow (17).
 
     Semi-analytic, so that times of any size come out accurately (an explicit
@@ -552,6 +552,11 @@ def time_to_accuracy_polar(r0, theta0, s_Z, m, depth, rel_tol, *, points: int = 
     -------
     ndarray, shape of ``r0``
         The times (0 for starts already within ``rel_tol s_Z``).
+
+    See Also
+    --------
+    linnet.measure.polar_time_to_accuracy : the same time read off a trajectory
+        integrated by :func:`linnet.flows.scalar_polar_flow` at given output times.
     """
     r0 = np.asarray(r0, dtype=float)
     theta0 = np.asarray(theta0, dtype=float)
