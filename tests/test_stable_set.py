@@ -84,8 +84,16 @@ def test_conservation_drift_small_for_an_unbalanced_start():
 
 
 def test_conservation_drift_validates():
-    with pytest.raises(ValueError, match="weights"):
+    with pytest.raises(ValueError, match="depth N >= 2"):
         conservation_drift([np.zeros((3, 2, 2))])
+    with pytest.raises(ValueError, match=r"weights\[1\] must have 2 columns"):
+        conservation_drift([np.zeros((3, 2, 2)), np.zeros((3, 3, 3))])
+    with pytest.raises(ValueError, match=r"weights\[1\] must stack 3 matrices"):
+        conservation_drift([np.zeros((3, 2, 2)), np.zeros((4, 2, 2))])
+    with pytest.raises(ValueError, match=r"weights\[0\] must be finite"):
+        conservation_drift([np.full((3, 2, 2), np.nan), np.zeros((3, 2, 2))])
+    with pytest.raises(ValueError, match=r"\(T, d_j, d_\{j-1\}\)"):
+        conservation_drift([np.zeros((2, 2)), np.zeros((2, 2))])
 
 
 def test_printed_15_fails_for_equal_widths():

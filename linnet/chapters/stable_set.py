@@ -31,12 +31,14 @@ matrices; they illustrate (19) and Lemma 3.4 but are not the paper's statements
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 
 from ..data import Target, as_target
 from ..init import check_widths, numerical_rank
 from ..measure import crossing_time, polar_distance
-from ..network import check_weights
+from ..network import as_weight_stack
 from ..theory import RANK_ONE_RTOL, radial_rate
 from ..validate import as_matrix, positive_float, positive_int
 
@@ -60,6 +62,19 @@ __all__ = [
 # --------------------------------------------------------------------------
 
 
+def _weight_trajectory(weights) -> list[np.ndarray]:
+    """``[W_1(t), ..., W_N(t)]`` as arrays ``(T, d_j, d_{j-1})`` (one trajectory), depth ``N >= 2``.
+
+    Parsed by :func:`linnet.network.as_weight_stack` with the ``T`` times as the stack axis.
+    """
+    if not isinstance(weights, (list, tuple)) or any(np.ndim(Wj) != 3 for Wj in weights):
+        raise ValueError("weights must be a list of arrays (T, d_j, d_{j-1}): W_j at T times")
+    arrays = as_weight_stack(weights, "weights")
+    if len(arrays) < 2:
+        raise ValueError(f"weights must have depth N >= 2 (D_j pairs neighbouring layers); got N = {len(arrays)}")
+    return arrays
+
+
 def conservation_drift(weights) -> np.ndarray:
     """``max_j ||D_j(t) - D_j(0)||_F`` along a trajectory of the weights (eq. 15).
 
@@ -77,16 +92,9 @@ def conservation_drift(weights) -> np.ndarray:
     ndarray, shape (T,)
         The drift at each time (0 at the first).
     """
-    if not isinstance(weights, (list, tuple)) or len(weights) < 2:
-        raise ValueError("weights must be a list of at least 2 arrays (T, d_j, d_{j-1}) (depth N >= 2)")
-    arrays = [np.asarray(Wj, dtype=float) for Wj in weights]
-    if any(a.ndim != 3 for a in arrays) or len({a.shape[0] for a in arrays}) != 1:
-        raise ValueError("weights must hold arrays of shape (T, d_j, d_{j-1}) with the same number T of times")
-    T = arrays[0].shape[0]
-    check_weights([a[0] for a in arrays], "weights")
-    drift = np.zeros(T)
-    for j in range(len(arrays) - 1):
-        lower, upper = arrays[j], arrays[j + 1]
+    arrays = _weight_trajectory(weights)
+    drift = np.zeros(arrays[0].shape[0])
+    for lower, upper in pairwise(arrays):
         D = np.swapaxes(upper, 1, 2) @ upper - lower @ np.swapaxes(lower, 1, 2)
         drift = np.maximum(drift, np.linalg.norm(D - D[0], axis=(1, 2)))
     return drift
@@ -109,15 +117,11 @@ def printed_15_gap(weights) -> np.ndarray:
     -------
     ndarray, shape (T,)
     """
-    if not isinstance(weights, (list, tuple)) or len(weights) < 2:
-        raise ValueError("weights must be a list of at least 2 arrays (T, d, d) (depth N >= 2)")
-    arrays = [np.asarray(Wj, dtype=float) for Wj in weights]
-    if any(a.ndim != 3 for a in arrays) or len({a.shape for a in arrays}) != 1 or arrays[0].shape[1] != arrays[0].shape[2]:
+    arrays = _weight_trajectory(weights)
+    if len({a.shape for a in arrays}) != 1 or arrays[0].shape[1] != arrays[0].shape[2]:
         raise ValueError("weights must hold arrays of one shape (T, d, d): (15) as printed needs equal widths")
-    if not all(np.all(np.isfinite(a)) for a in arrays):
-        raise ValueError("weights must be finite")
     gap = np.zeros(arrays[0].shape[0])
-    for lower, upper in zip(arrays[:-1], arrays[1:], strict=True):
+    for lower, upper in pairwise(arrays):
         P = np.swapaxes(upper, 1, 2) @ upper - np.swapaxes(lower, 1, 2) @ lower
         gap = np.maximum(gap, np.linalg.norm(P, axis=(1, 2)))
     return gap
