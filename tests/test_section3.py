@@ -166,7 +166,10 @@ def test_rank_one_with_prescribed_correlation(data_target):
 def test_sample_set_28_inside_and_at_edges(data_target):
     _, _, t = data_target
     alpha = t.gamma + 0.3 * (1 - t.gamma)
-    W, near_c, near_s = sample_set_28(t, alpha, 400, 0)
+    sample = sample_set_28(t, alpha, 400, 0)
+    W, near_c, near_s = sample.W, sample.near_cosine_edge, sample.near_norm_floor
+    for a in (W, near_c, near_s):
+        assert not a.flags.writeable
     assert np.all(in_set_28(W, t, alpha))
     corr, norm = set_28_margins(W, t, alpha)
     assert near_c.sum() > 50 and near_s.sum() > 50
@@ -180,7 +183,7 @@ def test_sample_set_28_reaches_large_norms(data_target):
     # (28) has no upper bound on the norm; max_norm_ratio = 1e3 (chapter 03) spreads the bulk up to 1e3 s_Z.
     _, _, t = data_target
     alpha = t.gamma + 0.5 * (1 - t.gamma)
-    W, _, _ = sample_set_28(t, alpha, 400, 2, max_norm_ratio=1e3)
+    W = sample_set_28(t, alpha, 400, 2, max_norm_ratio=1e3).W
     assert np.all(in_set_28(W, t, alpha))
     s = np.linalg.norm(W, axis=(1, 2)) / t.s_Z
     assert s.max() > 300 and s.max() <= 1e3 * (1 + 1e-12)
@@ -211,7 +214,7 @@ def test_sample_set_28_rejects_alpha_gamma(data_target):
 
 def test_balanced_rank_one_networks(data_target):
     _, _, t = data_target
-    W0 = sample_set_28(t, 0.8, 20, 1)[0]
+    W0 = sample_set_28(t, 0.8, 20, 1).W
     nets = balanced_rank_one_networks(W0, [5, 4, 1, 2, 3], 0)
     for b in range(20):
         w = [Wj[b] for Wj in nets]

@@ -31,6 +31,7 @@ matrices; they illustrate (19) and Lemma 3.4 but are not the paper's statements
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from itertools import pairwise
 
 import numpy as np
@@ -40,7 +41,7 @@ from ..init import check_widths, numerical_rank
 from ..measure import crossing_time, polar_distance
 from ..network import as_weight_stack
 from ..theory import RANK_ONE_RTOL, radial_rate
-from ..validate import as_matrix, positive_float, positive_int
+from ..validate import as_matrix, positive_float, positive_int, read_only
 
 __all__ = [
     "conservation_drift",
@@ -50,6 +51,7 @@ __all__ = [
     "rank_drop_sequence",
     "rank_one_with",
     "sample_set_28",
+    "Set28Sample",
     "balanced_rank_one_networks",
     "sample_at_correlation",
     "polar_coordinates",
@@ -302,6 +304,31 @@ def rank_one_with(target: Target, norm_ratios, cosines, seed) -> np.ndarray:
     return s[:, None, None] * u[:, :, None] * v[:, None, :]
 
 
+@dataclass(frozen=True)
+class Set28Sample:
+    """Random end-to-end matrices in ``N_{N,alpha}`` (28), from :func:`sample_set_28`.
+
+    Attributes
+    ----------
+    W : ndarray, shape (n, dy, dx)
+        Rank-one matrices in the set.
+    near_cosine_edge : ndarray of bool, shape (n,)
+        Draws placed just above the cosine edge ``c = alpha``.
+    near_norm_floor : ndarray of bool, shape (n,)
+        Draws placed just above the norm floor ``s_W = (alpha - gamma_Z) s_Z``.
+
+    The arrays are read-only.
+    """
+
+    W: np.ndarray
+    near_cosine_edge: np.ndarray
+    near_norm_floor: np.ndarray
+
+    def __post_init__(self):
+        for name in ("W", "near_cosine_edge", "near_norm_floor"):
+            object.__setattr__(self, name, read_only(getattr(self, name)))
+
+
 def sample_set_28(target: Target, alpha: float, n: int, seed, *, edge_fraction: float = 0.25, max_norm_ratio: float = 10.0):
     """Random end-to-end matrices in ``N_{N,alpha}`` (28), covering all of it and its two edges.
 
@@ -329,9 +356,10 @@ def sample_set_28(target: Target, alpha: float, n: int, seed, *, edge_fraction: 
 
     Returns
     -------
-    W0s : ndarray, shape (n, dy, dx)
-    near_corr, near_norm : ndarray of bool, shape (n,)
-        Which draws were placed at the correlation edge and at the norm floor.
+    Set28Sample
+        ``.W`` (n, dy, dx) and which draws were placed just above the cosine
+        edge (``.near_cosine_edge``) and just above the norm floor
+        (``.near_norm_floor``).
     """
     target = as_target(target, unique_Z1=True)
     a = float(alpha)
@@ -354,7 +382,7 @@ def sample_set_28(target: Target, alpha: float, n: int, seed, *, edge_fraction: 
     bulk = np.exp(rng.uniform(low, np.log(max_norm_ratio), n))
     ratio = np.where(near_s & (floor > 0), floor * (1 + 10 ** rng.uniform(-6, -2, n)), bulk)
     W = rank_one_with(target, ratio, c, int(rng.integers(2**31)))
-    return W, near_c, near_s & (floor > 0)
+    return Set28Sample(W=W, near_cosine_edge=near_c, near_norm_floor=near_s & (floor > 0))
 
 
 def balanced_rank_one_networks(W0s, widths, seed) -> list[np.ndarray]:
