@@ -155,7 +155,7 @@ def test_numerical_linearisation_matches_the_closed_form(matrix_data, figure1_da
 def test_measured_rates_match_the_closed_forms_matrix(matrix_data, depth):
     _, _, target = matrix_data
     W0 = dp.rank_one_start(target, 5.0, PI6, 0)
-    r = dp.measure_nearby_rates(target, depth, W0)
+    r = dp.measure_nearby_rates(W0, target, depth)
     assert r.names[:3] == ("distance", "angle", "radius")
     strict = np.array([n != "radius" for n in r.names])
     assert np.max(r.relative_error[strict]) <= 1e-3
@@ -168,7 +168,7 @@ def test_measured_rates_match_the_closed_forms_matrix(matrix_data, depth):
 def test_measured_rates_match_the_closed_forms_scalar(figure1_data, depth):
     _, _, target = figure1_data
     W0 = dp.rank_one_start(target, 10.0, PI6, 1)
-    r = dp.measure_nearby_rates(target, depth, W0)
+    r = dp.measure_nearby_rates(W0, target, depth)
     assert ("radius" in r.names) == (depth != 2)  # resonance k_r = 2 mu at N = 2 is left out
     assert np.max(r.relative_error) <= 1e-3
 
@@ -177,11 +177,11 @@ def test_measure_nearby_rates_errors(figure1_data):
     _, _, target = figure1_data
     W0 = dp.rank_one_start(target, 2.0, PI6, 1)
     with pytest.raises(ValueError, match="window"):
-        dp.measure_nearby_rates(target, 2, W0, window=(1e-5, 1e-8))
+        dp.measure_nearby_rates(W0, target, 2, window=(1e-5, 1e-8))
     with pytest.raises(ValueError, match="amplitude"):
-        dp.measure_nearby_rates(target, 2, W0, amplitude=1e-6)
+        dp.measure_nearby_rates(W0, target, 2, amplitude=1e-6)
     with pytest.raises(ValueError, match="shape"):
-        dp.measure_nearby_rates(target, 2, W0.T)
+        dp.measure_nearby_rates(W0.T, target, 2)
 
 
 def test_norm_guard_raises_on_a_wrong_trajectory():
@@ -268,13 +268,13 @@ def test_fastest_depth():
 
 
 def test_accuracy_times_errors():
-    with pytest.raises(ValueError, match="eps"):
+    with pytest.raises(ValueError, match="rel_tol"):
         dp.accuracy_times(1.0, 1.0, [2], [2.0], PI6, [1e-10])
     with pytest.raises(ValueError, match="angle"):
         dp.accuracy_times(1.0, 1.0, [2], [2.0], 2.0, [1e-3])
     with pytest.raises(ValueError, match="depths"):
         dp.accuracy_times(1.0, 1.0, [0], [2.0], PI6, [1e-3])
-    with pytest.raises(ValueError, match="ratios"):
+    with pytest.raises(ValueError, match="norm_ratios"):
         dp.measure_faraway_times(1.0, 1.0, [2], [-2.0], PI6)
 
 
@@ -296,7 +296,7 @@ def test_bound_rate_ratio_closed_form(matrix_data, scale):
     target = Target.from_matrix(base.Z * scale, base.m)
     W0 = dp.rank_one_start(target, 10.0, 0.4, 2)
     for N in (2, 3, 9):
-        r = dp.bound_rate_ratio(target, N, W0)
+        r = dp.bound_rate_ratio(W0, target, N)
         # lambda / (2 mu) = alpha beta^{1-2/N} and 2 k_lo >= lambda here, so the ratio is alpha beta^{1-2/N}.
         assert r.ratio == pytest.approx(r.alpha * r.beta ** (1 - 2 / N), rel=1e-12)
         assert r.ratio <= 1.0
@@ -307,6 +307,42 @@ def test_bound_rate_ratio_errors(matrix_data, figure1_data):
     _, _, target = matrix_data
     W0 = dp.rank_one_start(target, 10.0, 0.4, 2)
     with pytest.raises(ValueError, match="depth"):
-        dp.bound_rate_ratio(target, 1, W0)
+        dp.bound_rate_ratio(W0, target, 1)
     with pytest.raises(ValueError, match="gamma/\\(1\\+gamma\\)"):
-        dp.bound_rate_ratio(target, 2, dp.rank_one_start(target, 1.0, 1.5, 2))
+        dp.bound_rate_ratio(dp.rank_one_start(target, 1.0, 1.5, 2), target, 2)
+
+
+# -- results are read-only copies; inputs are never changed ---------------------------
+
+
+def test_times_do_not_freeze_the_callers_arrays():
+    ratios = np.array([2.0, 30.0])
+    tols = np.array([1e-3, 0.5])
+    acc = dp.accuracy_times(1.0, 5.0, [1, 2], ratios, 0.4, tols, samples=200)
+    far = dp.measure_faraway_times(1.0, 5.0, [2], ratios, 0.4, samples=200)
+    assert ratios.flags.writeable and tols.flags.writeable
+    ratios[0] = 7.0  # the results hold copies
+    assert acc.norm_ratios[0] == 2.0 and far.norm_ratios[0] == 2.0
+    for arr in (acc.times, acc.rel_tol, acc.norm_ratios, acc.depths, far.halving, far.tau, far.norm_ratios):
+        with pytest.raises(ValueError):
+            arr.flat[0] = 0
+
+
+def test_rate_results_are_read_only(figure1_data):
+    _, _, target = figure1_data
+    lin = dp.numerical_linearisation(target, 2)
+    W0 = dp.rank_one_start(target, 3.0, PI6, 1)
+    before = W0.copy()
+    r = dp.measure_nearby_rates(W0, target, 3)
+    assert W0.flags.writeable and np.array_equal(W0, before)
+    for arr in (lin.basis, lin.jacobian, lin.rates, r.predicted, r.measured, r.points):
+        with pytest.raises(ValueError):
+            arr.flat[0] = 0
+    assert isinstance(r.names, tuple)
+
+
+def test_two_phase_estimate_rejects_bad_input():
+    for kwargs, match in ((dict(s_Z=0.0), "s_Z"), (dict(norm_ratio=-1.0), "norm_ratio"), (dict(rel_tol=np.nan), "rel_tol")):
+        args = dict(s_Z=1.0, m=1.0, depth=2, norm_ratio=10.0, angle=PI6, rel_tol=1e-3) | kwargs
+        with pytest.raises(ValueError, match=match):
+            dp.two_phase_time_estimate(**args)

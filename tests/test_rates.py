@@ -34,21 +34,21 @@ def general():
 
 def test_rotated_start_has_the_requested_norm_and_angle(figure1_data):
     _, _, tgt = figure1_data
-    W0 = R.rotated_start(tgt, math.pi / 6, 10.0, seed=1)
+    W0 = R.rotated_start(tgt, 10.0, math.pi / 6, seed=1)
     assert np.linalg.norm(W0) == pytest.approx(10 * tgt.s_Z, rel=1e-14)
     assert th.cosine_with_Z1(W0, tgt) == pytest.approx(math.cos(math.pi / 6), rel=1e-14)
 
 
 def test_rotated_start_rejects_matrix_targets_and_bad_ratios(general, figure1_data):
     with pytest.raises(ValueError, match="scalar output or input"):
-        R.rotated_start(general, 0.5, 10.0, 0)
+        R.rotated_start(general, 10.0, 0.5, 0)
     _, _, tgt = figure1_data
     with pytest.raises(ValueError, match="norm_ratio"):
-        R.rotated_start(tgt, 0.5, 0.0, 0)
+        R.rotated_start(tgt, 0.0, 0.5, 0)
     with pytest.raises(ValueError, match="angle"):
-        R.rotated_start(tgt, 4.0, 1.0, 0)
+        R.rotated_start(tgt, 1.0, 4.0, 0)
     with pytest.raises(ValueError, match="Target"):
-        R.rotated_start(np.ones((1, 2)), 0.5, 1.0, 0)
+        R.rotated_start(np.ones((1, 2)), 1.0, 0.5, 0)
 
 
 def test_distance_to_Z1_hand_values_and_stacks():
@@ -138,7 +138,7 @@ def test_velocity_treats_a_solver_perturbed_rank_one_matrix_as_rank_one(general)
 
 def test_decay_rate_of_depth_one_is_m(figure1_data):
     _, _, tgt = figure1_data  # dy = 1: Z = Z1 and W - Z1 = (W0 - Z) e^{-m t}
-    W = R.rotated_start(tgt, 0.7, 3.0, seed=0)
+    W = R.rotated_start(tgt, 3.0, 0.7, seed=0)
     assert R.decay_rate(W, tgt, 1) == pytest.approx(tgt.m, rel=1e-12)
     assert math.isnan(float(R.decay_rate(tgt.Z1, tgt, 2)))
 
@@ -286,8 +286,8 @@ def figure1_comparison():
 
     X, Y = whitened_data(50, 5, 1, seed=0)
     tgt = Target.from_data(X, Y)
-    W0 = R.rotated_start(tgt, math.pi / 6, 10.0, seed=1)
-    return tgt, W0, R.compare_depths(tgt, W0, [1, 2, 8], t_end=0.1, n_times=200)
+    W0 = R.rotated_start(tgt, 10.0, math.pi / 6, seed=1)
+    return tgt, W0, R.compare_depths(W0, tgt, [1, 2, 8], t_end=0.1, n_times=200)
 
 
 def test_compare_depths_measures_what_it_says(figure1_comparison):
@@ -309,7 +309,7 @@ def test_compare_depths_measures_what_it_says(figure1_comparison):
 
 def test_compare_depths_default_horizon_reaches_the_nearby_rate(figure1_comparison):
     tgt, W0, _ = figure1_comparison
-    cmp = R.compare_depths(tgt, W0, [2, 5], n_times=100)
+    cmp = R.compare_depths(W0, tgt, [2, 5], n_times=100)
     assert np.allclose(cmp.end_rate, cmp.nearby_rate, rtol=1e-6)
     assert np.allclose(cmp.end_time * cmp.nearby_rate, 15.0)
 
@@ -317,21 +317,21 @@ def test_compare_depths_default_horizon_reaches_the_nearby_rate(figure1_comparis
 def test_compare_depths_rejects_bad_input(figure1_comparison, general):
     tgt, W0, _ = figure1_comparison
     with pytest.raises(ValueError, match="faraway start"):
-        R.compare_depths(tgt, tgt.Z1 * 2, [1, 2])
+        R.compare_depths(tgt.Z1 * 2, tgt, [1, 2])
     with pytest.raises(ValueError, match="increasing"):
-        R.compare_depths(tgt, W0, [2, 2])
+        R.compare_depths(W0, tgt, [2, 2])
     with pytest.raises(ValueError, match="at least two"):
-        R.compare_depths(tgt, W0, [2])
+        R.compare_depths(W0, tgt, [2])
     with pytest.raises(ValueError, match="single matrix"):
-        R.compare_depths(tgt, np.stack([W0, W0]), [1, 2])
+        R.compare_depths(np.stack([W0, W0]), tgt, [1, 2])
     with pytest.raises(ValueError, match="rank one"):
-        R.compare_depths(general, np.eye(3, 4) * 10, [2, 3])
+        R.compare_depths(np.eye(3, 4) * 10, general, [2, 3])
     with pytest.raises(ValueError, match="n_times"):
-        R.compare_depths(tgt, W0, [1, 2], n_times=2)
+        R.compare_depths(W0, tgt, [1, 2], n_times=2)
     with pytest.raises(ValueError, match="t_end"):
-        R.compare_depths(tgt, W0, [1, 2], t_end=-1.0)
+        R.compare_depths(W0, tgt, [1, 2], t_end=-1.0)
     with pytest.raises(ValueError, match="no depth reached"):
-        R.compare_depths(tgt, W0, [2, 3], t_end=1e-6)
+        R.compare_depths(W0, tgt, [2, 3], t_end=1e-6)
 
 
 # --------------------------------------------------------------------------
@@ -436,3 +436,47 @@ def test_theorem_4_4_check_rejects_bad_input():
         R.theorem_4_4_check(g, settle=0.0)
     with pytest.raises(ValueError, match="n_times"):
         R.theorem_4_4_check(g, n_times=1)
+
+
+# --------------------------------------------------------------------------
+# results are read-only copies; inputs are never changed
+# --------------------------------------------------------------------------
+
+
+def test_results_are_read_only_copies_and_inputs_stay_writeable(figure1_data):
+    _, _, tgt = figure1_data
+    W0 = R.rotated_start(tgt, 10.0, math.pi / 6, seed=1)
+    before = W0.copy()
+    cmp = R.compare_depths(W0, tgt, [1, 2], t_end=0.1, n_times=20)
+    for name in ("t", "distance", "norm", "tau", "early_distance", "end_time", "end_rate", "nearby_rate"):
+        with pytest.raises(ValueError):
+            getattr(cmp, name).flat[0] = 1.0
+    assert isinstance(cmp.depths, tuple)
+    assert np.array_equal(W0, before) and W0.flags.writeable
+    W0[0, 0] += 0.0  # the caller's array stays writeable
+    rates = R.rank_one_rates(np.stack([W0, 2 * W0]), tgt, 3)
+    with pytest.raises(ValueError):
+        rates.s[0] = 1.0
+    # A result built from a caller's array holds its own copy.
+    alpha = np.array([0.5])
+    starts = R.StableStarts(target=tgt, depth=2, W0=W0[None], alpha=alpha, beta=np.array([1.0]))
+    alpha[0] = 0.9
+    assert starts.alpha[0] == 0.5 and not np.shares_memory(starts.W0, W0)
+    with pytest.raises(ValueError):
+        starts.W0[0, 0, 0] = 1.0
+
+
+def test_check_38_and_sample_set_36_results_are_read_only():
+    tgt = R.random_target(2, 3, 1.0, 0.2, 5, seed=3)
+    W = R.sample_set_36(tgt, 0.6, 2.0, 3, seed=0)
+    with pytest.raises(ValueError):
+        W[0, 0, 0] = 1.0
+    W0 = np.array(W)  # writeable copy of the caller
+    run = R.check_38(W0, tgt, 2, 0.6, 2.0, n_times=20)
+    assert W0.flags.writeable and np.array_equal(W0, W)
+    for name in ("t", "dist2", "tau", "dist2_tau", "ratio_a", "ratio_b", "in_36"):
+        with pytest.raises(ValueError):
+            getattr(run, name).flat[0] = 0
+    v = R.search_35_violation(tgt, 3, 0.6, 2.0, 50, seed=1)
+    with pytest.raises(ValueError):
+        v.W[0, 0] = 1.0

@@ -208,7 +208,7 @@ def test_rhs_35_rederived(matrix):
 
 def test_check_38_far_start(scalar):
     W0 = _rank_one(scalar, 10.0, math.cos(math.pi / 6))[None]
-    r = check_38(scalar, 4, W0, 0.8, 11.0, n_times=120)
+    r = check_38(W0, scalar, 4, 0.8, 11.0, n_times=120)
     assert r.tau[0] > 0
     assert np.linalg.norm(W0[0]) > math.sqrt(6) * scalar.s_Z
     assert np.nanmax(r.ratio_a) <= 1 + 1e-9 and np.nanmax(r.ratio_b) <= 1 + 1e-9

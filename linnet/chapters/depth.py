@@ -82,10 +82,27 @@ RATE_RTOL = 1e-13
 
 
 def _check_target(target) -> Target:
+    """``target`` if it is a Target with a unique ``Z_1`` (``s_Z > s_Z2``), else a ValueError."""
     if not isinstance(target, Target):
-        raise ValueError(f"target must be a linnet.data.Target; got {type(target).__name__}")
+        raise ValueError(
+            f"target must be a linnet.data.Target (use Target.from_data(X, Y) or Target.from_matrix(Z, m)); "
+            f"got {type(target).__name__}"
+        )
     target.require_unique_Z1()
     return target
+
+
+def _read_only(value) -> np.ndarray:
+    """A read-only copy of ``value`` (results never share memory with inputs or with each other)."""
+    arr = np.array(value)
+    arr.setflags(write=False)
+    return arr
+
+
+def _freeze_fields(obj, names) -> None:
+    """Replace the array fields ``names`` of a frozen dataclass by read-only copies."""
+    for name in names:
+        object.__setattr__(obj, name, _read_only(getattr(obj, name)))
 
 
 def kappa(depth):
@@ -186,16 +203,16 @@ def mode_start(target: Target, direction, amplitude: float) -> np.ndarray:
     return s[0] * np.outer(U[:, 0], Vt[0])
 
 
-def rank_one_start(target: Target, ratio: float, angle: float, seed) -> np.ndarray:
-    """A rank-one start ``W0 = ratio s_Z u v^T`` at a given angle to ``Z_1``.
+def rank_one_start(target: Target, norm_ratio: float, angle: float, seed) -> np.ndarray:
+    """A rank-one start ``W0 = norm_ratio s_Z u v^T`` at a given angle to ``Z_1``.
 
     ``u`` and ``v`` are ``u_Z`` and ``v_Z`` rotated towards random orthogonal
     directions (:func:`linnet.init.rotate`) by angles ``a`` and ``b`` with
     ``cos(a) cos(b) = cos(angle)``, so that the Frobenius angle between
     ``W0`` and ``Z_1`` is ``angle``: ``a = b`` when ``dy, dx >= 2``; for a scalar
     output (or input) only the vector that can rotate does, and ``W0`` is a
-    start like the paper's Figure 1 start ``ratio * rotate(Z_1, angle, .)``
-    (``ratio = 10``, ``angle = pi/6``), with another random plane. A generic
+    start like the paper's Figure 1 start ``norm_ratio * rotate(Z_1, angle, .)``
+    (``norm_ratio = 10``, ``angle = pi/6``), with another random plane. A generic
     start excites every mode of :func:`linnet.theory.nearby_modes`. Unlike
     ``rotate`` applied to ``Z_1`` itself, the result has rank one for every
     shape, as the end-to-end matrix of a network with a one-neuron layer must.
@@ -203,7 +220,7 @@ def rank_one_start(target: Target, ratio: float, angle: float, seed) -> np.ndarr
     Parameters
     ----------
     target : Target
-    ratio : float
+    norm_ratio : float
         ``||W0||_F / s_Z > 0``.
     angle : float
         In ``[0, pi/2)``.
@@ -215,7 +232,7 @@ def rank_one_start(target: Target, ratio: float, angle: float, seed) -> np.ndarr
     ndarray, shape (dy, dx)
     """
     target = _check_target(target)
-    ratio = positive_float(ratio, "ratio")
+    ratio = positive_float(norm_ratio, "norm_ratio")
     angle = _angle(angle)
     dy, dx = target.Z.shape
     u, v = target.u[:, None], target.v[:, None]
@@ -278,6 +295,9 @@ class NumericalLinearisation:
     normal_residual: float
     asymmetry: float
 
+    def __post_init__(self):
+        _freeze_fields(self, ("basis", "jacobian", "rates"))
+
 
 def _rank_one_truncation(M: np.ndarray) -> np.ndarray:
     U, s, Vt = np.linalg.svd(M)
@@ -337,8 +357,6 @@ def numerical_linearisation(target: Target, depth: int, step: float = 1e-6) -> N
         normal = max(normal, float(np.linalg.norm(dF - tangent) / np.linalg.norm(dF)))
     rates = np.sort(-np.linalg.eigvals(J).real)
     asym = float(np.linalg.norm(J - J.T) / np.linalg.norm(J))
-    for arr in (basis, J, rates):
-        arr.setflags(write=False)
     return NumericalLinearisation(basis=basis, jacobian=J, rates=rates, normal_residual=normal, asymmetry=asym)
 
 
@@ -457,6 +475,10 @@ class RateMeasurement:
     measured: np.ndarray
     points: np.ndarray
 
+    def __post_init__(self):
+        object.__setattr__(self, "names", tuple(self.names))
+        _freeze_fields(self, ("predicted", "measured", "points"))
+
     @property
     def relative_error(self) -> np.ndarray:
         """``|measured / predicted - 1|`` per component."""
@@ -475,9 +497,9 @@ def _far_phase_time(s0: float, s_Z: float, m: float, N: int) -> float:
 
 
 def measure_nearby_rates(
+    W0,
     target: Target,
     depth: int,
-    W0,
     *,
     window: tuple[float, float] = RATE_WINDOW,
     amplitude: float = 1e-3,
@@ -504,12 +526,12 @@ def measure_nearby_rates(
 
     Parameters
     ----------
+    W0 : array_like, shape (dy, dx)
+        Rank-one generic start (e.g. the Figure 1 start).
     target : Target
         ``s_Z > s_Z2``.
     depth : int
         As :func:`linnet.theory.nearby_modes`.
-    W0 : array_like, shape (dy, dx)
-        Rank-one generic start (e.g. the Figure 1 start).
     window : (float, float)
         ``(lo, hi)`` relative to ``s_Z``.
     amplitude : float
@@ -601,8 +623,6 @@ def measure_nearby_rates(
         measured=np.array([f.rate for f in fits]),
         points=np.array([f.points for f in fits]),
     )
-    for arr in (out.predicted, out.measured, out.points):
-        arr.setflags(write=False)
     return out
 
 
@@ -687,7 +707,7 @@ class FarawayTimes:
     Attributes
     ----------
     depths : ndarray of int, shape (D,)
-    ratios : ndarray, shape (R,)
+    norm_ratios : ndarray, shape (R,)
         ``||W0|| / s_Z``.
     halving : ndarray, shape (D, R)
         Time for ``||W(t) - Z_1||`` to fall to half its initial value.
@@ -697,9 +717,12 @@ class FarawayTimes:
     """
 
     depths: np.ndarray
-    ratios: np.ndarray
+    norm_ratios: np.ndarray
     halving: np.ndarray
     tau: np.ndarray
+
+    def __post_init__(self):
+        _freeze_fields(self, ("depths", "norm_ratios", "halving", "tau"))
 
 
 def _depth_list(depths) -> np.ndarray:
@@ -709,10 +732,17 @@ def _depth_list(depths) -> np.ndarray:
     return arr.astype(int)
 
 
-def _ratio_list(ratios, name="ratios") -> np.ndarray:
-    arr = np.atleast_1d(np.asarray(ratios, dtype=float))
+def _ratio_list(ratios, name="norm_ratios") -> np.ndarray:
+    arr = np.atleast_1d(np.array(ratios, dtype=float))  # a copy: results are made read-only
     if arr.ndim != 1 or arr.size == 0 or not (np.all(np.isfinite(arr)) and np.all(arr > 0)):
         raise ValueError(f"{name} must be a non-empty 1-D array of positive numbers")
+    return arr
+
+
+def _positive_array(value, name: str) -> np.ndarray:
+    arr = np.asarray(value, dtype=float)
+    if not (np.all(np.isfinite(arr)) and np.all(arr > 0)):
+        raise ValueError(f"{name} must be finite and > 0 (a number or an array)")
     return arr
 
 
@@ -739,7 +769,7 @@ def measure_faraway_times(
     s_Z: float,
     m: float,
     depths,
-    ratios,
+    norm_ratios,
     angle: float,
     *,
     rtol: float = 1e-12,
@@ -757,7 +787,7 @@ def measure_faraway_times(
     s_Z, m : float
         ``> 0``.
     depths : sequence of int
-    ratios : array_like
+    norm_ratios : array_like
         Initial norm ratios ``||W0|| / s_Z > 0``.
     angle : float
         Start angle to ``Z_1`` in ``[0, pi/2)``.
@@ -771,7 +801,7 @@ def measure_faraway_times(
     s_Z = positive_float(s_Z, "s_Z")
     m = positive_float(m, "m")
     depths = _depth_list(depths)
-    ratios = _ratio_list(ratios)
+    ratios = _ratio_list(norm_ratios)
     a = _angle(angle)
     samples = positive_int(samples, "samples", minimum=10)
     r0 = ratios * s_Z
@@ -795,11 +825,9 @@ def measure_faraway_times(
                 break
             horizon *= 4
         else:
-            raise ValueError("the far-away phase did not end within the horizon; check s_Z, m and the ratios")
+            raise ValueError("the far-away phase did not end within the horizon; check s_Z, m and norm_ratios")
         halving[i], tau[i] = h, ta
-    for arr in (depths, ratios, halving, tau):
-        arr.setflags(write=False)
-    return FarawayTimes(depths=depths, ratios=ratios, halving=halving, tau=tau)
+    return FarawayTimes(depths=depths, norm_ratios=ratios, halving=halving, tau=tau)
 
 
 # --------------------------------------------------------------------------
@@ -821,18 +849,18 @@ def time_scale_factor(scale, depth):
 
 @dataclass(frozen=True)
 class AccuracyTimes:
-    """Times for ``||W(t) - Z_1||_F`` to reach ``eps s_Z`` (scalar output, fixed start angle).
+    """Times for ``||W(t) - Z_1||_F`` to reach ``rel_tol s_Z`` (scalar output, fixed start angle).
 
     Attributes
     ----------
     s_Z, m, angle : float
     depths : ndarray of int, shape (D,)
-    ratios : ndarray, shape (R,)
+    norm_ratios : ndarray, shape (R,)
         ``||W0|| / s_Z``.
-    eps : ndarray, shape (E,)
-        Accuracies relative to ``s_Z``.
+    rel_tol : ndarray, shape (E,)
+        Accuracies relative to ``s_Z``: ``||W - Z_1||_F / s_Z <= rel_tol``.
     times : ndarray, shape (D, R, E)
-        Time after which ``||W(t) - Z_1|| <= eps s_Z``; 0 where the start
+        Time after which ``||W(t) - Z_1|| <= rel_tol s_Z``; 0 where the start
         already satisfies it.
     """
 
@@ -840,18 +868,21 @@ class AccuracyTimes:
     m: float
     angle: float
     depths: np.ndarray
-    ratios: np.ndarray
-    eps: np.ndarray
+    norm_ratios: np.ndarray
+    rel_tol: np.ndarray
     times: np.ndarray
+
+    def __post_init__(self):
+        _freeze_fields(self, ("depths", "norm_ratios", "rel_tol", "times"))
 
 
 def accuracy_times(
     s_Z: float,
     m: float,
     depths,
-    ratios,
+    norm_ratios,
     angle: float,
-    eps,
+    rel_tol,
     *,
     rtol: float = 1e-12,
     samples: int = 4000,
@@ -866,13 +897,14 @@ def accuracy_times(
     ----------
     s_Z, m : float
     depths : sequence of int
-    ratios : array_like
+    norm_ratios : array_like
         ``||W0|| / s_Z``.
     angle : float
         In ``[0, pi/2)``.
-    eps : array_like
-        Accuracies ``> 0`` relative to ``s_Z``; the smallest must be
-        ``>= 1e-8`` (below, the integration error at ``rtol`` matters).
+    rel_tol : array_like
+        Accuracies ``||W - Z_1||_F / s_Z <= rel_tol``, each ``> 0``; the
+        smallest must be ``>= 1e-8`` (below, the integration error at ``rtol``
+        matters).
     rtol : float
     samples : int
 
@@ -883,58 +915,58 @@ def accuracy_times(
     s_Z = positive_float(s_Z, "s_Z")
     m = positive_float(m, "m")
     depths = _depth_list(depths)
-    ratios = _ratio_list(ratios)
+    ratios = _ratio_list(norm_ratios)
     a = _angle(angle)
-    eps = _ratio_list(eps, "eps")
-    if eps.min() < 1e-8:
-        raise ValueError(f"eps must be >= 1e-8 (integration error); got min(eps) = {eps.min():g}")
+    tols = _ratio_list(rel_tol, "rel_tol")
+    if tols.min() < 1e-8:
+        raise ValueError(f"rel_tol must be >= 1e-8 (integration error); got min(rel_tol) = {tols.min():g}")
     samples = positive_int(samples, "samples", minimum=10)
     r0 = ratios * s_Z
-    times = np.empty((depths.size, ratios.size, eps.size))
+    times = np.empty((depths.size, ratios.size, tols.size))
     for i, N in enumerate(depths):
         mu = theory.slowest_nearby_rate(s_Z, m, int(N))
         first = 1e-3 * float(np.min(faraway_halving_time(np.maximum(r0, s_Z), m, N)))
         horizon = 2.0 * _far_phase_time(float(r0.max()), s_Z, m, int(N)) + 1.5 * math.log(
-            max(float(ratios.max()), 1.0) / eps.min()
+            max(float(ratios.max()), 1.0) / tols.min()
         ) / mu
         for _ in range(4):
             t = _log_grid(horizon, first, samples)
             res = scalar_polar_flow(r0, np.full_like(r0, a), s_Z, m, int(N), t, rtol=rtol, atol=1e-3 * rtol * s_Z)
             _guard_norms(res.r, r0, s_Z)
             d = _polar_distance(res.r, res.theta, s_Z) / s_Z
-            T = time_to_reach(t, d, eps)
+            T = time_to_reach(t, d, tols)
             if np.all(np.isfinite(T)):
                 break
             horizon *= 2
         else:
-            raise ValueError("the smallest eps was not reached within the horizon")
+            raise ValueError("the smallest rel_tol was not reached within the horizon")
         times[i] = T
-    for arr in (depths, ratios, eps, times):
-        arr.setflags(write=False)
-    return AccuracyTimes(s_Z=s_Z, m=m, angle=a, depths=depths, ratios=ratios, eps=eps, times=times)
+    return AccuracyTimes(s_Z=s_Z, m=m, angle=a, depths=depths, norm_ratios=ratios, rel_tol=tols, times=times)
 
 
-def two_phase_time_estimate(s_Z, m, depth, ratio, angle, eps):
-    """Time to reach ``||W - Z_1|| <= eps s_Z`` predicted by the far-away and nearby analyses (scalar output).
+def two_phase_time_estimate(s_Z, m, depth, norm_ratio, angle, rel_tol):
+    """Time to reach ``||W - Z_1|| <= rel_tol s_Z`` predicted by the far-away and nearby analyses (scalar output).
 
     ``N = 1`` is exact: ``W(t) - Z_1 = (W0 - Z_1) e^{-m t}``, so
-    ``T = log(d0 / eps) / m`` with ``d0 = ||W0 - Z_1|| / s_Z``. For ``N >= 2``
+    ``T = log(d0 / rel_tol) / m`` with ``d0 = ||W0 - Z_1|| / s_Z``. For ``N >= 2``
     the two phases are added: the far-away law (:func:`faraway_halving_time`)
-    brings ``||W||`` from ``ratio s_Z`` down to ``max(eps, 1) s_Z`` in
-    ``(max(eps,1)^{-kappa} - ratio^{-kappa}) s_Z^{-kappa} / (kappa m N)``, and the
+    brings ``||W||`` from ``norm_ratio s_Z`` down to ``max(rel_tol, 1) s_Z`` in
+    ``(max(rel_tol,1)^{-kappa} - norm_ratio^{-kappa}) s_Z^{-kappa} / (kappa m N)``, and the
     nearby rate ``mu_N = m s_Z^{2-2/N}`` takes the distance from ``s_Z`` to
-    ``eps s_Z`` in ``log(1/eps) / mu_N`` (when ``eps < 1``). Constants of order
+    ``rel_tol s_Z`` in ``log(1/rel_tol) / mu_N`` (when ``rel_tol < 1``). Constants of order
     one (the angle left after the far phase, the hand-over between the
     phases) are ignored, so the estimate is asymptotic in both directions.
 
-    All arguments broadcast; returns 0 where the start already satisfies the accuracy.
+    ``s_Z``, ``depth``, ``norm_ratio`` and ``rel_tol`` broadcast (arrays
+    allowed; ``s_Z``, ``norm_ratio``, ``rel_tol`` finite and ``> 0``); returns 0
+    where the start already satisfies the accuracy.
     """
-    s = np.asarray(s_Z, dtype=float)
+    s = _positive_array(s_Z, "s_Z")
     m = positive_float(m, "m")
     N = np.asarray(depth)
     k = np.asarray(kappa(depth), dtype=float)
-    R = np.asarray(ratio, dtype=float)
-    e = np.asarray(eps, dtype=float)
+    R = _positive_array(norm_ratio, "norm_ratio")
+    e = _positive_array(rel_tol, "rel_tol")
     a = _angle(angle)
     d0 = np.sqrt(R**2 + 1.0 - 2.0 * R * math.cos(a))
     exact1 = np.log(np.maximum(d0 / e, 1.0)) / m
@@ -1010,7 +1042,7 @@ class BoundRateRatio:
     norm_ratio: float
 
 
-def bound_rate_ratio(target: Target, depth: int, W0) -> BoundRateRatio:
+def bound_rate_ratio(W0, target: Target, depth: int) -> BoundRateRatio:
     """How far the exponent of (38b) (our reconstruction) is from the exact nearby rate.
 
     Evaluates :func:`linnet.theory.theorem_4_4_bound` at the tightest
@@ -1019,11 +1051,11 @@ def bound_rate_ratio(target: Target, depth: int, W0) -> BoundRateRatio:
 
     Parameters
     ----------
+    W0 : array_like, shape (dy, dx)
+        Rank-one start with ``p(W0) > gamma / (1 + gamma)``.
     target : Target
     depth : int
         ``N >= 2`` (Theorem 4.4 is stated for deep networks).
-    W0 : array_like, shape (dy, dx)
-        Rank-one start with ``p(W0) > gamma / (1 + gamma)``.
 
     Returns
     -------

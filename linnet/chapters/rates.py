@@ -45,7 +45,6 @@ from ..validate import positive_float, positive_int
 from ..data import Target
 from ..flows import DEFAULT_RTOL, induced_flow_batch, induced_flow_target, induced_operator
 from ..init import rotate
-from ..theory import _check_target  # one validation of targets for the rank-one theory
 from ..theory import PHASE_ONE_FACTOR, RANK_ONE_RTOL, cosine_with_Z1, slowest_nearby_rate, stable_set_margin, theorem_4_4_bound
 
 __all__ = [
@@ -80,6 +79,30 @@ RANK_ONE_TARGET_RTOL = 1e-12
 # --------------------------------------------------------------------------
 # validation helpers
 # --------------------------------------------------------------------------
+
+
+def _check_target(target) -> Target:
+    """``target`` if it is a Target with a unique ``Z_1`` (``s_Z > s_Z2``), else a ValueError."""
+    if not isinstance(target, Target):
+        raise ValueError(
+            f"target must be a linnet.data.Target (use Target.from_data(X, Y) or Target.from_matrix(Z, m)); "
+            f"got {type(target).__name__}"
+        )
+    target.require_unique_Z1()
+    return target
+
+
+def _read_only(value) -> np.ndarray:
+    """A read-only copy of ``value`` (results never share memory with inputs or with each other)."""
+    arr = np.array(value)
+    arr.setflags(write=False)
+    return arr
+
+
+def _freeze_fields(obj, names) -> None:
+    """Replace the array fields ``names`` of a frozen dataclass by read-only copies."""
+    for name in names:
+        object.__setattr__(obj, name, _read_only(getattr(obj, name)))
 
 
 def _stack(W, name: str, target: Target) -> np.ndarray:
@@ -136,7 +159,7 @@ def _range(value, name: str, *, integer: bool = False) -> tuple:
 # --------------------------------------------------------------------------
 
 
-def rotated_start(target: Target, angle: float, norm_ratio: float, seed) -> np.ndarray:
+def rotated_start(target: Target, norm_ratio: float, angle: float, seed) -> np.ndarray:
     """The paper's Figure 1 start: ``Z_1`` rotated by ``angle``, scaled to ``norm_ratio * s_Z``.
 
     ``W0 = norm_ratio * rotate(Z_1, angle, seed)`` (:func:`linnet.init.rotate`):
@@ -149,10 +172,10 @@ def rotated_start(target: Target, angle: float, norm_ratio: float, seed) -> np.n
     target : Target
         With a scalar output or input (``dy = 1`` or ``dx = 1``): a rotation in
         matrix space keeps the rank at one only then.
-    angle : float
-        Radians, in ``[0, pi]``.
     norm_ratio : float
         ``||W0||_F / s_Z > 0``.
+    angle : float
+        Radians, in ``[0, pi]``.
     seed : int or None
         Seed of the random plane of rotation.
 
@@ -422,6 +445,9 @@ class RankOneRates:
     drho: np.ndarray
     dp: np.ndarray
 
+    def __post_init__(self):
+        _freeze_fields(self, ("s", "rho", "p", "ds", "drho", "dp"))
+
 
 def _rank_one_stack(W, target: Target, depth, name: str = "W"):
     target = _check_target(target)
@@ -436,13 +462,7 @@ def _rank_one_stack(W, target: Target, depth, name: str = "W"):
 
 
 def _frozen_rates(lead, **values) -> RankOneRates:
-    out = {}
-    for key, val in values.items():
-        val = np.asarray(val).reshape(lead)
-        if isinstance(val, np.ndarray):
-            val.setflags(write=False)
-        out[key] = val
-    return RankOneRates(**out)
+    return RankOneRates(**{key: np.reshape(val, lead) for key, val in values.items()})
 
 
 def rank_one_rates(W, target: Target, depth: int) -> RankOneRates:
@@ -630,6 +650,10 @@ class DepthComparison:
     end_rate: np.ndarray
     nearby_rate: np.ndarray
 
+    def __post_init__(self):
+        object.__setattr__(self, "depths", tuple(int(d) for d in self.depths))
+        _freeze_fields(self, ("t", "distance", "norm", "tau", "early_distance", "end_time", "end_rate", "nearby_rate"))
+
     @property
     def faraway_ordered(self) -> bool:
         """The distance at ``early_time`` strictly decreases with depth."""
@@ -656,8 +680,8 @@ def _check_depths(depths) -> tuple:
 
 
 def compare_depths(
-    target: Target,
     W0,
+    target: Target,
     depths,
     *,
     t_end: float | None = None,
@@ -682,9 +706,9 @@ def compare_depths(
 
     Parameters
     ----------
-    target : Target
     W0 : array_like, shape (dy, dx)
         Rank-one start with ``||W0||_F > sqrt(6) s_Z`` (a faraway start).
+    target : Target
     depths : sequence of int
         Strictly increasing, ``>= 1`` (depth 1 only for a rank-one ``Z``).
     t_end : float, optional
@@ -760,8 +784,6 @@ def compare_depths(
         end_rate=np.array(end_rates),
         nearby_rate=rates,
     )
-    for a in arrays.values():
-        a.setflags(write=False)
     return DepthComparison(depths=ds, early_time=early, **arrays)
 
 
@@ -834,6 +856,9 @@ class StableStarts:
     alpha: np.ndarray
     beta: np.ndarray
 
+    def __post_init__(self):
+        _freeze_fields(self, ("W0", "alpha", "beta"))
+
 
 def _unit_orthogonal(vec: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     e = rng.standard_normal(vec.shape)
@@ -897,8 +922,6 @@ def random_stable_starts(
     alpha = p_min + (p - p_min) * rng.uniform(0.3, 0.999, size=count)
     ratio = np.linalg.norm(W0, axis=(1, 2)) / target.s_Z
     beta = np.minimum((1 + g) * alpha - g, ratio) * rng.uniform(0.3, 0.999, size=count)
-    for arr in (W0, alpha, beta):
-        arr.setflags(write=False)
     return StableStarts(target=target, depth=N, W0=W0, alpha=alpha, beta=beta)
 
 
@@ -1005,6 +1028,9 @@ class BoundCheck:
     tau_bar: np.ndarray
     margin: np.ndarray
 
+    def __post_init__(self):
+        _freeze_fields(self, ("t", "W", "dist2", "bound", "tau", "tau_bar", "margin"))
+
 
 def theorem_4_4_check(starts: StableStarts, *, settle: float = 10.0, n_times: int = 200, rtol: float = DEFAULT_RTOL):
     """Integrate a group of starts and evaluate the bound (38a)/(38b) along each trajectory.
@@ -1047,8 +1073,6 @@ def theorem_4_4_check(starts: StableStarts, *, settle: float = 10.0, n_times: in
         tau_bar[i] = res.tau_bar
         tau[i] = crossing_time(t, np.linalg.norm(W[i], axis=(1, 2)), sigma)
         margin[i] = stable_set_margin(W[i], target, starts.alpha[i], starts.beta[i])
-    for a in (t, W, dist2, bound, tau, tau_bar, margin):
-        a.setflags(write=False)
     return BoundCheck(t=t, W=W, dist2=dist2, bound=bound, tau=tau, tau_bar=tau_bar, margin=margin)
 
 
@@ -1079,6 +1103,9 @@ class Violation35:
     excess: float        # (2 dL/dt - rhs_35) / (|2 dL/dt| + |rhs_35|) at W, by (34)
     n_sampled: int
     n_exceeding: int     # sampled points whose relative excess is above 1e-10 (round-off of four terms)
+
+    def __post_init__(self):
+        _freeze_fields(self, ("W",))
 
 
 def search_35_violation(target: Target, depth: int, alpha: float, beta: float, count: int, seed) -> Violation35:
@@ -1138,9 +1165,7 @@ def sample_set_36(target: Target, alpha: float, beta: float, count: int, seed) -
 
     u = tilt(target.u, a, dy) if dy > 1 else np.tile(target.u, (count, 1))
     v = tilt(target.v, b, dx) if dx > 1 else np.tile(target.v, (count, 1))
-    W = s[:, None, None] * u[:, :, None] * v[:, None, :]
-    W.setflags(write=False)
-    return W
+    return _read_only(s[:, None, None] * u[:, :, None] * v[:, None, :])
 
 
 @dataclass(frozen=True)
@@ -1173,8 +1198,11 @@ class Paper38Check:
     ratio_b: np.ndarray
     in_36: np.ndarray
 
+    def __post_init__(self):
+        _freeze_fields(self, ("t", "dist2", "tau", "dist2_tau", "ratio_a", "ratio_b", "in_36"))
 
-def check_38(target: Target, depth: int, W0, alpha: float, beta: float, *, settle: float = 10.0,
+
+def check_38(W0, target: Target, depth: int, alpha: float, beta: float, *, settle: float = 10.0,
              n_times: int = 300, rtol: float = DEFAULT_RTOL) -> Paper38Check:
     """Integrate starts ``W0`` (a stack) by (17) and compare with (38a) before ``tau`` and (38b) after.
 
@@ -1229,6 +1257,4 @@ def check_38(target: Target, depth: int, W0, alpha: float, beta: float, *, settl
     except ValueError:
         inside = np.zeros_like(dist2, dtype=bool)
     del s
-    for arr in (t, dist2, tau, d2_tau, ratio_a, ratio_b, inside):
-        arr.setflags(write=False)
     return Paper38Check(t=t, dist2=dist2, tau=tau, dist2_tau=d2_tau, ratio_a=ratio_a, ratio_b=ratio_b, in_36=inside)
