@@ -272,3 +272,13 @@ def test_remark_3_integer_threshold(scalar, N):
         t = Target.from_matrix(scalar.Z * (x / alpha / scalar.s_Z), scalar.m)
         step = th.exponent_38a(t, N, alpha, 1.5) - th.exponent_38a(t, N + 1, alpha, 1.5)  # E_a(N+1) - E_a(N)
         assert (step > 0) == grows
+
+
+def test_check_38_rejects_parameters_of_36_before_integrating(scalar):
+    W0 = _rank_one(scalar, 10.0, math.cos(math.pi / 6))[None]
+    with pytest.raises(ValueError, match="alpha"):
+        check_38(W0, scalar, 4, 1.0, 11.0)
+    with pytest.raises(ValueError, match="beta"):
+        check_38(W0, scalar, 4, 0.8, 0.5)
+    with pytest.raises(ValueError, match="stack"):
+        check_38(W0[0], scalar, 4, 0.8, 11.0)

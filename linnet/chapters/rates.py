@@ -45,7 +45,18 @@ from ..validate import positive_float, positive_int
 from ..data import Target
 from ..flows import DEFAULT_RTOL, induced_flow_batch, induced_flow_target, induced_operator
 from ..init import rotate
-from ..theory import PHASE_ONE_FACTOR, RANK_ONE_RTOL, cosine_with_Z1, slowest_nearby_rate, stable_set_margin, theorem_4_4_bound
+from ..theory import (
+    PHASE_ONE_FACTOR,
+    RANK_ONE_RTOL,
+    bound_38a,
+    bound_38b,
+    cosine_with_Z1,
+    in_set_36,
+    rhs_35,
+    slowest_nearby_rate,
+    stable_set_margin,
+    theorem_4_4_bound,
+)
 
 __all__ = [
     "rotated_start",
@@ -1114,8 +1125,6 @@ def search_35_violation(target: Target, depth: int, alpha: float, beta: float, c
 
     Used by chapter 04 to exhibit a point of (36) where even the doubled form of (35) fails.
     """
-    from ..theory import rhs_35
-
     W = sample_set_36(target, alpha, beta, count, seed)
     d2 = 2 * dloss_34(W, target, depth)
     R = rhs_35(W, target, depth)
@@ -1138,8 +1147,6 @@ def sample_set_36(target: Target, alpha: float, beta: float, count: int, seed) -
     -------
     ndarray, shape (count, dy, dx)
     """
-    from ..theory import in_set_36
-
     target = _check_target(target)
     in_set_36(target.Z1, target, alpha, beta)  # validates alpha in [gamma_Z, 1) and beta > 1
     count = positive_int(count, "count")
@@ -1213,13 +1220,12 @@ def check_38(W0, target: Target, depth: int, alpha: float, beta: float, *, settl
     third, so (38b) is evaluated from ``W(tau)`` itself, as the theorem states.
     (38a), (38b) come from :func:`linnet.theory.bound_38a`, :func:`~linnet.theory.bound_38b`.
     """
-    from ..theory import bound_38a, bound_38b, in_set_36
-
     target = _check_target(target)
     N = _depth(depth, minimum=2)
     W0 = _stack(W0, "W0", target)
     if W0.ndim != 3:
         raise ValueError(f"W0 must be a stack of shape (k, dy, dx); got {W0.shape}")
+    in_set_36(target.Z1, target, alpha, beta)  # validates alpha in [gamma_Z, 1) and beta > 1
     settle = positive_float(settle, "settle")
     n_times = positive_int(n_times, "n_times", minimum=3)
     T = settle / nearby_rate(target, N)
@@ -1251,10 +1257,5 @@ def check_38(W0, target: Target, depth: int, alpha: float, beta: float, *, settl
             ratio_a[i, a] = dist2[i, a] / bound_38a(W0[i], target, N, alpha, beta, t[a])
         b = t > tau[i]
         ratio_b[i, b] = dist2[i, b] / bound_38b(W_tau, target, N, alpha, beta, t[b] - tau[i])
-    s = norms.reshape(-1)
-    try:
-        inside = in_set_36(W.reshape((-1,) + target.Z.shape), target, alpha, beta).reshape(k, -1)
-    except ValueError:
-        inside = np.zeros_like(dist2, dtype=bool)
-    del s
+    inside = in_set_36(W.reshape((-1,) + target.Z.shape), target, alpha, beta).reshape(k, -1)
     return Paper38Check(t=t, dist2=dist2, tau=tau, dist2_tau=d2_tau, ratio_a=ratio_a, ratio_b=ratio_b, in_36=inside)
