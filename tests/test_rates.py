@@ -14,7 +14,9 @@ import pytest
 from linnet.chapters import rates as R
 from linnet import theory as th
 from linnet.data import Target
-from linnet.flows import induced_flow_target, induced_operator
+from linnet.flows import induced_flow
+from linnet.init import rank_one_start
+from linnet.measure import distance_to_Z1
 
 
 def rank_one(rng, shape, scale=1.0):
@@ -28,117 +30,13 @@ def general():
 
 
 # --------------------------------------------------------------------------
-# starts, distances, errors, crossing times
-# --------------------------------------------------------------------------
-
-
-def test_rotated_start_has_the_requested_norm_and_angle(figure1_data):
-    _, _, tgt = figure1_data
-    W0 = R.rotated_start(tgt, 10.0, math.pi / 6, seed=1)
-    assert np.linalg.norm(W0) == pytest.approx(10 * tgt.s_Z, rel=1e-14)
-    assert th.cosine_with_Z1(W0, tgt) == pytest.approx(math.cos(math.pi / 6), rel=1e-14)
-
-
-def test_rotated_start_rejects_matrix_targets_and_bad_ratios(general, figure1_data):
-    with pytest.raises(ValueError, match="scalar output or input"):
-        R.rotated_start(general, 10.0, 0.5, 0)
-    _, _, tgt = figure1_data
-    with pytest.raises(ValueError, match="norm_ratio"):
-        R.rotated_start(tgt, 0.0, 0.5, 0)
-    with pytest.raises(ValueError, match="angle"):
-        R.rotated_start(tgt, 1.0, 4.0, 0)
-    with pytest.raises(ValueError, match="Target"):
-        R.rotated_start(np.ones((1, 2)), 1.0, 0.5, 0)
-
-
-def test_distance_to_Z1_hand_values_and_stacks():
-    tgt = Target.from_matrix(np.diag([3.0, 1.0]), 1)
-    assert R.distance_to_Z1(np.zeros((2, 2)), tgt) == pytest.approx(3.0)
-    stack = np.zeros((4, 2, 2, 2))
-    stack[1, 0] = np.diag([3.0, 4.0])
-    d = R.distance_to_Z1(stack, tgt)
-    assert d.shape == (4, 2) and d[1, 0] == pytest.approx(4.0) and d[0, 0] == pytest.approx(3.0)
-    with pytest.raises(ValueError, match="shape"):
-        R.distance_to_Z1(np.zeros((3, 2)), tgt)
-    with pytest.raises(ValueError, match="finite"):
-        R.distance_to_Z1(np.full((2, 2), np.nan), tgt)
-
-
-def test_max_relative_error_hand_values():
-    ref = np.array([[[1.0, 0.0]], [[2.0, 0.0]]])
-    W = ref + np.array([[[0.0, 0.1]], [[0.0, 0.1]]])
-    assert R.max_relative_error(W, ref) == pytest.approx(0.1)
-    assert R.max_relative_error(W, ref, centre=[[1.5, 0.0]]) == pytest.approx(0.2)
-    with pytest.raises(ValueError, match="same shape"):
-        R.max_relative_error(W, ref[:1])
-    with pytest.raises(ValueError, match="> 0"):
-        R.max_relative_error(W, ref, centre=[[1.0, 0.0]])
-    with pytest.raises(ValueError, match="finite"):
-        R.max_relative_error(W * np.nan, ref)
-
-
-def test_crossing_time_is_exact_for_an_exponential():
-    t = np.linspace(0.0, 5.0, 11)
-    y = 3.0 * np.exp(-2.0 * t)
-    level = 3.0 * math.exp(-2.0 * 1.234)
-    assert R.crossing_time(t, y, level) == pytest.approx(1.234, rel=1e-12)
-    assert R.crossing_time(t, y, level, which="last") == pytest.approx(1.234, rel=1e-12)
-    assert R.crossing_time(t, y, 10.0) == 0.0
-    assert R.crossing_time(t, y, 10.0, which="last") == 0.0
-    assert math.isnan(R.crossing_time(t, y, 1e-9))
-    assert math.isnan(R.crossing_time(t, y, 1e-9, which="last"))
-
-
-def test_crossing_time_first_and_last_differ_for_a_curve_that_comes_back():
-    t = np.arange(6.0)
-    y = np.array([8.0, 4.0, 1.0, 4.0, 1.0, 0.5])
-    assert R.crossing_time(t, y, 2.0) == pytest.approx(1.5)  # log 4 -> log 1 passes log 2 halfway
-    assert R.crossing_time(t, y, 2.0, which="last") == pytest.approx(3.5)
-
-
-@pytest.mark.parametrize(
-    "t, y, level, which, match",
-    [
-        ([0.0, 1.0], [1.0], 0.5, "first", "same length"),
-        ([0.0, 0.0], [1.0, 0.5], 0.5, "first", "increasing"),
-        ([0.0, 1.0], [1.0, 0.0], 0.5, "first", "> 0"),
-        ([0.0, 1.0], [1.0, 0.5], 0.0, "first", "level"),
-        ([0.0, 1.0], [1.0, 0.5], 0.7, "middle", "which"),
-    ],
-)
-def test_crossing_time_rejects_bad_input(t, y, level, which, match):
-    with pytest.raises(ValueError, match=match):
-        R.crossing_time(t, y, level, which=which)
-
-
-# --------------------------------------------------------------------------
 # velocities and rates
 # --------------------------------------------------------------------------
 
 
-def test_velocity_is_the_induced_flow(general):
-    rng = np.random.default_rng(0)
-    W = rank_one(rng, general.Z.shape)
-    V = R.velocity(W, general, 3)
-    assert np.allclose(V, -general.m * induced_operator(W, 3, W - general.Z), rtol=1e-13, atol=0)
-    full = rng.standard_normal(general.Z.shape)  # rank three: the general form of A_W
-    assert np.allclose(R.velocity(full, general, 3), -general.m * induced_operator(full, 3, full - general.Z))
-    assert np.allclose(R.velocity(full, general, 1), -general.m * (full - general.Z))
-    assert R.velocity(np.stack([W, full]), general, 2).shape == (2, 3, 4)
-
-
-def test_velocity_treats_a_solver_perturbed_rank_one_matrix_as_rank_one(general):
-    # sigma_2 / sigma_1 = 1e-11, as a solver leaves it: the general form of A_W would raise it to 2/N.
-    rng = np.random.default_rng(1)
-    W = rank_one(rng, general.Z.shape)
-    noisy = W + 1e-11 * np.linalg.norm(W) * np.outer(np.linalg.svd(W)[0][:, 1], np.linalg.svd(W)[2][1])
-    exact = R.velocity(W, general, 8)
-    assert np.linalg.norm(R.velocity(noisy, general, 8) - exact) <= 1e-9 * np.linalg.norm(exact)
-
-
 def test_decay_rate_of_depth_one_is_m(figure1_data):
     _, _, tgt = figure1_data  # dy = 1: Z = Z1 and W - Z1 = (W0 - Z) e^{-m t}
-    W = R.rotated_start(tgt, 3.0, 0.7, seed=0)
+    W = rank_one_start(tgt, 3.0, 0.7, seed=0)
     assert R.decay_rate(W, tgt, 1) == pytest.approx(tgt.m, rel=1e-12)
     assert math.isnan(float(R.decay_rate(tgt.Z1, tgt, 2)))
 
@@ -149,8 +47,8 @@ def test_decay_rate_matches_the_slope_of_the_distance(general):
     if th.cosine_with_Z1(W0, general) < 0:
         W0 = -W0
     t = np.array([0.0, 0.3 - 1e-5, 0.3, 0.3 + 1e-5])
-    W = induced_flow_target(W0, general, 3, t, rtol=1e-13).W
-    d = R.distance_to_Z1(W, general)
+    W = induced_flow(W0, general, 3, t, rtol=1e-13).W
+    d = distance_to_Z1(W, general)
     slope = -(math.log(d[3]) - math.log(d[1])) / 2e-5
     assert R.decay_rate(W[2], general, 3) == pytest.approx(slope, rel=1e-6)
 
@@ -174,7 +72,7 @@ def test_nearby_rate_is_the_measured_asymptotic_rate(N):
     W0 = general.Z1 + 0.3 * rank_one(rng, general.Z.shape)
     W0 = np.linalg.svd(W0)[1][0] * np.outer(np.linalg.svd(W0)[0][:, 0], np.linalg.svd(W0)[2][0])
     rate = R.nearby_rate(general, N)
-    W = induced_flow_target(W0, general, N, [0.0, 12.0 / rate], rtol=1e-12).W
+    W = induced_flow(W0, general, N, [0.0, 12.0 / rate], rtol=1e-12).W
     assert R.decay_rate(W[-1], general, N) == pytest.approx(rate, rel=1e-4)
 
 
@@ -195,7 +93,7 @@ def test_rank_one_rates_match_finite_differences_of_a_trajectory(general):
     W0 = rank_one(rng, general.Z.shape)
     h = 1e-5
     t = np.array([0.0, 0.2 - h, 0.2, 0.2 + h])
-    W = induced_flow_target(W0, general, 4, t, rtol=1e-13).W
+    W = induced_flow(W0, general, 4, t, rtol=1e-13).W
     rates = R.rank_one_rates(W, general, 4)
     for name, dname in (("s", "ds"), ("rho", "drho"), ("p", "dp")):
         fd = (getattr(rates, name)[3] - getattr(rates, name)[1]) / (2 * h)
@@ -286,7 +184,7 @@ def figure1_comparison():
 
     X, Y = whitened_data(50, 5, 1, seed=0)
     tgt = Target.from_data(X, Y)
-    W0 = R.rotated_start(tgt, 10.0, math.pi / 6, seed=1)
+    W0 = rank_one_start(tgt, 10.0, math.pi / 6, seed=1)
     return tgt, W0, R.compare_depths(W0, tgt, [1, 2, 8], t_end=0.1, n_times=200)
 
 
@@ -294,11 +192,11 @@ def test_compare_depths_measures_what_it_says(figure1_comparison):
     tgt, W0, cmp = figure1_comparison
     assert cmp.depths == (1, 2, 8) and cmp.t.shape == (3, 200) and np.all(cmp.end_time == 0.1)
     for i, N in enumerate(cmp.depths):
-        W = induced_flow_target(W0, tgt, N, [cmp.tau[i]], rtol=1e-12).W[0]
+        W = induced_flow(W0, tgt, N, [cmp.tau[i]], rtol=1e-12).W[0]
         assert np.linalg.norm(W) == pytest.approx(math.sqrt(6) * tgt.s_Z, rel=1e-7)  # tau, refined
-        assert np.allclose(cmp.distance[i], R.distance_to_Z1(induced_flow_target(W0, tgt, N, cmp.t[i]).W, tgt))
+        assert np.allclose(cmp.distance[i], distance_to_Z1(induced_flow(W0, tgt, N, cmp.t[i]).W, tgt))
     assert cmp.early_time == pytest.approx(0.5 * np.min(cmp.tau))
-    d8 = R.distance_to_Z1(induced_flow_target(W0, tgt, 8, [cmp.early_time]).W[0], tgt)
+    d8 = distance_to_Z1(induced_flow(W0, tgt, 8, [cmp.early_time]).W[0], tgt)
     assert cmp.early_distance[2] == pytest.approx(d8, rel=1e-9)
     # the Figure 1 claims on the paper's data and time interval
     assert cmp.faraway_ordered and cmp.end_rates_reversed and not cmp.tau_ordered
@@ -422,7 +320,7 @@ def test_theorem_4_4_check_holds_on_random_groups():
         assert np.all(run.margin >= 0)  # Lemma 4.3
         assert np.all(run.tau <= run.tau_bar + 1e-12)
         # the batch reproduces a single run
-        single = induced_flow_target(g.W0[0], g.target, g.depth, run.t).W
+        single = induced_flow(g.W0[0], g.target, g.depth, run.t).W
         assert np.max(np.abs(single - run.W[0])) <= 1e-12 * np.max(np.abs(single))
         with pytest.raises(ValueError):
             run.bound[0, 0] = 0.0
@@ -445,7 +343,7 @@ def test_theorem_4_4_check_rejects_bad_input():
 
 def test_results_are_read_only_copies_and_inputs_stay_writeable(figure1_data):
     _, _, tgt = figure1_data
-    W0 = R.rotated_start(tgt, 10.0, math.pi / 6, seed=1)
+    W0 = rank_one_start(tgt, 10.0, math.pi / 6, seed=1)
     before = W0.copy()
     cmp = R.compare_depths(W0, tgt, [1, 2], t_end=0.1, n_times=20)
     for name in ("t", "distance", "norm", "tau", "early_distance", "end_time", "end_rate", "nearby_rate"):

@@ -11,7 +11,7 @@ import pytest
 
 from linnet import theory as th
 from linnet.data import Target
-from linnet.flows import induced_flow_batch
+from linnet.flows import induced_flow
 from linnet.chapters.rates import check_38, dloss_34, random_target, sample_set_36, search_35_violation
 
 
@@ -142,10 +142,10 @@ def test_time_from_38_inverts_the_bound(scalar):
     Ea = -th.exponent_38a(scalar, 3, 0.8, 11.0)
     Eb = -th.exponent_38b(scalar, 3, 0.8, 11.0)
     tau = 0.01
-    eps_far = C * math.exp(-Ea * tau / 2)
-    assert th.time_from_38(scalar, 3, 0.8, 11.0, C, tau, eps_far) == pytest.approx(tau / 2)
-    eps_near = C * math.exp(-Ea * tau) * math.exp(-Eb * 0.5)
-    assert th.time_from_38(scalar, 3, 0.8, 11.0, C, tau, eps_near) == pytest.approx(tau + 0.5)
+    sq_tol_far = C * math.exp(-Ea * tau / 2)
+    assert th.time_from_38(scalar, 3, 0.8, 11.0, C, tau, sq_tol_far) == pytest.approx(tau / 2)
+    sq_tol_near = C * math.exp(-Ea * tau) * math.exp(-Eb * 0.5)
+    assert th.time_from_38(scalar, 3, 0.8, 11.0, C, tau, sq_tol_near) == pytest.approx(tau + 0.5)
 
 
 def test_remark_1_differs_from_38_but_not_for_a_special_case(scalar):
@@ -175,7 +175,7 @@ def test_33_identity_and_bound(matrix):
 def test_dloss_34_matches_a_finite_difference(matrix):
     W0 = sample_set_36(matrix, 0.5, 2.0, 3, 1)
     h, t0 = 1e-6, 0.002
-    W = induced_flow_batch(W0, matrix, 3, [0.0, t0 - h, t0, t0 + h], rtol=1e-12).W
+    W = induced_flow(W0, matrix, 3, [0.0, t0 - h, t0, t0 + h], rtol=1e-12).W
     L = 0.5 * np.sum((W - matrix.Z1) ** 2, axis=(2, 3))
     fd = (L[:, 3] - L[:, 1]) / (2 * h)
     np.testing.assert_allclose(dloss_34(W[:, 2], matrix, 3), fd, rtol=1e-5)
@@ -255,7 +255,7 @@ def test_search_35_violation_is_a_true_violation():
     assert v.excess > 1e-5 and v.n_exceeding >= 1
     rate = tk.m * N * np.linalg.norm(v.W) ** (2 - 2 / N)
     h = 1e-4 / rate
-    D = np.sum((induced_flow_batch(v.W[None], tk, N, [0.0, h, 2 * h], rtol=1e-12).W[0] - tk.Z1) ** 2, axis=(1, 2))
+    D = np.sum((induced_flow(v.W[None], tk, N, [0.0, h, 2 * h], rtol=1e-12).W[0] - tk.Z1) ** 2, axis=(1, 2))
     fd = (-3 * D[0] + 4 * D[1] - D[2]) / (2 * h)
     R = th.rhs_35(v.W, tk, N)
     assert (fd - R) / (abs(fd) + abs(R)) == pytest.approx(v.excess, rel=1e-3)
