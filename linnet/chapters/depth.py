@@ -550,6 +550,18 @@ def _angle(angle) -> float:
     return a
 
 
+def _scalar_sweep(s_Z, m, depths, norm_ratios, angle, samples):
+    """Validated ``s_Z, m, depths, norm_ratios, angle, samples`` of a sweep of scalar-output starts."""
+    return (
+        positive_float(s_Z, "s_Z"),
+        positive_float(m, "m"),
+        _depth_list(depths),
+        _ratio_list(norm_ratios),
+        _angle(angle),
+        positive_int(samples, "samples", minimum=10),
+    )
+
+
 def _log_grid(horizon: float, first: float, samples: int) -> np.ndarray:
     return np.concatenate([[0.0], np.geomspace(first, horizon, samples - 1)])
 
@@ -588,12 +600,7 @@ def measure_faraway_times(
     -------
     FarawayTimes
     """
-    s_Z = positive_float(s_Z, "s_Z")
-    m = positive_float(m, "m")
-    depths = _depth_list(depths)
-    ratios = _ratio_list(norm_ratios)
-    a = _angle(angle)
-    samples = positive_int(samples, "samples", minimum=10)
+    s_Z, m, depths, ratios, a, samples = _scalar_sweep(s_Z, m, depths, norm_ratios, angle, samples)
     r0 = ratios * s_Z
     d0 = np.sqrt(r0**2 + s_Z**2 - 2 * r0 * s_Z * math.cos(a))
     sigma = theory.PHASE_ONE_FACTOR * s_Z
@@ -702,15 +709,10 @@ def accuracy_times(
     -------
     AccuracyTimes
     """
-    s_Z = positive_float(s_Z, "s_Z")
-    m = positive_float(m, "m")
-    depths = _depth_list(depths)
-    ratios = _ratio_list(norm_ratios)
-    a = _angle(angle)
+    s_Z, m, depths, ratios, a, samples = _scalar_sweep(s_Z, m, depths, norm_ratios, angle, samples)
     tols = _ratio_list(rel_tol, "rel_tol")
     if tols.min() < 1e-8:
         raise ValueError(f"rel_tol must be >= 1e-8 (integration error); got min(rel_tol) = {tols.min():g}")
-    samples = positive_int(samples, "samples", minimum=10)
     r0 = ratios * s_Z
     times = np.empty((depths.size, ratios.size, tols.size))
     for i, N in enumerate(depths):
