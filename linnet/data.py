@@ -130,7 +130,7 @@ class Target:
             object.__setattr__(self, name, read_only(value) if name != "m" else value)
 
     @classmethod
-    def from_matrix(cls, Z, m: int = 1) -> "Target":
+    def from_matrix(cls, Z, m: int = 1) -> Target:
         """Build the target directly from ``Z`` (and the sample count ``m``).
 
         The target holds read-only copies: the caller's ``Z`` stays writeable.
@@ -146,7 +146,7 @@ class Target:
         return cls(Z=Z, m=m, U=U, s=s, Vt=Vt)
 
     @classmethod
-    def from_data(cls, X, Y, *, rtol: float = WHITENING_RTOL) -> "Target":
+    def from_data(cls, X, Y, *, rtol: float = WHITENING_RTOL) -> Target:
         """``Z = Y X^T / m`` (25) from whitened data.
 
         Raises

@@ -53,10 +53,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .validate import as_matrix, as_matrix_stack, check_times, check_tolerances, positive_float, positive_int, read_only
 from . import dop853 as _dop853
 from .data import Target, as_target
-from .network import as_weight_stack, check_data, check_weights, end_to_end_stack, layer_gradients_stack
+from .network import (
+    as_weight_stack,
+    check_data,
+    check_weights,
+    end_to_end_stack,
+    layer_gradients_stack,
+)
+from .validate import (
+    as_matrix,
+    as_matrix_stack,
+    check_times,
+    check_tolerances,
+    positive_float,
+    positive_int,
+)
 
 __all__ = [
     "DEFAULT_RTOL",
@@ -207,7 +220,7 @@ class GradientDescentResult:
     loss_curve : ndarray, shape (n + 1,)
         Loss at every step ``0..n`` taken.
     converged : bool
-        Whether the loss reached ``tol`` (always False when ``tol`` is None).
+        Whether the loss reached ``loss_tol`` (always False when ``loss_tol`` is None).
     """
 
     steps: np.ndarray
@@ -933,13 +946,13 @@ def gradient_flow(
     def rhs(y, rows):
         # rows (indices in the stack) are not needed: no per-network parameters.
         b = y.shape[0]
-        Ws = [part.reshape((b,) + sh) for part, sh in zip(np.split(y, cuts, axis=1), shapes)]
+        Ws = [part.reshape((b,) + sh) for part, sh in zip(np.split(y, cuts, axis=1), shapes, strict=True)]
         G = end_to_end_stack(Ws) @ XXt - YXt
         return -np.concatenate([g.reshape(b, -1) for g in layer_gradients_stack(Ws, G)], axis=1)
 
     y0 = np.concatenate([a.reshape(B, -1) for a in layers], axis=1)
     ys = _dop853_stacked(rhs, y0, t, rtol, atol, max_steps)
-    weights = [part.reshape((B, t.size) + sh) for part, sh in zip(np.split(ys, cuts, axis=2), shapes)]
+    weights = [part.reshape((B, t.size) + sh) for part, sh in zip(np.split(ys, cuts, axis=2), shapes, strict=True)]
     del ys
     W = end_to_end_stack(weights)
     if single:
@@ -958,7 +971,7 @@ def _record_steps(steps: int, record_every: int) -> np.ndarray:
     return rec if rec[-1] == steps else np.append(rec, steps)
 
 
-def forward_euler(W0, X, Y, depth, step, steps, record_every: int = 1) -> FlowResult:
+def forward_euler(W0, target, depth, step, steps, record_every: int = 1) -> FlowResult:
     """The paper's discretisation of the induced flow (17).
 
     ``W_{k+1} = W_k - step * m * A_{W_k}(W_k - Z)`` with ``A_W`` as in
@@ -968,9 +981,8 @@ def forward_euler(W0, X, Y, depth, step, steps, record_every: int = 1) -> FlowRe
     Parameters
     ----------
     W0 : array_like, shape (dy, dx)
-    X : array_like, shape (dx, m)
-        Whitened (23).
-    Y : array_like, shape (dy, m)
+    target : Target
+        ``Z`` and ``m`` of (17), as for :func:`induced_flow`.
     depth : int
     step : float
         Time step ``> 0``.
@@ -989,7 +1001,7 @@ def forward_euler(W0, X, Y, depth, step, steps, record_every: int = 1) -> FlowRe
     DivergenceError
         If the iterates become non-finite (step too large).
     """
-    target = Target.from_data(X, Y)
+    target = as_target(target)
     W0 = as_matrix(W0, "W0", shape=target.Z.shape)
     N = positive_int(depth, "depth")
     step = positive_float(step, "step")
@@ -1028,7 +1040,7 @@ def gradient_descent(
     steps,
     record_every: int = 1,
     *,
-    tol: float | None = None,
+    loss_tol: float | None = None,
     divergence_factor: float = DIVERGENCE_FACTOR,
 ) -> GradientDescentResult:
     """Gradient descent on the loss (4): ``W_j <- W_j - lr * dL/dW_j``.
@@ -1045,8 +1057,8 @@ def gradient_descent(
         Maximum number of steps ``>= 1``.
     record_every : int
         Record the weights every this many steps (and at the last step).
-    tol : float or None
-        Stop early once the loss is ``<= tol``.
+    loss_tol : float or None
+        Stop early once the loss (4) is ``<= loss_tol``.
     divergence_factor : float
         Raise :class:`DivergenceError` once the loss exceeds
         ``divergence_factor * max(L(step 0), ||Y||_F^2 / 2)`` or is not finite.
@@ -1067,8 +1079,8 @@ def gradient_descent(
     lr = positive_float(lr, "lr")
     steps = positive_int(steps, "steps")
     record_every = positive_int(record_every, "record_every")
-    if tol is not None:
-        tol = positive_float(tol, "tol", allow_zero=True)
+    if loss_tol is not None:
+        loss_tol = positive_float(loss_tol, "loss_tol", allow_zero=True)
     divergence_factor = positive_float(divergence_factor, "divergence_factor")
     if divergence_factor <= 1:
         raise ValueError(f"divergence_factor must be > 1; got {divergence_factor!r}")
@@ -1091,14 +1103,14 @@ def gradient_descent(
                     current,
                 )
             curve.append(current)
-            converged = tol is not None and current <= tol
+            converged = loss_tol is not None and current <= loss_tol
             if k % record_every == 0 or k == steps or converged:
                 recorded_steps.append(k)
                 recorded_weights.append([Wj.copy() for Wj in weights])
             if converged or k == steps:
                 break
             grads = layer_gradients_stack(weights, R @ X.T)
-            weights = [Wj - lr * g for Wj, g in zip(weights, grads)]
+            weights = [Wj - lr * g for Wj, g in zip(weights, grads, strict=True)]
 
     steps_arr = np.array(recorded_steps)
     stacked = [np.stack([ws[j] for ws in recorded_weights]) for j in range(len(weights))]
