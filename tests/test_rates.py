@@ -11,8 +11,8 @@ import math
 import numpy as np
 import pytest
 
-from linnet.chapters import rates as R
 from linnet import theory as th
+from linnet.chapters import rates as R
 from linnet.data import Target
 from linnet.flows import induced_flow
 from linnet.init import rank_one_start
@@ -53,25 +53,23 @@ def test_decay_rate_matches_the_slope_of_the_distance(general):
     assert R.decay_rate(W[2], general, 3) == pytest.approx(slope, rel=1e-6)
 
 
-def test_nearby_rate_formula_and_depth_one(general, figure1_data):
-    assert R.nearby_rate(general, 4) == pytest.approx(5 * 1.3**1.5 * 0.5, rel=1e-12)
+def test_decay_rate_of_depth_one_is_the_nearby_rate_m(figure1_data):
+    # dy = 1, N = 1: W(t) - Z1 = (W0 - Z1) e^{-m t}, the slowest nearby rate of linnet.theory.
     _, _, tgt = figure1_data
-    assert R.nearby_rate(tgt, 1) == tgt.m
-    with pytest.raises(ValueError, match="depth 1 converges to Z"):
-        R.nearby_rate(general, 1)
+    assert th.nearby_modes(tgt, 1).slowest == pytest.approx(tgt.m)
     with pytest.raises(ValueError, match="depth"):
-        R.nearby_rate(general, 0)
+        R.decay_rate(tgt.Z1 * 2, tgt, 0)
 
 
 @pytest.mark.parametrize("N", [2, 3, 6])
-def test_nearby_rate_is_the_measured_asymptotic_rate(N):
+def test_decay_rate_tends_to_the_slowest_nearby_rate(N):
     # dy = 2: the next slowest mode decays at m s_Z^{1-2/N} s_Z, twice the slowest rate for gamma = 0.5,
     # so after 12 time constants the measured rate is the slowest one to ~e^{-12}.
     general = R.random_target(2, 4, 1.3, 0.5, 5, seed=7)
     rng = np.random.default_rng(N)
     W0 = general.Z1 + 0.3 * rank_one(rng, general.Z.shape)
     W0 = np.linalg.svd(W0)[1][0] * np.outer(np.linalg.svd(W0)[0][:, 0], np.linalg.svd(W0)[2][0])
-    rate = R.nearby_rate(general, N)
+    rate = th.nearby_modes(general, N).slowest
     W = induced_flow(W0, general, N, [0.0, 12.0 / rate], rtol=1e-12).W
     assert R.decay_rate(W[-1], general, N) == pytest.approx(rate, rel=1e-4)
 
@@ -267,7 +265,7 @@ def test_random_stable_starts_satisfy_37(shape, gamma):
     tgt = R.random_target(*shape, 0.7, gamma, 4, seed=3)
     starts = R.random_stable_starts(tgt, 3, 50, seed=4, norm_ratio_range=(0.5, 20.0))
     assert starts.W0.shape == (50,) + shape and starts.depth == 3
-    margins = np.array([th.stable_set_margin(W, tgt, a, b) for W, a, b in zip(starts.W0, starts.alpha, starts.beta)])
+    margins = np.array([th.stable_set_margin(W, tgt, a, b) for W, a, b in zip(starts.W0, starts.alpha, starts.beta, strict=True)])
     assert np.all(margins > 0)
     assert np.all(starts.beta <= (1 + tgt.gamma) * starts.alpha - tgt.gamma)
     ratio = np.linalg.norm(starts.W0, axis=(1, 2)) / tgt.s_Z

@@ -10,9 +10,15 @@ import numpy as np
 import pytest
 
 from linnet import theory as th
+from linnet.chapters.rates import (
+    check_38,
+    dloss_34,
+    random_target,
+    sample_set_36,
+    search_35_violation,
+)
 from linnet.data import Target
 from linnet.flows import induced_flow
-from linnet.chapters.rates import check_38, dloss_34, random_target, sample_set_36, search_35_violation
 
 
 @pytest.fixture(scope="module")

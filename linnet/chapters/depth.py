@@ -46,10 +46,26 @@ import numpy as np
 
 from .. import theory
 from ..data import Target, as_target
-from ..flows import FlowIntegrationError, induced_flow, induced_operator, scalar_polar_flow
-from ..measure import crossing_time, fit_decay_rate, polar_distance, polar_time_to_accuracy
+from ..flows import (
+    FlowIntegrationError,
+    induced_flow,
+    induced_operator,
+    scalar_polar_flow,
+)
+from ..measure import (
+    crossing_time,
+    fit_decay_rate,
+    polar_distance,
+    polar_time_to_accuracy,
+)
 from ..theory import kappa, radial_rate, slowest_nearby_rate
-from ..validate import as_matrix, as_matrix_stack, positive_float, positive_int, read_only
+from ..validate import (
+    as_matrix,
+    as_matrix_stack,
+    positive_float,
+    positive_int,
+    read_only,
+)
 
 __all__ = [
     "NumericalLinearisation",

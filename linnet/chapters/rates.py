@@ -9,7 +9,8 @@ measures them on:
   ``||W||_F <= sqrt(6) s_Z``, the distance at an early time, the decay rate at
   the end of a run;
 * the instantaneous decay rate ``-d/dt log ||W(t) - Z_1||_F`` along (17)
-  (:func:`decay_rate`) and its limit near ``Z_1`` (:func:`nearby_rate`);
+  (:func:`decay_rate`) and its limit near ``Z_1``
+  (:func:`linnet.theory.slowest_nearby_rate`);
 * the rank-one quantities ``s = ||W||_F``, ``rho = <W, Z>/s``,
   ``p = <W, Z_1>/(s s_Z)`` and their time derivatives along (17), computed
   from the matrix velocity (:func:`rank_one_rates`) and from the reduced
@@ -42,6 +43,7 @@ return numbers) or a stack ``(k, dy, dx)`` (and return arrays of shape
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -59,9 +61,9 @@ from ..theory import (
     cosine_with_Z1,
     in_set_36,
     kappa,
+    nearby_modes,
     radial_rate,
     rhs_35,
-    slowest_nearby_rate,
     stable_set_margin,
     theorem_4_4_bound,
 )
@@ -69,7 +71,6 @@ from ..validate import as_matrix_stack, positive_float, positive_int, read_only
 
 __all__ = [
     "decay_rate",
-    "nearby_rate",
     "RankOneRates",
     "rank_one_rates",
     "reduced_rates",
@@ -85,10 +86,6 @@ __all__ = [
     "BoundCheck",
     "theorem_4_4_check",
 ]
-
-#: ``Z`` counts as rank one (so that a depth-1 network converges to ``Z_1 = Z``)
-#: when ``s_Z2 <= RANK_ONE_TARGET_RTOL * s_Z``.
-RANK_ONE_TARGET_RTOL = 1e-12
 
 
 # --------------------------------------------------------------------------
@@ -147,8 +144,8 @@ def decay_rate(W, target: Target, depth: int) -> np.ndarray:
     """Instantaneous decay rate ``-d/dt log ||W(t) - Z_1||_F`` along (17).
 
     ``= -<W - Z_1, dW/dt> / ||W - Z_1||_F^2`` with ``dW/dt`` from
-    :func:`linnet.flows.induced_velocity`. Near ``Z_1`` it tends to
-    :func:`nearby_rate`.
+    :func:`linnet.flows.induced_velocity`. Near ``Z_1`` it tends to the
+    slowest nearby rate (:func:`linnet.theory.nearby_modes`).
 
     Parameters
     ----------
@@ -169,53 +166,6 @@ def decay_rate(W, target: Target, depth: int) -> np.ndarray:
     num = -np.sum(E * V, axis=(-2, -1))
     out = np.where(e2 > 0, num / np.where(e2 > 0, e2, 1.0), np.nan)
     return float(out[0]) if single else out
-
-
-def nearby_rate(target: Target, depth: int) -> float:
-    """Asymptotic rate ``lim -(1/t) log ||W(t) - Z_1||_F`` of (17) near ``Z_1``.
-
-    For ``N >= 2`` (a network with a one-neuron layer, ``W`` of rank one),
-    linearising the reduced equations (notes A.3) at ``(s, u, v) = (s_Z, u_Z, v_Z)``:
-    the norm error decays at rate ``m N s_Z^{2-2/N}``; a direction error in
-    the plane of the singular pair ``i >= 2`` has the rates
-    ``m s_Z^{1-2/N} (s_Z -+ s_{Z,i})``, and one outside the singular vectors of
-    ``Z`` the rate ``m s_Z^{2-2/N}``. The slowest,
-
-    ``m s_Z^{2-2/N} (1 - gamma)``,   ``gamma = s_Z2 / s_Z``,
-
-    is the rate of a generic trajectory. It decreases with ``N`` when
-    ``s_Z < 1``, does not depend on ``N`` when ``s_Z = 1`` and increases with
-    ``N`` when ``s_Z > 1``. For ``N = 1``, ``W(t) = Z + (W0 - Z) e^{-m t}``:
-    the rate is ``m``, and ``W -> Z_1`` only when ``Z = Z_1`` (rank one).
-
-    Parameters
-    ----------
-    target : Target
-        ``s_Z > s_Z2``.
-    depth : int
-        ``N >= 1``.
-
-    Returns
-    -------
-    float
-
-    Raises
-    ------
-    ValueError
-        If ``depth = 1`` and ``Z`` has rank two or more (the depth-1 flow
-        converges to ``Z``, not to ``Z_1``).
-    """
-    target = _target(target)
-    N = positive_int(depth, "depth")
-    if N == 1:
-        if target.s_Z2 > RANK_ONE_TARGET_RTOL * target.s_Z:
-            raise ValueError(
-                f"depth 1 converges to Z, not to Z1, when rank(Z) >= 2 (s_Z2/s_Z = {target.gamma:.3g}); "
-                "nearby_rate needs depth >= 2 or a rank-one Z"
-            )
-        return float(target.m)
-    # One source for the formula: linnet.theory (the chapter on depth and rates derives it).
-    return float(slowest_nearby_rate(target.s_Z, target.m, N, target.gamma))
 
 
 @dataclass(frozen=True)
@@ -433,7 +383,7 @@ class DepthComparison:
     end_rate : ndarray, shape (D,)
         :func:`decay_rate` at ``end_time``.
     nearby_rate : ndarray, shape (D,)
-        :func:`nearby_rate` of each depth.
+        Slowest nearby rate of each depth (:func:`linnet.theory.nearby_modes`).
     """
 
     depths: tuple
@@ -471,7 +421,7 @@ def _check_depths(depths) -> tuple:
     if isinstance(depths, (str, bytes)) or not hasattr(depths, "__len__") or len(depths) < 2:
         raise ValueError(f"depths must be a list of at least two increasing integers >= 1; got {depths!r}")
     ds = tuple(positive_int(d, f"depths[{i}]") for i, d in enumerate(depths))
-    if any(b <= a for a, b in zip(ds, ds[1:])):
+    if any(b <= a for a, b in itertools.pairwise(ds)):
         raise ValueError(f"depths must be strictly increasing; got {list(ds)}")
     return ds
 
@@ -491,7 +441,7 @@ def compare_depths(
     Each depth is integrated by :func:`linnet.flows.induced_flow` on
     ``[0]`` and ``n_times - 1`` geometrically spaced times from
     ``1e-9 t_N`` to ``t_N``, where ``t_N = t_end`` if given, else
-    ``settle / nearby_rate(target, N)`` (so every depth ends the same number of
+    ``settle / mu_N`` with ``mu_N`` the slowest nearby rate (so every depth ends the same number of
     its own nearby time constants from the start). Then:
 
     * ``tau_N``: first time ``||W(t)||_F <= sqrt(6) s_Z`` (:func:`linnet.measure.crossing_time`
@@ -509,7 +459,7 @@ def compare_depths(
     depths : sequence of int
         Strictly increasing, ``>= 1`` (depth 1 only for a rank-one ``Z``).
     t_end : float, optional
-        Common final time; default: per-depth ``settle / nearby_rate``.
+        Common final time; default: per-depth ``settle / mu_N``.
     settle : float
         Number of nearby time constants per run when ``t_end`` is None.
     n_times : int
@@ -543,9 +493,9 @@ def compare_depths(
         raise ValueError(
             f"W0 must be a faraway start, ||W0||_F > sqrt(6) s_Z = {sigma:.6g}; got ||W0||_F = {np.linalg.norm(W0):.6g}"
         )
-    rates = np.array([nearby_rate(target, N) for N in ds])
+    rates = np.array([nearby_modes(target, N).slowest for N in ds])
     ts, dist, norms, taus, end_rates = [], [], [], [], []
-    for N, rate in zip(ds, rates):
+    for N, rate in zip(ds, rates, strict=True):
         T = t_end if t_end is not None else settle / rate
         t = np.concatenate([[0.0], np.geomspace(1e-9 * T, T, n_times - 1)])
         W = induced_flow(W0, target, N, t, rtol=rtol).W
@@ -829,7 +779,7 @@ def theorem_4_4_check(starts: StableStarts, *, settle: float = 10.0, n_times: in
 
     One batched integration (:func:`linnet.flows.induced_flow`) on
     ``[0]`` and ``n_times - 1`` geometric times from ``1e-7 T`` to
-    ``T = settle / nearby_rate(target, depth)``.
+    ``T = settle / mu_N`` (``mu_N``: :func:`linnet.theory.slowest_nearby_rate`).
 
     Parameters
     ----------
@@ -849,7 +799,7 @@ def theorem_4_4_check(starts: StableStarts, *, settle: float = 10.0, n_times: in
     settle = positive_float(settle, "settle")
     n_times = positive_int(n_times, "n_times", minimum=3)
     target, N = starts.target, starts.depth
-    T = settle / nearby_rate(target, N)
+    T = settle / nearby_modes(target, N).slowest
     t = np.concatenate([[0.0], np.geomspace(1e-7 * T, T, n_times - 1)])
     W = induced_flow(starts.W0, target, N, t, rtol=rtol).W
     k = W.shape[0]
@@ -993,7 +943,7 @@ def check_38(W0, target: Target, depth: int, alpha: float, beta: float, *, settl
     """Integrate starts ``W0`` (a stack) by (17) and compare with (38a) before ``tau`` and (38b) after.
 
     One batched integration on ``[0]`` and ``n_times - 1`` geometric times from
-    ``1e-6 T`` to ``T = settle / nearby_rate(target, depth)``. For a start with
+    ``1e-6 T`` to ``T = settle / mu_N`` (``mu_N``: :func:`linnet.theory.slowest_nearby_rate`). For a start with
     ``s_0 > sqrt(6) s_Z``, ``tau`` is bracketed on that grid, located on 201
     points of the bracket by a second integration and ``W(tau)`` computed by a
     third, so (38b) is evaluated from ``W(tau)`` itself, as the theorem states.
@@ -1007,7 +957,7 @@ def check_38(W0, target: Target, depth: int, alpha: float, beta: float, *, settl
     in_set_36(target.Z1, target, alpha, beta)  # validates alpha in [gamma_Z, 1) and beta > 1
     settle = positive_float(settle, "settle")
     n_times = positive_int(n_times, "n_times", minimum=3)
-    T = settle / nearby_rate(target, N)
+    T = settle / nearby_modes(target, N).slowest
     t = np.concatenate([[0.0], np.geomspace(1e-6 * T, T, n_times - 1)])
     W = induced_flow(W0, target, N, t, rtol=rtol).W
     k = W.shape[0]
