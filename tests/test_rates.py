@@ -34,6 +34,19 @@ def general():
 # --------------------------------------------------------------------------
 
 
+def test_solver_noise_on_a_rank_one_matrix_does_not_change_its_rates(general):
+    # sigma_2 / sigma_1 = 1e-11, as the solver leaves it (above flows.RANGE_RTOL = 1e-12): the
+    # rank-one quantities are those of the rank-one part (the general A_W would raise 1e-11 to 2/N).
+    rng = np.random.default_rng(1)
+    W = rank_one(rng, general.Z.shape)
+    U, _, Vt = np.linalg.svd(W)
+    noisy = W + 1e-11 * np.linalg.norm(W) * np.outer(U[:, 1], Vt[1])
+    for N in (3, 8):
+        assert R.dloss_34(noisy, general, N) == pytest.approx(R.dloss_34(W, general, N), rel=1e-9)
+        assert R.decay_rate(noisy, general, N) == pytest.approx(R.decay_rate(W, general, N), rel=1e-9)
+        assert R.rank_one_rates(noisy, general, N).dp == pytest.approx(R.rank_one_rates(W, general, N).dp, rel=1e-9)
+
+
 def test_decay_rate_of_depth_one_is_m(figure1_data):
     _, _, tgt = figure1_data  # dy = 1: Z = Z1 and W - Z1 = (W0 - Z) e^{-m t}
     W = rank_one_start(tgt, 3.0, 0.7, seed=0)
