@@ -49,7 +49,7 @@ from ..data import Target, as_target
 from ..flows import (
     FlowIntegrationError,
     induced_flow,
-    induced_operator,
+    induced_velocity,
     scalar_polar_flow,
 )
 from ..measure import (
@@ -248,7 +248,7 @@ def numerical_linearisation(target: Target, depth: int, step: float = 1e-6) -> N
 
     For each basis direction ``E`` of the tangent space, ``DF(Z_1)[E]`` is
     ``(F(R(h E)) - F(R(-h E))) / (2 h)`` with ``F(W) = -m A_W(W - Z)``
-    (:func:`linnet.flows.induced_operator`, rank-one closed form),
+    (:func:`linnet.flows.induced_velocity`, rank-one closed form at rank-one ``W``),
     ``h = step * s_Z`` and ``R`` the rank-one truncation (a retraction onto
     the rank-one matrices, so ``F`` is only evaluated where the flow lives).
     Truncation error ``O(step^2)``, round-off ``O(1e-16 / step)`` relative.
@@ -280,11 +280,11 @@ def numerical_linearisation(target: Target, depth: int, step: float = 1e-6) -> N
     basis = np.array(
         [np.outer(u, v)] + [np.outer(Uc[:, i], v) for i in range(dy - 1)] + [np.outer(u, Vc[:, j]) for j in range(dx - 1)]
     )
-    m, Z, Z1 = float(target.m), target.Z, target.Z1
+    Z1 = target.Z1
     h = step * target.s_Z
 
     def F(W):
-        return -m * induced_operator(W, N, W - Z, form="rank1" if N > 1 else "auto")
+        return induced_velocity(W, target, N)
 
     n = basis.shape[0]
     J = np.empty((n, n))
