@@ -239,6 +239,33 @@ def as_target(target, name: str = "target", *, unique_Z1: bool = False) -> Targe
     return target
 
 
+def target_data(target) -> tuple[np.ndarray, np.ndarray]:
+    """Whitened data (23) whose target (25) is ``target.Z``: ``X = sqrt(m) [I_dx, 0]``, ``Y = Z X``.
+
+    Then ``X X^T = m I`` and ``Y X^T / m = Z`` (to round-off), so gradient
+    flow (13) on this data (:func:`linnet.flows.gradient_flow`) is the flow of
+    a target given only as a matrix (e.g. :func:`linnet.chapters.beyond.spectral_target`). Only the
+    moments ``X X^T`` and ``Y X^T`` enter the flow, so any other whitened data
+    with the same ``Z`` gives the same trajectories.
+
+    Parameters
+    ----------
+    target : Target
+        With ``m >= dx``.
+
+    Returns
+    -------
+    X : ndarray, shape (dx, m)
+    Y : ndarray, shape (dy, m)
+    """
+    target = as_target(target)
+    if target.m < target.dx:
+        raise ValueError(f"target.m must be >= dx = {target.dx} for X X^T = m I to be possible; got m = {target.m}")
+    X = np.zeros((target.dx, target.m))
+    X[:, : target.dx] = np.sqrt(target.m) * np.eye(target.dx)
+    return X, target.Z @ X
+
+
 # --------------------------------------------------------------------------
 # a user's table (Arora et al.'s Figure 1 data, or any regression table)
 # --------------------------------------------------------------------------
