@@ -98,6 +98,12 @@ RATE_WINDOW = (1e-8, 1e-5)
 RATE_RTOL = 1e-13
 
 
+def _rank_one_truncation(M: np.ndarray) -> np.ndarray:
+    """The best rank-one approximation of a matrix (truncated SVD)."""
+    U, s, Vt = np.linalg.svd(M)
+    return s[0] * np.outer(U[:, 0], Vt[0])
+
+
 def _target(target) -> Target:
     return as_target(target, unique_Z1=True)
 
@@ -189,8 +195,7 @@ def mode_start(target: Target, direction, amplitude: float) -> np.ndarray:
     target = _target(target)
     D = as_matrix(direction, "direction", shape=target.Z.shape)
     a = positive_float(amplitude, "amplitude")
-    U, s, Vt = np.linalg.svd(target.Z1 + a * target.s_Z * D)
-    return s[0] * np.outer(U[:, 0], Vt[0])
+    return _rank_one_truncation(target.Z1 + a * target.s_Z * D)
 
 
 def _guard_norms(norms: np.ndarray, start_norms: np.ndarray, s_Z: float) -> None:
@@ -236,11 +241,6 @@ class NumericalLinearisation:
 
     def __post_init__(self):
         _freeze(self, ("basis", "jacobian", "rates"))
-
-
-def _rank_one_truncation(M: np.ndarray) -> np.ndarray:
-    U, s, Vt = np.linalg.svd(M)
-    return s[0] * np.outer(U[:, 0], Vt[0])
 
 
 def numerical_linearisation(target: Target, depth: int, step: float = 1e-6) -> NumericalLinearisation:
