@@ -103,23 +103,6 @@ def _freeze(obj, names) -> None:
         object.__setattr__(obj, name, read_only(getattr(obj, name)))
 
 
-def _velocity(stack: np.ndarray, target: Target, depth) -> np.ndarray:
-    """:func:`linnet.flows.induced_velocity` of (17), at the rank-one part of each matrix that is rank one.
-
-    A matrix with ``sigma_2 <= RANK_ONE_RTOL sigma_1`` (1e-8, as in
-    :mod:`linnet.theory`) is replaced by its best rank-one approximation
-    first. A trajectory of (17) from a rank-one start is rank one, but the
-    solver leaves ``sigma_2 / sigma_1`` up to ~1e-11 (measured: 5.8e-12), above
-    the core's rank threshold ``flows.RANGE_RTOL = 1e-12``; the general form of
-    ``A_W`` raises that noise to powers ``< 1`` and changes the velocity by
-    ~1e-6 relative (measured on chapter 04's check of (34) with seed 1).
-    """
-    U, S, Vt = np.linalg.svd(stack, full_matrices=False)
-    rank_one = S[:, 1] <= RANK_ONE_RTOL * S[:, 0] if S.shape[1] > 1 else np.ones(len(stack), dtype=bool)
-    part = S[:, :1, None] * U[:, :, :1] @ Vt[:, :1, :]
-    return induced_velocity(np.where(rank_one[:, None, None], part, stack), target, depth)
-
-
 def _rank_one_factors(W: np.ndarray, name: str):
     """``s, u, v`` with ``W = s u v^T`` for each matrix of a stack ``(k, dy, dx)``.
 
@@ -177,7 +160,7 @@ def decay_rate(W, target: Target, depth: int) -> np.ndarray:
     """
     target = _target(target)
     stack, single = as_matrix_stack(W, "W", target.Z.shape)
-    V = _velocity(stack, target, depth)
+    V = induced_velocity(stack, target, depth)
     E = stack - target.Z1
     e2 = np.sum(E * E, axis=(-2, -1))
     num = -np.sum(E * V, axis=(-2, -1))
@@ -254,7 +237,7 @@ def rank_one_rates(W, target: Target, depth: int) -> RankOneRates:
         Arrays of shape ``(k,)`` (of shape ``()`` for one matrix).
     """
     target, N, single, flat, s, _, _ = _rank_one_stack(W, target, depth)
-    V = _velocity(flat, target, N)
+    V = induced_velocity(flat, target, N)
     inner = lambda A, B: np.einsum("kij,kij->k", A, np.broadcast_to(B, A.shape))  # noqa: E731
     ds = inner(flat, V) / s
     rho = inner(flat, target.Z) / s
@@ -848,7 +831,7 @@ def dloss_34(W, target: Target, depth: int) -> np.ndarray:
     """
     target = _target(target)
     stack, single = as_matrix_stack(W, "W", target.Z.shape)
-    V = _velocity(stack, target, depth)  # = -m A_W(W - Z)
+    V = induced_velocity(stack, target, depth)  # = -m A_W(W - Z)
     return _out(np.sum((stack - target.Z1) * V, axis=(-2, -1)), single)
 
 
