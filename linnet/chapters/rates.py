@@ -49,9 +49,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..data import Target, as_target
+from ..data import Target, as_target, spectral_target
 from ..flows import DEFAULT_RTOL, induced_flow, induced_velocity
-from ..init import haar_orthogonal
 from ..measure import crossing_time
 from ..theory import (
     PHASE_ONE_FACTOR,
@@ -573,8 +572,7 @@ def random_target(dy: int, dx: int, s_Z: float, gamma: float, m: int, seed) -> T
         raise ValueError(f"gamma must be 0 when min(dy, dx) = 1 (Z has a single singular value); got {gamma!r}")
     rng = np.random.default_rng(seed)
     s = np.concatenate([[1.0, g][:r], rng.uniform(0, g, size=max(r - 2, 0))]) * s_Z
-    Z = (haar_orthogonal(dy, rng)[:, :r] * s) @ haar_orthogonal(dx, rng)[:, :r].T
-    return Target.from_matrix(Z, m)
+    return spectral_target(s, dy, dx, m, rng)  # the same generator: the draws of before
 
 
 @dataclass(frozen=True)
