@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from linnet.chapters import beyond as bd
-from linnet.data import Target, target_data, whitened_data
+from linnet.data import Target, spectral_target, target_data, whitened_data
 from linnet.flows import gradient_descent, gradient_flow, induced_flow, induced_velocity
 from linnet.init import balanced_init, rotate
 from linnet.network import (
@@ -31,7 +31,7 @@ from linnet.theory import correlation_set_margin
 
 @pytest.fixture(scope="module")
 def tg():
-    return bd.spectral_target([1.0, 0.5, 0.25], 3, 4, 50, 0)
+    return spectral_target([1.0, 0.5, 0.25], 3, 4, 50, 0)
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +59,7 @@ def test_spectral_target_has_the_prescribed_singular_values(tg):
 )
 def test_spectral_target_rejects_bad_input(args, word):
     with pytest.raises(ValueError, match=word):
-        bd.spectral_target(*args)
+        spectral_target(*args)
 
 
 def test_balanced_stack_matches_products_and_is_balanced(tg):
@@ -229,7 +229,7 @@ def test_deflated_set_contains_Zr_and_not_minus_Zr(tg):
     with pytest.raises(ValueError, match="alpha"):
         bd.deflated_set_margin(tg.Z, tg, 2, 0.0)
     with pytest.raises(ValueError, match="distinct"):
-        bd.deflated_set_margin(np.ones((3, 4)), bd.spectral_target([1.0, 1.0], 3, 4, 1, 0), 2, 0.5)
+        bd.deflated_set_margin(np.ones((3, 4)), spectral_target([1.0, 1.0], 3, 4, 1, 0), 2, 0.5)
 
 
 def test_component_correlation(tg):

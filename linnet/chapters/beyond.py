@@ -8,7 +8,7 @@ from the core: gradient flow (13) of a stack of networks
 (:func:`linnet.measure.crossing_time`), the rate ``m N s^{2-2/N}``
 (:func:`linnet.theory.radial_rate`).
 
-* Width ``r > 1``: :func:`spectral_target` (a target with prescribed singular
+* Width ``r > 1``: :func:`linnet.data.spectral_target` (a target with prescribed singular
   values) and :func:`linnet.data.target_data` (whitened data with that target),
   :func:`balanced_stack` (many balanced starts), :func:`escape_time`
   (the plateau length of one decoupled mode, Saxe et al. 2013),
@@ -38,7 +38,7 @@ from ..flows import (
     gradient_descent,
     gradient_flow,
 )
-from ..init import balanced_init, check_widths, haar_orthogonal
+from ..init import balanced_init, check_widths
 from ..measure import crossing_time
 from ..network import balancedness, check_weights, hessian, stack_networks
 from ..theory import radial_rate
@@ -51,7 +51,6 @@ from ..validate import (
 )
 
 __all__ = [
-    "spectral_target",
     "balanced_stack",
     "gaussian_stack",
     "escape_time",
@@ -70,41 +69,6 @@ __all__ = [
 # --------------------------------------------------------------------------
 # targets and starts
 # --------------------------------------------------------------------------
-
-
-def spectral_target(singular_values, dy: int, dx: int, m: int, seed) -> Target:
-    """A target ``Z = U diag(s) V^T`` (25) with prescribed singular values.
-
-    ``U`` and ``V`` are the leading columns of Haar-random orthogonal matrices,
-    so the singular vectors are in general position; ``s`` is given, which
-    makes the gaps between consecutive singular values controllable.
-
-    Parameters
-    ----------
-    singular_values : array_like, shape (k,)
-        Non-increasing, ``>= 0``, ``k <= min(dy, dx)``; missing ones are 0.
-    dy, dx : int
-        Shape of ``Z``.
-    m : int
-        Number of examples (the flows read ``dW/dt = -m A_W(W - Z)``).
-    seed : int or None
-
-    Returns
-    -------
-    Target
-    """
-    dy = positive_int(dy, "dy")
-    dx = positive_int(dx, "dx")
-    m = positive_int(m, "m")
-    s = np.asarray(singular_values, dtype=float)
-    if s.ndim != 1 or s.size == 0 or s.size > min(dy, dx):
-        raise ValueError(f"singular_values must be a 1-D array of length 1..min(dy, dx) = {min(dy, dx)}; got shape {s.shape}")
-    if not (np.all(np.isfinite(s)) and np.all(s >= 0) and np.all(np.diff(s) <= 0)):
-        raise ValueError("singular_values must be finite, >= 0 and non-increasing")
-    rng = np.random.default_rng(seed)
-    U = haar_orthogonal(dy, rng)[:, : s.size]
-    V = haar_orthogonal(dx, rng)[:, : s.size]
-    return Target.from_matrix((U * s) @ V.T, m)
 
 
 def balanced_stack(W0s, widths, seed) -> list[np.ndarray]:
