@@ -37,10 +37,11 @@ from itertools import pairwise
 import numpy as np
 
 from ..data import Target, as_target
+from ..flows import RANK_ONE_RTOL
 from ..init import check_widths, numerical_rank
 from ..measure import crossing_time, polar_distance
 from ..network import as_weight_stack
-from ..theory import RANK_ONE_RTOL, radial_rate
+from ..theory import radial_rate
 from ..validate import as_matrix, positive_float, positive_int, read_only
 
 __all__ = [
@@ -396,7 +397,7 @@ def balanced_rank_one_networks(W0s, widths, seed) -> list[np.ndarray]:
     Parameters
     ----------
     W0s : array_like, shape (B, dy, dx)
-        Each of rank one (checked to ``RANK_ONE_RTOL`` of :mod:`linnet.theory`).
+        Each of rank one (checked to ``RANK_ONE_RTOL`` of :mod:`linnet.flows`).
     widths : sequence of int
         ``[dx, d_1, ..., dy]``.
     seed : int or None
