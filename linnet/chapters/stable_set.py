@@ -38,7 +38,7 @@ import numpy as np
 
 from ..data import Target, as_target
 from ..flows import RANK_ONE_RTOL
-from ..init import check_widths, numerical_rank
+from ..init import check_widths, numerical_rank, unit_orthogonal
 from ..measure import crossing_time, polar_distance
 from ..network import as_weight_stack
 from ..theory import radial_rate
@@ -259,14 +259,6 @@ def _norms_and_levels(target: Target, norm_ratios, levels, name: str) -> tuple[n
     return k * target.s_Z, c
 
 
-def _unit_orthogonal(rng, n: int, d: int, axis: np.ndarray) -> np.ndarray:
-    """``n`` random unit vectors of length ``d`` orthogonal to the unit vector ``axis`` (zeros if ``d = 1``)."""
-    x = rng.standard_normal((n, d))
-    x -= (x @ axis)[:, None] * axis[None]
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return np.where(norms > 0, x / np.where(norms > 0, norms, 1.0), 0.0)
-
-
 def rank_one_with(target: Target, norm_ratios, cosines, seed) -> np.ndarray:
     """Random rank-one ``W = s u v^T`` with ``s_W = s = k s_Z`` and ``u^T Z_1 v / s_Z = c`` exactly.
 
@@ -300,8 +292,8 @@ def rank_one_with(target: Target, norm_ratios, cosines, seed) -> np.ndarray:
         lam = rng.uniform(size=n)
         a = np.where(c > 0, np.abs(c) ** lam, 1.0)
     b = c / a
-    u = a[:, None] * target.u[None] + np.sqrt(np.maximum(1 - a * a, 0.0))[:, None] * _unit_orthogonal(rng, n, target.dy, target.u)
-    v = b[:, None] * target.v[None] + np.sqrt(np.maximum(1 - b * b, 0.0))[:, None] * _unit_orthogonal(rng, n, target.dx, target.v)
+    u = a[:, None] * target.u[None] + np.sqrt(np.maximum(1 - a * a, 0.0))[:, None] * unit_orthogonal(target.u, n, rng)
+    v = b[:, None] * target.v[None] + np.sqrt(np.maximum(1 - b * b, 0.0))[:, None] * unit_orthogonal(target.v, n, rng)
     return s[:, None, None] * u[:, :, None] * v[:, None, :]
 
 
