@@ -12,7 +12,10 @@ formulas with its constants, cited by equation number ((28): ``set_28_margins``,
 helpers), and results of this book (``theorem_4_4_bound``, ``theorem_3_8_bound``,
 ``time_to_accuracy``: a two-phase bound proved in ``notes/paper-statements.md``,
 A.6, on a cone without an upper norm bound; ``nearby_modes``: the exact nearby
-rates). The book's results are never presented under the paper's numbers.
+rates; ``faraway_halving_time``, ``far_phase_time``, ``time_scale_factor``,
+``two_phase_time_estimate``, ``escape_time``: the phase laws of the rank-one
+reduction of (17), chapters 06 and 07). The book's results are never presented
+under the paper's numbers.
 
 Quantities used throughout, for a rank-one ``W = s u v^T`` (``s = ||W||_F``):
 
@@ -32,6 +35,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.integrate import quad
 
 from .data import Target, as_target
 from .flows import RANK_ONE_RTOL
@@ -1462,4 +1466,211 @@ def slowest_nearby_rate(s_Z, m, depth, gamma=0.0):
     if not (np.all(np.isfinite(g)) and np.all(g >= 0) and np.all(g < 1)):
         raise ValueError("gamma must lie in [0, 1) (gamma = s_Z2/s_Z < 1 is Assumption 3.6)")
     out = m * s ** kappa(N) * (1.0 - g)
+    return out.item() if out.ndim == 0 else out
+
+
+# --------------------------------------------------------------------------
+# The book's phase laws of the rank-one reduction of (17) (beyond the paper)
+# --------------------------------------------------------------------------
+#
+# Closed forms derived in this book (chapters 06 and 07), not results of
+# Eftekhari (2020). For a rank-one W = s u v^T the induced flow (17) reduces to
+# (notes A.3) s' = -m N s^{2-2/N} (s - rho), rho = u^T Z v, with
+# |rho| <= s_Z and rho nondecreasing. Far from Z_1 (s >> s_Z) this is
+# d(s^{-kappa})/dt ~ kappa m N (the far-away phase, chapter 06); near Z_1 the
+# nearby rates above take over; along one decoupled mode of an aligned
+# balanced start (rho = the target singular value) it integrates to the escape
+# time of that mode (chapter 07; Saxe et al. 2013).
+
+__all__ += [
+    "reduced_radial_velocity",
+    "escape_time",
+    "faraway_halving_time",
+    "far_phase_time",
+    "time_scale_factor",
+    "two_phase_time_estimate",
+]
+
+
+def _positive_array(value, name: str) -> np.ndarray:
+    arr = np.asarray(value, dtype=float)
+    if not (np.all(np.isfinite(arr)) and np.all(arr > 0)):
+        raise ValueError(f"{name} must be finite and > 0 (a number or an array)")
+    return arr
+
+
+def _start_angle(angle) -> float:
+    a = float(angle)
+    if not 0.0 <= a < math.pi / 2:
+        raise ValueError(f"angle must be in [0, pi/2) radians (a start correlated with Z_1); got {angle!r}")
+    return a
+
+
+def reduced_radial_velocity(s, rho, m, depth):
+    """``ds/dt = -m N s^{2-2/N} (s - rho)``: the norm's equation in the rank-one reduction of (17).
+
+    For ``W = s u v^T`` (``||u|| = ||v|| = 1``) and ``rho = u^T Z v`` (notes
+    A.3, this book's derivation). ``m N s^{2-2/N}`` is :func:`radial_rate`;
+    ``s > 0`` and ``depth`` broadcast with ``rho`` (arrays allowed).
+    """
+    return -radial_rate(s, m, depth) * (s - rho)
+
+
+def escape_time(sigma0, s, m, depth, level: float = 0.5):
+    """Time for one decoupled mode to grow from ``sigma0`` to ``level * s`` (chapter 07; beyond the paper).
+
+    For a balanced start aligned with the singular vectors of ``Z`` (Saxe et
+    al. 2013's decoupled solutions), the singular value ``sigma`` of ``W``
+    along a mode with target singular value ``s`` obeys the rank-one reduction
+    of (17) (notes A.3) with ``rho = s``:
+    ``dsigma/dt = m N sigma^{2-2/N} (s - sigma)`` (:func:`reduced_radial_velocity`).
+    The time is
+    ``int_{sigma0}^{level s} dsigma / (m N sigma^{2-2/N} (s - sigma))``; for
+    ``N = 2`` it is ``[ln(x/(s-x))]_{sigma0}^{level s} / (2 m s)`` (logistic growth),
+    ``N = 1`` gives ``ln((s - sigma0)/(s - level s)) / m``; deeper networks
+    by quadrature (relative accuracy ``1e-11``).
+
+    Parameters
+    ----------
+    sigma0 : float or array_like
+        Initial singular value, ``0 < sigma0 < level * s``.
+    s : float or array_like
+        Target singular value ``> 0``.
+    m : float
+    depth : int
+    level : float in (0, 1)
+
+    Returns
+    -------
+    float or ndarray
+    """
+    m = positive_float(m, "m")
+    N = positive_int(depth, "depth")
+    level = positive_float(level, "level")
+    if level >= 1:
+        raise ValueError(f"level must lie in (0, 1); got {level!r}")
+    s0, sv = np.broadcast_arrays(np.asarray(sigma0, dtype=float), np.asarray(s, dtype=float))
+    if not (np.all(sv > 0) and np.all(s0 > 0) and np.all(s0 < level * sv)):
+        raise ValueError("sigma0 and s must satisfy 0 < sigma0 < level * s")
+    out = np.empty(s0.shape)
+    for idx in np.ndindex(s0.shape):
+        a, b = s0[idx], level * sv[idx]
+        if N == 1:
+            out[idx] = math.log((sv[idx] - a) / (sv[idx] - b)) / m
+        elif N == 2:
+            out[idx] = (math.log(b / (sv[idx] - b)) - math.log(a / (sv[idx] - a))) / (2 * m * sv[idx])
+        else:
+            # dt = dsigma / sigma'; substitute sigma = e^x
+            def f(x, ss=sv[idx]):
+                sigma = math.exp(x)
+                return sigma / reduced_radial_velocity(sigma, ss, m, N)
+
+            out[idx] = quad(f, math.log(a), math.log(b), epsabs=0, epsrel=1e-11, limit=200)[0]
+    return out.item() if out.ndim == 0 else out
+
+
+def faraway_halving_time(r0, m, depth):
+    """Far-away time for ``||W||`` to halve: ``(2^kappa - 1) r0^{-kappa} / (kappa m N)`` (``ln 2 / m`` for N = 1).
+
+    The far-away law of chapter 06 (beyond the paper). Far from ``Z_1``
+    (``r = ||W|| >> s_Z``) the radial equation of (17),
+    ``r' = -m N r^{2-2/N} (r - rho)`` with ``|rho| <= s_Z``, is
+    ``r' = -m N r^{1+kappa} (1 + O(s_Z/r))``, i.e.
+    ``d(r^{-kappa})/dt = kappa m N (1 + O(s_Z/r))``. Solving from ``r0`` to
+    ``r0/2`` gives the formula, with relative error ``O(s_Z / r0)``; for
+    ``N = 1`` (``kappa = 0``) it is the limit ``ln 2 / m``. The exponent of
+    ``r0`` is ``-kappa = -(2 - 2/N)``.
+
+    ``r0`` and ``depth`` broadcast (arrays allowed); ``r0 > 0``, ``m > 0``.
+    ``m N r0^{kappa}`` is :func:`radial_rate`.
+    """
+    r = _positive_array(r0, "r0")
+    m = positive_float(m, "m")
+    k = np.asarray(kappa(depth), dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        far = np.expm1(k * math.log(2.0)) / (np.where(k > 0, k, 1.0) * radial_rate(r, m, depth))
+    out = np.where(k > 0, far, math.log(2.0) / m + 0.0 * r)
+    return out.item() if out.ndim == 0 else out
+
+
+def far_phase_time(s0, s_Z, m, depth) -> float:
+    """Upper estimate of the time for ``||W||`` to fall from ``s0`` to ``2 s_Z`` (0 if already below).
+
+    Chapter 06's far-away phase (beyond the paper): while ``s > 2 s_Z >= 2 rho``
+    the radial equation of (17) gives ``s' <= -m N s^{3-2/N} / 2``, so the time
+    is at most ``2 ((2 s_Z)^{-kappa} - s0^{-kappa}) / (kappa m N)``; for
+    ``N = 1``, ``ln(s0 / s_Z) / m``. Used to size integration horizons.
+
+    Parameters
+    ----------
+    s0 : float
+        Initial norm ``||W0||_F >= 0``.
+    s_Z, m : float
+        ``> 0``.
+    depth : int
+        ``N >= 1``.
+    """
+    s0 = positive_float(s0, "s0", allow_zero=True)
+    s_Z = positive_float(s_Z, "s_Z")
+    m = positive_float(m, "m")
+    N = positive_int(depth, "depth")
+    if s0 <= 2 * s_Z:
+        return 0.0
+    if N == 1:
+        return math.log(s0 / s_Z) / m
+    k = kappa(N)
+    # While s > 2 s_Z >= 2 rho, s' <= -m N s^{3-2/N} / 2.
+    return 2.0 * ((2 * s_Z) ** -k - s0**-k) / (k * m * N)
+
+
+def time_scale_factor(scale, depth):
+    """``scale^{-kappa}``: rescaling ``Z`` (and ``W0``) by ``scale`` multiplies every time of (17) by this.
+
+    The scale law of chapter 06 (beyond the paper): ``A_W`` (16) is
+    homogeneous of degree ``kappa = 2 - 2/N`` in ``W``, so if ``W(t)`` solves
+    (17) for ``Z`` then ``scale W(scale^kappa t)`` solves it for ``scale Z``.
+    ``scale > 0``; arrays broadcast.
+    """
+    s = np.asarray(scale, dtype=float)
+    if not (np.all(np.isfinite(s)) and np.all(s > 0)):
+        raise ValueError("scale must be finite and > 0")
+    out = s ** (-np.asarray(kappa(depth), dtype=float))
+    return out.item() if out.ndim == 0 else out
+
+
+def two_phase_time_estimate(s_Z, m, depth, norm_ratio, angle, rel_tol):
+    """Time to reach ``||W - Z_1|| <= rel_tol s_Z`` predicted by the far-away and nearby analyses (scalar output).
+
+    Chapter 06's estimate (beyond the paper; not the paper's (38a)/(38b)).
+    ``N = 1`` is exact: ``W(t) - Z_1 = (W0 - Z_1) e^{-m t}``, so
+    ``T = log(d0 / rel_tol) / m`` with ``d0 = ||W0 - Z_1|| / s_Z``. For ``N >= 2``
+    the two phases are added: the far-away law (:func:`faraway_halving_time`)
+    brings ``||W||`` from ``norm_ratio s_Z`` down to ``max(rel_tol, 1) s_Z`` in
+    ``(max(rel_tol,1)^{-kappa} - norm_ratio^{-kappa}) s_Z^{-kappa} / (kappa m N)``, and the
+    nearby rate ``mu_N = m s_Z^{2-2/N}`` (:func:`slowest_nearby_rate`) takes the
+    distance from ``s_Z`` to ``rel_tol s_Z`` in ``log(1/rel_tol) / mu_N`` (when
+    ``rel_tol < 1``). Constants of order one (the angle left after the far
+    phase, the hand-over between the phases) are ignored, so the estimate is
+    asymptotic in both directions.
+
+    ``s_Z``, ``depth``, ``norm_ratio`` and ``rel_tol`` broadcast (arrays
+    allowed; ``s_Z``, ``norm_ratio``, ``rel_tol`` finite and ``> 0``; ``angle``
+    in ``[0, pi/2)``); returns 0 where the start already satisfies the accuracy.
+    """
+    s = _positive_array(s_Z, "s_Z")
+    m = positive_float(m, "m")
+    N = np.asarray(depth)
+    k = np.asarray(kappa(depth), dtype=float)
+    R = _positive_array(norm_ratio, "norm_ratio")
+    e = _positive_array(rel_tol, "rel_tol")
+    a = _start_angle(angle)
+    d0 = np.sqrt(R**2 + 1.0 - 2.0 * R * math.cos(a))
+    exact1 = np.log(np.maximum(d0 / e, 1.0)) / m
+    with np.errstate(invalid="ignore", divide="ignore"):
+        kk = np.where(k > 0, k, 1.0)
+        far = (np.maximum(e, 1.0) ** (-kk) - R ** (-kk)) / (kk * radial_rate(s, m, N))
+        near = np.log(np.maximum(1.0 / e, 1.0)) / slowest_nearby_rate(s, m, N)
+    deep = np.maximum(far, 0.0) + near
+    out = np.where(N == 1, exact1, deep)
+    out = np.where(e >= d0, 0.0, out)
     return out.item() if out.ndim == 0 else out

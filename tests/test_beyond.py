@@ -1,4 +1,5 @@
-"""Tests of linnet.chapters.beyond (chapter 07): targets and their data, escape times, deflation, candidate set,
+"""Tests of linnet.chapters.beyond (chapter 07): targets and their data, learning times against
+linnet.theory.escape_time (its formula: tests/test_theory_phases.py), deflation, candidate set,
 unbalanced starts, sharpness, gradient descent against the flow.
 
 Tolerances: quantities computed two independent ways to round-off are compared at 1e-10 to
@@ -26,7 +27,7 @@ from linnet.network import (
     gradients,
     stack_networks,
 )
-from linnet.theory import correlation_set_margin
+from linnet.theory import correlation_set_margin, escape_time
 
 
 @pytest.fixture(scope="module")
@@ -138,38 +139,13 @@ def test_flow_from_the_depth8_unbalanced_starts():
 # --- escape and learning times --------------------------------------------------
 
 
-def test_escape_time_depth2_closed_form_and_quadrature_agree():
-    # N = 2 has a closed form; N = 2 through the general quadrature path is reproduced
-    # by integrating the scalar ODE numerically.
-    from scipy.integrate import solve_ivp
-
-    s, m, s0 = 0.7, 50.0, 1e-3
-    for N in (2, 3, 5):
-        T = bd.escape_time(s0, s, m, N)
-        sol = solve_ivp(lambda t, x, N=N: m * N * x ** (2 - 2 / N) * (s - x), (0, T), [s0], rtol=1e-12, atol=1e-16)
-        assert abs(sol.y[0, -1] / (0.5 * s) - 1) < 1e-7
-
-
-@settings(max_examples=30, deadline=None)
-@given(st.floats(1e-6, 1e-2), st.floats(0.1, 2.0), st.integers(2, 8))
-def test_escape_time_decreases_with_sigma0(s0, s, N):
-    assert bd.escape_time(s0, s, 1.0, N) > bd.escape_time(2 * s0, s, 1.0, N)
-
-
-def test_escape_time_rejects_bad_input():
-    with pytest.raises(ValueError, match="sigma0"):
-        bd.escape_time(1.0, 1.0, 1.0, 2)
-    with pytest.raises(ValueError, match="level"):
-        bd.escape_time(0.1, 1.0, 1.0, 2, level=1.5)
-
-
 def test_learning_times_of_aligned_start_match_escape_time(tg):
     s0 = 1e-3
     ws = bd.balanced_stack((s0 * tg.U @ tg.Vt)[None], [4, 3, 3], 0)
     t = np.linspace(0, 0.5, 2001)
     res = gradient_flow(ws, *target_data(tg), t, rtol=1e-11, atol=1e-16, keep_weights=False)
     measured = bd.learning_times(t, res.W, tg)[0]
-    np.testing.assert_allclose(measured, bd.escape_time(s0, tg.s, 50, 2), rtol=1e-4)
+    np.testing.assert_allclose(measured, escape_time(s0, tg.s, 50, 2), rtol=1e-4)
 
 
 def test_learning_times_interpolate_and_mark_unreached_and_absent_modes():
@@ -315,7 +291,7 @@ def test_inputs_are_not_mutated(tg):
         lambda: bd.component_correlation(W, tg, 2),
         lambda: bd.balanced_stack(W, [4, 3, 3], 0),
         lambda: bd.unbalanced_start(W0, [4, 3, 3], 0.1, 0),
-        lambda: bd.escape_time(sig, 1.0, 50, 3),
+        lambda: escape_time(sig, 1.0, 50, 3),
         lambda: bd.learning_times(np.arange(4.0), W, tg),
     ]
     for call in calls:

@@ -1,6 +1,7 @@
 """Tests of linnet.chapters.depth: components of ``W - Z_1``, the rates measured on
-trajectories, the far-away law, the scale law, the two-phase estimate and the
-bound-to-truth ratio; and the core measurements the chapter reads its times with
+trajectories, times measured against the far-away law, the scale law and the
+two-phase estimate of :mod:`linnet.theory` (their formulas:
+``tests/test_theory_phases.py``), the bound-to-truth ratio; and the core measurements the chapter reads its times with
 (:mod:`linnet.measure`: rate fits, crossing times, the polar distance).
 
 Tolerances. Signals built from exact exponentials are fitted and interpolated
@@ -200,19 +201,6 @@ def test_norm_guard_raises_on_a_wrong_trajectory(monkeypatch, bad):
 # -- far away -------------------------------------------------------------------------
 
 
-def test_faraway_halving_time_formula():
-    m = 4.0
-    assert dp.faraway_halving_time(3.0, m, 1) == pytest.approx(math.log(2) / m)
-    for N in (2, 3, 8):
-        k = 2 - 2 / N
-        assert dp.faraway_halving_time(3.0, m, N) == pytest.approx((2**k - 1) * 3.0**-k / (k * m * N), rel=1e-14)
-    # N -> kappa -> 0 continuity is the N = 1 value: (2^k - 1)/k -> ln 2.
-    out = dp.faraway_halving_time(np.array([1.0, 10.0]), m, np.array([[1], [2]]))
-    assert out.shape == (2, 2)
-    with pytest.raises(ValueError, match="r0"):
-        dp.faraway_halving_time(0.0, m, 2)
-
-
 def test_measured_faraway_times(figure1_data):
     _, _, target = figure1_data
     s_Z, m = target.s_Z, target.m
@@ -221,7 +209,7 @@ def test_measured_faraway_times(figure1_data):
     # N = 1 is linear: the distance halves in ln 2 / m from anywhere.
     assert np.allclose(ft.halving[0], math.log(2) / m, rtol=1e-4)
     # Far away the scaling law holds up to O(s_Z / ||W0||).
-    pred = dp.faraway_halving_time(1e4 * s_Z, m, 3)
+    pred = th.faraway_halving_time(1e4 * s_Z, m, 3)
     assert ft.halving[1, -1] == pytest.approx(pred, rel=1e-3)
     # tau = 0 inside sqrt(6) s_Z; tau <= tau_bar of Theorem 4.4 (our reconstruction) outside.
     assert np.all(ft.tau[:, :2] == 0)
@@ -240,27 +228,15 @@ def test_scale_law_on_measured_times():
     A1 = dp.accuracy_times(1.0, 5.0, [1, 2, 4], ratios, 0.4, eps, samples=600)
     lam = 0.2
     Al = dp.accuracy_times(lam, 5.0, [1, 2, 4], ratios, 0.4, eps, samples=600)
-    scaled = dp.time_scale_factor(lam, np.array([1, 2, 4]))[:, None, None] * A1.times
+    scaled = th.time_scale_factor(lam, np.array([1, 2, 4]))[:, None, None] * A1.times
     assert np.max(np.abs(Al.times - scaled) / Al.times) <= 1e-8
 
 
 def test_depth_one_accuracy_times_are_exact():
     eps = np.array([1e-7, 1e-3, 1.0])
     A = dp.accuracy_times(0.3, 2.0, [1], [5.0], PI6, eps, samples=800)
-    exact = dp.two_phase_time_estimate(0.3, 2.0, 1, 5.0, PI6, eps)
+    exact = th.two_phase_time_estimate(0.3, 2.0, 1, 5.0, PI6, eps)
     assert np.allclose(A.times[0, 0], exact, rtol=1e-8)
-
-
-def test_two_phase_estimate():
-    # Already there: 0. Deep networks: far phase plus nearby phase.
-    d0 = math.sqrt(100 + 1 - 20 * math.cos(PI6))
-    assert dp.two_phase_time_estimate(1.0, 1.0, 3, 10.0, PI6, d0 * 1.01) == 0.0
-    k = 2 - 2 / 3
-    far = (1.0 - 10.0**-k) * 0.5**-k / (k * 3)
-    near = math.log(1e4) / (0.5**k)
-    assert dp.two_phase_time_estimate(0.5, 1.0, 3, 10.0, PI6, 1e-4) == pytest.approx(far + near, rel=1e-14)
-    out = dp.two_phase_time_estimate(np.array([0.1, 10.0])[:, None], 2.0, np.array([1, 5]), 10.0, PI6, 1e-3)
-    assert out.shape == (2, 2)
 
 
 def test_fastest_depth():
@@ -344,10 +320,3 @@ def test_rate_results_are_read_only(figure1_data):
         with pytest.raises(ValueError):
             arr.flat[0] = 0
     assert isinstance(r.names, tuple)
-
-
-def test_two_phase_estimate_rejects_bad_input():
-    for kwargs, match in ((dict(s_Z=0.0), "s_Z"), (dict(norm_ratio=-1.0), "norm_ratio"), (dict(rel_tol=np.nan), "rel_tol")):
-        args = dict(s_Z=1.0, m=1.0, depth=2, norm_ratio=10.0, angle=PI6, rel_tol=1e-3) | kwargs
-        with pytest.raises(ValueError, match=match):
-            dp.two_phase_time_estimate(**args)

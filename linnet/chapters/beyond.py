@@ -5,13 +5,12 @@ measure three directions the paper names or assumes away. Building blocks come
 from the core: gradient flow (13) of a stack of networks
 (:func:`linnet.flows.gradient_flow`), the velocity of (17)
 (:func:`linnet.flows.induced_velocity`), crossing times
-(:func:`linnet.measure.crossing_time`), the rate ``m N s^{2-2/N}``
-(:func:`linnet.theory.radial_rate`).
+(:func:`linnet.measure.crossing_time`).
 
 * Width ``r > 1``: :func:`linnet.data.spectral_target` (a target with prescribed singular
   values) and :func:`linnet.data.target_data` (whitened data with that target),
-  :func:`balanced_stack` (many balanced starts), :func:`escape_time`
-  (the plateau length of one decoupled mode, Saxe et al. 2013),
+  :func:`balanced_stack` (many balanced starts), :func:`linnet.theory.escape_time`
+  (the plateau length of one decoupled mode, Saxe et al. 2013; a closed form, in the core),
   :func:`learning_times`, :func:`deflation_leakage` and :func:`deflated_set_margin`
   (a candidate stable set built from the rank-one set (28) after deflation),
   :func:`component_correlation`.
@@ -27,7 +26,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.integrate import quad
 from scipy.optimize import brentq
 
 from ..data import Target, as_target
@@ -41,7 +39,6 @@ from ..flows import (
 from ..init import balanced_init, check_widths
 from ..measure import crossing_time
 from ..network import balancedness, check_weights, hessian, stack_networks
-from ..theory import radial_rate
 from ..validate import (
     as_matrix,
     as_matrix_stack,
@@ -53,7 +50,6 @@ from ..validate import (
 __all__ = [
     "balanced_stack",
     "gaussian_stack",
-    "escape_time",
     "learning_times",
     "deflation_leakage",
     "deflated_set_margin",
@@ -135,57 +131,6 @@ def gaussian_stack(widths, product_scale: float, n: int, seed) -> list[np.ndarra
 # --------------------------------------------------------------------------
 # saddle-to-saddle: escape times, learning times, deflation
 # --------------------------------------------------------------------------
-
-
-def escape_time(sigma0, s, m, depth, level: float = 0.5):
-    """Time for one decoupled mode to grow from ``sigma0`` to ``level * s``.
-
-    For a balanced start aligned with the singular vectors of ``Z`` (Saxe et
-    al. 2013's decoupled solutions), the singular value ``sigma`` of ``W``
-    along a mode with target singular value ``s`` obeys the rank-one reduction
-    of (17) (notes A.3) with ``rho = s``:
-    ``dsigma/dt = m N sigma^{2-2/N} (s - sigma)``. The time is
-    ``int_{sigma0}^{level s} dsigma / (m N sigma^{2-2/N} (s - sigma))``; for
-    ``N = 2`` it is ``[ln(x/(s-x))]_{sigma0}^{level s} / (2 m s)`` (logistic growth),
-    ``N = 1`` gives ``ln((s - sigma0)/(s - level s)) / m``.
-
-    Parameters
-    ----------
-    sigma0 : float or array_like
-        Initial singular value, ``0 < sigma0 < level * s``.
-    s : float or array_like
-        Target singular value ``> 0``.
-    m : float
-    depth : int
-    level : float in (0, 1)
-
-    Returns
-    -------
-    float or ndarray
-    """
-    m = positive_float(m, "m")
-    N = positive_int(depth, "depth")
-    level = positive_float(level, "level")
-    if level >= 1:
-        raise ValueError(f"level must lie in (0, 1); got {level!r}")
-    s0, sv = np.broadcast_arrays(np.asarray(sigma0, dtype=float), np.asarray(s, dtype=float))
-    if not (np.all(sv > 0) and np.all(s0 > 0) and np.all(s0 < level * sv)):
-        raise ValueError("sigma0 and s must satisfy 0 < sigma0 < level * s")
-    out = np.empty(s0.shape)
-    for idx in np.ndindex(s0.shape):
-        a, b = s0[idx], level * sv[idx]
-        if N == 1:
-            out[idx] = math.log((sv[idx] - a) / (sv[idx] - b)) / m
-        elif N == 2:
-            out[idx] = (math.log(b / (sv[idx] - b)) - math.log(a / (sv[idx] - a))) / (2 * m * sv[idx])
-        else:
-            # dt = dsigma / (radial_rate(sigma) (s - sigma)); substitute sigma = e^x
-            def f(x, ss=sv[idx]):
-                sigma = math.exp(x)
-                return sigma / (radial_rate(sigma, m, N) * (ss - sigma))
-
-            out[idx] = quad(f, math.log(a), math.log(b), epsabs=0, epsrel=1e-11, limit=200)[0]
-    return out.item() if out.ndim == 0 else out
 
 
 def learning_times(t, W, target, level: float = 0.5):

@@ -2,11 +2,14 @@
 
 Eftekhari (2020) ends Section 4 with an open question: how fast does gradient
 flow converge *near* ``Z_1``, and how does the depth enter? Chapter 06 answers
-it for networks with a one-neuron layer (Assumption 3.6). The closed-form
-nearby rates are in :mod:`linnet.theory` (:func:`~linnet.theory.nearby_modes`,
-:func:`~linnet.theory.slowest_nearby_rate`); this module measures rates and
-times on integrated trajectories and holds the scaling laws they are compared
-with:
+it for networks with a one-neuron layer (Assumption 3.6). The closed forms the
+chapter compares with are in :mod:`linnet.theory`: the nearby rates
+(:func:`~linnet.theory.nearby_modes`, :func:`~linnet.theory.slowest_nearby_rate`),
+the far-away law (:func:`~linnet.theory.faraway_halving_time`,
+:func:`~linnet.theory.far_phase_time`), the scale law
+(:func:`~linnet.theory.time_scale_factor`) and the two-phase estimate
+(:func:`~linnet.theory.two_phase_time_estimate`). This module measures rates
+and times on integrated trajectories:
 
 * :func:`numerical_linearisation`: the Jacobian of (17) at ``Z_1`` on the
   rank-one tangent space, by central differences (checks the closed forms).
@@ -16,10 +19,10 @@ with:
 * :func:`measure_nearby_rates`: the exponential rates of the distance, angle,
   radius and of each eigen-mode of the linearisation, fitted on trajectories
   (:func:`linnet.measure.fit_decay_rate`).
-* :func:`faraway_halving_time`, :func:`measure_faraway_times`: the far-away
-  phase, where ``||W||`` obeys ``d(||W||^{-kappa})/dt ~ kappa m N``.
-* :func:`time_scale_factor`, :func:`accuracy_times`, :func:`two_phase_time_estimate`,
-  :func:`fastest_depth`: which depth reaches an accuracy first.
+* :func:`measure_faraway_times`: the far-away phase, where ``||W||`` obeys
+  ``d(||W||^{-kappa})/dt ~ kappa m N``.
+* :func:`accuracy_times`, :func:`fastest_depth`: which depth reaches an
+  accuracy first.
 * :func:`bound_rate_ratio`: the exponent of this book's two-phase bound (not the paper's (38b))
   against the exact nearby rate.
 
@@ -28,7 +31,8 @@ Scale invariance (used and checked by the chapter)
 ``A_W`` (16) is homogeneous of degree ``kappa = 2 - 2/N`` in ``W``. Hence if
 ``W(t)`` solves (17) for the target ``Z``, then ``lam W(lam^kappa t)`` solves it
 for ``lam Z``: rescaling the data by ``lam`` multiplies every time by
-``lam^{-kappa}``, and this factor depends on the depth.
+``lam^{-kappa}`` (:func:`linnet.theory.time_scale_factor`), and this factor
+depends on the depth.
 
 Building blocks come from the core: ``kappa`` and ``m N s^{2-2/N}``
 (:func:`linnet.theory.kappa`, :func:`linnet.theory.radial_rate`), crossing
@@ -58,7 +62,7 @@ from ..measure import (
     polar_distance,
     polar_time_to_accuracy,
 )
-from ..theory import kappa, radial_rate, slowest_nearby_rate
+from ..theory import far_phase_time, faraway_halving_time, slowest_nearby_rate
 from ..validate import (
     as_matrix,
     as_matrix_stack,
@@ -79,11 +83,8 @@ __all__ = [
     "mode_coordinates",
     "mode_start",
     "measure_nearby_rates",
-    "faraway_halving_time",
     "measure_faraway_times",
-    "time_scale_factor",
     "accuracy_times",
-    "two_phase_time_estimate",
     "fastest_depth",
     "bound_rate_ratio",
 ]
@@ -347,17 +348,6 @@ class RateMeasurement:
         return np.abs(self.measured / self.predicted - 1.0)
 
 
-def _far_phase_time(s0: float, s_Z: float, m: float, N: int) -> float:
-    """Upper estimate of the time for ``||W||`` to fall from ``s0`` to ``2 s_Z`` (0 if already below)."""
-    if s0 <= 2 * s_Z:
-        return 0.0
-    if N == 1:
-        return math.log(s0 / s_Z) / m
-    k = kappa(N)
-    # While s > 2 s_Z >= 2 rho, s' <= -m N s^{3-2/N} / 2.
-    return 2.0 * ((2 * s_Z) ** -k - s0**-k) / (k * m * N)
-
-
 def measure_nearby_rates(
     W0,
     target: Target,
@@ -448,7 +438,7 @@ def measure_nearby_rates(
     # large opposite amplitudes (~ 1/(k_r - 2 mu)): no clean single rate.
     resonant = 0.8 <= k_r / (2 * mu) <= 1.25
     d0 = float(np.linalg.norm(W0 - target.Z1)) / s_Z
-    horizon = _far_phase_time(float(np.linalg.norm(W0)), s_Z, m, N) + 1.15 * math.log(max(d0, 1.0) / lo) / mu
+    horizon = far_phase_time(float(np.linalg.norm(W0)), s_Z, m, N) + 1.15 * math.log(max(d0, 1.0) / lo) / mu
     atol = 1e-3 * rtol * s_Z
     # Every trajectory of (17) from a rank-one start keeps ||W(t)|| <= max(||W0||, s_Z)
     # (notes A.3): the guard turns a trajectory that breaks it into an error.
@@ -490,29 +480,6 @@ def measure_nearby_rates(
 # --------------------------------------------------------------------------
 
 
-def faraway_halving_time(r0, m, depth):
-    """Far-away time for ``||W||`` to halve: ``(2^kappa - 1) r0^{-kappa} / (kappa m N)`` (``ln 2 / m`` for N = 1).
-
-    Far from ``Z_1`` (``r = ||W|| >> s_Z``) the radial equation of (17),
-    ``r' = -m N r^{2-2/N} (r - rho)`` with ``|rho| <= s_Z``, is
-    ``r' = -m N r^{1+kappa} (1 + O(s_Z/r))``, i.e.
-    ``d(r^{-kappa})/dt = kappa m N (1 + O(s_Z/r))``. Solving from ``r0`` to
-    ``r0/2`` gives the formula, with relative error ``O(s_Z / r0)``; for
-    ``N = 1`` (``kappa = 0``) it is the limit ``ln 2 / m``. The exponent of
-    ``r0`` is ``-kappa = -(2 - 2/N)``.
-
-    ``r0`` and ``depth`` broadcast (arrays allowed); ``r0 > 0``, ``m > 0``.
-    ``m N r0^{kappa}`` is :func:`linnet.theory.radial_rate`.
-    """
-    r = _positive_array(r0, "r0")
-    m = positive_float(m, "m")
-    k = np.asarray(kappa(depth), dtype=float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        far = np.expm1(k * math.log(2.0)) / (np.where(k > 0, k, 1.0) * radial_rate(r, m, depth))
-    out = np.where(k > 0, far, math.log(2.0) / m + 0.0 * r)
-    return out.item() if out.ndim == 0 else out
-
-
 @dataclass(frozen=True)
 class FarawayTimes:
     """Far-away phase from starts at a fixed angle to ``Z_1`` (scalar output).
@@ -549,13 +516,6 @@ def _ratio_list(ratios, name="norm_ratios") -> np.ndarray:
     arr = np.atleast_1d(np.array(ratios, dtype=float))  # a copy: results are made read-only
     if arr.ndim != 1 or arr.size == 0 or not (np.all(np.isfinite(arr)) and np.all(arr > 0)):
         raise ValueError(f"{name} must be a non-empty 1-D array of positive numbers")
-    return arr
-
-
-def _positive_array(value, name: str) -> np.ndarray:
-    arr = np.asarray(value, dtype=float)
-    if not (np.all(np.isfinite(arr)) and np.all(arr > 0)):
-        raise ValueError(f"{name} must be finite and > 0 (a number or an array)")
     return arr
 
 
@@ -624,7 +584,7 @@ def measure_faraway_times(
     tau = np.empty_like(halving)
     for i, N in enumerate(depths):
         first = 1e-3 * float(np.min(faraway_halving_time(np.maximum(r0, s_Z), m, N)))
-        horizon = 10.0 * _far_phase_time(float(r0.max()), s_Z, m, int(N)) + 10.0 / slowest_nearby_rate(s_Z, m, int(N))
+        horizon = 10.0 * far_phase_time(float(r0.max()), s_Z, m, int(N)) + 10.0 / slowest_nearby_rate(s_Z, m, int(N))
         for _ in range(4):
             t = _log_grid(horizon, first, samples)
             res = scalar_polar_flow(r0, np.full_like(r0, a), s_Z, m, int(N), t, rtol=rtol, atol=1e-3 * rtol * s_Z)
@@ -645,18 +605,6 @@ def measure_faraway_times(
 # --------------------------------------------------------------------------
 # which depth reaches an accuracy first
 # --------------------------------------------------------------------------
-
-
-def time_scale_factor(scale, depth):
-    """``scale^{-kappa}``: rescaling ``Z`` (and ``W0``) by ``scale`` multiplies every time of (17) by this.
-
-    See the module docstring. ``scale > 0``; arrays broadcast.
-    """
-    s = np.asarray(scale, dtype=float)
-    if not (np.all(np.isfinite(s)) and np.all(s > 0)):
-        raise ValueError("scale must be finite and > 0")
-    out = s ** (-np.asarray(kappa(depth), dtype=float))
-    return out.item() if out.ndim == 0 else out
 
 
 @dataclass(frozen=True)
@@ -734,7 +682,7 @@ def accuracy_times(
     for i, N in enumerate(depths):
         mu = slowest_nearby_rate(s_Z, m, int(N))
         first = 1e-3 * float(np.min(faraway_halving_time(np.maximum(r0, s_Z), m, N)))
-        horizon = 2.0 * _far_phase_time(float(r0.max()), s_Z, m, int(N)) + 1.5 * math.log(
+        horizon = 2.0 * far_phase_time(float(r0.max()), s_Z, m, int(N)) + 1.5 * math.log(
             max(float(ratios.max()), 1.0) / tols.min()
         ) / mu
         for _ in range(4):
@@ -747,42 +695,6 @@ def accuracy_times(
             raise ValueError("the smallest rel_tol was not reached within the horizon")
         times[i] = T
     return AccuracyTimes(s_Z=s_Z, m=m, angle=a, depths=depths, norm_ratios=ratios, rel_tol=tols, times=times)
-
-
-def two_phase_time_estimate(s_Z, m, depth, norm_ratio, angle, rel_tol):
-    """Time to reach ``||W - Z_1|| <= rel_tol s_Z`` predicted by the far-away and nearby analyses (scalar output).
-
-    ``N = 1`` is exact: ``W(t) - Z_1 = (W0 - Z_1) e^{-m t}``, so
-    ``T = log(d0 / rel_tol) / m`` with ``d0 = ||W0 - Z_1|| / s_Z``. For ``N >= 2``
-    the two phases are added: the far-away law (:func:`faraway_halving_time`)
-    brings ``||W||`` from ``norm_ratio s_Z`` down to ``max(rel_tol, 1) s_Z`` in
-    ``(max(rel_tol,1)^{-kappa} - norm_ratio^{-kappa}) s_Z^{-kappa} / (kappa m N)``, and the
-    nearby rate ``mu_N = m s_Z^{2-2/N}`` takes the distance from ``s_Z`` to
-    ``rel_tol s_Z`` in ``log(1/rel_tol) / mu_N`` (when ``rel_tol < 1``). Constants of order
-    one (the angle left after the far phase, the hand-over between the
-    phases) are ignored, so the estimate is asymptotic in both directions.
-
-    ``s_Z``, ``depth``, ``norm_ratio`` and ``rel_tol`` broadcast (arrays
-    allowed; ``s_Z``, ``norm_ratio``, ``rel_tol`` finite and ``> 0``); returns 0
-    where the start already satisfies the accuracy.
-    """
-    s = _positive_array(s_Z, "s_Z")
-    m = positive_float(m, "m")
-    N = np.asarray(depth)
-    k = np.asarray(kappa(depth), dtype=float)
-    R = _positive_array(norm_ratio, "norm_ratio")
-    e = _positive_array(rel_tol, "rel_tol")
-    a = _angle(angle)
-    d0 = np.sqrt(R**2 + 1.0 - 2.0 * R * math.cos(a))
-    exact1 = np.log(np.maximum(d0 / e, 1.0)) / m
-    with np.errstate(invalid="ignore", divide="ignore"):
-        kk = np.where(k > 0, k, 1.0)
-        far = (np.maximum(e, 1.0) ** (-kk) - R ** (-kk)) / (kk * radial_rate(s, m, N))
-        near = np.log(np.maximum(1.0 / e, 1.0)) / slowest_nearby_rate(s, m, N)
-    deep = np.maximum(far, 0.0) + near
-    out = np.where(N == 1, exact1, deep)
-    out = np.where(e >= d0, 0.0, out)
-    return out.item() if out.ndim == 0 else out
 
 
 def fastest_depth(times, depths) -> np.ndarray:

@@ -23,8 +23,9 @@ measures them on:
 
 Building blocks come from the core: the velocity of (17)
 (:func:`linnet.flows.induced_velocity`), crossing times and distances
-(:mod:`linnet.measure`), ``kappa`` and ``m N s^{2-2/N}``
-(:func:`linnet.theory.kappa`, :func:`linnet.theory.radial_rate`).
+(:mod:`linnet.measure`), ``kappa`` and the reduced radial equation
+``ds/dt = -m N s^{2-2/N} (s - rho)`` (:func:`linnet.theory.kappa`,
+:func:`linnet.theory.reduced_radial_velocity`).
 
 Provenance. The paper's Section 4 formulas ((33)-(38), with its constants)
 are in :mod:`linnet.theory`; the functions at the end of this module
@@ -62,7 +63,7 @@ from ..theory import (
     in_set_36,
     kappa,
     nearby_modes,
-    radial_rate,
+    reduced_radial_velocity,
     rhs_35,
     stable_set_margin,
     theorem_4_4_bound,
@@ -253,7 +254,7 @@ def reduced_rates(W, target: Target, depth: int) -> RankOneRates:
     For ``W = s u v^T`` (``||u|| = ||v|| = 1``) the induced flow (17) reduces to
     (notes A.3, our derivation)
 
-    ``ds/dt = -m N s^{2-2/N} (s - rho)``,
+    ``ds/dt = -m N s^{2-2/N} (s - rho)`` (:func:`linnet.theory.reduced_radial_velocity`),
     ``du/dt = m s^{1-2/N} (I - u u^T) Z v``,  ``dv/dt = m s^{1-2/N} (I - v v^T) Z^T u``,
 
     hence ``drho/dt = m s^{1-2/N} (||(I - u u^T) Z v||^2 + ||(I - v v^T) Z^T u||^2) >= 0``
@@ -272,7 +273,7 @@ def reduced_rates(W, target: Target, depth: int) -> RankOneRates:
     b = v @ target.v
     p = a * b
     clock = m * s ** (kappa(N) - 1)
-    ds = -radial_rate(s, m, N) * (s - rho)
+    ds = reduced_radial_velocity(s, rho, m, N)
     du = Zv - rho[:, None] * u
     dv = Ztu - rho[:, None] * v
     drho = clock * (np.sum(du * du, axis=1) + np.sum(dv * dv, axis=1))
