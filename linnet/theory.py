@@ -40,7 +40,13 @@ from scipy.integrate import quad
 from .data import Target, as_target
 from .flows import RANK_ONE_RTOL
 from .network import balancedness, check_weights, end_to_end
-from .validate import as_matrix, as_matrix_stack, positive_float, positive_int
+from .validate import (
+    as_matrix,
+    as_matrix_stack,
+    positive_float,
+    positive_int,
+    start_angle,
+)
 
 __all__ = [
     "RANK_ONE_RTOL",
@@ -1499,13 +1505,6 @@ def _positive_array(value, name: str) -> np.ndarray:
     return arr
 
 
-def _start_angle(angle) -> float:
-    a = float(angle)
-    if not 0.0 <= a < math.pi / 2:
-        raise ValueError(f"angle must be in [0, pi/2) radians (a start correlated with Z_1); got {angle!r}")
-    return a
-
-
 def reduced_radial_velocity(s, rho, m, depth):
     """``ds/dt = -m N s^{2-2/N} (s - rho)``: the norm's equation in the rank-one reduction of (17).
 
@@ -1663,7 +1662,7 @@ def two_phase_time_estimate(s_Z, m, depth, norm_ratio, angle, rel_tol):
     k = np.asarray(kappa(depth), dtype=float)
     R = _positive_array(norm_ratio, "norm_ratio")
     e = _positive_array(rel_tol, "rel_tol")
-    a = _start_angle(angle)
+    a = start_angle(angle)
     d0 = np.sqrt(R**2 + 1.0 - 2.0 * R * math.cos(a))
     exact1 = np.log(np.maximum(d0 / e, 1.0)) / m
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -101,6 +101,17 @@ def check_tolerances(rtol, atol) -> tuple[float, float]:
     return rtol, atol
 
 
+def start_angle(angle, name: str = "angle") -> float:
+    """A start's angle to ``Z_1`` in ``[0, pi/2)`` radians (a start correlated with ``Z_1``)."""
+    try:
+        a = float(angle)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a real number in [0, pi/2) radians; got {angle!r}") from None
+    if not 0.0 <= a < np.pi / 2:
+        raise ValueError(f"{name} must be in [0, pi/2) radians (a start correlated with Z_1); got {angle!r}")
+    return a
+
+
 def read_only(value) -> np.ndarray:
     """A read-only copy of ``value`` as an array: what result records hold.
 

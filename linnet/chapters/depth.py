@@ -69,6 +69,7 @@ from ..validate import (
     positive_float,
     positive_int,
     read_only,
+    start_angle,
 )
 
 __all__ = [
@@ -519,13 +520,6 @@ def _ratio_list(ratios, name="norm_ratios") -> np.ndarray:
     return arr
 
 
-def _angle(angle) -> float:
-    a = float(angle)
-    if not 0.0 <= a < math.pi / 2:
-        raise ValueError(f"angle must be in [0, pi/2) radians (a start correlated with Z_1); got {angle!r}")
-    return a
-
-
 def _scalar_sweep(s_Z, m, depths, norm_ratios, angle, samples):
     """Validated ``s_Z, m, depths, norm_ratios, angle, samples`` of a sweep of scalar-output starts."""
     return (
@@ -533,7 +527,7 @@ def _scalar_sweep(s_Z, m, depths, norm_ratios, angle, samples):
         positive_float(m, "m"),
         _depth_list(depths),
         _ratio_list(norm_ratios),
-        _angle(angle),
+        start_angle(angle),
         positive_int(samples, "samples", minimum=10),
     )
 
