@@ -462,18 +462,18 @@ class _Constants:
 def _constants(target: Target, N: int, s0: float, p0: float, p_low: float, s_low: float) -> _Constants:
     m, s_Z, g = float(target.m), target.s_Z, target.gamma
     lam = 2 * m * s_Z * (1 - g) * p_low * s_low ** (1 - 2 / N)
-    k_lo = m * N * s_low ** (2 - 2 / N)
+    k_lo = m * N * s_low ** kappa(N)  # radial_rate at s_low, which may underflow: checked here
     for name, rate in (("cosine", lam), ("norm", k_lo)):
         if not (np.isfinite(rate) and rate > 0):
             raise ValueError(
                 f"the exponent of the {name} decay in (38) must be negative and finite; its rate evaluated to "
                 f"{rate!r} (s_Z = {s_Z:.3g}, m = {m}, depth = {N}: rescale Z so that s_Z is not near under/overflow)"
             )
-    k_Z = m * N * s_Z ** (2 - 2 / N)
+    k_Z = radial_rate(s_Z, m, N)
     sigma = PHASE_ONE_FACTOR * s_Z
-    kappa = 2 - 2 / N
+    k = kappa(N)
     phase_rate = 2 * (N - 1) * m * (1 - 1 / PHASE_ONE_FACTOR)
-    tau_bar = (sigma**-kappa - s0**-kappa) / phase_rate if s0 > sigma else 0.0
+    tau_bar = (sigma**-k - s0**-k) / phase_rate if s0 > sigma else 0.0
     return _Constants(
         s_Z=s_Z,
         gamma=g,
@@ -486,7 +486,7 @@ def _constants(target: Target, N: int, s0: float, p0: float, p_low: float, s_low
         A=k_Z * s_Z * (1 + g) * (1 - p0),
         tau_bar=tau_bar,
         phase_rate=phase_rate,
-        kappa=kappa,
+        kappa=k,
         D0=abs(min(s0, sigma) - s_Z),
         s_hi=min(sigma, max(s0, s_Z)),
     )
@@ -1378,7 +1378,7 @@ def nearby_modes(target: Target, depth: int) -> NearbyModes:
     U, s, V = target.U, target.s, target.Vt.T  # U (dy, r), s (r,), V (dx, r)
     u, v = U[:, 0], V[:, 0]
     c = m * s_Z ** (1 - 2 / N)
-    names, kinds, rates, dirs = ["radial"], ["radial"], [m * N * s_Z ** (2 - 2 / N)], [np.outer(u, v)]
+    names, kinds, rates, dirs = ["radial"], ["radial"], [radial_rate(s_Z, m, N)], [np.outer(u, v)]
     for i in range(1, r):
         for sign, kind, label in ((1.0, "symmetric", "+"), (-1.0, "antisymmetric", "-")):
             names.append(f"rotation{label} {i + 1}")
