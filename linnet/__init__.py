@@ -10,13 +10,15 @@ Shapes follow the paper: ``X`` is ``dx x m``, ``Y`` is ``dy x m``, ``W_j`` is
 
 The public interface is re-exported here; the modules hold the details:
 :mod:`linnet.data`, :mod:`linnet.network`, :mod:`linnet.init`,
-:mod:`linnet.flows`, :mod:`linnet.theory`, :mod:`linnet.plotting`,
-:mod:`linnet.checks`.
+:mod:`linnet.flows`, :mod:`linnet.theory`, :mod:`linnet.measure` (the core);
+the chapter protocols in :mod:`linnet.chapters`; the book's glue (check
+cells, figures, the registry) in :mod:`linnet.book`. The core never imports
+either (``tests/test_architecture.py``).
 """
 
 from importlib.metadata import version as _version
 
-from .data import Target, whiten, whitened_data, whitening_error
+from .data import Target, as_target, whiten, whitened_data, whitening_error
 from .flows import (
     DivergenceError,
     FlowIntegrationError,
@@ -24,9 +26,8 @@ from .flows import (
     gradient_descent,
     gradient_flow,
     induced_flow,
-    induced_flow_batch,
-    induced_flow_target,
     induced_operator,
+    induced_velocity,
     integrate_stacked,
     scalar_polar_flow,
 )
@@ -38,6 +39,7 @@ __version__ = _version("linnet")
 
 __all__ = [
     "Target",
+    "as_target",
     "whiten",
     "whitened_data",
     "whitening_error",
@@ -53,8 +55,7 @@ __all__ = [
     "induced_operator",
     "gradient_flow",
     "induced_flow",
-    "induced_flow_target",
-    "induced_flow_batch",
+    "induced_velocity",
     "scalar_polar_flow",
     "integrate_stacked",
     "forward_euler",

@@ -12,13 +12,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .validate import as_matrix, positive_int
+from .validate import as_matrix, positive_int, read_only
 
 #: Relative tolerance on ``||X X^T / m - I||_2`` for data to count as whitened.
 #: Whitening by :func:`whiten` leaves round-off of a few ulps times the
 #: condition number of ``X``; 1e-10 accepts that and rejects any real
 #: departure from (23).
 WHITENING_RTOL = 1e-10
+#: A hand-built Target must satisfy ``||U diag(s) Vt - Z||_F <= SVD_RTOL s_Z``;
+#: LAPACK's SVD reconstructs to ~1e-15 relative, so 1e-10 only rejects a
+#: factorisation that is not one.
+SVD_RTOL = 1e-10
 
 
 def whiten(X) -> np.ndarray:
@@ -107,9 +111,30 @@ class Target:
     s: np.ndarray
     Vt: np.ndarray
 
+    def __post_init__(self):
+        # Validated once, here: a Target built by hand must be what from_matrix
+        # builds (read-only copies, a thin SVD of Z), or every formula that
+        # reads s_Z, u, v would silently use garbage.
+        Z = as_matrix(self.Z, "Z")
+        m = positive_int(self.m, "m")
+        k = min(Z.shape)
+        U = as_matrix(self.U, "U", shape=(Z.shape[0], k))
+        Vt = as_matrix(self.Vt, "Vt", shape=(k, Z.shape[1]))
+        s = np.array(self.s, dtype=float)
+        if s.shape != (k,) or not np.all(np.isfinite(s)) or np.any(s < 0) or np.any(np.diff(s) > 0):
+            raise ValueError(f"s must hold the {k} singular values of Z, finite, >= 0 and non-increasing; got {s!r}")
+        scale = max(float(s[0]) if k else 0.0, np.finfo(float).tiny)
+        if np.linalg.norm(U * s @ Vt - Z) > SVD_RTOL * scale:
+            raise ValueError("U diag(s) Vt must equal Z (a thin SVD of Z); use Target.from_matrix(Z, m)")
+        for name, value in (("Z", Z), ("m", m), ("U", U), ("s", s), ("Vt", Vt)):
+            object.__setattr__(self, name, read_only(value) if name != "m" else value)
+
     @classmethod
     def from_matrix(cls, Z, m: int = 1) -> "Target":
-        """Build the target directly from ``Z`` (and the sample count ``m``)."""
+        """Build the target directly from ``Z`` (and the sample count ``m``).
+
+        The target holds read-only copies: the caller's ``Z`` stays writeable.
+        """
         Z = as_matrix(Z, "Z")
         m = positive_int(m, "m")
         U, s, Vt = np.linalg.svd(Z, full_matrices=False)
@@ -118,8 +143,6 @@ class Target:
         signs[signs == 0] = 1.0
         U = U * signs
         Vt = Vt * signs[:, None]
-        for arr in (Z, U, s, Vt):
-            arr.setflags(write=False)
         return cls(Z=Z, m=m, U=U, s=s, Vt=Vt)
 
     @classmethod
@@ -192,6 +215,28 @@ class Target:
                 f"Z must satisfy s_Z > s_Z2 (Assumption 3.6) for Z1 to be unique; got s_Z={self.s_Z:.6g}, "
                 f"s_Z2={self.s_Z2:.6g}"
             )
+
+
+def as_target(target, name: str = "target", *, unique_Z1: bool = False) -> Target:
+    """The one validation of a target argument: a :class:`Target`, or a ValueError naming ``name``.
+
+    Parameters
+    ----------
+    target : Target
+    name : str
+        Parameter name used in the error message.
+    unique_Z1 : bool
+        Also require ``s_Z > s_{Z,2}`` (Assumption 3.6), which every statement
+        about ``Z_1`` (27) needs.
+    """
+    if not isinstance(target, Target):
+        raise ValueError(
+            f"{name} must be a linnet.data.Target (use Target.from_data(X, Y) or Target.from_matrix(Z, m)); "
+            f"got {type(target).__name__}"
+        )
+    if unique_Z1:
+        target.require_unique_Z1()
+    return target
 
 
 # --------------------------------------------------------------------------

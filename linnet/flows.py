@@ -1,14 +1,14 @@
 """Gradient flow, the induced flow and their discretisations (paper Section 3).
 
 * :func:`gradient_flow`: gradient flow (13) on all layers,
-  ``dW_j/dt = -dL/dW_j``, for any data.
-* :func:`gradient_flow_batch`: the same for a stack of networks, vectorised
+  ``dW_j/dt = -dL/dW_j``, for any data, of one network or a stack of networks
   (every weight a state variable; no rank, balancedness or induced flow imposed).
 * :func:`induced_operator`: the operator ``A_W`` of eq. (16),
   ``A_W(Delta) = sum_{j=1}^N (W W^T)^{(N-j)/N} Delta (W^T W)^{(j-1)/N}``.
-* :func:`induced_flow`, :func:`induced_flow_target`, :func:`induced_flow_batch`:
-  the induced flow (17) of the end-to-end matrix of a balanced network. With
-  whitened data (23) it reads ``dW/dt = -A_W(grad L_1(W)) = -m A_W(W - Z)``.
+* :func:`induced_flow`: the induced flow (17) of the end-to-end matrix of a
+  balanced network, from one start or a stack. With whitened data (23) it
+  reads ``dW/dt = -A_W(grad L_1(W)) = -m A_W(W - Z)``;
+  :func:`induced_velocity` is its right-hand side.
 * :func:`scalar_polar_flow`: the exact two-dimensional reduction of (17) for a
   scalar output (``dy = 1``).
 * :func:`forward_euler`: the paper's discretisation of (17).
@@ -35,15 +35,16 @@ needs no SVD at all and is Lipschitz in ``W``.
 
 Integration
 -----------
-The induced flows are integrated by :func:`_dop853_stacked`, a vectorised
-Dormand-Prince 8(5,3) scheme (the coefficients and step-size controller of
+Both flows are integrated by :func:`_dop853_stacked`, a vectorised
+Dormand-Prince 8(5,3) scheme (the tableau of :mod:`linnet.dop853`, from
+Hairer, Norsett & Wanner, and the step-size controller of
 ``scipy.integrate.DOP853``) that advances a whole stack of trajectories
 together, each with its own step size and its own error control: a
 trajectory in a batch is integrated exactly as it would be alone. Output times
 inside a step come from DOP853's dense output (order 7), as in ``solve_ivp``.
-:func:`gradient_flow` uses ``scipy.integrate.solve_ivp`` with
-``DOP853``, which keeps the two flows' implementations independent so that
-each checks the other.
+The tests check the integrator against ``scipy.integrate.solve_ivp``; the two
+flows share it but not their right-hand sides (all layers by the chain rule,
+against the end-to-end matrix by ``A_W``), so each still checks the other.
 """
 
 from __future__ import annotations
@@ -51,12 +52,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.integrate import solve_ivp
-from scipy.integrate._ivp import dop853_coefficients as _dop853
 
-from .validate import as_matrix, positive_float, positive_int
-from .data import Target
-from .network import _end_to_end, _layer_gradients, check_data, check_weights
+from .validate import as_matrix, as_matrix_stack, check_times, check_tolerances, positive_float, positive_int, read_only
+from . import dop853 as _dop853
+from .data import Target, as_target
+from .network import as_weight_stack, check_data, check_weights, end_to_end_stack, layer_gradients_stack
 
 __all__ = [
     "DEFAULT_RTOL",
@@ -65,20 +65,18 @@ __all__ = [
     "DIVERGENCE_FACTOR",
     "DivergenceError",
     "FlowIntegrationError",
+    "MAX_STEPS",
     "FlowResult",
     "NetworkFlowResult",
-    "BatchFlowResult",
     "PolarFlowResult",
     "GradientDescentResult",
     "induced_operator",
     "induced_operator_naive",
+    "induced_velocity",
     "gradient_flow",
-    "gradient_flow_batch",
-    "NetworkBatchFlowResult",
     "induced_flow",
-    "induced_flow_target",
-    "induced_flow_batch",
     "scalar_polar_flow",
+    "integrate_stacked",
     "forward_euler",
     "gradient_descent",
 ]
@@ -139,14 +137,15 @@ def _frozen(*arrays):
 
 @dataclass(frozen=True)
 class FlowResult:
-    """A trajectory of the end-to-end matrix.
+    """Trajectories of the end-to-end matrix (one start, or a stack of starts).
 
     Attributes
     ----------
     t : ndarray, shape (T,)
         Output times.
-    W : ndarray, shape (T, dy, dx)
-        ``W(t)`` at each output time.
+    W : ndarray, shape (T, dy, dx) or (B, T, dy, dx)
+        ``W(t)`` at each output time; ``W[b, k]`` is start ``b`` at ``t[k]``
+        when the flow was given a stack of ``B`` starts. Read-only.
     """
 
     t: np.ndarray
@@ -155,35 +154,22 @@ class FlowResult:
 
 @dataclass(frozen=True)
 class NetworkFlowResult:
-    """A trajectory of all layers of a network.
+    """Trajectories of all layers of a network (or of a stack of networks).
 
     Attributes
     ----------
     t : ndarray, shape (T,)
-    W : ndarray, shape (T, dy, dx)
+    W : ndarray, shape (T, dy, dx) or (B, T, dy, dx)
         End-to-end matrices ``W_N(t) ... W_1(t)``.
-    weights : list of ndarray
-        ``weights[j - 1]`` has shape ``(T, d_j, d_{j-1})``: ``W_j(t)``.
+    weights : tuple of ndarray, or None
+        ``weights[j - 1]`` has shape ``(T, d_j, d_{j-1})`` (or
+        ``(B, T, d_j, d_{j-1})``): ``W_j(t)``. None when the flow was asked
+        not to keep them (``keep_weights=False``). Read-only.
     """
 
     t: np.ndarray
     W: np.ndarray
-    weights: list
-
-
-@dataclass(frozen=True)
-class BatchFlowResult:
-    """Trajectories of a stack of end-to-end matrices.
-
-    Attributes
-    ----------
-    t : ndarray, shape (T,)
-    W : ndarray, shape (B, T, dy, dx)
-        ``W[b, k]`` is trajectory ``b`` at time ``t[k]``.
-    """
-
-    t: np.ndarray
-    W: np.ndarray
+    weights: tuple | None
 
 
 @dataclass(frozen=True)
@@ -214,7 +200,7 @@ class GradientDescentResult:
         ``steps * lr``, the gradient-flow time the iterates approximate.
     losses : ndarray, shape (K,)
         Loss (4) at the recorded steps.
-    weights : list of ndarray
+    weights : tuple of ndarray
         ``weights[j - 1]`` has shape ``(K, d_j, d_{j-1})``.
     W : ndarray, shape (K, dy, dx)
         End-to-end matrices at the recorded steps.
@@ -227,7 +213,7 @@ class GradientDescentResult:
     steps: np.ndarray
     t: np.ndarray
     losses: np.ndarray
-    weights: list
+    weights: tuple
     W: np.ndarray
     loss_curve: np.ndarray
     converged: bool
@@ -236,34 +222,6 @@ class GradientDescentResult:
 # --------------------------------------------------------------------------
 # validation helpers
 # --------------------------------------------------------------------------
-
-
-def _check_times(t_eval, name: str = "t_eval") -> np.ndarray:
-    t = np.array(t_eval, dtype=float)  # a copy: results freeze it
-    if t.ndim != 1 or t.size == 0:
-        raise ValueError(f"{name} must be a non-empty 1-D array of times; got shape {t.shape}")
-    if not np.all(np.isfinite(t)):
-        raise ValueError(f"{name} must be finite")
-    if t[0] < 0:
-        raise ValueError(f"{name} must be >= 0 (the flow starts at t = 0); got t_eval[0] = {t[0]}")
-    if np.any(np.diff(t) <= 0):
-        raise ValueError(f"{name} must be strictly increasing")
-    return t
-
-
-def _check_tolerances(rtol, atol) -> tuple[float, float]:
-    rtol = positive_float(rtol, "rtol")
-    atol = positive_float(atol, "atol")
-    # Below ~100 ulps the local error estimate is round-off; DOP853 cannot meet it.
-    if not 100 * np.finfo(float).eps <= rtol < 1:
-        raise ValueError(f"rtol must be in [100 * eps, 1) = [{100 * np.finfo(float).eps:.1e}, 1); got {rtol!r}")
-    return rtol, atol
-
-
-def _check_target(target) -> Target:
-    if not isinstance(target, Target):
-        raise ValueError(f"target must be a linnet.data.Target (see Target.from_data); got {type(target).__name__}")
-    return target
 
 
 def _check_method(method) -> str:
@@ -738,8 +696,8 @@ def scalar_polar_flow(
     s_Z = positive_float(s_Z, "s_Z", allow_zero=True)
     m = positive_float(m, "m")
     N = positive_int(depth, "depth")
-    t = _check_times(t_eval)
-    rtol, atol = _check_tolerances(rtol, atol)
+    t = check_times(t_eval)
+    rtol, atol = check_tolerances(rtol, atol)
     max_steps = positive_int(max_steps, "max_steps")
     r, theta = _polar_stacked(r0.ravel(), theta0.ravel(), s_Z, m, N, t, rtol, atol, max_steps)
     shape = r0.shape + (t.size,)
@@ -821,7 +779,7 @@ def _polar_vector_flow(W0s, Z, m, N, t, rtol, atol, max_steps) -> np.ndarray:
     return rows.reshape((B, t.size) + W0s.shape[1:])
 
 
-def induced_flow_target(
+def induced_flow(
     W0,
     target,
     depth,
@@ -832,12 +790,18 @@ def induced_flow_target(
     method: str = "auto",
     max_steps: int = MAX_STEPS,
 ) -> FlowResult:
-    """The induced flow (17), ``dW/dt = -m A_W(W - Z)``, from a :class:`Target`.
+    """The induced flow (17), ``dW/dt = -m A_W(W - Z)``, from one start or a stack of starts.
+
+    From a balanced start (:func:`linnet.init.balanced_init`) it is the
+    end-to-end matrix of gradient flow (13) for whitened data. A stack of
+    starts is integrated together by one vectorised DOP853 run; each
+    trajectory keeps its own step size and error control, so batching changes
+    no trajectory.
 
     Parameters
     ----------
-    W0 : array_like, shape (dy, dx)
-        End-to-end matrix at ``t = 0``.
+    W0 : array_like, shape (dy, dx) or (B, dy, dx)
+        End-to-end matrix (or ``B`` of them) at ``t = 0``.
     target : Target
         ``Z = Y X^T / m`` and ``m`` (see :meth:`Target.from_data`).
     depth : int
@@ -849,114 +813,62 @@ def induced_flow_target(
     method : {"auto", "exact", "polar", "rank1", "range", "naive"}
         ``"auto"`` picks: depth 1, the exact solution
         ``W(t) = Z + (W0 - Z) e^{-m t}``; ``dy = 1`` or ``dx = 1``, the polar
-        reduction (:func:`scalar_polar_flow`); ``rank(W0) <= 1``, the rank-1
-        closed form of ``A_W`` (the flow keeps the rank, Lemma 3.3); otherwise
-        the range-restricted ``A_W``. ``"naive"`` uses
+        reduction (:func:`scalar_polar_flow`); every start of rank ``<= 1``, the
+        rank-1 closed form of ``A_W`` (the flow keeps the rank, Lemma 3.3);
+        otherwise the range-restricted ``A_W``. ``"naive"`` uses
         :func:`induced_operator_naive` and exists to show its failure.
     max_steps : int
-        Cap on step attempts.
+        Cap on step attempts per trajectory.
 
     Returns
     -------
     FlowResult
-        ``.t`` (T,), ``.W`` (T, dy, dx).
+        ``.t`` (T,); ``.W`` (T, dy, dx) for one start, (B, T, dy, dx) for a stack.
     """
-    target = _check_target(target)
-    W0 = as_matrix(W0, "W0", shape=target.Z.shape)
+    target = as_target(target)
+    W0s, single = as_matrix_stack(W0, "W0", target.Z.shape)
+    if W0s.shape[0] == 0:
+        raise ValueError(f"W0 must hold at least one start; got shape {W0s.shape}")
     N = positive_int(depth, "depth")
-    t = _check_times(t_eval)
-    rtol, atol = _check_tolerances(rtol, atol)
+    t = check_times(t_eval)
+    rtol, atol = check_tolerances(rtol, atol)
     method = _check_method(method)
     max_steps = positive_int(max_steps, "max_steps")
-    W = _induced_flow_stack(W0[None], target, N, t, rtol, atol, method, max_steps)[0]
+    W = _induced_flow_stack(W0s, target, N, t, rtol, atol, method, max_steps)
+    W = W[0] if single else W
     _frozen(t, W)
     return FlowResult(t=t, W=W)
 
 
-def induced_flow(
-    W0,
-    X,
-    Y,
-    depth,
-    t_eval,
-    *,
-    rtol: float = DEFAULT_RTOL,
-    atol: float = DEFAULT_ATOL,
-    method: str = "auto",
-    max_steps: int = MAX_STEPS,
-) -> FlowResult:
-    """The induced flow (17) of a balanced depth-``N`` network, for whitened data.
+def induced_velocity(W, target, depth) -> np.ndarray:
+    """The velocity of the induced flow (17), ``dW/dt = -m A_W(W - Z)``, at a matrix or a stack.
 
-    ``dW/dt = -A_W(grad L_1(W)) = -m A_W(W - Z)`` with ``Z = Y X^T / m`` (25).
-    From a balanced start (:func:`linnet.init.balanced_init`) it is the
-    end-to-end matrix of gradient flow (13).
+    ``A_W`` is :func:`induced_operator` (16), matrix by matrix. A matrix with
+    ``sigma_2 <= RANGE_RTOL sigma_1`` is rank one and gets the rank-one closed
+    form of ``A_W``: along a rank-one trajectory the solver leaves
+    ``sigma_2 ~ rtol sigma_1``, which the general form would raise to powers
+    ``< 1``. The one implementation of the velocity of (17) in linnet.
 
     Parameters
     ----------
-    W0 : array_like, shape (dy, dx)
-    X : array_like, shape (dx, m)
-        Whitened: ``X X^T = m I`` (23), else ValueError.
-    Y : array_like, shape (dy, m)
-    depth : int
-    t_eval : array_like, shape (T,)
-    rtol, atol, method, max_steps
-        See :func:`induced_flow_target`.
-
-    Returns
-    -------
-    FlowResult
-        ``.t`` (T,), ``.W`` (T, dy, dx).
-    """
-    target = Target.from_data(X, Y)
-    return induced_flow_target(W0, target, depth, t_eval, rtol=rtol, atol=atol, method=method, max_steps=max_steps)
-
-
-def induced_flow_batch(
-    W0s,
-    target,
-    depth,
-    t_eval,
-    *,
-    rtol: float = DEFAULT_RTOL,
-    atol: float = DEFAULT_ATOL,
-    method: str = "auto",
-    max_steps: int = MAX_STEPS,
-) -> BatchFlowResult:
-    """The induced flow (17) from a stack of starts, integrated together.
-
-    One vectorised DOP853 run advances all trajectories; each keeps its own
-    step size and error control, so every trajectory is as accurate as a
-    single run of :func:`induced_flow_target` with the same tolerances.
-
-    Parameters
-    ----------
-    W0s : array_like, shape (B, dy, dx)
+    W : array_like, shape (dy, dx) or (k, dy, dx)
     target : Target
     depth : int
-    t_eval : array_like, shape (T,)
-    rtol, atol, method, max_steps
-        See :func:`induced_flow_target`; ``"auto"`` chooses ``"rank1"`` only
-        if every start has rank ``<= 1``.
+        ``N >= 1``.
 
     Returns
     -------
-    BatchFlowResult
-        ``.t`` (T,), ``.W`` (B, T, dy, dx).
+    ndarray of the shape of ``W``
     """
-    target = _check_target(target)
-    W0s = np.asarray(W0s, dtype=float)
-    if W0s.ndim != 3 or W0s.shape[1:] != target.Z.shape or W0s.shape[0] == 0:
-        raise ValueError(f"W0s must have shape (B >= 1, {target.dy}, {target.dx}); got {W0s.shape}")
-    if not np.all(np.isfinite(W0s)):
-        raise ValueError("W0s must be finite")
+    target = as_target(target)
+    stack, single = as_matrix_stack(W, "W", target.Z.shape)
     N = positive_int(depth, "depth")
-    t = _check_times(t_eval)
-    rtol, atol = _check_tolerances(rtol, atol)
-    method = _check_method(method)
-    max_steps = positive_int(max_steps, "max_steps")
-    W = _induced_flow_stack(W0s, target, N, t, rtol, atol, method, max_steps)
-    _frozen(t, W)
-    return BatchFlowResult(t=t, W=W)
+    out = np.empty_like(stack)
+    ranks = _range_rank(stack) if stack.size else np.zeros(0, dtype=int)
+    for k, Wk in enumerate(stack):
+        form = "rank1" if ranks[k] <= 1 else "auto"
+        out[k] = -target.m * induced_operator(Wk, N, Wk - target.Z, form=form)
+    return out[0] if single else out
 
 
 # --------------------------------------------------------------------------
@@ -972,126 +884,46 @@ def gradient_flow(
     *,
     rtol: float = DEFAULT_RTOL,
     atol: float = DEFAULT_ATOL,
+    max_steps: int = MAX_STEPS,
+    keep_weights: bool = True,
 ) -> NetworkFlowResult:
-    """Gradient flow (13) on all layers, ``dW_j/dt = -dL/dW_j``, for any data.
+    """Gradient flow (13) on all layers, ``dW_j/dt = -dL/dW_j``, of one network or a stack.
 
-    Integrated with ``scipy.integrate.solve_ivp`` (DOP853, dense output at
-    ``t_eval``). The data enter through ``X X^T`` and ``Y X^T`` only.
+    Every entry of every layer is a state variable, integrated by the stacked
+    DOP853 of :func:`integrate_stacked` (each network with its own step size
+    and error control, so batching changes no trajectory). Nothing about the
+    end-to-end matrix is imposed: not its rank, not balancedness, not the
+    induced flow (17). The right-hand side is the chain rule
+    (:func:`linnet.network.layer_gradients_stack`) with
+    ``G = W X X^T - Y X^T``, for any data: the data enter through the moments
+    only.
 
     Parameters
     ----------
     weights0 : list of array_like
-        ``[W_1(0), ..., W_N(0)]``.
+        ``[W_1(0), ..., W_N(0)]``: matrices ``(d_j, d_{j-1})`` for one network,
+        or stacks ``(B, d_j, d_{j-1})`` for ``B`` networks.
     X : array_like, shape (dx, m)
     Y : array_like, shape (dy, m)
     t_eval : array_like, shape (T,)
         Strictly increasing output times ``>= 0``; the flow starts at ``t = 0``.
     rtol, atol : float
+    max_steps : int
+        Cap on step attempts per network.
+    keep_weights : bool
+        Keep every layer at every output time (memory ``B T sum_j d_j d_{j-1}``);
+        False keeps the end-to-end matrices only.
 
     Returns
     -------
     NetworkFlowResult
-        ``.t`` (T,), ``.W`` (T, dy, dx), ``.weights`` (list of (T, d_j, d_{j-1})).
+        ``.t`` (T,), ``.W`` (T, dy, dx) or (B, T, dy, dx), ``.weights``.
     """
-    weights0 = check_weights(weights0, "weights0")
-    X, Y = check_data(X, Y, weights0[0].shape[1], weights0[-1].shape[0])
-    t = _check_times(t_eval)
-    rtol, atol = _check_tolerances(rtol, atol)
-    shapes = [Wj.shape for Wj in weights0]
-    cuts = np.cumsum([Wj.size for Wj in weights0])[:-1]
-    XXt, YXt = X @ X.T, Y @ X.T
-
-    def unpack(y):
-        return [part.reshape(shape) for part, shape in zip(np.split(y, cuts), shapes)]
-
-    def rhs(_, y):
-        weights = unpack(y)
-        G = _end_to_end(weights) @ XXt - YXt
-        return -np.concatenate([g.ravel() for g in _layer_gradients(weights, G)])
-
-    y0 = np.concatenate([Wj.ravel() for Wj in weights0])
-    if t[-1] == 0.0:
-        ys = y0[:, None]
-    else:
-        sol = solve_ivp(rhs, (0.0, t[-1]), y0, method="DOP853", t_eval=t, rtol=rtol, atol=atol)
-        if not sol.success:
-            raise FlowIntegrationError(f"gradient flow integration failed: {sol.message}")
-        ys = sol.y
-    weights = [part.T.reshape((t.size,) + shape) for part, shape in zip(np.split(ys, cuts, axis=0), shapes)]
-    W = _end_to_end(weights)
-    _frozen(t, W, *weights)
-    return NetworkFlowResult(t=t, W=W, weights=weights)
-
-
-@dataclass(frozen=True)
-class NetworkBatchFlowResult:
-    """Trajectories of a stack of networks under gradient flow (13).
-
-    Attributes
-    ----------
-    t : ndarray, shape (T,)
-    W : ndarray, shape (B, T, dy, dx)
-        End-to-end matrices ``W_N(t) ... W_1(t)`` of each network.
-    weights : list of ndarray
-        ``weights[j - 1]`` has shape ``(B, T, d_j, d_{j-1})``.
-    """
-
-    t: np.ndarray
-    W: np.ndarray
-    weights: list
-
-
-def gradient_flow_batch(
-    weights0,
-    X,
-    Y,
-    t_eval,
-    *,
-    rtol: float = DEFAULT_RTOL,
-    atol: float = DEFAULT_ATOL,
-    max_steps: int = MAX_STEPS,
-) -> NetworkBatchFlowResult:
-    """Gradient flow (13) on all layers of a stack of networks, vectorised over the stack.
-
-    Every entry of every layer is a state variable, integrated by the stacked
-    DOP853 of :func:`integrate_stacked` (each network with its own step size and
-    error control). Nothing about the end-to-end matrix is imposed: not its rank,
-    not balancedness, not the induced flow (17). The right-hand side is the
-    chain rule ``-dL/dW_j = -(W_N...W_{j+1})^T (W X X^T - Y X^T) (W_{j-1}...W_1)^T``,
-    for any data.
-
-    Parameters
-    ----------
-    weights0 : list of array_like
-        ``weights0[j - 1]`` of shape ``(B, d_j, d_{j-1})``: layer ``j`` of each of
-        the ``B`` networks at ``t = 0``; depth ``N >= 1``.
-    X : array_like, shape (dx, m)
-    Y : array_like, shape (dy, m)
-    t_eval : array_like, shape (T,)
-        Strictly increasing output times ``>= 0``.
-    rtol, atol : float
-    max_steps : int
-
-    Returns
-    -------
-    NetworkBatchFlowResult
-    """
-    if not isinstance(weights0, (list, tuple)) or len(weights0) == 0:
-        raise ValueError("weights0 must be a non-empty list of arrays of shape (B, d_j, d_{j-1})")
-    layers = [np.asarray(Wj, dtype=float) for Wj in weights0]
-    if any(a.ndim != 3 for a in layers) or len({a.shape[0] for a in layers}) != 1 or layers[0].shape[0] == 0:
-        raise ValueError("weights0 must hold arrays of shape (B, d_j, d_{j-1}) with the same B >= 1")
-    for j in range(1, len(layers)):
-        if layers[j].shape[2] != layers[j - 1].shape[1]:
-            raise ValueError(
-                f"weights0 layers do not chain: layer {j + 1} has {layers[j].shape[2]} columns but layer {j} "
-                f"has {layers[j - 1].shape[1]} rows"
-            )
-    if not all(np.all(np.isfinite(a)) for a in layers):
-        raise ValueError("weights0 must be finite")
+    single = isinstance(weights0, (list, tuple)) and all(np.ndim(Wj) == 2 for Wj in weights0)
+    layers = as_weight_stack(weights0, "weights0")
     X, Y = check_data(X, Y, layers[0].shape[2], layers[-1].shape[1])
-    t = _check_times(t_eval)
-    rtol, atol = _check_tolerances(rtol, atol)
+    t = check_times(t_eval)
+    rtol, atol = check_tolerances(rtol, atol)
     max_steps = positive_int(max_steps, "max_steps")
     B = layers[0].shape[0]
     shapes = [a.shape[1:] for a in layers]
@@ -1099,27 +931,21 @@ def gradient_flow_batch(
     XXt, YXt = X @ X.T, Y @ X.T
 
     def rhs(y, rows):
+        # rows (indices in the stack) are not needed: no per-network parameters.
         b = y.shape[0]
         Ws = [part.reshape((b,) + sh) for part, sh in zip(np.split(y, cuts, axis=1), shapes)]
-        below = [np.broadcast_to(np.eye(shapes[0][1]), (b,) + (shapes[0][1],) * 2)]
-        for Wj in Ws:
-            below.append(Wj @ below[-1])
-        above = [np.broadcast_to(np.eye(shapes[-1][0]), (b,) + (shapes[-1][0],) * 2)]
-        for Wj in reversed(Ws):
-            above.append(above[-1] @ Wj)
-        above = above[::-1]
-        G = below[-1] @ XXt - YXt
-        grads = [_mT(above[j + 1]) @ G @ _mT(below[j]) for j in range(len(Ws))]
-        return -np.concatenate([g.reshape(b, -1) for g in grads], axis=1)
+        G = end_to_end_stack(Ws) @ XXt - YXt
+        return -np.concatenate([g.reshape(b, -1) for g in layer_gradients_stack(Ws, G)], axis=1)
 
     y0 = np.concatenate([a.reshape(B, -1) for a in layers], axis=1)
     ys = _dop853_stacked(rhs, y0, t, rtol, atol, max_steps)
     weights = [part.reshape((B, t.size) + sh) for part, sh in zip(np.split(ys, cuts, axis=2), shapes)]
-    W = weights[0]
-    for Wj in weights[1:]:
-        W = Wj @ W
+    del ys
+    W = end_to_end_stack(weights)
+    if single:
+        W, weights = W[0], [Wj[0] for Wj in weights]
     _frozen(t, W, *weights)
-    return NetworkBatchFlowResult(t=t, W=W, weights=weights)
+    return NetworkFlowResult(t=t, W=W, weights=tuple(weights) if keep_weights else None)
 
 
 # --------------------------------------------------------------------------
@@ -1252,7 +1078,7 @@ def gradient_descent(
     ceiling = None
     with np.errstate(over="ignore", invalid="ignore"):
         for k in range(steps + 1):
-            R = _end_to_end(weights) @ X - Y
+            R = end_to_end_stack(weights) @ X - Y
             current = 0.5 * float(np.sum(R * R))
             if ceiling is None:
                 ceiling = divergence_factor * max(current, 0.5 * float(np.sum(Y * Y)))
@@ -1271,26 +1097,28 @@ def gradient_descent(
                 recorded_weights.append([Wj.copy() for Wj in weights])
             if converged or k == steps:
                 break
-            grads = _layer_gradients(weights, R @ X.T)
+            grads = layer_gradients_stack(weights, R @ X.T)
             weights = [Wj - lr * g for Wj, g in zip(weights, grads)]
 
     steps_arr = np.array(recorded_steps)
     stacked = [np.stack([ws[j] for ws in recorded_weights]) for j in range(len(weights))]
-    W = _end_to_end(stacked)
+    W = end_to_end_stack(stacked)
     curve_arr = np.array(curve)
     losses = curve_arr[steps_arr]
     t = steps_arr * lr
     _frozen(steps_arr, t, losses, W, curve_arr, *stacked)
     return GradientDescentResult(
-        steps=steps_arr, t=t, losses=losses, weights=stacked, W=W, loss_curve=curve_arr, converged=converged
+        steps=steps_arr, t=t, losses=losses, weights=tuple(stacked), W=W, loss_curve=curve_arr, converged=converged
     )
 
 
-def integrate_stacked(rhs, y0, t_eval, *, rtol: float = 1e-10, atol: float = 1e-13, max_steps: int = MAX_STEPS):
+def integrate_stacked(
+    rhs, y0, t_eval, *, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL, max_steps: int = MAX_STEPS
+):
     """Integrate ``y' = rhs(y, rows)`` for a stack of states, each with its own steps.
 
     The public entry to the vectorised DOP853 integrator behind
-    :func:`induced_flow_batch`: every row of ``y0`` is one trajectory with its
+    :func:`induced_flow` and :func:`gradient_flow`: every row of ``y0`` is one trajectory with its
     own step size and error control (scipy's DOP853 coefficients and
     controller), so batching changes no trajectory.
 
@@ -1314,14 +1142,11 @@ def integrate_stacked(rhs, y0, t_eval, *, rtol: float = 1e-10, atol: float = 1e-
     ndarray, shape (B, len(t_eval), n)
     """
     y0 = as_matrix(y0, "y0")
-    t = _check_times(t_eval)
-    rtol, atol = _check_tolerances(rtol, atol)
+    t = check_times(t_eval)
+    rtol, atol = check_tolerances(rtol, atol)
     max_steps = positive_int(max_steps, "max_steps")
     if not callable(rhs):
         raise ValueError(f"rhs must be callable as rhs(y, rows); got {type(rhs).__name__}")
     return _dop853_stacked(rhs, y0, t, rtol, atol, max_steps)
 
 
-#: Validation shared with the other modules that integrate flows.
-check_times = _check_times
-check_tolerances = _check_tolerances

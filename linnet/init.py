@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .data import as_target
 from .validate import as_matrix, positive_float, positive_int
 
-__all__ = ["balanced_init", "gaussian_init", "rotate", "check_widths", "numerical_rank"]
+__all__ = ["balanced_init", "gaussian_init", "rotate", "rank_one_start", "haar_orthogonal", "check_widths", "numerical_rank"]
 
 
 def check_widths(widths, name: str = "widths") -> list[int]:
@@ -39,7 +40,7 @@ def numerical_rank(W: np.ndarray, singular_values: np.ndarray | None = None) -> 
     return int(np.count_nonzero(s > max(W.shape) * np.finfo(float).eps * s[0]))
 
 
-def _haar_orthogonal(n: int, rng: np.random.Generator) -> np.ndarray:
+def haar_orthogonal(n: int, rng: np.random.Generator) -> np.ndarray:
     """Haar-distributed ``n x n`` orthogonal matrix (QR of a Gaussian, signs fixed)."""
     Q, R = np.linalg.qr(rng.standard_normal((n, n)))
     signs = np.sign(np.diag(R))
@@ -106,7 +107,7 @@ def balanced_init(W0, widths, seed) -> list[np.ndarray]:
         return out
 
     # Q_0 = [V V_perp] and Q_N = [U U_perp] close the chain at both ends.
-    Q = [Vt.T] + [_haar_orthogonal(d, rng) for d in widths[1:-1]] + [U]
+    Q = [Vt.T] + [haar_orthogonal(d, rng) for d in widths[1:-1]] + [U]
     return [Q[j] @ D(widths[j], widths[j - 1]) @ Q[j - 1].T for j in range(1, N + 1)]
 
 
@@ -178,3 +179,66 @@ def rotate(direction, angle, seed) -> np.ndarray:
         E = E - np.sum(E * Dhat) * Dhat
     E = E / np.linalg.norm(E)
     return norm * (np.cos(angle) * Dhat + np.sin(angle) * E)
+
+
+def rank_one_start(target, norm_ratio, angle, seed) -> np.ndarray:
+    """A rank-one start ``W0`` with ``||W0||_F = norm_ratio s_Z`` at Frobenius angle ``angle`` to ``Z_1``.
+
+    ``W0 = norm_ratio s_Z u v^T`` with ``u`` and ``v`` the leading singular
+    vectors ``u_Z``, ``v_Z`` rotated (:func:`rotate`) towards random orthogonal
+    directions by angles ``a`` and ``b`` with ``cos(a) cos(b) = cos(angle)``:
+
+    * scalar output or input (``dy = 1`` or ``dx = 1``): only the vector that
+      can rotate does, with ``seed`` itself, so ``W0`` is the paper's Figure 1
+      start ``norm_ratio * rotate(Z_1, angle, seed)`` (``norm_ratio = 10``,
+      ``angle = pi/6``) up to round-off;
+    * ``dy, dx >= 2``: ``a = b``, each vector with its own seed drawn from
+      ``seed``; then ``angle <= pi/2``.
+
+    Unlike ``rotate`` applied to ``Z_1`` itself, the result has rank one for
+    every shape, as the end-to-end matrix of a network with a one-neuron layer
+    must; a generic start excites every mode of
+    :func:`linnet.theory.nearby_modes`.
+
+    Parameters
+    ----------
+    target : Target
+        With ``s_Z > 0``.
+    norm_ratio : float
+        ``||W0||_F / s_Z > 0``.
+    angle : float
+        Radians: in ``[0, pi]`` for a scalar output or input, ``[0, pi/2]`` otherwise.
+    seed : int or None
+        Seed of the random directions.
+
+    Returns
+    -------
+    ndarray, shape (dy, dx)
+    """
+    target = as_target(target)
+    if not target.s_Z > 0:
+        raise ValueError("target must have Z != 0: Z_1 and its angle are undefined for Z = 0")
+    ratio = positive_float(norm_ratio, "norm_ratio")
+    try:
+        angle = float(angle)
+    except (TypeError, ValueError):
+        raise ValueError(f"angle must be a real number; got {angle!r}") from None
+    dy, dx = target.Z.shape
+    u, v = target.u[:, None], target.v[:, None]
+    if dy >= 2 and dx >= 2:
+        if not 0.0 <= angle <= np.pi / 2:
+            raise ValueError(f"angle must be in [0, pi/2] for a target with dy, dx >= 2; got {angle!r}")
+        # cos(a)^2 = cos(angle), i.e. sin(a)^2 = 1 - cos(angle) = 2 sin(angle/2)^2 (no cancellation).
+        a = float(np.arcsin(min(1.0, np.sqrt(2.0) * np.sin(angle / 2.0))))
+        seeds = np.random.default_rng(seed).integers(0, 2**32, size=2)
+        u = rotate(u, a, int(seeds[0])) if a > 0 else u
+        v = rotate(v, a, int(seeds[1])) if a > 0 else v
+    elif not 0.0 <= angle <= np.pi:
+        raise ValueError(f"angle must be in [0, pi] (radians); got {angle!r}")
+    elif dx >= 2:
+        v = rotate(v, angle, seed) if angle > 0 else v
+    elif dy >= 2:
+        u = rotate(u, angle, seed) if angle > 0 else u
+    elif angle > 0:
+        raise ValueError("target must have at least two entries for a start at a nonzero angle; Z is 1 x 1")
+    return ratio * target.s_Z * (u @ v.T)

@@ -29,6 +29,11 @@ __all__ = [
     "balancedness",
     "check_weights",
     "check_data",
+    "as_weight_stack",
+    "stack_networks",
+    "end_to_end_stack",
+    "layer_gradients_stack",
+    "balancedness_stack",
 ]
 
 
@@ -80,6 +85,156 @@ def check_data(X, Y, dx: int | None = None, dy: int | None = None) -> tuple[np.n
     return X, Y
 
 
+def as_weight_stack(weights, name: str = "weights") -> list[np.ndarray]:
+    """Validate ``[W_1, ..., W_N]`` given as matrices (one network) or stacks (``B`` networks).
+
+    The one parser for stacks of networks: layer ``j`` of ``B`` networks is
+    one array of shape ``(B, d_j, d_{j-1})``.
+
+    Parameters
+    ----------
+    weights : sequence of array_like
+        Each ``W_j`` of shape ``(d_j, d_{j-1})`` or ``(B, d_j, d_{j-1})``, all
+        with the same leading ``B >= 1``; consecutive shapes must chain.
+    name : str
+        Parameter name used in the error messages.
+
+    Returns
+    -------
+    list of ndarray
+        Float copies of shape ``(B, d_j, d_{j-1})`` (``B = 1`` for matrices).
+
+    Raises
+    ------
+    ValueError
+        If ``weights`` is not a non-empty sequence, an entry is not finite or
+        not 2-D/3-D, the stack sizes differ or are 0, or the shapes do not chain.
+    """
+    if isinstance(weights, np.ndarray) or not isinstance(weights, Sequence) or len(weights) < 1:
+        raise ValueError(f"{name} must be a non-empty list [W_1, ..., W_N] of matrices or stacks of matrices")
+    out = []
+    for j, Wj in enumerate(weights):
+        arr = np.array(Wj, dtype=float)  # a copy: the caller's arrays are never touched
+        if arr.ndim == 2:
+            arr = arr[None]
+        if arr.ndim != 3:
+            raise ValueError(f"{name}[{j}] must be a matrix or a stack (B, d_j, d_j-1); got {arr.ndim} dimensions")
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"{name}[{j}] must be finite; it has NaN or infinite entries")
+        out.append(arr)
+    B = out[0].shape[0]
+    if B == 0:
+        raise ValueError(f"{name} must hold at least one network (B >= 1)")
+    for j, arr in enumerate(out):
+        if arr.shape[0] != B:
+            raise ValueError(f"{name}[{j}] must stack {B} matrices like {name}[0]; got {arr.shape[0]}")
+        if j > 0 and arr.shape[2] != out[j - 1].shape[1]:
+            raise ValueError(
+                f"{name}[{j}] must have {out[j - 1].shape[1]} columns to follow {name}[{j - 1}]; "
+                f"got shape {arr.shape[1:]}"
+            )
+    return out
+
+
+def stack_networks(networks, name: str = "networks") -> list[np.ndarray]:
+    """Stack ``B`` networks of equal layer shapes into ``[W_1, ..., W_N]``, ``W_j`` of shape (B, d_j, d_{j-1}).
+
+    Parameters
+    ----------
+    networks : sequence of list of array_like
+        ``B >= 1`` networks, each ``[W_1, ..., W_N]`` with the same shapes.
+    name : str
+        Parameter name used in the error messages.
+
+    Returns
+    -------
+    list of ndarray
+    """
+    if isinstance(networks, np.ndarray):
+        raise ValueError(f"{name} must be a sequence of networks [W_1, ..., W_N]; got an array")
+    networks = list(networks)
+    if not networks:
+        raise ValueError(f"{name} must hold at least one network; got an empty sequence")
+    checked = [check_weights(net, f"{name}[{b}]") for b, net in enumerate(networks)]
+    shapes = [Wj.shape for Wj in checked[0]]
+    for b, net in enumerate(checked):
+        if [Wj.shape for Wj in net] != shapes:
+            raise ValueError(
+                f"{name}[{b}] must have the layer shapes {shapes} of {name}[0]; got {[Wj.shape for Wj in net]}"
+            )
+    return [np.stack([net[j] for net in checked]) for j in range(len(shapes))]
+
+
+# --------------------------------------------------------------------------
+# kernels: any leading batch axes; they trust their input (validate first
+# with check_weights or as_weight_stack), so integrators can call them often
+# --------------------------------------------------------------------------
+
+
+def _mT(A: np.ndarray) -> np.ndarray:
+    return np.swapaxes(A, -1, -2)
+
+
+def end_to_end_stack(weights: Sequence[np.ndarray]) -> np.ndarray:
+    """End-to-end matrices ``W_N ... W_1`` (eq. 3) of a stack ``(B, d_j, d_{j-1})``: shape ``(B, d_N, d_0)``.
+
+    A kernel: no validation (see :func:`as_weight_stack`).
+    """
+    W = weights[0]
+    for Wj in weights[1:]:
+        W = Wj @ W
+    return W
+
+
+def layer_gradients_stack(weights: Sequence[np.ndarray], G: np.ndarray) -> list[np.ndarray]:
+    """The chain rule for stacks: ``dl/dW_j = (W_N ... W_{j+1})^T G (W_{j-1} ... W_1)^T``.
+
+    ``G`` (``(B, d_N, d_0)``) is the gradient of a loss ``l`` in the end-to-end
+    matrix: ``G = W X X^T - Y X^T`` for (4), ``G = m (W - Z)`` for whitened data.
+    The one batched gradient of linnet (:func:`gradients` and the flows call it).
+
+    The products are accumulated from the narrow side of the network:
+    with ``d_N <= d_0``, ``A_j = W_N ... W_{j+1}`` (``d_N x d_j``) downwards and
+    ``P_j = G W_1^T ... W_{j-1}^T`` (``d_N x d_{j-1}``) upwards, so each
+    gradient ``A_j^T P_j`` costs ``d_N d_j d_{j-1}``; with ``d_0 < d_N`` the
+    transposed network is used. A kernel: no validation.
+
+    Returns
+    -------
+    list of ndarray
+        ``[dl/dW_1, ..., dl/dW_N]``, each of the shape of its ``W_j``.
+    """
+    if G.shape[-2] > G.shape[-1]:
+        # dl/dW_j of the transposed network W_1^T ... W_N^T with G^T is (dl/dW_j)^T.
+        grads = layer_gradients_stack([_mT(Wj) for Wj in reversed(weights)], _mT(G))
+        return [_mT(g) for g in reversed(grads)]
+    N = len(weights)
+    above: list = [None] * N  # above[j] = W_N ... W_{j+2} (0-based j); None is the identity
+    cur = weights[-1]
+    for j in range(N - 2, -1, -1):
+        above[j] = cur
+        cur = cur @ weights[j]
+    out = []
+    P = G
+    for j, Wj in enumerate(weights):
+        out.append(P if above[j] is None else _mT(above[j]) @ P)
+        if j + 1 < N:
+            P = P @ _mT(Wj)
+    return out
+
+
+def balancedness_stack(weights: Sequence[np.ndarray]) -> np.ndarray:
+    """``max_j ||W_{j+1}^T W_{j+1} - W_j W_j^T||_F`` for each network of a stack (see :func:`balancedness`).
+
+    A kernel: no validation. Returns zeros of shape ``(B,)`` for depth 1.
+    """
+    out = np.zeros(weights[0].shape[:-2])
+    for j in range(len(weights) - 1):
+        D = _mT(weights[j + 1]) @ weights[j + 1] - weights[j] @ _mT(weights[j])
+        out = np.maximum(out, np.linalg.norm(D, axis=(-2, -1)))
+    return out
+
+
 # --------------------------------------------------------------------------
 # private kernels
 # --------------------------------------------------------------------------
@@ -109,10 +264,8 @@ def _end_to_end(weights: Sequence[np.ndarray]) -> np.ndarray:
 
 
 def _layer_gradients(weights: Sequence[np.ndarray], G: np.ndarray) -> list[np.ndarray]:
-    """Chain rule: ``dL/dW_j = (W_N...W_{j+1})^T G (W_{j-1}...W_1)^T`` for ``G = dL/dW``."""
-    below = _prefix_products(weights)
-    above = _suffix_products(weights)
-    return [above[j + 1].T @ G @ below[j].T for j in range(len(weights))]
+    """Chain rule for one network: :func:`layer_gradients_stack` without a batch axis."""
+    return layer_gradients_stack(weights, G)
 
 
 def _gradients_from_moments(weights: Sequence[np.ndarray], XXt: np.ndarray, YXt: np.ndarray) -> list[np.ndarray]:

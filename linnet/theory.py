@@ -33,8 +33,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .validate import as_matrix, positive_float, positive_int
-from .data import Target
+from .validate import as_matrix, as_matrix_stack, positive_float, positive_int
+from .data import Target, as_target
 from .network import balancedness, check_weights, end_to_end
 
 __all__ = [
@@ -72,32 +72,6 @@ PHASE_ONE_FACTOR = math.sqrt(6.0)
 # --------------------------------------------------------------------------
 # validation helpers
 # --------------------------------------------------------------------------
-
-
-def _check_target(target) -> Target:
-    if not isinstance(target, Target):
-        raise ValueError(
-            f"target must be a linnet.data.Target (use Target.from_data(X, Y) or Target.from_matrix(Z, m)); "
-            f"got {type(target).__name__}"
-        )
-    target.require_unique_Z1()
-    return target
-
-
-def _as_stack(W, name: str, shape: tuple[int, int]) -> tuple[np.ndarray, bool]:
-    """``W`` as a finite (k, dy, dx) array; the flag says whether a single matrix was given."""
-    arr = np.asarray(W, dtype=float)
-    if arr.ndim not in (2, 3):
-        raise ValueError(
-            f"{name} must be a matrix of shape {shape} or a stack of shape (k, {shape[0]}, {shape[1]}); "
-            f"got an array with {arr.ndim} dimensions"
-        )
-    if arr.shape[-2:] != shape:
-        raise ValueError(f"{name} must have matrices of shape {shape} (the shape of Z); got {arr.shape[-2:]}")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must be finite; it has NaN or infinite entries")
-    single = arr.ndim == 2
-    return (arr[None] if single else arr), single
 
 
 def _require_rank_one(stack: np.ndarray, name: str) -> np.ndarray:
@@ -193,8 +167,8 @@ def correlation_with_target(W, target: Target):
     float or ndarray of shape (k,)
         NaN where ``W = 0`` (no direction).
     """
-    target = _check_target(target)
-    stack, single = _as_stack(W, "W", target.Z.shape)
+    target = as_target(target, unique_Z1=True)
+    stack, single = as_matrix_stack(W, "W", target.Z.shape)
     sv = _require_rank_one(stack, "W")
     return _out(_scalars(stack, target, sv)[1], single)
 
@@ -206,8 +180,8 @@ def cosine_with_Z1(W, target: Target):
     (17) while positive. Same parameters and return convention as
     :func:`correlation_with_target`.
     """
-    target = _check_target(target)
-    stack, single = _as_stack(W, "W", target.Z.shape)
+    target = as_target(target, unique_Z1=True)
+    stack, single = as_matrix_stack(W, "W", target.Z.shape)
     sv = _require_rank_one(stack, "W")
     return _out(_scalars(stack, target, sv)[2], single)
 
@@ -243,9 +217,9 @@ def correlation_set_margin(W, target: Target, alpha: float):
         If ``target`` is not a Target with unique ``Z_1``, ``alpha`` is not in
         (0, 1], ``W`` has the wrong shape, non-finite entries or rank two or more.
     """
-    target = _check_target(target)
+    target = as_target(target, unique_Z1=True)
     a = _alpha(alpha)
-    stack, single = _as_stack(W, "W", target.Z.shape)
+    stack, single = as_matrix_stack(W, "W", target.Z.shape)
     sv = _require_rank_one(stack, "W")
     norm, rho, _ = _scalars(stack, target, sv)
     threshold = target.s_Z2 + a * (target.s_Z - target.s_Z2)
@@ -293,9 +267,9 @@ def stable_set_margin(W, target: Target, alpha: float, beta: float):
         As :func:`correlation_set_margin`, and if ``beta`` is not positive or
         exceeds ``(1 + gamma) alpha - gamma``.
     """
-    target = _check_target(target)
+    target = as_target(target, unique_Z1=True)
     a, b = _alpha_beta(target, alpha, beta)
-    stack, single = _as_stack(W, "W", target.Z.shape)
+    stack, single = as_matrix_stack(W, "W", target.Z.shape)
     sv = _require_rank_one(stack, "W")
     norm, _, p = _scalars(stack, target, sv)
     margin = np.where(norm > 0, np.minimum(p - a, norm / target.s_Z - b), -np.inf)
@@ -375,9 +349,9 @@ def set_28_margins(W, target: Target, alpha: float):
         ``[gamma_Z, 1)``; ``W`` has the wrong shape, non-finite entries, rank 0
         or rank 2 or more.
     """
-    target = _check_target(target)
+    target = as_target(target, unique_Z1=True)
     a = _alpha_28(target, alpha)
-    stack, single = _as_stack(W, "W", target.Z.shape)
+    stack, single = as_matrix_stack(W, "W", target.Z.shape)
     s, u, v = _rank_one_svd(stack, "W")
     corr = (u @ target.u) * (v @ target.v)  # u_W^T Z_1 v_W / s_Z
     corr_margin = corr - a
@@ -544,7 +518,7 @@ def _bound(c: _Constants, t: np.ndarray) -> RankOneBound:
 
 
 def _start(W0, target: Target) -> tuple[float, float, float]:
-    stack, _ = _as_stack(W0, "W0", target.Z.shape)
+    stack, _ = as_matrix_stack(W0, "W0", target.Z.shape)
     if stack.shape[0] != 1:
         raise ValueError(f"W0 must be a single matrix of shape {target.Z.shape}; got a stack of {stack.shape[0]}")
     sv = _require_rank_one(stack, "W0")
@@ -554,8 +528,8 @@ def _start(W0, target: Target) -> tuple[float, float, float]:
     return float(norm[0]), float(rho[0]), float(p[0])
 
 
-def _theorem_4_4_constants(target, depth, W0, alpha, beta) -> _Constants:
-    target = _check_target(target)
+def _theorem_4_4_constants(W0, target, depth, alpha, beta) -> _Constants:
+    target = as_target(target, unique_Z1=True)
     N = _depth(depth)
     a, b = _alpha_beta(target, alpha, beta)
     s0, _, p0 = _start(W0, target)
@@ -568,7 +542,7 @@ def _theorem_4_4_constants(target, depth, W0, alpha, beta) -> _Constants:
     return _constants(target, N, s0=s0, p0=p0, p_low=a, s_low=b * target.s_Z)
 
 
-def theorem_4_4_bound(target: Target, depth: int, W0, alpha: float, beta: float, t) -> RankOneBound:
+def theorem_4_4_bound(W0, target: Target, depth: int, alpha: float, beta: float, t) -> RankOneBound:
     """Two-phase linear-convergence bound from ``N_alpha,beta(Z_1)`` (role of Theorem 4.4; re-derived).
 
     For the induced flow (17) of a depth-``N`` network with a one-neuron layer
@@ -612,11 +586,11 @@ def theorem_4_4_bound(target: Target, depth: int, W0, alpha: float, beta: float,
         finite, not rank one, zero, or violates (37); ``t`` is not finite or
         negative; or an exponent is not negative (rates under/overflowed).
     """
-    c = _theorem_4_4_constants(target, depth, W0, alpha, beta)
+    c = _theorem_4_4_constants(W0, target, depth, alpha, beta)
     return _bound(c, _times(t))
 
 
-def theorem_3_8_bound(target: Target, depth: int, W0, t) -> RankOneBound:
+def theorem_3_8_bound(W0, target: Target, depth: int, t) -> RankOneBound:
     """Convergence to ``Z_1`` from the correlation set (role of Theorem 3.8 and rate (29); re-derived).
 
     Requires ``rho(W0) = <W0, Z>/||W0||_F > s_Z2``, i.e. ``W0 in N_alpha`` for
@@ -645,7 +619,7 @@ def theorem_3_8_bound(target: Target, depth: int, W0, t) -> RankOneBound:
     ValueError
         As :func:`theorem_4_4_bound`, and if ``rho(W0) <= s_Z2``.
     """
-    target = _check_target(target)
+    target = as_target(target, unique_Z1=True)
     N = _depth(depth)
     s0, rho0, p0 = _start(W0, target)
     if not rho0 > target.s_Z2:
@@ -660,8 +634,8 @@ def _log_plus(x: float) -> float:
     return math.log(x) if x > 1 else 0.0
 
 
-def time_to_accuracy(target: Target, depth: int, W0, alpha: float, beta: float, epsilon: float) -> float:
-    """Time after which ``||W(t) - Z_1||_F^2 <= epsilon`` (role of remark 1 after Theorem 4.4; re-derived).
+def time_to_accuracy(W0, target: Target, depth: int, alpha: float, beta: float, sq_tol: float) -> float:
+    """Time after which ``||W(t) - Z_1||_F^2 <= sq_tol`` (role of remark 1 after Theorem 4.4; re-derived).
 
     ``T_eps = max(tau_bar, t1, t2, t3)`` with (notes A.6)
     ``t1 = tau_bar + log+(6 D0^2 / eps) / (2 k_lo)``,
@@ -678,7 +652,7 @@ def time_to_accuracy(target: Target, depth: int, W0, alpha: float, beta: float, 
     ----------
     target, depth, W0, alpha, beta
         As in :func:`theorem_4_4_bound`.
-    epsilon : float
+    sq_tol : float
         Accuracy ``> 0``.
 
     Returns
@@ -688,10 +662,10 @@ def time_to_accuracy(target: Target, depth: int, W0, alpha: float, beta: float, 
     Raises
     ------
     ValueError
-        As :func:`theorem_4_4_bound`, and if ``epsilon`` is not a finite positive number.
+        As :func:`theorem_4_4_bound`, and if ``sq_tol`` is not a finite positive number.
     """
-    c = _theorem_4_4_constants(target, depth, W0, alpha, beta)
-    eps = positive_float(epsilon, "epsilon")
+    c = _theorem_4_4_constants(W0, target, depth, alpha, beta)
+    eps = positive_float(sq_tol, "sq_tol")
     q0 = 1 - c.p0
     t1 = c.tau_bar + _log_plus(6 * c.D0**2 / eps) / (2 * c.k_lo)
     t3 = _log_plus(6 * c.s_hi * c.s_Z * q0 / eps) / c.lam
@@ -758,7 +732,7 @@ def _depth_any(depth) -> int:
 
 def _rank_one_parts(W, target: Target, name: str = "W"):
     """``(s, c, single)`` for a rank-one matrix or stack: ``s = ||W||_F``, ``c = u^T Z_1 v`` (32)."""
-    stack, single = _as_stack(W, name, target.Z.shape)
+    stack, single = as_matrix_stack(W, name, target.Z.shape)
     sv = _require_rank_one(stack, name)
     if np.any(sv[:, 0] == 0):
         raise ValueError(f"{name} must have rank one; the zero matrix has rank 0 and no thin SVD (32)")
@@ -768,8 +742,8 @@ def _rank_one_parts(W, target: Target, name: str = "W"):
 
 def loss_31(W, target: Target):
     """``L_{1,1}(W) = 1/2 ||Z_1 - W||_F^2`` (31), for a matrix or a stack (any rank)."""
-    target = _check_target(target)
-    stack, single = _as_stack(W, "W", target.Z.shape)
+    target = as_target(target, unique_Z1=True)
+    stack, single = as_matrix_stack(W, "W", target.Z.shape)
     return _out(0.5 * np.sum((target.Z1 - stack) ** 2, axis=(1, 2)), single)
 
 
@@ -779,7 +753,7 @@ def terms_33(W, target: Target):
     ``W = s u v^T`` (32) must have rank one. Both are nonnegative. Returns two
     floats for one matrix, two arrays of shape ``(k,)`` for a stack.
     """
-    target = _check_target(target)
+    target = as_target(target, unique_Z1=True)
     s, c, single = _rank_one_parts(W, target)
     return _out((s - c) ** 2, single), _out(target.s_Z - c, single)
 
@@ -813,7 +787,7 @@ def rhs_35(W, target: Target, depth: int):
     -------
     float or ndarray of shape (k,)
     """
-    target = _check_target(target)
+    target = as_target(target, unique_Z1=True)
     N = _depth_any(depth)
     s, c, single = _rank_one_parts(W, target)
     m, g = float(target.m), target.gamma
@@ -838,14 +812,14 @@ def gap_35_rank_one_target(W, target: Target, depth: int):
     Raises ``ValueError`` if ``target.gamma`` is not zero up to round-off (then ``Z != Z_1`` and the identity
     does not apply).
     """
-    target = _check_target(target)
+    target = as_target(target, unique_Z1=True)
     if not target.gamma <= RANK_ONE_RTOL:
         raise ValueError(f"target must have gamma_Z = 0 (rank-one Z, up to round-off {RANK_ONE_RTOL:g}) for this "
                          f"identity; got gamma_Z = {target.gamma!r}")
     N = _depth_any(depth)
     if N == 1 and min(target.Z.shape) > 1:
         raise ValueError("depth must be >= 2 unless d_y = 1 or d_x = 1 (depth 1 does not keep a matrix rank one)")
-    stack, single = _as_stack(W, "W", target.Z.shape)
+    stack, single = as_matrix_stack(W, "W", target.Z.shape)
     s, c, _ = _rank_one_parts(stack, target)
     U, _, Vt = np.linalg.svd(stack)
     a = np.abs(U[:, :, 0] @ target.u)
@@ -886,7 +860,7 @@ def in_set_36(W, target: Target, alpha: float, beta: float):
         If ``alpha`` is outside ``[gamma_Z, 1)``, ``beta <= 1``, ``W`` has the
         wrong shape, non-finite entries, or a rank other than one.
     """
-    target = _check_target(target)
+    target = as_target(target, unique_Z1=True)
     a = _alpha_36(target, alpha, closed=True)
     b = _beta_36(beta)
     s, c, single = _rank_one_parts(W, target)
@@ -896,7 +870,7 @@ def in_set_36(W, target: Target, alpha: float, beta: float):
 
 
 def _exponent_args(target, depth, alpha, beta):
-    target = _check_target(target)
+    target = as_target(target, unique_Z1=True)
     N = _depth_any(depth)
     a = _alpha_36(target, alpha, closed=False)
     b = _beta_36(beta)
@@ -948,8 +922,8 @@ def theorem_4_4_applies(target: Target, depth: int, alpha: float, beta: float) -
 
 
 def _bound_38(W, target, t, exponent, name):
-    target = _check_target(target)
-    stack, single = _as_stack(W, name, target.Z.shape)
+    target = as_target(target, unique_Z1=True)
+    stack, single = as_matrix_stack(W, name, target.Z.shape)
     _require_rank_one(stack, name)
     if stack.shape[0] != 1:
         raise ValueError(f"{name} must be a single matrix of shape {target.Z.shape}; got a stack of {stack.shape[0]}")
@@ -1006,16 +980,16 @@ def bound_38b(W_tau, target: Target, depth: int, alpha: float, beta: float, t) -
     return _bound_38(W_tau, target, t, exponent_38b(target, depth, alpha, beta), "W_tau")
 
 
-def time_from_38(target: Target, depth: int, alpha: float, beta: float, d0_sq: float, tau: float, epsilon: float):
-    """Time after which (38) guarantees ``||Z_1 - W(t)||_F^2 <= epsilon`` (inverting (38) as printed).
+def time_from_38(target: Target, depth: int, alpha: float, beta: float, d0_sq: float, tau: float, sq_tol: float):
+    """Time after which (38) guarantees ``||Z_1 - W(t)||_F^2 <= sq_tol`` (inverting (38) as printed).
 
     With ``E_a = -exponent_38a``, ``E_b = -exponent_38b`` (both > 0 under the
     hypothesis), ``C = d0_sq = ||Z_1 - W_0||^2`` and ``eps_0 = C exp(-E_a tau)``
     (the right-hand side of (38a) at ``tau``, an upper bound on that of (38b) at ``tau``):
 
-    * ``epsilon > eps_0``: ``log(C / epsilon) / E_a``;
-    * ``epsilon <= eps_0``: ``tau + log(eps_0 / epsilon) / E_b
-      = log(C / epsilon) / E_b - tau (E_a / E_b - 1)``.
+    * ``sq_tol > eps_0``: ``log(C / sq_tol) / E_a``;
+    * ``sq_tol <= eps_0``: ``tau + log(eps_0 / sq_tol) / E_b
+      = log(C / sq_tol) / E_b - tau (E_a / E_b - 1)``.
 
     This is the structure of remark 1 after Theorem 4.4, with the exponents
     of (38) (compare :func:`remark_1_time`).
@@ -1023,13 +997,13 @@ def time_from_38(target: Target, depth: int, alpha: float, beta: float, d0_sq: f
     Raises
     ------
     ValueError
-        If the hypothesis of Theorem 4.4 fails, or ``d0_sq``, ``epsilon`` are
+        If the hypothesis of Theorem 4.4 fails, or ``d0_sq``, ``sq_tol`` are
         not positive, or ``tau`` is negative.
     """
     if not theorem_4_4_applies(target, depth, alpha, beta):
         raise ValueError("the hypothesis of Theorem 4.4 fails (depth >= 2 and both exponents of (38) negative)")
     C = positive_float(d0_sq, "d0_sq")
-    eps = positive_float(epsilon, "epsilon")
+    eps = positive_float(sq_tol, "sq_tol")
     tau = positive_float(tau, "tau", allow_zero=True)
     Ea = -exponent_38a(target, depth, alpha, beta)
     Eb = -exponent_38b(target, depth, alpha, beta)
@@ -1039,11 +1013,11 @@ def time_from_38(target: Target, depth: int, alpha: float, beta: float, d0_sq: f
     return tau + math.log(eps0 / eps) / Eb
 
 
-def remark_1_time(target: Target, depth: int, alpha: float, beta: float, d0_sq: float, tau: float, epsilon: float):
+def remark_1_time(target: Target, depth: int, alpha: float, beta: float, d0_sq: float, tau: float, sq_tol: float):
     """Remark 1 after Theorem 4.4, as printed, with ``C = d0_sq`` and ``eps_0`` as in :func:`time_from_38`.
 
-    * ``epsilon > eps_0``: ``log(C/eps) / (m N s_Z ((alpha-gamma)^2 - 2 gamma beta^2))``;
-    * ``epsilon <= eps_0``: ``log(C/eps) / (m s_Z^2 (alpha (alpha-gamma)^2 - 2 gamma N beta^2))
+    * ``sq_tol > eps_0``: ``log(C/eps) / (m N s_Z ((alpha-gamma)^2 - 2 gamma beta^2))``;
+    * ``sq_tol <= eps_0``: ``log(C/eps) / (m s_Z^2 (alpha (alpha-gamma)^2 - 2 gamma N beta^2))
       - tau (N ((alpha-gamma)^2 - 2 gamma beta^2) / (alpha (alpha-gamma)^2 - 2 gamma N beta^2) - 1)``.
 
     The printed remark has the powers ``2`` (and ``s_Z`` to the first power in
@@ -1054,10 +1028,10 @@ def remark_1_time(target: Target, depth: int, alpha: float, beta: float, d0_sq: 
     """
     if not theorem_4_4_applies(target, depth, alpha, beta):
         raise ValueError("the hypothesis of Theorem 4.4 fails (depth >= 2 and both exponents of (38) negative)")
-    target = _check_target(target)
+    target = as_target(target, unique_Z1=True)
     N = int(depth)
     C = positive_float(d0_sq, "d0_sq")
-    eps = positive_float(epsilon, "epsilon")
+    eps = positive_float(sq_tol, "sq_tol")
     tau = positive_float(tau, "tau", allow_zero=True)
     a, b, g, m, s_Z = float(alpha), float(beta), target.gamma, float(target.m), target.s_Z
     fa = (a - g) ** 2 - 2 * g * b**2
@@ -1191,7 +1165,8 @@ class AroraTheorem1:
         Step size used for ``iterations``: the one given, else ``eta_max``.
     initial_loss : float
         ``l(0) = 1/2 ||W(0) - Phi||_F^2`` (loss above its optimum, whitened data).
-    epsilon : float
+    loss_tol : float
+        Accuracy of the loss: ``l(T) <= loss_tol``.
     applies : bool
         Margin, balancedness and step size all meet the hypotheses.
     iterations : int or None
@@ -1207,12 +1182,12 @@ class AroraTheorem1:
     eta_max: float | None
     eta: float | None
     initial_loss: float
-    epsilon: float
+    loss_tol: float
     applies: bool
     iterations: int | None
 
 
-def arora_theorem_1(Phi, weights, epsilon: float, eta: float | None = None) -> AroraTheorem1:
+def arora_theorem_1(weights, Phi, loss_tol: float, eta: float | None = None) -> AroraTheorem1:
     """Check the hypotheses of Arora et al.'s Theorem 1 and give its iteration bound.
 
     Theorem 1 as the book states it (chapter 05): the margin, the ``delta``
@@ -1223,17 +1198,17 @@ def arora_theorem_1(Phi, weights, epsilon: float, eta: float | None = None) -> A
     ``Phi``, the initial weights are delta-balanced with
     ``delta <= c^2 / (256 N^3 ||Phi||_F^{2(N-1)/N})`` and
     ``eta <= c^{(4N-2)/N} / (6144 N^3 ||Phi||_F^{(6N-4)/N})``, then gradient
-    descent with step ``eta`` has ``l(T) <= eps`` for every
-    ``T >= log(l(0)/eps) / (eta c^{2(N-1)/N})``.
+    descent with step ``eta`` has ``l(T) <= loss_tol`` for every
+    ``T >= log(l(0)/loss_tol) / (eta c^{2(N-1)/N})``.
 
     Parameters
     ----------
-    Phi : array_like, shape (dy, dx)
-        Target.
     weights : list of array_like
         Initial ``[W_1, ..., W_N]``; the depth ``N`` is ``len(weights)``.
-    epsilon : float
-        Target loss ``> 0``.
+    Phi : array_like, shape (dy, dx)
+        Target.
+    loss_tol : float
+        Target loss ``> 0``: the bound is on the iterations until ``l(T) <= loss_tol``.
     eta : float, optional
         Step size; defaults to the largest admissible one.
 
@@ -1246,14 +1221,14 @@ def arora_theorem_1(Phi, weights, epsilon: float, eta: float | None = None) -> A
     ValueError
         If ``Phi`` or a weight is not a finite matrix, the weights do not chain,
         the end-to-end matrix does not have the shape of ``Phi``, or
-        ``epsilon`` / ``eta`` is not a finite positive number.
+        ``loss_tol`` / ``eta`` is not a finite positive number.
     """
     Phi = as_matrix(Phi, "Phi")
     ws = check_weights(weights)
     W = end_to_end(ws)
     if W.shape != Phi.shape:
         raise ValueError(f"the end-to-end matrix of weights must have the shape of Phi {Phi.shape}; got {W.shape}")
-    eps = positive_float(epsilon, "epsilon")
+    eps = positive_float(loss_tol, "loss_tol")
     eta_given = None if eta is None else positive_float(eta, "eta")
     N = len(ws)
     c = deficiency_margin(W, Phi)
@@ -1290,6 +1265,7 @@ def arora_theorem_1(Phi, weights, epsilon: float, eta: float | None = None) -> A
 __all__ += [
     "NearbyModes",
     "nearby_modes",
+    "kappa",
     "radial_rate",
     "slowest_nearby_rate",
 ]
@@ -1388,7 +1364,7 @@ def nearby_modes(target: Target, depth: int) -> NearbyModes:
         If ``target`` is not a Target with ``s_Z > s_Z2`` or ``depth`` is not
         admissible.
     """
-    target = _check_target(target)
+    target = as_target(target, unique_Z1=True)
     N = _nearby_depth(target, depth)
     m, s_Z = float(target.m), target.s_Z
     dy, dx = target.Z.shape
@@ -1438,13 +1414,25 @@ def _rate_args(s_Z, m, depth):
     return s, m, N
 
 
+def kappa(depth):
+    """``kappa = 2 - 2/N``: the degree of homogeneity of ``A_W`` (16) in ``W`` (arrays allowed).
+
+    Every rate of (17) scales with ``s^kappa``: see :func:`radial_rate`.
+    """
+    N = np.asarray(depth)
+    if N.dtype.kind not in "iu" or np.any(N < 1):
+        raise ValueError(f"depth must be an integer (or an integer array) >= 1; got {depth!r}")
+    out = 2.0 - 2.0 / N
+    return out.item() if out.ndim == 0 else out
+
+
 def radial_rate(s_Z, m, depth):
     """Radial nearby rate ``m N s_Z^{2-2/N}`` of (17) at ``Z_1`` (beyond the paper; see :func:`nearby_modes`).
 
     ``s_Z`` and ``depth`` broadcast against each other (arrays allowed).
     """
     s, m, N = _rate_args(s_Z, m, depth)
-    out = m * N * s ** (2.0 - 2.0 / N)
+    out = m * N * s ** kappa(N)
     return out.item() if out.ndim == 0 else out
 
 
@@ -1477,5 +1465,5 @@ def slowest_nearby_rate(s_Z, m, depth, gamma=0.0):
     g = np.asarray(gamma, dtype=float)
     if not (np.all(np.isfinite(g)) and np.all(g >= 0) and np.all(g < 1)):
         raise ValueError("gamma must lie in [0, 1) (gamma = s_Z2/s_Z < 1 is Assumption 3.6)")
-    out = m * s ** (2.0 - 2.0 / N) * (1.0 - g)
+    out = m * s ** kappa(N) * (1.0 - g)
     return out.item() if out.ndim == 0 else out

@@ -1,7 +1,9 @@
-"""Input validation shared by the public entry points.
+"""Input validation shared by the public entry points, and read-only results.
 
-Every public function validates its inputs once, here, and raises a
-``ValueError`` that names the parameter and the condition it violates.
+Every public function validates its inputs once, with these helpers, and
+raises a ``ValueError`` that names the parameter and the condition it
+violates. The helpers return copies (or fresh arrays), so a caller's array is
+never mutated or frozen by linnet.
 """
 
 from __future__ import annotations
@@ -46,6 +48,68 @@ def positive_float(value, name: str, *, allow_zero: bool = False) -> float:
         cond = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"{name} must be a finite number {cond}; got {value!r}")
     return x
+
+
+def as_matrix_stack(W, name: str, shape: tuple[int, int]) -> tuple[np.ndarray, bool]:
+    """``W`` as a finite float array of shape ``(k, dy, dx)``, and whether one matrix was given.
+
+    The one parser for end-to-end matrices given either alone (``(dy, dx)``)
+    or as a stack (``(k, dy, dx)``); functions that accept both return a result
+    of the input's shape (``single`` tells which).
+
+    Raises
+    ------
+    ValueError
+        Naming ``name``: not 2-D or 3-D, matrices not of ``shape``, or an
+        entry that is NaN or infinite.
+    """
+    arr = np.array(W, dtype=float)  # a copy: callers may work in place
+    if arr.ndim not in (2, 3):
+        raise ValueError(
+            f"{name} must be a matrix of shape {shape} or a stack of shape (k, {shape[0]}, {shape[1]}); "
+            f"got an array with {arr.ndim} dimensions"
+        )
+    if arr.shape[-2:] != tuple(shape):
+        raise ValueError(f"{name} must have matrices of shape {tuple(shape)} (the shape of Z); got {arr.shape[-2:]}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite; it has NaN or infinite entries")
+    single = arr.ndim == 2
+    return (arr[None] if single else arr), single
+
+
+def check_times(t, name: str = "t_eval") -> np.ndarray:
+    """Output times: a non-empty, finite, strictly increasing 1-D array starting at ``>= 0`` (a copy)."""
+    t = np.array(t, dtype=float)  # a copy: results freeze it
+    if t.ndim != 1 or t.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D array of times; got shape {t.shape}")
+    if not np.all(np.isfinite(t)):
+        raise ValueError(f"{name} must be finite")
+    if t[0] < 0:
+        raise ValueError(f"{name} must be >= 0 (the flow starts at t = 0); got {name}[0] = {t[0]}")
+    if np.any(np.diff(t) <= 0):
+        raise ValueError(f"{name} must be strictly increasing")
+    return t
+
+
+def check_tolerances(rtol, atol) -> tuple[float, float]:
+    """Integration tolerances: ``rtol`` in ``[100 eps, 1)`` and ``atol > 0``."""
+    rtol = positive_float(rtol, "rtol")
+    atol = positive_float(atol, "atol")
+    # Below ~100 ulps the local error estimate is round-off; DOP853 cannot meet it.
+    if not 100 * np.finfo(float).eps <= rtol < 1:
+        raise ValueError(f"rtol must be in [100 * eps, 1) = [{100 * np.finfo(float).eps:.1e}, 1); got {rtol!r}")
+    return rtol, atol
+
+
+def read_only(value) -> np.ndarray:
+    """A read-only copy of ``value`` as an array: what result records hold.
+
+    A copy, so freezing a result never freezes the caller's array, and no one
+    can change a result after the fact (``res.W[0, 0] = 1`` raises).
+    """
+    arr = np.array(value)
+    arr.setflags(write=False)
+    return arr
 
 
 def _fmt_shape(shape: tuple) -> str:
