@@ -15,7 +15,7 @@ import time
 import numpy as np
 from scipy.integrate import solve_ivp
 
-from linnet.flows import induced_flow_batch
+from linnet.flows import induced_flow
 
 from .workloads import Case, Workload, from_polar, matrix_rhs, matrix_rhs_single, polar_rhs_single, to_polar
 
@@ -206,7 +206,7 @@ class Linnet(Method):
             self.system = "matrix"
 
     def solve(self, work, case, rows, rtol):
-        W = induced_flow_batch(
+        W = induced_flow(
             case.w0[:, None, :], work.target, case.depth, work.t, rtol=rtol, atol=ATOL_PER_RTOL * rtol, method=self.method
         ).W
         return W[rows, :, 0, :]

@@ -48,7 +48,7 @@ import numpy as np
 from scipy.integrate import solve_ivp
 
 from linnet.data import Target, whitened_data
-from linnet.flows import induced_flow_batch
+from linnet.flows import induced_flow
 from linnet.init import rotate
 
 T_END = 0.1
@@ -238,7 +238,7 @@ def attach_reference(work: Workload) -> None:
         ref = _reference_case(work.z, work.m, case.depth, case.w0[rows], work.t)
         work.reference.append(ref)
         if case.depth > 1:
-            check = induced_flow_batch(
+            check = induced_flow(
                 case.w0[rows][:, None, :], work.target, case.depth, work.t, rtol=REFERENCE_RTOL, atol=REFERENCE_ATOL
             ).W[:, :, 0, :]
             estimate = max(estimate, relative_error(check, ref))

@@ -958,7 +958,7 @@ def _record_steps(steps: int, record_every: int) -> np.ndarray:
     return rec if rec[-1] == steps else np.append(rec, steps)
 
 
-def forward_euler(W0, X, Y, depth, step, steps, record_every: int = 1) -> FlowResult:
+def forward_euler(W0, target, depth, step, steps, record_every: int = 1) -> FlowResult:
     """The paper's discretisation of the induced flow (17).
 
     ``W_{k+1} = W_k - step * m * A_{W_k}(W_k - Z)`` with ``A_W`` as in
@@ -968,9 +968,8 @@ def forward_euler(W0, X, Y, depth, step, steps, record_every: int = 1) -> FlowRe
     Parameters
     ----------
     W0 : array_like, shape (dy, dx)
-    X : array_like, shape (dx, m)
-        Whitened (23).
-    Y : array_like, shape (dy, m)
+    target : Target
+        ``Z`` and ``m`` of (17), as for :func:`induced_flow`.
     depth : int
     step : float
         Time step ``> 0``.
@@ -989,7 +988,7 @@ def forward_euler(W0, X, Y, depth, step, steps, record_every: int = 1) -> FlowRe
     DivergenceError
         If the iterates become non-finite (step too large).
     """
-    target = Target.from_data(X, Y)
+    target = as_target(target)
     W0 = as_matrix(W0, "W0", shape=target.Z.shape)
     N = positive_int(depth, "depth")
     step = positive_float(step, "step")

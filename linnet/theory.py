@@ -563,12 +563,12 @@ def theorem_4_4_bound(W0, target: Target, depth: int, alpha: float, beta: float,
 
     Parameters
     ----------
+    W0 : array_like, shape (dy, dx)
+        Rank-one start (end-to-end matrix of a balanced network).
     target : Target
         ``Z`` with ``s_Z > s_Z2`` (Assumption 3.6); ``target.m`` is the ``m`` of (17).
     depth : int
         ``N >= 2``.
-    W0 : array_like, shape (dy, dx)
-        Rank-one start (end-to-end matrix of a balanced network).
     alpha, beta : float
         ``0 < alpha <= 1`` and ``0 < beta <= (1 + gamma) alpha - gamma``.
     t : float or array_like
@@ -602,11 +602,11 @@ def theorem_3_8_bound(W0, target: Target, depth: int, t) -> RankOneBound:
 
     Parameters
     ----------
+    W0 : array_like, shape (dy, dx)
+        Rank-one, nonzero start.
     target : Target
     depth : int
         ``N >= 2``.
-    W0 : array_like, shape (dy, dx)
-        Rank-one, nonzero start.
     t : float or array_like
         Times ``>= 0``.
 
@@ -650,7 +650,7 @@ def time_to_accuracy(W0, target: Target, depth: int, alpha: float, beta: float, 
 
     Parameters
     ----------
-    target, depth, W0, alpha, beta
+    W0, target, depth, alpha, beta
         As in :func:`theorem_4_4_bound`.
     sq_tol : float
         Accuracy ``> 0``.

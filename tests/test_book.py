@@ -148,30 +148,42 @@ def test_every_check_cell_records_its_claims():
     assert len(ids) == len(set(ids)), f"duplicate claim ids: {sorted({i for i in ids if ids.count(i) > 1})}"
 
 
-@pytest.mark.slow
-def test_a_notebook_that_raises_fails_the_build(tmp_path):
-    # A minimal book with the project's configuration and one notebook whose
-    # check cell fails: the build (what `make book` runs) must exit non-zero.
+def _one_chapter_book(tmp_path, check_source: str) -> subprocess.CompletedProcess:
+    """A minimal book with the project's configuration and one notebook whose check cell is ``check_source``."""
     book = tmp_path / "book-src"
     (book / "book").mkdir(parents=True)
     shutil.copy(ROOT / "book" / "references.bib", book / "book" / "references.bib")
     config = _config("force")
     (book / "_config.yml").write_text(yaml.safe_dump(config))
-    (book / "_toc.yml").write_text(yaml.safe_dump({"format": "jb-book", "root": "intro", "chapters": [{"file": "broken"}]}))
-    (book / "intro.md").write_text("# Intro\n\nA book with one broken chapter.\n")
+    (book / "_toc.yml").write_text(yaml.safe_dump({"format": "jb-book", "root": "intro", "chapters": [{"file": "chapter"}]}))
+    (book / "intro.md").write_text("# Intro\n\nA book with one chapter.\n")
     nb = new_notebook(
         cells=[
-            new_markdown_cell("# Broken\n\nA check cell that fails."),
+            new_markdown_cell("# Chapter\n\nOne check cell."),
             new_code_cell("seed = 0", metadata={"tags": ["parameters"]}),
-            new_code_cell('from linnet.book.checks import check\ncheck("broken", "a false claim", 1.0, "<=", 0.5)'),
+            new_code_cell("from linnet.book.checks import check\n" + check_source),
         ]
     )
     nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
-    nbformat.write(nb, book / "broken.ipynb")
-    result = _build(book, tmp_path / "out")
+    nbformat.write(nb, book / "chapter.ipynb")
+    return _build(book, tmp_path / "out")
+
+
+@pytest.mark.slow
+def test_a_passing_check_cell_builds(tmp_path):
+    # The control for the test below: the same one-chapter book with a true
+    # claim builds, so a failure there comes from the failing check alone.
+    result = _one_chapter_book(tmp_path, 'check("ok", "a true claim", 0.25, "<=", 0.5)')
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+
+
+@pytest.mark.slow
+def test_a_notebook_that_raises_fails_the_build(tmp_path):
+    # A failing check cell must fail the build (what `make book` runs).
+    result = _one_chapter_book(tmp_path, 'check("broken", "a false claim", 1.0, "<=", 0.5)')
     log = result.stdout + result.stderr
     assert result.returncode != 0, "a failing check cell must fail the book build"
-    assert "ClaimFailed" in log or "broken" in log
+    assert "ClaimFailed" in log
 
 
 # --- the built book in a real browser ---------------------------------------

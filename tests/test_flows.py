@@ -19,8 +19,6 @@ from linnet.flows import (
     gradient_descent,
     gradient_flow,
     induced_flow,
-    induced_flow_batch,
-    induced_flow_target,
     induced_operator,
     induced_operator_naive,
     scalar_polar_flow,
@@ -154,7 +152,7 @@ def test_induced_flow_is_the_end_to_end_matrix_of_gradient_flow(name, depth, mat
     X, Y, W0, widths, T = flow_case(name, depth, matrix_data, figure1_data)
     t = np.linspace(0, T, 21)
     network = gradient_flow(balanced_init(W0, widths, seed=depth), X, Y, t)
-    induced = induced_flow(W0, X, Y, depth, t)
+    induced = induced_flow(W0, Target.from_data(X, Y), depth, t)
     # The comparison is meaningful only if W moved.
     assert rel(induced.W[-1], W0) > 0.1
     assert rel(network.W[-1], end_to_end([Wj[-1] for Wj in network.weights])) <= 1e-15
@@ -196,11 +194,11 @@ def test_depth_one_flows_are_the_exponential_relaxation(matrix_data, max_rel_err
     W0 = np.random.default_rng(0).standard_normal((3, 4))
     t = np.linspace(0, 0.3, 16)
     exact = target.Z + (W0 - target.Z) * np.exp(-target.m * t)[:, None, None]
-    integrated = induced_flow_target(W0, target, 1, t, method="range")
+    integrated = induced_flow(W0, target, 1, t, method="range")
     network = gradient_flow([W0], X, Y, t)
     assert max_rel_error(integrated.W, exact) <= FLOW_VS_EXACT_TOL
     assert max_rel_error(network.W, exact) <= FLOW_VS_EXACT_TOL
-    assert max_rel_error(induced_flow(W0, X, Y, 1, t).W, exact) <= 1e-14  # depth 1 is solved exactly
+    assert max_rel_error(induced_flow(W0, Target.from_data(X, Y), 1, t).W, exact) <= 1e-14  # depth 1 is solved exactly
 
 
 def aligned_start(data, s0_over_sZ):
@@ -217,7 +215,7 @@ def test_depth_two_aligned_flow_is_the_saxe_logistic(data, s0_over_sZ, request, 
     s = sZ / (1 + (sZ / s0 - 1) * np.exp(-2 * m * sZ * t))
     exact = s[:, None, None] * np.outer(target.u, target.v)
     widths = [target.dx, 2, target.dy]
-    assert max_rel_error(induced_flow(W0, X, Y, 2, t).W, exact) <= FLOW_VS_EXACT_TOL
+    assert max_rel_error(induced_flow(W0, Target.from_data(X, Y), 2, t).W, exact) <= FLOW_VS_EXACT_TOL
     assert max_rel_error(gradient_flow(balanced_init(W0, widths, seed=0), X, Y, t).W, exact) <= FLOW_VS_EXACT_TOL
 
 
@@ -239,7 +237,7 @@ def test_aligned_flow_of_any_depth_solves_the_scalar_ode(depth, s0_over_sZ, s_en
     t = np.linspace(0, time_to_reach(s_end_over_sZ * sZ, s0, sZ, m, depth), 11)
     widths = [target.dx, *([2] * (depth - 1)), target.dy]
     uv = np.outer(target.u, target.v)
-    for W in (induced_flow(W0, X, Y, depth, t).W, gradient_flow(balanced_init(W0, widths, seed=0), X, Y, t).W):
+    for W in (induced_flow(W0, Target.from_data(X, Y), depth, t).W, gradient_flow(balanced_init(W0, widths, seed=0), X, Y, t).W):
         s = np.einsum("kij,ij->k", W, uv)
         assert np.max(np.linalg.norm(W - s[:, None, None] * uv, axis=(1, 2)) / s) <= FLOW_VS_FLOW_TOL
         for tk, sk in zip(t[1:], s[1:]):
@@ -252,9 +250,9 @@ def test_polar_reduction_equals_the_matrix_induced_flow(depth, figure1_data, max
     X, Y, target = figure1_data
     W0 = 10 * rotate(target.Z1, np.pi / 6, seed=1)
     t = np.linspace(0, 0.1, 21)
-    polar = induced_flow_target(W0, target, depth, t, method="polar")
+    polar = induced_flow(W0, target, depth, t, method="polar")
     for method in ("rank1", "range"):
-        assert max_rel_error(polar.W, induced_flow_target(W0, target, depth, t, method=method).W) <= FLOW_VS_FLOW_TOL
+        assert max_rel_error(polar.W, induced_flow(W0, target, depth, t, method=method).W) <= FLOW_VS_FLOW_TOL
     # and the plain polar equations agree with the norm and angle of W(t)
     cos0 = np.sum(W0 * target.Z) / (np.linalg.norm(W0) * target.s_Z)
     pf = scalar_polar_flow(np.linalg.norm(W0), np.arccos(cos0), target.s_Z, target.m, depth, t)
@@ -267,9 +265,9 @@ def test_polar_reduction_of_a_column_output_uses_the_transpose(figure1_data, max
     column = Target.from_matrix(target.Z.T, target.m)
     W0 = 10 * rotate(column.Z1, np.pi / 3, seed=2)
     t = np.linspace(0, 0.1, 11)
-    polar = induced_flow_target(W0, column, 4, t)
+    polar = induced_flow(W0, column, 4, t)
     assert polar.W.shape == (11, 5, 1)
-    assert max_rel_error(polar.W, induced_flow_target(W0, column, 4, t, method="rank1").W) <= FLOW_VS_FLOW_TOL
+    assert max_rel_error(polar.W, induced_flow(W0, column, 4, t, method="rank1").W) <= FLOW_VS_FLOW_TOL
 
 
 def test_scalar_polar_flow_is_vectorised_over_any_shape(figure1_data):
@@ -310,13 +308,13 @@ def test_batched_flow_matches_single_runs(kind, figure1_data, matrix_data, max_r
         r = 1 if kind == "rank 1" else 3
         W0s = np.stack([rank_r(rng, (3, 4), r, scale=rng.uniform(0.1, 2)) for _ in range(8)])
         t = np.linspace(0, 0.5, 11)
-    batch = induced_flow_batch(W0s, target, 4, t)
+    batch = induced_flow(W0s, target, 4, t)
     assert batch.W.shape == (len(W0s), 11) + target.Z.shape
     # Each trajectory has its own step control, so the batch runs the same
     # steps as a single run; only ulp-level differences of vectorised
     # arithmetic remain (two runs at rtol 1e-11 would agree to 1e-10 anyway).
     for b in range(0, len(W0s), 7):
-        assert max_rel_error(batch.W[b], induced_flow_target(W0s[b], target, 4, t).W) <= 1e-10
+        assert max_rel_error(batch.W[b], induced_flow(W0s[b], target, 4, t).W) <= 1e-10
 
 
 def test_batch_of_mixed_ranks_keeps_each_start_on_its_own_rank(matrix_data, max_rel_error):
@@ -327,9 +325,9 @@ def test_batch_of_mixed_ranks_keeps_each_start_on_its_own_rank(matrix_data, max_
     rng = np.random.default_rng(6)
     W0s = np.stack([rank_r(rng, (3, 4), r, scale=1.0) for r in (1, 2, 3)] + [np.zeros((3, 4))])
     t = np.linspace(0, 0.5, 11)
-    batch = induced_flow_batch(W0s, target, 3, t)
+    batch = induced_flow(W0s, target, 3, t)
     for b, r in enumerate((1, 2, 3, 0)):
-        single = induced_flow_target(W0s[b], target, 3, t).W
+        single = induced_flow(W0s[b], target, 3, t).W
         if r == 0:
             assert np.array_equal(batch.W[b], single) and not np.any(single)  # W = 0 is a fixed point
             continue
@@ -358,9 +356,9 @@ def test_naive_operator_stalls_the_adaptive_solver(matrix_data):
     W0 = rank_r(np.random.default_rng(0), (3, 4), 1, scale=1.0)
     t = np.linspace(0, 0.2, 11)
     # The library form needs ~40 steps here; give both 300.
-    induced_flow_target(W0, target, 4, t, max_steps=300)
+    induced_flow(W0, target, 4, t, max_steps=300)
     with pytest.raises(FlowIntegrationError, match="max_steps=300"):
-        induced_flow_target(W0, target, 4, t, method="naive", max_steps=300)
+        induced_flow(W0, target, 4, t, method="naive", max_steps=300)
 
 
 # -- discretisations ---------------------------------------------------------
@@ -370,10 +368,10 @@ def test_forward_euler_converges_at_first_order(figure1_data):
     X, Y, target = figure1_data
     W0 = 10 * rotate(target.Z1, np.pi / 6, seed=1)
     T = 0.01
-    exact = induced_flow(W0, X, Y, 3, [T]).W[-1]
+    exact = induced_flow(W0, Target.from_data(X, Y), 3, [T]).W[-1]
     errors = []
     for steps in (100, 200, 400):
-        euler = forward_euler(W0, X, Y, 3, T / steps, steps, record_every=50)
+        euler = forward_euler(W0, Target.from_data(X, Y), 3, T / steps, steps, record_every=50)
         assert euler.t[-1] == pytest.approx(T, rel=1e-14)
         errors.append(np.linalg.norm(euler.W[-1] - exact))
     # Error = C h + O(h^2): halving h halves it up to a relative O(h * rate)
@@ -384,7 +382,7 @@ def test_forward_euler_converges_at_first_order(figure1_data):
 
 def test_forward_euler_records_every_k_steps_and_the_last(figure1_data):
     X, Y, target = figure1_data
-    res = forward_euler(target.Z1, X, Y, 2, 1e-4, 10, record_every=4)
+    res = forward_euler(target.Z1, Target.from_data(X, Y), 2, 1e-4, 10, record_every=4)
     np.testing.assert_allclose(res.t, [0, 4e-4, 8e-4, 1e-3], rtol=1e-14)
     assert res.W.shape == (4, 1, 5)
 
@@ -392,7 +390,7 @@ def test_forward_euler_records_every_k_steps_and_the_last(figure1_data):
 def test_forward_euler_raises_on_divergence(figure1_data):
     X, Y, target = figure1_data
     with pytest.raises(DivergenceError, match="step 1000"):
-        forward_euler(10 * target.Z1, X, Y, 3, 1.0, 1000, record_every=1000)
+        forward_euler(10 * target.Z1, Target.from_data(X, Y), 3, 1.0, 1000, record_every=1000)
 
 
 def test_gradient_descent_converges_to_gradient_flow_at_first_order(matrix_data):
@@ -437,10 +435,12 @@ def test_gradient_descent_stops_at_tolerance_and_records_losses():
 
 def test_wrong_shapes_raise_naming_the_parameter(matrix_data):
     X, Y, target = matrix_data
-    with pytest.raises(ValueError, match=r"W0 must have shape \(3, 4\)"):
-        induced_flow(np.ones((4, 3)), X, Y, 2, [0.1])
-    with pytest.raises(ValueError, match=r"W0s must have shape \(B >= 1, 3, 4\)"):
-        induced_flow_batch(np.ones((3, 4)), target, 2, [0.1])
+    with pytest.raises(ValueError, match=r"W0 must have matrices of shape \(3, 4\)"):
+        induced_flow(np.ones((4, 3)), target, 2, [0.1])
+    with pytest.raises(ValueError, match=r"W0 must have matrices of shape \(3, 4\)"):
+        induced_flow(np.ones((2, 4, 3)), target, 2, [0.1])
+    with pytest.raises(ValueError, match=r"W0 must be a matrix of shape \(3, 4\) or a stack"):
+        induced_flow(np.ones((1, 2, 3, 4)), target, 2, [0.1])
     with pytest.raises(ValueError, match=r"Delta must have shape \(3, 4\)"):
         induced_operator(np.ones((3, 4)), 2, np.ones((4, 3)))
     with pytest.raises(ValueError, match=r"X must have shape \(2, any\)"):
@@ -450,17 +450,17 @@ def test_wrong_shapes_raise_naming_the_parameter(matrix_data):
 def test_non_finite_inputs_raise_naming_the_parameter(matrix_data):
     X, Y, target = matrix_data
     with pytest.raises(ValueError, match=r"W0 must be finite"):
-        induced_flow_target(np.full((3, 4), np.nan), target, 2, [0.1])
+        induced_flow(np.full((3, 4), np.nan), target, 2, [0.1])
     with pytest.raises(ValueError, match=r"weights0\[1\] must be finite"):
         gradient_flow([np.ones((3, 4)), np.full((3, 3), np.inf)], X, Y, [0.1])
     with pytest.raises(ValueError, match=r"t_eval must be finite"):
-        induced_flow_target(np.ones((3, 4)), target, 2, [0.1, np.inf])
+        induced_flow(np.ones((3, 4)), target, 2, [0.1, np.inf])
 
 
 def test_depth_below_one_raises_naming_depth(matrix_data):
     _, _, target = matrix_data
     with pytest.raises(ValueError, match=r"depth must be an integer >= 1"):
-        induced_flow_target(np.ones((3, 4)), target, 0, [0.1])
+        induced_flow(np.ones((3, 4)), target, 0, [0.1])
     with pytest.raises(ValueError, match=r"depth must be an integer >= 1"):
         induced_operator(np.ones((3, 4)), 0, np.ones((3, 4)))
 
@@ -468,10 +468,11 @@ def test_depth_below_one_raises_naming_depth(matrix_data):
 def test_non_whitened_x_raises_naming_x():
     rng = np.random.default_rng(0)
     X, Y = rng.standard_normal((4, 20)), rng.standard_normal((3, 20))
+    # the flows take a Target; the whitening check is where data become one
     with pytest.raises(ValueError, match=r"X must be whitened"):
-        induced_flow(np.ones((3, 4)), X, Y, 2, [0.1])
-    with pytest.raises(ValueError, match=r"X must be whitened"):
-        forward_euler(np.ones((3, 4)), X, Y, 2, 1e-3, 10)
+        Target.from_data(X, Y)
+    with pytest.raises(ValueError, match=r"target must be a linnet.data.Target"):
+        forward_euler(np.ones((3, 4)), X, 2, 1e-3, 10)
 
 
 @pytest.mark.parametrize(
@@ -482,17 +483,17 @@ def test_non_whitened_x_raises_naming_x():
 def test_bad_tolerances_raise_naming_them(kwargs, name, matrix_data):
     X, Y, target = matrix_data
     with pytest.raises(ValueError, match=rf"^{name} must"):
-        induced_flow_target(np.ones((3, 4)), target, 2, [0.1], **kwargs)
+        induced_flow(np.ones((3, 4)), target, 2, [0.1], **kwargs)
     with pytest.raises(ValueError, match=rf"^{name} must"):
         gradient_flow([np.ones((3, 4))], X, Y, [0.1], **kwargs)
 
 
 def test_bad_steps_raise_naming_them(matrix_data):
-    X, Y, _ = matrix_data
+    X, Y, target = matrix_data
     with pytest.raises(ValueError, match=r"^step must be a finite number > 0"):
-        forward_euler(np.ones((3, 4)), X, Y, 2, 0.0, 10)
+        forward_euler(np.ones((3, 4)), target, 2, 0.0, 10)
     with pytest.raises(ValueError, match=r"^steps must be an integer >= 1"):
-        forward_euler(np.ones((3, 4)), X, Y, 2, 1e-3, 0)
+        forward_euler(np.ones((3, 4)), target, 2, 1e-3, 0)
     with pytest.raises(ValueError, match=r"^lr must be a finite number > 0"):
         gradient_descent([np.ones((3, 4))], X, Y, -1.0, 10)
     with pytest.raises(ValueError, match=r"^record_every must be an integer >= 1"):
@@ -503,25 +504,25 @@ def test_bad_time_grids_raise_naming_t_eval(matrix_data):
     _, _, target = matrix_data
     for t_eval in ([0.2, 0.1], [-0.1, 0.1], [], [[0.1]]):
         with pytest.raises(ValueError, match=r"^t_eval must"):
-            induced_flow_target(np.ones((3, 4)), target, 2, t_eval)
+            induced_flow(np.ones((3, 4)), target, 2, t_eval)
 
 
 def test_methods_that_do_not_apply_raise(matrix_data):
     _, _, target = matrix_data
     full = np.random.default_rng(0).standard_normal((3, 4))
     with pytest.raises(ValueError, match=r"^method must be one of"):
-        induced_flow_target(full, target, 2, [0.1], method="rk4")
+        induced_flow(full, target, 2, [0.1], method="rk4")
     with pytest.raises(ValueError, match=r"method='rank1' needs W0 of rank <= 1"):
-        induced_flow_target(full, target, 2, [0.1], method="rank1")
+        induced_flow(full, target, 2, [0.1], method="rank1")
     with pytest.raises(ValueError, match=r"method='polar' needs a scalar output"):
-        induced_flow_target(full, target, 2, [0.1], method="polar")
+        induced_flow(full, target, 2, [0.1], method="polar")
     with pytest.raises(ValueError, match=r"form='rank1' needs W of rank <= 1"):
         induced_operator(full, 2, full, form="rank1")
 
 
 def test_target_must_be_a_target():
     with pytest.raises(ValueError, match=r"^target must be a linnet.data.Target"):
-        induced_flow_target(np.ones((3, 4)), np.ones((3, 4)), 2, [0.1])
+        induced_flow(np.ones((3, 4)), np.ones((3, 4)), 2, [0.1])
 
 
 def test_bad_polar_inputs_raise_naming_them():
@@ -534,4 +535,4 @@ def test_bad_polar_inputs_raise_naming_them():
 def test_whitened_data_helper_is_what_the_flows_accept():
     # Guard for the fixtures: whitened_data passes the whitening check of the flows.
     X, Y = whitened_data(20, 4, 3, seed=1)
-    assert induced_flow(np.zeros((3, 4)), X, Y, 2, [0.0, 0.1]).W.shape == (2, 3, 4)
+    assert induced_flow(np.zeros((3, 4)), Target.from_data(X, Y), 2, [0.0, 0.1]).W.shape == (2, 3, 4)

@@ -51,11 +51,11 @@ def test_a_trial_step_whose_stages_overflow_is_rejected():
     # ||W|| ~ 1e101. The flow never leaves the ball max(||W0||, s_Z).
     from linnet.data import Target, whitened_data
     from linnet.chapters.depth import mode_start
-    from linnet.flows import induced_flow_target
+    from linnet.flows import induced_flow
     from linnet.theory import nearby_modes
 
     X, Y = whitened_data(50, 5, 2, 0)
     target = Target.from_data(X, Y * (100 / Target.from_data(X, Y).s_Z))
     W0 = mode_start(target, nearby_modes(target, 3).directions[1], 1e-3)
-    W = induced_flow_target(W0, target, 3, [0.0, 0.00178]).W[-1]
+    W = induced_flow(W0, target, 3, [0.0, 0.00178]).W[-1]
     assert np.linalg.norm(W) <= max(np.linalg.norm(W0), target.s_Z) * (1 + 1e-9)

@@ -107,12 +107,14 @@ def _first_check_cell(nb) -> int:
 
 @pytest.mark.slow
 @pytest.mark.requires("book")
-def test_nbval_passes_on_an_unmodified_copy(tmp_path):
+def test_nbval_and_papermill_pass_on_an_unmodified_copy(tmp_path, monkeypatch):
     # The control for the two tests below: a failure there must come from the edit.
+    monkeypatch.setenv("LINNET_FIGURES", str(tmp_path / "figures"))
     dst = tmp_path / SETUP.name
     dst.write_text(SETUP.read_text())
     result = _pytest_nbval(dst)
     assert result.returncode == 0, result.stdout[-3000:]
+    nbtools.execute(dst, tmp_path / "out.ipynb", {})  # raises if a cell fails
 
 
 @pytest.mark.slow

@@ -162,7 +162,7 @@ def test_theorem_4_4_bound_hand_case():
     # lambda = 2 m s_Z alpha (beta s_Z)^0 = 4, k_lo = m N (beta s_Z)^1 = 2, tau_bar = 0 (s0 < sqrt6 s_Z),
     # D0 = |1 - 2| = 1, A = 0 (q0 = 0): (38a) at t = 0 is max((1-2)^2, (2-1)^2) = 1, (38b) is e^{-2 k_lo t}.
     tgt = Target.from_matrix([[2.0, 0.0]], 1)
-    res = th.theorem_4_4_bound(tgt, 2, [[1.0, 0.0]], 1.0, 0.5, [0.0, 1.0, 2.0])
+    res = th.theorem_4_4_bound([[1.0, 0.0]], tgt, 2, 1.0, 0.5, [0.0, 1.0, 2.0])
     assert res.tau_bar == 0.0
     assert res.rate_cosine == pytest.approx(4.0)
     assert res.rate_norm == pytest.approx(2.0)
@@ -180,7 +180,7 @@ def test_tau_bar_hand_case():
     # N = 2, m = 1, s_Z = 1, s0 = 2 sqrt6: tau_bar = (1/sqrt6 - 1/s0) / (2 (1 - 1/sqrt6)) = 1 / (4 (sqrt6 - 1))
     tgt = Target.from_matrix([[1.0, 0.0]], 1)
     s0 = 2 * math.sqrt(6)
-    res = th.theorem_4_4_bound(tgt, 2, [[s0, 0.0]], 1.0, 1.0, [0.0])
+    res = th.theorem_4_4_bound([[s0, 0.0]], tgt, 2, 1.0, 1.0, [0.0])
     assert res.tau_bar == pytest.approx(1 / (4 * (math.sqrt(6) - 1)))
     assert res.bound[0] == pytest.approx((s0 - 1) ** 2)  # (38a) at t = 0: (S(0) - s_Z)^2 with q0 = 0
 
@@ -189,17 +189,17 @@ def test_tau_bar_is_bounded_uniformly_in_the_start_and_shrinks_with_depth():
     tgt = Target.from_matrix([[1.0, 0.0]], 1)
     for N in (2, 3, 6):
         limit = 1 / (2 * (N - 1) * (1 - 1 / math.sqrt(6)) * math.sqrt(6) ** (2 - 2 / N))
-        taus = [th.theorem_4_4_bound(tgt, N, [[s0, 0.0]], 1.0, 1.0, 0.0).tau_bar for s0 in (10.0, 1e3, 1e6)]
+        taus = [th.theorem_4_4_bound([[s0, 0.0]], tgt, N, 1.0, 1.0, 0.0).tau_bar for s0 in (10.0, 1e3, 1e6)]
         assert taus == sorted(taus) and taus[-1] < limit
-    deep = th.theorem_4_4_bound(tgt, 6, [[1e6, 0.0]], 1.0, 1.0, 0.0).tau_bar
-    shallow = th.theorem_4_4_bound(tgt, 2, [[1e6, 0.0]], 1.0, 1.0, 0.0).tau_bar
+    deep = th.theorem_4_4_bound([[1e6, 0.0]], tgt, 6, 1.0, 1.0, 0.0).tau_bar
+    shallow = th.theorem_4_4_bound([[1e6, 0.0]], tgt, 2, 1.0, 1.0, 0.0).tau_bar
     assert deep < shallow
 
 
 def test_time_to_accuracy_hand_case():
     # the hand case above: A = 0 and q0 = 0, so T_eps = t1 = log(6 D0^2 / eps) / (2 k_lo)
     tgt = Target.from_matrix([[2.0, 0.0]], 1)
-    T = th.time_to_accuracy(tgt, 2, [[1.0, 0.0]], 1.0, 0.5, 1e-4)
+    T = th.time_to_accuracy([[1.0, 0.0]], tgt, 2, 1.0, 0.5, 1e-4)
     assert T == pytest.approx(math.log(6e4) / 4)
 
 
@@ -218,8 +218,8 @@ def test_time_to_accuracy_makes_the_bound_at_most_epsilon(seed):
     if beta <= 0:
         pytest.skip("start too far from Z1 for any beta > 0")
     for eps in (1e-2, 1e-6, 1e-10):
-        T = th.time_to_accuracy(tgt, N, W0, alpha, beta, eps)
-        res = th.theorem_4_4_bound(tgt, N, W0, alpha, beta, T + np.geomspace(1e-6, 1e3, 40) - 1e-6)
+        T = th.time_to_accuracy(W0, tgt, N, alpha, beta, eps)
+        res = th.theorem_4_4_bound(W0, tgt, N, alpha, beta, T + np.geomspace(1e-6, 1e3, 40) - 1e-6)
         assert np.all(res.bound <= eps * (1 + 1e-12))
 
 
@@ -252,7 +252,7 @@ def test_delta_balancedness_hand_values():
 def test_arora_theorem_1_hand_case():
     Phi = np.diag([3.0, 2.0])
     W1 = np.diag([math.sqrt(3.0), math.sqrt(1.5)])  # balanced, end-to-end diag(3, 1.5): margin 1.5
-    res = th.arora_theorem_1(Phi, [W1, W1], 1e-3)
+    res = th.arora_theorem_1([W1, W1], Phi, 1e-3)
     c, N, phi = 1.5, 2, math.sqrt(13.0)
     assert res.depth == 2 and res.margin == pytest.approx(c)
     assert res.delta == pytest.approx(0.0, abs=1e-14) and res.balanced_enough
@@ -265,14 +265,14 @@ def test_arora_theorem_1_hand_case():
 
 def test_arora_theorem_1_reports_failed_hypotheses():
     Phi = np.diag([3.0, 2.0])
-    none = th.arora_theorem_1(Phi, [np.zeros((2, 2)), np.zeros((2, 2))], 1e-3)
+    none = th.arora_theorem_1([np.zeros((2, 2)), np.zeros((2, 2))], Phi, 1e-3)
     assert none.margin is None and not none.applies and none.iterations is None and none.delta_max is None
-    unbalanced = th.arora_theorem_1(Phi, [np.diag([3.0, 1.5]), np.eye(2)], 1e-3)
+    unbalanced = th.arora_theorem_1([np.diag([3.0, 1.5]), np.eye(2)], Phi, 1e-3)
     assert unbalanced.margin == pytest.approx(1.5) and not unbalanced.balanced_enough and not unbalanced.applies
     W1 = np.diag([math.sqrt(3.0), math.sqrt(1.5)])
-    big_step = th.arora_theorem_1(Phi, [W1, W1], 1e-3, eta=1.0)
+    big_step = th.arora_theorem_1([W1, W1], Phi, 1e-3, eta=1.0)
     assert big_step.balanced_enough and not big_step.applies and big_step.iterations is None
-    done = th.arora_theorem_1(Phi, [W1, W1], 1.0)
+    done = th.arora_theorem_1([W1, W1], Phi, 1.0)
     assert done.iterations == 0  # l(0) = 0.125 <= eps
 
 
@@ -283,7 +283,7 @@ def test_arora_theorem_1_iteration_bound_holds_for_gradient_descent():
     s = np.linalg.norm(A)
     W1, W2 = np.sqrt(s) * A / s, np.array([[np.sqrt(s)]])  # Procedure 1: W2 = sqrt(s), W1 = sqrt(s) v^T
     eps = 1e-2 * 0.5 * np.linalg.norm(A - Phi) ** 2
-    res = th.arora_theorem_1(Phi, [W1, W2], eps)
+    res = th.arora_theorem_1([W1, W2], Phi, eps)
     assert res.applies
     for _ in range(res.iterations):
         G = W2 @ W1 - Phi  # gradient of l(W) = 1/2 ||W - Phi||^2 w.r.t. the end-to-end matrix
@@ -308,7 +308,7 @@ def test_theorem_4_4_bound_holds_on_the_scalar_polar_flow(N, record_property):
         W, r, a = polar_trajectory(r0, th0, s_Z, m, N, t)
         alpha = 0.99 * math.cos(th0)
         beta = min(alpha, 0.99 * r0 / s_Z)  # gamma = 0: beta <= alpha
-        res = th.theorem_4_4_bound(tgt, N, W[0], alpha, beta, t)
+        res = th.theorem_4_4_bound(W[0], tgt, N, alpha, beta, t)
         worst = max(worst, assert_below_bound(W, tgt, res))
         # tau (first time r <= sqrt6 s_Z) is at most tau_bar
         above = r > math.sqrt(6) * s_Z
@@ -342,7 +342,7 @@ def test_theorem_4_4_bound_holds_for_a_general_target(seed, record_property):
                 continue
             beta = min(0.99 * b_max, 0.999 * np.linalg.norm(W0) / tgt.s_Z)
             W = matrix_trajectory(W0, tgt, N, t)
-            res = th.theorem_4_4_bound(tgt, N, W0, alpha, beta, t)
+            res = th.theorem_4_4_bound(W0, tgt, N, alpha, beta, t)
             worst = max(worst, assert_below_bound(W, tgt, res))
             assert np.all(th.stable_set_margin(W, tgt, alpha, beta) >= -ETA)  # Lemma 4.3
             # Lemma R1: correlation with Z and cosine with Z1 never decrease
@@ -365,7 +365,7 @@ def test_starts_in_the_correlation_set_converge(seed):  # role of Theorem 3.8
             continue
         found += 1
         W = matrix_trajectory(W0, tgt, N, t)
-        res = th.theorem_3_8_bound(tgt, N, W0, t)
+        res = th.theorem_3_8_bound(W0, tgt, N, t)
         assert_below_bound(W, tgt, res)
         assert np.all(th.in_correlation_set(W, tgt, 0.05) | (th.correlation_set_margin(W, tgt, 0.05) >= -ETA))
         assert errors(W, tgt)[-1] <= 1e-4 * tgt.s_Z  # converged to Z1
@@ -379,7 +379,7 @@ def test_time_to_accuracy_holds_on_trajectories():
         W0 = np.array([[r0 * math.cos(th0), r0 * math.sin(th0)]])
         alpha = 0.99 * math.cos(th0)
         beta = min(alpha, 0.99 * r0)
-        T = th.time_to_accuracy(tgt, N, W0, alpha, beta, eps)
+        T = th.time_to_accuracy(W0, tgt, N, alpha, beta, eps)
         t = np.linspace(0, T + 5, 400)
         W, _, _ = polar_trajectory(r0, th0, s_Z, m, N, t)
         assert np.all(errors(W, tgt)[t >= T] ** 2 <= eps)
@@ -419,13 +419,13 @@ def test_rejects_beta_above_the_invariance_limit():
     with pytest.raises(ValueError, match=r"beta must satisfy 0 < beta <= \(1 \+ gamma\) alpha - gamma"):
         th.stable_set_margin(E1E1, DIAG, 0.5, 0.34)  # limit 1/3
     with pytest.raises(ValueError, match="increase alpha above gamma/\\(1\\+gamma\\)"):
-        th.theorem_4_4_bound(DIAG, 2, E1E1, 0.2, 0.01, 0.0)  # 0.2 < gamma/(1+gamma) = 1/4
+        th.theorem_4_4_bound(E1E1, DIAG, 2, 0.2, 0.01, 0.0)  # 0.2 < gamma/(1+gamma) = 1/4
 
 
 @pytest.mark.parametrize("depth", [1, 0, 2.0, True])
 def test_rejects_depth_below_two(depth):
     with pytest.raises(ValueError, match="depth"):
-        th.theorem_4_4_bound(SCALAR, depth, GOOD_W0, 1.0, 0.5, 0.0)
+        th.theorem_4_4_bound(GOOD_W0, SCALAR, depth, 1.0, 0.5, 0.0)
 
 
 def test_rejects_W_of_the_wrong_shape():
@@ -434,7 +434,7 @@ def test_rejects_W_of_the_wrong_shape():
     with pytest.raises(ValueError, match="dimensions"):
         th.in_stable_set(np.ones(2), DIAG, 0.5, 0.25)
     with pytest.raises(ValueError, match="single matrix"):
-        th.theorem_4_4_bound(SCALAR, 2, [GOOD_W0, GOOD_W0], 1.0, 0.5, 0.0)
+        th.theorem_4_4_bound([GOOD_W0, GOOD_W0], SCALAR, 2, 1.0, 0.5, 0.0)
 
 
 def test_rejects_non_finite_W():
@@ -449,39 +449,39 @@ def test_rejects_W_of_rank_two():
 
 def test_rejects_a_zero_start():
     with pytest.raises(ValueError, match="nonzero"):
-        th.theorem_4_4_bound(SCALAR, 2, [[0.0, 0.0]], 1.0, 0.5, 0.0)
+        th.theorem_4_4_bound([[0.0, 0.0]], SCALAR, 2, 1.0, 0.5, 0.0)
 
 
 def test_rejects_a_start_violating_37():
     with pytest.raises(ValueError, match=r"\(37\)"):
-        th.theorem_4_4_bound(SCALAR, 2, [[1.0, 1.0]], 0.9, 0.5, 0.0)  # cosine 0.707 < alpha
+        th.theorem_4_4_bound([[1.0, 1.0]], SCALAR, 2, 0.9, 0.5, 0.0)  # cosine 0.707 < alpha
     with pytest.raises(ValueError, match=r"\(37\)"):
-        th.time_to_accuracy(SCALAR, 2, [[0.5, 0.0]], 1.0, 0.5, 1e-3)  # ||W0|| = 0.25 s_Z < beta s_Z
+        th.time_to_accuracy([[0.5, 0.0]], SCALAR, 2, 1.0, 0.5, 1e-3)  # ||W0|| = 0.25 s_Z < beta s_Z
 
 
 def test_rejects_a_start_outside_the_correlation_set():
     with pytest.raises(ValueError, match="must exceed s_Z2"):
-        th.theorem_3_8_bound(DIAG, 2, E2E2, 1.0)  # rho = s_Z2 = 1
+        th.theorem_3_8_bound(E2E2, DIAG, 2, 1.0)  # rho = s_Z2 = 1
 
 
 @pytest.mark.parametrize("t", [-1.0, [0.0, float("nan")], [[0.0]]])
 def test_rejects_bad_times(t):
     with pytest.raises(ValueError, match="t must"):
-        th.theorem_4_4_bound(SCALAR, 2, GOOD_W0, 1.0, 0.5, t)
+        th.theorem_4_4_bound(GOOD_W0, SCALAR, 2, 1.0, 0.5, t)
 
 
 def test_rejects_an_exponent_that_is_not_negative():
     tiny = Target.from_matrix([[1e-300, 0.0]], 1)  # the rates underflow to 0
     with pytest.raises(ValueError, match="exponent .* must be negative"):
-        th.theorem_4_4_bound(tiny, 50, [[1e-300, 0.0]], 1.0, 1.0, 0.0)
+        th.theorem_4_4_bound([[1e-300, 0.0]], tiny, 50, 1.0, 1.0, 0.0)
 
 
 @pytest.mark.parametrize("eps", [0.0, -1.0, float("nan")])
 def test_rejects_bad_epsilon(eps):
-    with pytest.raises(ValueError, match="epsilon"):
-        th.time_to_accuracy(SCALAR, 2, GOOD_W0, 1.0, 0.5, eps)
-    with pytest.raises(ValueError, match="epsilon"):
-        th.arora_theorem_1(np.eye(2), [np.eye(2)], eps)
+    with pytest.raises(ValueError, match="sq_tol|loss_tol"):
+        th.time_to_accuracy(GOOD_W0, SCALAR, 2, 1.0, 0.5, eps)
+    with pytest.raises(ValueError, match="sq_tol|loss_tol"):
+        th.arora_theorem_1([np.eye(2)], np.eye(2), eps)
 
 
 def test_deficiency_margin_rejects_mismatched_or_bad_matrices():
@@ -493,8 +493,8 @@ def test_deficiency_margin_rejects_mismatched_or_bad_matrices():
 
 def test_arora_theorem_1_rejects_bad_weights_and_step():
     with pytest.raises(ValueError, match="columns"):
-        th.arora_theorem_1(np.eye(2), [np.eye(2), np.ones((2, 3))], 1e-3)
+        th.arora_theorem_1([np.eye(2), np.ones((2, 3))], np.eye(2), 1e-3)
     with pytest.raises(ValueError, match="shape of Phi"):
-        th.arora_theorem_1(np.eye(2), [np.ones((3, 2))], 1e-3)
+        th.arora_theorem_1([np.ones((3, 2))], np.eye(2), 1e-3)
     with pytest.raises(ValueError, match="eta"):
-        th.arora_theorem_1(np.eye(2), [np.eye(2)], 1e-3, eta=0.0)
+        th.arora_theorem_1([np.eye(2)], np.eye(2), 1e-3, eta=0.0)

@@ -234,13 +234,3 @@ def test_bad_inputs(figure1_data):
         th.radial_rate(1.0, 1.0, np.array([1.5]))
     with pytest.raises(ValueError, match="depth"):
         th.radial_rate(1.0, 1.0, 0)
-
-
-def test_agrees_with_the_rates_chapter_helper(matrix_data, figure1_data):
-    """linnet.chapters.rates.nearby_rate (chapter 04) states the same slowest rate; keep the two in step."""
-    from linnet.chapters import rates
-
-    for target in (matrix_data[2], figure1_data[2]):
-        for N in range(2, 11):
-            assert rates.nearby_rate(target, N) == pytest.approx(th.nearby_modes(target, N).slowest, rel=1e-13)
-    assert rates.nearby_rate(figure1_data[2], 1) == pytest.approx(th.nearby_modes(figure1_data[2], 1).slowest)
