@@ -6,10 +6,17 @@ import numpy as np
 import pytest
 
 from linnet.chapters import arora
-from linnet.data import Target, whitened_data
-from linnet.flows import gradient_descent, scalar_polar_flow
+from linnet.data import whitened_data
+from linnet.flows import gradient_descent
 from linnet.init import balanced_init
-from linnet.network import end_to_end, gradients
+from linnet.network import (
+    as_weight_stack,
+    end_to_end,
+    end_to_end_stack,
+    gradients,
+    layer_gradients_stack,
+)
+from linnet.network import balancedness_stack as delta_balancedness_stack
 from linnet.theory import arora_theorem_1, deficiency_margin, delta_balancedness
 
 
@@ -25,28 +32,18 @@ def _stack(nets):
 
 
 @pytest.mark.parametrize("widths", [[4, 3], [4, 5, 3], [6, 2, 3, 1], [3, 4, 4, 4, 2], [8, 3, 3, 1]])
-def test_batched_gradients_match_network_gradients(widths):
-    """The gradient of l is the gradient of (4) over m for whitened data (one formula, two implementations)."""
+def test_gradient_through_phi_is_the_gradient_of_4_over_m(widths):
+    """Whitened data: the chain rule applied to G = W - Phi (the descent's step) is the gradient of (4) over m."""
     m = 40
     X, Y = whitened_data(m, widths[0], widths[-1], seed=3)
     Phi = Y @ X.T / m
     rng = np.random.default_rng(0)
     nets = [_net(rng, widths) for _ in range(3)]
-    got = arora.batched_gradients(_stack(nets), Phi)
+    ws = as_weight_stack(_stack(nets))
+    got = layer_gradients_stack(ws, end_to_end_stack(ws) - Phi)
     for b, net in enumerate(nets):
-        for g_ref, g in zip(gradients(net, X, Y), got):
+        for g_ref, g in zip(gradients(net, X, Y), got, strict=True):
             assert np.allclose(g[b], g_ref / m, rtol=1e-12, atol=1e-13 * np.abs(g_ref / m).max())
-
-
-def test_end_to_end_and_balancedness_stacks():
-    rng = np.random.default_rng(1)
-    nets = [_net(rng, [5, 3, 4, 2]) for _ in range(4)]
-    W = arora.end_to_end_stack(_stack(nets))
-    delta, gram = arora.balancedness_stack(_stack(nets))
-    for b, net in enumerate(nets):
-        assert np.allclose(W[b], end_to_end(net))
-        assert np.isclose(delta[b], delta_balancedness(net))
-        assert np.isclose(gram[b], min(np.linalg.norm(w @ w.T) for w in net))
 
 
 # --- batched gradient descent ----------------------------------------------
@@ -76,12 +73,11 @@ def test_reduced_inputs_give_the_same_iterates():
     b = arora.batched_descent(starts, Phi, 0.2, 1e-6, 5000, loss_every=7, reduce_inputs=False)
     assert np.all(a.converged) and np.array_equal(a.iterations, b.iterations)
     assert np.nanmax(np.abs(a.records.loss.values - b.records.loss.values) / b.records.loss.values) < 1e-9
-    for wa, wb in zip(a.weights, b.weights):
+    for wa, wb in zip(a.weights, b.weights, strict=True):
         assert np.allclose(wa, wb, atol=1e-10)
 
 
 def test_statuses_and_first_hitting_iteration():
-    rng = np.random.default_rng(4)
     Phi = np.array([[1.0, 0.5, -0.2]])
     net = balanced_init(Phi * 0.6, [3, 2, 1], seed=0)
     res = arora.batched_descent(_stack([net] * 4), Phi, [0.1, 0.1, 50.0, 1e-6], [1e-8, 0.0, 1e-8, 1e-8], 3000)
@@ -121,12 +117,12 @@ def test_fastest_reports_capped_and_diverged_starts():
 def test_lemma_1_ratio_on_an_admissible_run():
     Phi = np.array([[0.8, 0.3, 0.1]])
     net = arora.margin_start(Phi, [3, 2, 1], 0.1, seed=1)
-    th = arora_theorem_1(Phi, net, 0.5 * np.linalg.norm(end_to_end(net) - Phi) ** 2 / np.e)
+    th = arora_theorem_1(net, Phi, 0.5 * np.linalg.norm(end_to_end(net) - Phi) ** 2 / np.e)
     assert th.applies
-    res = arora.batched_descent(net, Phi, th.eta, th.epsilon, th.iterations, lemma1_every=101)
+    res = arora.batched_descent(net, Phi, th.eta, th.loss_tol, th.iterations, lemma1_every=101)
     assert res.converged[0] and res.iterations[0] <= th.iterations
     assert res.records.lemma1.checks[0] > 10 and res.records.lemma1.ratio[0] >= 1.0
-    none = arora.batched_descent(net, Phi, th.eta, th.epsilon, 3)
+    none = arora.batched_descent(net, Phi, th.eta, th.loss_tol, 3)
     assert none.records == arora.DescentRecords()
 
 
@@ -137,21 +133,22 @@ def test_record_balance_matches_delta_balancedness():
     res = arora.batched_descent(starts, Phi, 0.05, 1e-6, 400, loss_every=50, balance_every=50)
     for b in range(2):
         assert np.isclose(res.records.balance.delta[b, 0], delta_balancedness([w[b] for w in starts]))
+        assert np.isclose(res.records.balance.min_gram[b, 0], min(np.linalg.norm(w[b] @ w[b].T) for w in starts))
         assert np.isclose(res.records.loss.values[b, 0], 0.5 * np.linalg.norm(end_to_end([w[b] for w in starts]) - Phi) ** 2)
     assert list(res.records.loss.steps) == list(res.records.balance.steps) == list(range(0, 401, 50))
 
 
-def test_stack_networks_padding_is_exact():
+def test_pad_networks_padding_is_exact():
     rng = np.random.default_rng(6)
     nets, Phis = [], []
     for widths in ([3, 2, 2, 1], [5, 1, 4, 1], [4, 3, 2, 1]):
         P = rng.standard_normal((1, widths[0]))
         nets.append(arora.margin_start(P, widths, 0.3, rng.integers(100)))
         Phis.append(P)
-    stack, Phi = arora.stack_networks(nets, Phis)
+    stack, Phi = arora.pad_networks(nets, Phis)
     assert [w.shape for w in stack] == [(3, 3, 5), (3, 4, 3), (3, 1, 4)] and Phi.shape == (3, 1, 5)
     padded = arora.batched_descent(stack, Phi, 0.05, 1e-9, 20_000)
-    for b, (net, P) in enumerate(zip(nets, Phis)):
+    for b, (net, P) in enumerate(zip(nets, Phis, strict=True)):
         alone = arora.batched_descent(net, P, 0.05, 1e-9, 20_000)
         assert padded.iterations[b] == alone.iterations[0] > 0
         for j, w in enumerate(alone.weights):
@@ -159,7 +156,7 @@ def test_stack_networks_padding_is_exact():
             assert np.allclose(padded.weights[j][b, :r, :c], w[0], atol=1e-12)
             assert not np.any(padded.weights[j][b][r:, :]) and not np.any(padded.weights[j][b][:, c:])
     with pytest.raises(ValueError, match="depth"):
-        arora.stack_networks([nets[0], nets[0][:2]], Phis[:2])
+        arora.pad_networks([nets[0], nets[0][:2]], Phis[:2])
 
 
 @pytest.mark.parametrize(
@@ -171,7 +168,8 @@ def test_stack_networks_padding_is_exact():
         (dict(max_iter=0), "max_iter"),
         (dict(group=[0.5]), "group must be an integer array"),
         (dict(divergence_factor=1.0), "divergence_factor"),
-        (dict(Phi=np.ones((2, 3))), "Phi must have shape"),
+        (dict(Phi=np.ones((2, 3))), "Phi must have matrices of shape"),
+        (dict(Phi=np.ones((2, 1, 3))), "Phi must be one matrix"),
         (dict(loss_every=0), "loss_every"),
         (dict(balance_every=1.5), "balance_every"),
         (dict(lemma1_every=-2), "lemma1_every"),
@@ -184,13 +182,11 @@ def test_descent_validates_its_inputs(kwargs, match):
         arora.batched_descent(**args)
 
 
-def test_weight_stacks_must_chain():
-    with pytest.raises(ValueError, match="columns"):
-        arora.as_weight_stack([np.ones((2, 3)), np.ones((1, 4))])
-    with pytest.raises(ValueError, match="stack 2"):
-        arora.as_weight_stack([np.ones((2, 2, 3)), np.ones((3, 1, 2))])
-    with pytest.raises(ValueError, match="finite"):
-        arora.as_weight_stack([np.full((2, 3), np.nan)])
+def test_descent_names_weights0_in_its_errors():
+    with pytest.raises(ValueError, match=r"weights0\[1\] must have 2 columns"):
+        arora.batched_descent([np.ones((2, 3)), np.ones((1, 4))], np.ones((1, 3)), 0.1, 1e-3, 10)
+    with pytest.raises(ValueError, match=r"weights0\[0\] must be finite"):
+        arora.batched_descent([np.full((2, 3), np.nan)], np.ones((2, 3)), 0.1, 1e-3, 10)
 
 
 # --- initialisations ---------------------------------------------------------
@@ -221,8 +217,8 @@ def test_gaussian_and_balanced_gaussian_starts():
     assert [w.shape for w in ws] == [(20, 40, 50), (20, 1, 40)]
     assert abs(ws[0].std() - 0.3) < 0.01
     bal = arora.balanced_gaussian_starts([30, 8, 8, 1], 0.2, 200, seed=2)
-    assert np.max(arora.balancedness_stack(bal)[0]) < 1e-12
-    A = arora.end_to_end_stack(bal)
+    assert np.max(delta_balancedness_stack(bal)) < 1e-12
+    A = end_to_end_stack(bal)
     assert abs(A.std() - 0.2) < 0.01 and abs(A.mean()) < 0.01
 
 
@@ -263,25 +259,6 @@ def test_margin_probability_ceiling_and_limits():
     g = rng.standard_normal((5000, 1, 64))
     expected = np.mean(0.01 * np.sum(g**2, axis=(1, 2)) < 2 * g[:, 0, 0])
     assert arora.margin_probability(Phi, 0.01, 5000, seed=3).probability == pytest.approx(expected)
-
-
-# --- gradient flow, time to accuracy -----------------------------------------------
-
-
-def test_polar_time_to_accuracy():
-    X, Y = whitened_data(50, 5, 1, seed=0)
-    tg = Target.from_data(X, Y)
-    t = arora.polar_time_to_accuracy(np.array([1.0, 10.0, 0.5]), np.array([0.0, np.pi / 6, 1.0]), tg.s_Z, 50, 3, 1e-4, 200.0)
-    assert t[0] == 0.0 and 0 < t[1] < 200 and 0 < t[2] < 200
-    # consistent with the trajectory it reads
-    grid = np.concatenate([[0.0], np.geomspace(200.0 * 1e-6, 200.0, 400)])
-    flow = scalar_polar_flow(10.0 * tg.s_Z, np.pi / 6, tg.s_Z, 50, 3, grid)
-    err = (flow.r**2 - 2 * flow.r * tg.s_Z * np.cos(flow.theta) + tg.s_Z**2) / tg.s_Z**2
-    k = np.searchsorted(grid, t[1])
-    assert err[k] <= 1e-4 < err[k - 1]
-    assert np.isinf(arora.polar_time_to_accuracy(np.array([10.0]), np.array([3.0]), tg.s_Z, 50, 3, 1e-8, 1e-3))[0]
-    with pytest.raises(ValueError, match="norm_ratio"):
-        arora.polar_time_to_accuracy(np.array([0.0]), np.array([0.0]), tg.s_Z, 50, 3, 1e-4, 1.0)
 
 
 # --- additions for issue 19 -------------------------------------------------
@@ -732,7 +709,7 @@ def test_descent_results_are_read_only_copies_and_inputs_untouched():
     setup = arora.prepare_descent(starts, Phi, lr, 1e-6, 100)
     res = arora.batched_descent(starts, Phi, lr, 1e-6, 100, loss_every=10, balance_every=10, lemma1_every=5, track_sigma_min=True)
     fast = arora.fastest_over_learning_rates(starts, Phi, lr, 1e-6, 100)
-    for w, k in zip(starts, kept[0]):
+    for w, k in zip(starts, kept[0], strict=True):
         assert np.array_equal(w, k) and w.flags.writeable
     assert np.array_equal(Phi, kept[1]) and Phi.flags.writeable
     assert np.array_equal(lr, kept[2]) and lr.flags.writeable

@@ -10,11 +10,10 @@ constant. It is the loss (4) of the book divided by ``m``: gradient descent on
 ``l`` with step ``eta`` is gradient descent on (4) with step ``eta / m``, and
 ``Phi`` is the ``Z`` of eq. (25).
 
-This module holds what the chapter on that paper computes:
+This module holds what the chapter on that paper computes, on the building
+blocks of the core (the stack parser, end-to-end products, the batched chain
+rule and the balancedness of :mod:`linnet.network`; the flows; the theory):
 
-* :func:`batched_gradients`: the layer gradients of ``l`` for a whole stack of
-  networks at once (checked in the tests against
-  :func:`linnet.network.gradients`);
 * :func:`batched_descent`: gradient descent on a stack of runs (starts x learning
   rates x seeds) advanced together, each run stopped as soon as it reaches
   ``l <= loss_tol``, diverges, or can no longer be the fastest of its group.
@@ -32,8 +31,8 @@ This module holds what the chapter on that paper computes:
 * Monte Carlo estimates of the probabilities of Claims 2 and 3
   (:func:`balancedness_probability`, :func:`margin_probability`) and their
   exact counterparts (:func:`expected_imbalance_sq`, :func:`margin_probability_exact`);
-* starts for Theorem 1 (:func:`margin_start`) and the gradient-flow time to
-  accuracy for scalar outputs (:func:`polar_time_to_accuracy`).
+* starts for Theorem 1 (:func:`margin_start`), and :func:`pad_networks`, which
+  lets networks of several widths share one stack exactly.
 
 Provenance: the setting, the conditions of Theorem 1 and its balancedness
 bound are confirmed by the summary page of Arora et al. and by Eftekhari's
@@ -46,14 +45,24 @@ derivations, checked against Monte Carlo in ``tests/test_arora.py``.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..validate import as_matrix, positive_float, positive_int
-from ..flows import scalar_polar_flow
 from ..init import balanced_init, check_widths
+from ..network import (
+    as_weight_stack,
+    balancedness_stack,
+    end_to_end_stack,
+    layer_gradients_stack,
+)
+from ..validate import (
+    as_matrix,
+    as_matrix_stack,
+    positive_float,
+    positive_int,
+    read_only,
+)
 
 __all__ = [
     "STATUSES",
@@ -65,19 +74,15 @@ __all__ = [
     "Lemma1Check",
     "FastestRates",
     "MonteCarloEstimate",
-    "as_weight_stack",
-    "batched_gradients",
-    "end_to_end_stack",
     "batched_descent",
     "prepare_descent",
     "reduced_input_basis",
     "stop_reasons",
     "fastest_over_learning_rates",
-    "stack_networks",
+    "pad_networks",
     "procedure_1",
     "gaussian_starts",
     "balanced_gaussian_starts",
-    "balancedness_stack",
     "perturb_to_balancedness",
     "margin_start",
     "claim_2_bound",
@@ -86,7 +91,6 @@ __all__ = [
     "margin_probability_exact",
     "expected_imbalance_sq",
     "imbalance_sq_stack",
-    "polar_time_to_accuracy",
 ]
 
 #: Final state of a run of :func:`batched_descent`.
@@ -105,64 +109,12 @@ DIVERGENCE_FACTOR = 1e6
 # --------------------------------------------------------------------------
 
 
-def as_weight_stack(weights, name: str = "weights") -> list[np.ndarray]:
-    """Validate ``[W_1, ..., W_N]`` given as matrices (one network) or stacks (``B`` networks).
-
-    Parameters
-    ----------
-    weights : sequence of array_like
-        Each ``W_j`` of shape ``(d_j, d_{j-1})`` or ``(B, d_j, d_{j-1})``, all
-        with the same leading ``B``; consecutive shapes must chain.
-    name : str
-        Parameter name used in the error messages.
-
-    Returns
-    -------
-    list of ndarray
-        Float copies of shape ``(B, d_j, d_{j-1})`` (``B = 1`` for matrices).
-
-    Raises
-    ------
-    ValueError
-        If ``weights`` is not a non-empty sequence, an entry is not finite or
-        not 2-D/3-D, the stack sizes differ, or the shapes do not chain.
-    """
-    if isinstance(weights, np.ndarray) or not isinstance(weights, Sequence) or len(weights) < 1:
-        raise ValueError(f"{name} must be a non-empty list [W_1, ..., W_N] of matrices or stacks of matrices")
-    out = []
-    for j, Wj in enumerate(weights):
-        arr = np.array(Wj, dtype=float)
-        if arr.ndim == 2:
-            arr = arr[None]
-        if arr.ndim != 3:
-            raise ValueError(f"{name}[{j}] must be a matrix or a stack (B, d_j, d_j-1); got {arr.ndim} dimensions")
-        if not np.all(np.isfinite(arr)):
-            raise ValueError(f"{name}[{j}] must be finite; it has NaN or infinite entries")
-        out.append(arr)
-    B = out[0].shape[0]
-    for j, arr in enumerate(out):
-        if arr.shape[0] != B:
-            raise ValueError(f"{name}[{j}] must stack {B} matrices like {name}[0]; got {arr.shape[0]}")
-        if j > 0 and arr.shape[2] != out[j - 1].shape[1]:
-            raise ValueError(
-                f"{name}[{j}] must have {out[j - 1].shape[1]} columns to follow {name}[{j - 1}]; "
-                f"got shape {arr.shape[1:]}"
-            )
-    return out
-
-
 def _phi_stack(Phi, B: int, shape: tuple[int, int]) -> np.ndarray:
-    arr = np.asarray(Phi, dtype=float)
-    if arr.ndim == 2:
-        arr = arr[None]
-    if arr.ndim != 3 or arr.shape[1:] != shape or arr.shape[0] not in (1, B):
-        raise ValueError(
-            f"Phi must have shape {shape} (the shape of the end-to-end matrix) or ({B}, {shape[0]}, {shape[1]}); "
-            f"got {np.shape(Phi)}"
-        )
-    if not np.all(np.isfinite(arr)):
-        raise ValueError("Phi must be finite; it has NaN or infinite entries")
-    return np.ascontiguousarray(np.broadcast_to(arr, (B,) + shape))
+    """``Phi`` (one matrix, or one per run) as a stack ``(B, d_N, d_0)`` (a copy)."""
+    arr, single = as_matrix_stack(Phi, "Phi", shape)
+    if not single and arr.shape[0] != B:
+        raise ValueError(f"Phi must be one matrix {shape} or a stack of {B} (one per run); got {arr.shape[0]}")
+    return np.repeat(arr, B, axis=0) if single else arr
 
 
 def _per_run(value, B: int, name: str, *, allow_zero: bool = False) -> np.ndarray:
@@ -178,111 +130,13 @@ def _per_run(value, B: int, name: str, *, allow_zero: bool = False) -> np.ndarra
 
 
 # --------------------------------------------------------------------------
-# kernels
+# small measurements on stacks
 # --------------------------------------------------------------------------
 
 
-def _mT(A: np.ndarray) -> np.ndarray:
-    return A.mT
-
-
-def _forward(ws: list[np.ndarray]) -> tuple[np.ndarray, list]:
-    """End-to-end matrices and the products above each layer, ``S[j] = W_N ... W_{j+2}`` (0-based ``j``).
-
-    ``S[N-1]`` is None (the identity). Computed from the output side, so the cost
-    is ``d_N sum_j d_j d_{j-1}`` per network: cheap for few outputs.
-    """
-    N = len(ws)
-    above: list = [None] * N
-    cur = ws[-1]
-    for j in range(N - 2, -1, -1):
-        above[j] = cur
-        cur = cur @ ws[j]
-    return cur, above
-
-
-def _scaled_gradients(ws, above, G, scale, out) -> list[np.ndarray]:
-    """``scale[b] * dl/dW_j`` for a stack, written into ``out[j]``; ``G = dl/dW = W - Phi``.
-
-    The chain rule ``dl/dW_j = (W_N...W_{j+1})^T G (W_{j-1}...W_1)^T``, evaluated
-    as ``(scale S_j)^T P_j`` with ``S_j = W_N...W_{j+1}`` (from :func:`_forward`)
-    and ``P_j = G W_1^T ... W_{j-1}^T``: the scale multiplies the thin factor
-    and, for one output, the product is an outer product of two vectors. This
-    is the only implementation of the gradient in this module.
-    """
-    P = G
-    scale = scale[:, None, None]
-    for j, Wj in enumerate(ws):
-        if above[j] is None:
-            np.multiply(P, scale, out=out[j])
-        elif G.shape[1] == 1 and Wj[0].size >= 256:  # outer products: einsum is faster on large layers
-            np.einsum("bi,bj->bij", (above[j] * scale)[:, 0, :], P[:, 0, :], out=out[j])
-        elif G.shape[1] == 1:
-            np.multiply((above[j] * scale).mT, P, out=out[j])
-        else:
-            np.matmul(_mT(above[j] * scale), P, out=out[j])
-        if j + 1 < len(ws):
-            P = P @ _mT(Wj)
-    return out
-
-
-def batched_gradients(weights, Phi) -> list[np.ndarray]:
-    """Layer gradients of ``l = 1/2 ||W_N ... W_1 - Phi||_F^2`` for a stack of networks.
-
-    With ``W = W_N ... W_1`` and ``G = W - Phi`` (the gradient of ``l`` in ``W``),
-    ``dl/dW_j = (W_N ... W_{j+1})^T G (W_{j-1} ... W_1)^T``: the chain rule of
-    :func:`linnet.network.gradients` for whitened data, divided by ``m``.
-
-    Parameters
-    ----------
-    weights : list of array_like
-        ``[W_1, ..., W_N]``, matrices or stacks ``(B, d_j, d_{j-1})``.
-    Phi : array_like, shape (d_N, d_0) or (B, d_N, d_0)
-
-    Returns
-    -------
-    list of ndarray
-        ``[dl/dW_1, ..., dl/dW_N]``, each of shape ``(B, d_j, d_{j-1})``.
-    """
-    ws = as_weight_stack(weights)
-    B = ws[0].shape[0]
-    Phi = _phi_stack(Phi, B, (ws[-1].shape[1], ws[0].shape[2]))
-    W, above = _forward(ws)
-    return _scaled_gradients(ws, above, W - Phi, np.ones(B), [np.empty_like(Wj) for Wj in ws])
-
-
-def end_to_end_stack(weights) -> np.ndarray:
-    """End-to-end matrices ``W_N ... W_1`` (eq. 3) of a stack of networks, shape ``(B, d_N, d_0)``."""
-    return _forward(as_weight_stack(weights))[0]
-
-
-def balancedness_stack(weights) -> tuple[np.ndarray, np.ndarray]:
-    """``delta = max_j ||W_{j+1}^T W_{j+1} - W_j W_j^T||_F`` and ``min_j ||W_j W_j^T||_F`` for a stack.
-
-    The first is the smallest ``delta`` of Definition 1 (as
-    :func:`linnet.theory.delta_balancedness`, for ``B`` networks at once); the
-    second is the weight magnitude Figure 1(c) of Arora et al. compares it with.
-
-    Parameters
-    ----------
-    weights : list of array_like
-        Matrices or stacks ``(B, d_j, d_{j-1})``.
-
-    Returns
-    -------
-    delta, min_gram : ndarray of shape (B,)
-    """
-    return _balance(as_weight_stack(weights))
-
-
-def _balance(ws) -> tuple[np.ndarray, np.ndarray]:
-    B = ws[0].shape[0]
-    grams = [Wj @ _mT(Wj) for Wj in ws]
-    min_gram = np.min([np.linalg.norm(g, axis=(1, 2)) for g in grams], axis=0)
-    delta = np.zeros(B)
-    for j in range(len(ws) - 1):
-        delta = np.maximum(delta, np.linalg.norm(_mT(ws[j + 1]) @ ws[j + 1] - grams[j], axis=(1, 2)))
-    return delta, min_gram
+def _min_gram(ws) -> np.ndarray:
+    """``min_j ||W_j W_j^T||_F`` for every network of a stack ``(B,)``: the weight magnitude of Figure 1(c)."""
+    return np.min([np.linalg.norm(Wj @ Wj.mT, axis=(1, 2)) for Wj in ws], axis=0)
 
 
 def _sigma_min_stack(W: np.ndarray) -> np.ndarray:
@@ -290,7 +144,7 @@ def _sigma_min_stack(W: np.ndarray) -> np.ndarray:
     dN, d0 = W.shape[1:]
     if min(dN, d0) == 1:
         return np.sqrt(np.einsum("bij,bij->b", W, W))
-    gram = W @ _mT(W) if dN <= d0 else _mT(W) @ W
+    gram = W @ W.mT if dN <= d0 else W.mT @ W
     return np.sqrt(np.maximum(np.linalg.eigvalsh(gram)[:, 0], 0.0))
 
 
@@ -302,13 +156,6 @@ def _sigma_min_stack(W: np.ndarray) -> np.ndarray:
 #   4. recording              the optional records (loss, balancedness, Lemma 1, sigma_min)
 #   batched_descent ties them together; DescentBatch is its read-only outcome.
 # --------------------------------------------------------------------------
-
-
-def _read_only(x) -> np.ndarray:
-    """A read-only copy of ``x`` (never a view of the caller's array)."""
-    arr = np.array(x)
-    arr.setflags(write=False)
-    return arr
 
 
 def reduced_input_basis(weights, Phi) -> np.ndarray | None:
@@ -339,7 +186,7 @@ def _reduced_basis(W1: np.ndarray, Phi: np.ndarray) -> np.ndarray | None:
     d1, d0 = W1.shape[1:]
     if d1 + Phi.shape[1] >= d0:
         return None
-    Q, _ = np.linalg.qr(np.concatenate([_mT(W1), _mT(Phi)], axis=2))  # (B, d0, k)
+    Q, _ = np.linalg.qr(np.concatenate([W1.mT, Phi.mT], axis=2))  # (B, d0, k)
     return Q
 
 
@@ -395,7 +242,7 @@ class DescentSetup:
 
     def to_input_coordinates(self, W1: np.ndarray, index=slice(None)) -> np.ndarray:
         """First layers ``(n, d_1, k)`` of runs ``index`` mapped back to ``d_0`` inputs (``W_1 Q^T``)."""
-        return W1 if self.basis is None else W1 @ _mT(self.basis[index])
+        return W1 if self.basis is None else W1 @ self.basis[index].mT
 
 
 def prepare_descent(
@@ -444,18 +291,18 @@ def prepare_descent(
     if Q is not None:
         ws[0] = ws[0] @ Q
         Phi = Phi @ Q
-    initial_loss = _loss(_forward(ws)[0], Phi)
+    initial_loss = _loss(end_to_end_stack(ws), Phi)
     ceiling = factor * np.maximum(initial_loss, 0.5 * np.einsum("bij,bij->b", Phi, Phi))
     return DescentSetup(
-        weights=tuple(_read_only(Wj) for Wj in ws),
-        Phi=_read_only(Phi),
-        basis=None if Q is None else _read_only(Q),
-        lr=_read_only(lr),
-        loss_tol=_read_only(loss_tol),
+        weights=tuple(read_only(Wj) for Wj in ws),
+        Phi=read_only(Phi),
+        basis=None if Q is None else read_only(Q),
+        lr=read_only(lr),
+        loss_tol=read_only(loss_tol),
         max_iter=max_iter,
-        group=None if group is None else _read_only(group),
-        initial_loss=_read_only(initial_loss),
-        ceiling=_read_only(ceiling),
+        group=None if group is None else read_only(group),
+        initial_loss=read_only(initial_loss),
+        ceiling=read_only(ceiling),
     )
 
 
@@ -482,30 +329,31 @@ class _ActiveRuns:
 
 @dataclass
 class _Evaluation:
-    """The active runs at iteration ``t``: end-to-end ``W``, products above each layer, ``G = W - Phi``, loss."""
+    """The active runs at iteration ``t``: end-to-end ``W``, ``G = W - Phi`` (the gradient of ``l`` in ``W``), loss."""
 
     W: np.ndarray
-    above: list
     G: np.ndarray
     loss: np.ndarray
 
-    def keep(self, mask: np.ndarray) -> "_Evaluation":
-        above = [None if a is None else a[mask] for a in self.above]
-        return _Evaluation(self.W[mask], above, self.G[mask], self.loss[mask])
+    def keep(self, mask: np.ndarray) -> _Evaluation:
+        return _Evaluation(self.W[mask], self.G[mask], self.loss[mask])
 
 
 def _evaluate(runs: _ActiveRuns) -> _Evaluation:
-    W, above = _forward(runs.weights)
+    W = end_to_end_stack(runs.weights)
     G = W - runs.Phi
-    return _Evaluation(W, above, G, 0.5 * np.square(G).sum(axis=(1, 2)))
+    return _Evaluation(W, G, 0.5 * np.square(G).sum(axis=(1, 2)))
 
 
-def _step(runs: _ActiveRuns, ev: _Evaluation, buffers: list) -> None:
-    """``W_j <- W_j - lr dl/dW_j`` for every layer and active run, in place (``ev``: the evaluation at ``W``)."""
-    n = runs.index.size
-    grads = _scaled_gradients(runs.weights, ev.above, ev.G, runs.lr, [b[:n] for b in buffers])
-    for Wj, g in zip(runs.weights, grads):
-        np.subtract(Wj, g, out=Wj)
+def _step(runs: _ActiveRuns, ev: _Evaluation) -> None:
+    """``W_j <- W_j - lr dl/dW_j`` for every layer and active run, in place (``ev``: the evaluation at ``W``).
+
+    ``dl/dW_j`` is the chain rule of :func:`linnet.network.layer_gradients_stack`
+    applied to ``G = W - Phi``.
+    """
+    lr = runs.lr[:, None, None]
+    for Wj, g in zip(runs.weights, layer_gradients_stack(runs.weights, ev.G), strict=True):
+        Wj -= lr * g
 
 
 # ---- part 3: stopping rules ----------------------------------------------------
@@ -569,7 +417,7 @@ class _Outcome:
         self.iterations[done[reasons[stop] == "converged"]] = t
         self.stop_iteration[done] = t
         self.final_loss[done] = ev.loss[stop]
-        for out, Wj in zip(self.weights, runs.weights):
+        for out, Wj in zip(self.weights, runs.weights, strict=True):
             out[done] = Wj[stop]
 
 
@@ -675,7 +523,7 @@ class _LossRecorder(_Recorder):
             self.values[runs.index, t // self.every] = ev.loss
 
     def result(self) -> LossTrace:
-        return LossTrace(_read_only(np.arange(self.values.shape[1]) * self.every), _read_only(self.values))
+        return LossTrace(read_only(np.arange(self.values.shape[1]) * self.every), read_only(self.values))
 
 
 class _BalanceRecorder(_Recorder):
@@ -690,11 +538,12 @@ class _BalanceRecorder(_Recorder):
         if t % self.every == 0:
             full = [self.setup.to_input_coordinates(runs.weights[0], runs.index)] + runs.weights[1:]
             r = t // self.every
-            self.delta[runs.index, r], self.min_gram[runs.index, r] = _balance(full)
+            self.delta[runs.index, r] = balancedness_stack(full)
+            self.min_gram[runs.index, r] = _min_gram(full)
 
     def result(self) -> BalanceTrace:
         steps = np.arange(self.delta.shape[1]) * self.every
-        return BalanceTrace(_read_only(steps), _read_only(self.delta), _read_only(self.min_gram))
+        return BalanceTrace(read_only(steps), read_only(self.delta), read_only(self.min_gram))
 
 
 class _Lemma1Recorder(_Recorder):
@@ -725,7 +574,7 @@ class _Lemma1Recorder(_Recorder):
 
     def result(self) -> Lemma1Check:
         ratio = np.where(self.checks == 0, np.nan, self.ratio)
-        return Lemma1Check(_read_only(ratio), _read_only(self.checks))
+        return Lemma1Check(read_only(ratio), read_only(self.checks))
 
 
 class _SigmaMinRecorder(_Recorder):
@@ -738,7 +587,7 @@ class _SigmaMinRecorder(_Recorder):
         self.minimum[runs.index] = np.minimum(self.minimum[runs.index], _sigma_min_stack(ev.W))
 
     def result(self) -> np.ndarray:
-        return _read_only(self.minimum)
+        return read_only(self.minimum)
 
 
 def _recorders(setup, loss_every, balance_every, lemma1_every, track_sigma_min) -> list[_Recorder]:
@@ -889,7 +738,6 @@ def batched_descent(
     recorders = _recorders(setup, loss_every, balance_every, lemma1_every, track_sigma_min)
     runs = _ActiveRuns(setup)
     outcome = _Outcome(setup)
-    buffers = [np.empty_like(Wj) for Wj in runs.weights]
     t = 0
     with np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore"):
         while True:
@@ -906,7 +754,7 @@ def batched_descent(
                 ev = ev.keep(~stop)
             for rec in recorders:
                 rec.before_step(t, runs, ev)
-            _step(runs, ev, buffers)  # W(t) -> W(t+1)
+            _step(runs, ev)  # W(t) -> W(t+1)
             outcome.steps_taken += runs.index.size
             t += 1
     final = list(outcome.weights)
@@ -915,19 +763,19 @@ def batched_descent(
         lr=setup.lr,
         loss_tol=setup.loss_tol,
         max_iter=setup.max_iter,
-        status=_read_only(outcome.status),
-        iterations=_read_only(outcome.iterations),
-        stop_iteration=_read_only(outcome.stop_iteration),
+        status=read_only(outcome.status),
+        iterations=read_only(outcome.iterations),
+        stop_iteration=read_only(outcome.stop_iteration),
         initial_loss=setup.initial_loss,
-        final_loss=_read_only(outcome.final_loss),
-        weights=tuple(_read_only(Wj) for Wj in final),
+        final_loss=read_only(outcome.final_loss),
+        weights=tuple(read_only(Wj) for Wj in final),
         steps_taken=int(outcome.steps_taken),
         records=DescentRecords(**{rec.field: rec.result() for rec in recorders}),
     )
 
 
 
-def stack_networks(networks, Phis) -> tuple[list[np.ndarray], np.ndarray]:
+def pad_networks(networks, Phis) -> tuple[list[np.ndarray], np.ndarray]:
     """Zero-pad networks of one depth and one output dimension to common widths, and stack them.
 
     Network ``b`` with widths ``[d_0, ..., d_N]`` is embedded in the common
@@ -1054,11 +902,11 @@ def fastest_over_learning_rates(weights0, Phi, lrs, loss_tol: float, max_iter: i
     best_lr = np.where(ok, lrs[best], np.nan)
     outcome = np.where(ok, "converged", np.where(np.all(status == "diverged", axis=1), "diverged", "capped"))
     return FastestRates(
-        lrs=_read_only(lrs),
-        iterations=_read_only(iterations),
-        best_lr=_read_only(best_lr),
-        outcome=_read_only(outcome),
-        status=_read_only(status),
+        lrs=read_only(lrs),
+        iterations=read_only(iterations),
+        best_lr=read_only(best_lr),
+        outcome=read_only(outcome),
+        status=read_only(status),
         steps_taken=batch.steps_taken,
     )
 
@@ -1173,7 +1021,7 @@ def perturb_to_balancedness(weights, delta: float, seed, rtol: float = 1e-3) -> 
     E = [e / np.linalg.norm(e) for e in E]
 
     def bal(t):
-        return float(_balance([(Wj + t * e)[None] for Wj, e in zip(ws, E)])[0][0])
+        return float(balancedness_stack([(Wj + t * e)[None] for Wj, e in zip(ws, E, strict=True)])[0])
 
     if bal(0.0) >= delta:
         raise ValueError(f"weights are already {bal(0.0):.3g}-balanced, not below delta = {delta:.3g}")
@@ -1189,7 +1037,7 @@ def perturb_to_balancedness(weights, delta: float, seed, rtol: float = 1e-3) -> 
             hi = mid
         if abs(bal(hi) - delta) <= rtol * delta:
             break
-    return [Wj + hi * e for Wj, e in zip(ws, E)]
+    return [Wj + hi * e for Wj, e in zip(ws, E, strict=True)]
 
 
 def margin_start(Phi, widths, distance: float, seed) -> list[np.ndarray]:
@@ -1270,7 +1118,7 @@ def balancedness_probability(widths, std: float, delta: float, samples: int, see
     while done < samples:
         n = min(chunk, samples - done)
         ws = [std * rng.standard_normal((n, widths[j], widths[j - 1])) for j in range(1, len(widths))]
-        hits += int(np.count_nonzero(_balance(ws)[0] <= delta))
+        hits += int(np.count_nonzero(balancedness_stack(ws) <= delta))
         done += n
     return _estimate(hits, samples, claim_2_bound(widths, std, delta))
 
@@ -1359,8 +1207,8 @@ def imbalance_sq_stack(weights) -> np.ndarray:
     """``sum_j ||W_{j+1}^T W_{j+1} - W_j W_j^T||_F^2`` for every network of a stack ``(B,)``."""
     ws = as_weight_stack(weights)
     out = np.zeros(ws[0].shape[0])
-    for lower, upper in zip(ws[:-1], ws[1:]):
-        D = _mT(upper) @ upper - lower @ _mT(lower)
+    for lower, upper in zip(ws[:-1], ws[1:], strict=True):
+        D = upper.mT @ upper - lower @ lower.mT
         out += np.einsum("bij,bij->b", D, D)
     return out
 
@@ -1387,54 +1235,3 @@ def expected_imbalance_sq(widths, std: float) -> float:
         a, b, c = widths[j - 1], widths[j], widths[j + 1]
         total += c * b * (c + b + 1) + b * a * (b + a + 1) - 2 * a * b * c
     return float(s4 * total)
-
-
-# --------------------------------------------------------------------------
-# gradient flow, scalar output: time to accuracy
-# --------------------------------------------------------------------------
-
-
-def polar_time_to_accuracy(norm_ratio, angle, s_Z: float, m: float, depth: int, sq_rel_tol: float, t_max: float, n_times: int = 400):
-    """First time ``||W(t) - Z||_F^2 <= sq_rel_tol s_Z^2`` along the induced flow (17), scalar output.
-
-    Starts ``W(0) = norm_ratio * s_Z (cos(angle) v_Z + sin(angle) w)`` (balanced, so
-    (17) is gradient flow on the layers), integrated together by
-    :func:`linnet.flows.scalar_polar_flow`; with ``r``, ``theta`` the polar
-    coordinates, ``||W - Z||^2 = r^2 - 2 r s_Z cos(theta) + s_Z^2``. The time is
-    read on a log-spaced grid of ``n_times`` times from ``t_max * 1e-6`` to
-    ``t_max`` (the first grid time below the threshold, so accurate to the grid
-    spacing, a factor ``1e6^{1/n_times}``).
-
-    Parameters
-    ----------
-    norm_ratio, angle : array_like
-        ``||W(0)|| / s_Z > 0`` and the angle to ``Z`` in radians, same shape.
-    s_Z, m : float
-        ``||Z||_F`` and the number of examples (the rate in (17)).
-    depth : int
-        ``N >= 1``.
-    sq_rel_tol : float
-        Squared relative accuracy ``> 0``: ``||W - Z||_F^2 / s_Z^2 <= sq_rel_tol``.
-    t_max : float
-        Horizon.
-    n_times : int
-
-    Returns
-    -------
-    ndarray, the shape of ``norm_ratio``
-        Times; ``inf`` where the accuracy is not reached by ``t_max``.
-    """
-    norm_ratio = np.asarray(norm_ratio, dtype=float)
-    angle = np.asarray(angle, dtype=float)
-    if norm_ratio.shape != angle.shape or not np.all(norm_ratio > 0):
-        raise ValueError("norm_ratio must be > 0 and have the shape of angle")
-    s_Z = positive_float(s_Z, "s_Z")
-    sq_rel_tol = positive_float(sq_rel_tol, "sq_rel_tol")
-    t_max = positive_float(t_max, "t_max")
-    n_times = positive_int(n_times, "n_times", minimum=2)
-    t = np.concatenate([[0.0], np.geomspace(t_max * 1e-6, t_max, n_times)])
-    flow = scalar_polar_flow(norm_ratio * s_Z, angle, s_Z, m, depth, t)
-    err = (flow.r**2 - 2 * flow.r * s_Z * np.cos(flow.theta) + s_Z**2) / s_Z**2
-    below = err <= sq_rel_tol
-    first = np.argmax(below, axis=-1)
-    return np.where(np.any(below, axis=-1), t[first], np.inf)
