@@ -395,6 +395,8 @@ def stop_reasons(loss, loss_tol, ceiling, group, at_cap: bool) -> np.ndarray:
         stop |= np.isin(group, group[converged])
     if at_cap:
         stop[:] = True
+    if not stop.any():  # the common case, kept cheap: every run goes on
+        return np.zeros(stop.shape, dtype="<U9")
     why = np.where(converged, "converged", np.where(diverged, "diverged", "capped" if at_cap else "pruned"))
     return np.where(stop, why, "")
 
