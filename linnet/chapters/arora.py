@@ -449,7 +449,7 @@ class BalanceTrace:
     Attributes
     ----------
     steps : ndarray of int (R,)
-        Iterations ``0, every, 2 every, ...`` up to ``max_iter``.
+        As :attr:`LossTrace.steps`.
     delta : ndarray (B, R)
         ``max_j ||W_{j+1}^T W_{j+1} - W_j W_j^T||_F`` (Definition 1).
     min_gram : ndarray (B, R)
@@ -513,39 +513,46 @@ class _Recorder:
         pass
 
 
-class _LossRecorder(_Recorder):
-    field = "loss"
+class _GridRecorder(_Recorder):
+    """Records at iterations ``0, every, 2 every, ...`` into ``(B, R)`` arrays, NaN once a run has stopped.
 
-    def __init__(self, setup: DescentSetup, every: int):
-        self.every = every
-        self.values = np.full((setup.runs, setup.max_iter // every + 1), np.nan)
+    Subclasses name the ``record`` type and its array fields, and ``measure`` them.
+    """
 
-    def observe(self, t, runs, ev):
-        if t % self.every == 0:
-            self.values[runs.index, t // self.every] = ev.loss
-
-    def result(self) -> LossTrace:
-        return LossTrace(read_only(np.arange(self.values.shape[1]) * self.every), read_only(self.values))
-
-
-class _BalanceRecorder(_Recorder):
-    field = "balance"
+    record: type
+    fields: tuple
 
     def __init__(self, setup: DescentSetup, every: int):
         self.setup, self.every = setup, every
-        self.delta = np.full((setup.runs, setup.max_iter // every + 1), np.nan)
-        self.min_gram = np.full_like(self.delta, np.nan)
+        shape = (setup.runs, setup.max_iter // every + 1)
+        self.arrays = {name: np.full(shape, np.nan) for name in self.fields}
+
+    def measure(self, runs: _ActiveRuns, ev: _Evaluation) -> tuple:
+        raise NotImplementedError
 
     def observe(self, t, runs, ev):
         if t % self.every == 0:
-            full = [self.setup.to_input_coordinates(runs.weights[0], runs.index)] + runs.weights[1:]
-            r = t // self.every
-            self.delta[runs.index, r] = balancedness_stack(full)
-            self.min_gram[runs.index, r] = _min_gram(full)
+            for name, values in zip(self.fields, self.measure(runs, ev), strict=True):
+                self.arrays[name][runs.index, t // self.every] = values
 
-    def result(self) -> BalanceTrace:
-        steps = np.arange(self.delta.shape[1]) * self.every
-        return BalanceTrace(read_only(steps), read_only(self.delta), read_only(self.min_gram))
+    def result(self):
+        steps = np.arange(self.arrays[self.fields[0]].shape[1]) * self.every
+        return self.record(read_only(steps), *(read_only(self.arrays[name]) for name in self.fields))
+
+
+class _LossRecorder(_GridRecorder):
+    field, record, fields = "loss", LossTrace, ("values",)
+
+    def measure(self, runs, ev):
+        return (ev.loss,)
+
+
+class _BalanceRecorder(_GridRecorder):
+    field, record, fields = "balance", BalanceTrace, ("delta", "min_gram")
+
+    def measure(self, runs, ev):
+        full = [self.setup.to_input_coordinates(runs.weights[0], runs.index)] + runs.weights[1:]
+        return balancedness_stack(full), _min_gram(full)
 
 
 class _Lemma1Recorder(_Recorder):
