@@ -727,3 +727,32 @@ def test_descent_results_are_read_only_copies_and_inputs_untouched():
         res.status = None
     lr[0] = 1.0  # the result does not share memory with the caller's array
     assert res.lr[0] == 0.05 and fast.lrs[0] == 0.05
+
+
+def test_records_against_a_plain_loop():
+    """Loss trace, Lemma 1 ratio and min sigma_min re-derived by a loop over one network at a time."""
+    rng = np.random.default_rng(13)
+    Phi = np.array([[1.0, 0.4, -0.3]])
+    starts = [0.4 * rng.standard_normal((3, 4, 3)), 0.4 * rng.standard_normal((3, 1, 4))]
+    lr, tol, every, l1_every = np.array([0.05, 0.1, 0.02]), 1e-6, 3, 4
+    res = arora.batched_descent(starts, Phi, lr, tol, 500, loss_every=every, lemma1_every=l1_every, track_sigma_min=True)
+    rec = res.records
+    assert list(rec.loss.steps) == list(range(0, 501, every))
+    for b in range(3):
+        Ws = [w[b].copy() for w in starts]
+        losses, ratios, smins = [], [], []
+        for t in range(res.stop_iteration[b] + 1):
+            W = Ws[1] @ Ws[0]
+            l_t = 0.5 * np.sum((W - Phi) ** 2)
+            losses.append(l_t)
+            smins.append(np.linalg.norm(W))  # one output: sigma_min is the norm
+            if t > 0 and (t - 1) % l1_every == 0:
+                ratios.append((losses[t - 1] - l_t) / (0.5 * lr[b] * smins[t - 1] ** 1.0 * 2 * losses[t - 1]))
+            G = W - Phi
+            Ws = [Ws[0] - lr[b] * Ws[1].T @ G, Ws[1] - lr[b] * G @ Ws[0].T]
+        assert res.status[b] == "converged" and losses[-1] <= tol < losses[-2]
+        kept = rec.loss.values[b]
+        n = res.stop_iteration[b] // every + 1
+        assert np.allclose(kept[:n], losses[::every], rtol=1e-10) and np.all(np.isnan(kept[n:]))
+        assert rec.lemma1.checks[b] == len(ratios) and rec.lemma1.ratio[b] == pytest.approx(min(ratios), rel=1e-8)
+        assert rec.min_sigma_min[b] == pytest.approx(min(smins), rel=1e-10)

@@ -190,9 +190,9 @@ def _reduced_basis(W1: np.ndarray, Phi: np.ndarray) -> np.ndarray | None:
     return Q
 
 
-def _loss(W: np.ndarray, Phi: np.ndarray) -> np.ndarray:
-    """``l = 1/2 ||W - Phi||_F^2`` for every network of a stack, shape (B,)."""
-    return 0.5 * np.square(W - Phi).sum(axis=(1, 2))
+def _loss(G: np.ndarray) -> np.ndarray:
+    """``l = 1/2 ||G||_F^2`` with ``G = W - Phi``, for every network of a stack, shape (B,)."""
+    return 0.5 * np.square(G).sum(axis=(1, 2))
 
 
 @dataclass(frozen=True)
@@ -291,7 +291,7 @@ def prepare_descent(
     if Q is not None:
         ws[0] = ws[0] @ Q
         Phi = Phi @ Q
-    initial_loss = _loss(end_to_end_stack(ws), Phi)
+    initial_loss = _loss(end_to_end_stack(ws) - Phi)
     ceiling = factor * np.maximum(initial_loss, 0.5 * np.einsum("bij,bij->b", Phi, Phi))
     return DescentSetup(
         weights=tuple(read_only(Wj) for Wj in ws),
@@ -342,7 +342,7 @@ class _Evaluation:
 def _evaluate(runs: _ActiveRuns) -> _Evaluation:
     W = end_to_end_stack(runs.weights)
     G = W - runs.Phi
-    return _Evaluation(W, G, 0.5 * np.square(G).sum(axis=(1, 2)))
+    return _Evaluation(W, G, _loss(G))
 
 
 def _step(runs: _ActiveRuns, ev: _Evaluation) -> None:
