@@ -14,6 +14,7 @@ accuracy.
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 
 import numpy as np
 
@@ -36,7 +37,7 @@ def cost_at(points: list[dict], eps: float) -> tuple[float | None, bool]:
         return None, False
     if f[-1]["error"] <= eps:
         return f[-1]["seconds"], True
-    for a, b in zip(f, f[1:]):
+    for a, b in pairwise(f):
         if a["error"] <= eps <= b["error"]:
             if b["error"] == a["error"]:
                 return b["seconds"], False

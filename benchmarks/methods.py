@@ -17,7 +17,15 @@ from scipy.integrate import solve_ivp
 
 from linnet.flows import induced_flow
 
-from .workloads import Case, Workload, from_polar, matrix_rhs, matrix_rhs_single, polar_rhs_single, to_polar
+from .workloads import (
+    Case,
+    Workload,
+    from_polar,
+    matrix_rhs,
+    matrix_rhs_single,
+    polar_rhs_single,
+    to_polar,
+)
 
 #: atol of every adaptive method, relative to its rtol.
 ATOL_PER_RTOL = 1e-2

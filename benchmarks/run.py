@@ -207,7 +207,7 @@ def analyse(result: dict, quick: bool) -> None:
     result["floor"] = floor
     result["front"] = analysis.front_check(result["points"], floor)
     # Compile time of JAX methods added to their run time, for one-off use.
-    for key, meta in result["methods"].items():
+    for _key, meta in result["methods"].items():
         if meta.get("compile_seconds") is not None:
             meta["note"] = "run time only; compile time reported apart"
 
@@ -261,7 +261,7 @@ def goals(results: dict) -> list[dict]:
                     "workload": "batch",
                     "statement": f"{b['trajectories']} trajectories: linnet >= {target}x the throughput of {what} at equal accuracy",
                     "measured": ", ".join(
-                        f"{'n/a' if v is None else f'{v:.1f}x'} at {eps:.1e}" for v, eps in zip(vals, anchors)
+                        f"{'n/a' if v is None else f'{v:.1f}x'} at {eps:.1e}" for v, eps in zip(vals, anchors, strict=True)
                     ),
                     "met": met if all(v is not None for v in vals) else None,
                 }
@@ -391,7 +391,7 @@ def figure(results: dict, out_dir: Path) -> list[str]:
     colours = {"euler": "tab:gray", "scipy": None, "linnet": "tab:red", "diffrax": None}
     palette = iter(["tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:cyan", "tab:olive", "tab:pink"])
     method_colour = {}
-    for ax, name in zip(axes[0], names):
+    for ax, name in zip(axes[0], names, strict=True):
         r = results["workloads"][name]
         for key, meta in r["methods"].items():
             pts = sorted((p for p in r["points"] if p["method"] == key), key=lambda p: p["error"])
@@ -450,7 +450,7 @@ def run(*, quick: bool = False, repeats: int = 3, out_dir: Path = DEFAULT_OUT, u
         "schema": SCHEMA,
         "command": "python -m benchmarks" + (" --quick" if quick else ""),
         "quick": quick,
-        "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(),
         "load_average_start": load_start,
         "timing": {

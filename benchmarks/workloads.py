@@ -247,4 +247,4 @@ def attach_reference(work: Workload) -> None:
 
 def error_of(work: Workload, outputs: list) -> float:
     """Error of a run: ``outputs[i]`` holds case ``i`` on the evaluation set, shape (b, T, dx)."""
-    return max(relative_error(W, ref) for W, ref in zip(outputs, work.reference))
+    return max(relative_error(W, ref) for W, ref in zip(outputs, work.reference, strict=True))

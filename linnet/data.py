@@ -130,7 +130,7 @@ class Target:
             object.__setattr__(self, name, read_only(value) if name != "m" else value)
 
     @classmethod
-    def from_matrix(cls, Z, m: int = 1) -> "Target":
+    def from_matrix(cls, Z, m: int = 1) -> Target:
         """Build the target directly from ``Z`` (and the sample count ``m``).
 
         The target holds read-only copies: the caller's ``Z`` stays writeable.
@@ -146,7 +146,7 @@ class Target:
         return cls(Z=Z, m=m, U=U, s=s, Vt=Vt)
 
     @classmethod
-    def from_data(cls, X, Y, *, rtol: float = WHITENING_RTOL) -> "Target":
+    def from_data(cls, X, Y, *, rtol: float = WHITENING_RTOL) -> Target:
         """``Z = Y X^T / m`` (25) from whitened data.
 
         Raises
@@ -237,6 +237,83 @@ def as_target(target, name: str = "target", *, unique_Z1: bool = False) -> Targe
     if unique_Z1:
         target.require_unique_Z1()
     return target
+
+
+def target_data(target) -> tuple[np.ndarray, np.ndarray]:
+    """Whitened data (23) whose target (25) is ``target.Z``: ``X = sqrt(m) [I_dx, 0]``, ``Y = Z X``.
+
+    Then ``X X^T = m I`` and ``Y X^T / m = Z`` (to round-off), so gradient
+    flow (13) on this data (:func:`linnet.flows.gradient_flow`) is the flow of
+    a target given only as a matrix (e.g. :func:`spectral_target`). Only the
+    moments ``X X^T`` and ``Y X^T`` enter the flow, so any other whitened data
+    with the same ``Z`` gives the same trajectories.
+
+    Parameters
+    ----------
+    target : Target
+        With ``m >= dx``.
+
+    Returns
+    -------
+    X : ndarray, shape (dx, m)
+    Y : ndarray, shape (dy, m)
+    """
+    target = as_target(target)
+    if target.m < target.dx:
+        raise ValueError(f"target.m must be >= dx = {target.dx} for X X^T = m I to be possible; got m = {target.m}")
+    X = np.zeros((target.dx, target.m))
+    X[:, : target.dx] = np.sqrt(target.m) * np.eye(target.dx)
+    return X, target.Z @ X
+
+
+# --------------------------------------------------------------------------
+# random targets
+# --------------------------------------------------------------------------
+
+
+def haar_orthogonal(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Haar-distributed ``n x n`` orthogonal matrix (QR of a Gaussian, signs fixed)."""
+    Q, R = np.linalg.qr(rng.standard_normal((n, n)))
+    signs = np.sign(np.diag(R))
+    signs[signs == 0] = 1.0
+    return Q * signs
+
+
+def spectral_target(singular_values, dy: int, dx: int, m: int, seed) -> Target:
+    """A target ``Z = U diag(s) V^T`` (25) with prescribed singular values.
+
+    ``U`` and ``V`` are the leading columns of Haar-random orthogonal matrices,
+    so the singular vectors are in general position; ``s`` is given, which
+    makes the gaps between consecutive singular values controllable.
+
+    Parameters
+    ----------
+    singular_values : array_like, shape (k,)
+        Non-increasing, ``>= 0``, ``k <= min(dy, dx)``; missing ones are 0.
+    dy, dx : int
+        Shape of ``Z``.
+    m : int
+        Number of examples (the flows read ``dW/dt = -m A_W(W - Z)``).
+    seed : int, numpy.random.Generator or None
+        A Generator is used as it is (its state advances), so a caller that
+        draws the singular values first can pass its own generator.
+
+    Returns
+    -------
+    Target
+    """
+    dy = positive_int(dy, "dy")
+    dx = positive_int(dx, "dx")
+    m = positive_int(m, "m")
+    s = np.asarray(singular_values, dtype=float)
+    if s.ndim != 1 or s.size == 0 or s.size > min(dy, dx):
+        raise ValueError(f"singular_values must be a 1-D array of length 1..min(dy, dx) = {min(dy, dx)}; got shape {s.shape}")
+    if not (np.all(np.isfinite(s)) and np.all(s >= 0) and np.all(np.diff(s) <= 0)):
+        raise ValueError("singular_values must be finite, >= 0 and non-increasing")
+    rng = np.random.default_rng(seed)  # a Generator passes through unchanged
+    U = haar_orthogonal(dy, rng)[:, : s.size]
+    V = haar_orthogonal(dx, rng)[:, : s.size]
+    return Target.from_matrix((U * s) @ V.T, m)
 
 
 # --------------------------------------------------------------------------

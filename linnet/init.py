@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .data import as_target
+from .data import as_target, haar_orthogonal
 from .validate import as_matrix, positive_float, positive_int
 
 __all__ = ["balanced_init", "gaussian_init", "rotate", "rank_one_start", "haar_orthogonal", "check_widths", "numerical_rank"]
@@ -38,14 +38,6 @@ def numerical_rank(W: np.ndarray, singular_values: np.ndarray | None = None) -> 
     if s.size == 0 or s[0] == 0:
         return 0
     return int(np.count_nonzero(s > max(W.shape) * np.finfo(float).eps * s[0]))
-
-
-def haar_orthogonal(n: int, rng: np.random.Generator) -> np.ndarray:
-    """Haar-distributed ``n x n`` orthogonal matrix (QR of a Gaussian, signs fixed)."""
-    Q, R = np.linalg.qr(rng.standard_normal((n, n)))
-    signs = np.sign(np.diag(R))
-    signs[signs == 0] = 1.0
-    return Q * signs
 
 
 def balanced_init(W0, widths, seed) -> list[np.ndarray]:

@@ -33,9 +33,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .validate import as_matrix, as_matrix_stack, positive_float, positive_int
 from .data import Target, as_target
+from .flows import RANK_ONE_RTOL
 from .network import balancedness, check_weights, end_to_end
+from .validate import as_matrix, as_matrix_stack, positive_float, positive_int
 
 __all__ = [
     "RANK_ONE_RTOL",
@@ -59,11 +60,6 @@ __all__ = [
     "arora_theorem_1",
 ]
 
-#: A matrix counts as rank one when ``sigma_2 <= RANK_ONE_RTOL * sigma_1``. The
-#: end-to-end matrix of a network with a one-neuron layer has ``sigma_2`` of the
-#: order of the float64 rounding of the layer products (~1e-16 relative); 1e-8
-#: accepts that with a wide margin and rejects any genuinely rank-two matrix.
-RANK_ONE_RTOL = 1e-8
 
 #: Phase one of Theorem 4.4 lasts until ``||W(t)||_F <= sqrt(6) s_Z``.
 PHASE_ONE_FACTOR = math.sqrt(6.0)

@@ -20,7 +20,7 @@ def as_matrix(value, name: str, *, shape: tuple | None = None) -> np.ndarray:
     if arr.ndim != 2:
         raise ValueError(f"{name} must be a 2-D array (a matrix); got an array with {arr.ndim} dimensions")
     if shape is not None:
-        for axis, (got, want) in enumerate(zip(arr.shape, shape)):
+        for axis, (got, want) in enumerate(zip(arr.shape, shape, strict=True)):
             if want is not None and got != want:
                 raise ValueError(f"{name} must have shape {_fmt_shape(shape)}; got {arr.shape} (axis {axis} differs)")
     if not np.all(np.isfinite(arr)):

@@ -1,4 +1,4 @@
-"""Tests of linnet.chapters.beyond (chapter 07): batched network flow, escape times, deflation, candidate set,
+"""Tests of linnet.chapters.beyond (chapter 07): targets and their data, escape times, deflation, candidate set,
 unbalanced starts, sharpness, gradient descent against the flow.
 
 Tolerances: quantities computed two independent ways to round-off are compared at 1e-10 to
@@ -16,16 +16,22 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from linnet.chapters import beyond as bd
-from linnet.data import Target, whitened_data
-from linnet.flows import gradient_flow, induced_flow_target
+from linnet.data import Target, spectral_target, target_data, whitened_data
+from linnet.flows import gradient_descent, gradient_flow, induced_flow, induced_velocity
 from linnet.init import balanced_init, rotate
-from linnet.network import balancedness, end_to_end
+from linnet.network import (
+    balancedness,
+    end_to_end,
+    end_to_end_stack,
+    gradients,
+    stack_networks,
+)
 from linnet.theory import correlation_set_margin
 
 
 @pytest.fixture(scope="module")
 def tg():
-    return bd.spectral_target([1.0, 0.5, 0.25], 3, 4, 50, 0)
+    return spectral_target([1.0, 0.5, 0.25], 3, 4, 50, 0)
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +59,7 @@ def test_spectral_target_has_the_prescribed_singular_values(tg):
 )
 def test_spectral_target_rejects_bad_input(args, word):
     with pytest.raises(ValueError, match=word):
-        bd.spectral_target(*args)
+        spectral_target(*args)
 
 
 def test_balanced_stack_matches_products_and_is_balanced(tg):
@@ -68,58 +74,65 @@ def test_balanced_stack_matches_products_and_is_balanced(tg):
 
 def test_gaussian_stack_product_scale():
     ws = bd.gaussian_stack([5, 5, 5, 5, 1], 0.3, 4000, 0)
-    rms = math.sqrt(np.mean(np.sum(bd._product(ws) ** 2, axis=(1, 2))))
+    rms = math.sqrt(np.mean(np.sum(end_to_end_stack(ws) ** 2, axis=(1, 2))))
     # E ||W||^2 = scale^2 exactly; 4000 samples of a heavy-tailed product: 10 % relative.
     assert abs(rms / 0.3 - 1) < 0.1
     with pytest.raises(ValueError, match="product_scale"):
         bd.gaussian_stack([5, 1], -1.0, 3, 0)
 
 
-# --- batched network flow ------------------------------------------------------
+# --- data for a target given as a matrix ---------------------------------------------
 
 
-def test_network_flow_batch_matches_gradient_flow(fig1):
-    X, Y, target = fig1
-    ws = bd.gaussian_stack([5, 3, 3, 1], 0.5, 3, 2)
-    t = np.linspace(0, 0.2, 11)
-    batch = bd.network_flow_batch(ws, target, t, keep_weights=True)
-    for b in range(3):
-        single = gradient_flow([w[b] for w in ws], X, Y, t)
-        np.testing.assert_allclose(batch.W[b], single.W, rtol=0, atol=1e-8)
-        for j in range(3):
-            np.testing.assert_allclose(batch.weights[j][b], single.weights[j], rtol=0, atol=1e-8)
-
-
-def test_network_flow_batch_of_balanced_start_follows_induced_flow(tg):
-    rng = np.random.default_rng(3)
-    W0 = 0.3 * rng.standard_normal((3, 4))
-    ws = bd.balanced_stack(W0[None], [4, 3, 3, 3], 0)
-    t = np.linspace(0, 0.3, 7)
-    batch = bd.network_flow_batch(ws, tg, t)
-    ref = induced_flow_target(W0, tg, 3, t)
-    np.testing.assert_allclose(batch.W[0], ref.W, rtol=0, atol=1e-8)
-
-
-def test_network_flow_batch_conserves_imbalance(fig1):
-    _, _, target = fig1
-    ws = bd.gaussian_stack([5, 4, 4, 1], 1.0, 2, 7)
-    res = bd.network_flow_batch(ws, target, np.linspace(0, 0.5, 6), keep_weights=True)
-    for b in range(2):
-        D0 = [res.weights[j + 1][b, 0].T @ res.weights[j + 1][b, 0] - res.weights[j][b, 0] @ res.weights[j][b, 0].T
-              for j in range(2)]
-        DT = [res.weights[j + 1][b, -1].T @ res.weights[j + 1][b, -1] - res.weights[j][b, -1] @ res.weights[j][b, -1].T
-              for j in range(2)]
-        for a, c in zip(D0, DT):
-            assert np.linalg.norm(a - c) <= 1e-8 * max(1.0, np.linalg.norm(a))
-
-
-def test_network_flow_batch_rejects_bad_input(tg):
-    with pytest.raises(ValueError, match="weights0"):
-        bd.network_flow_batch([np.zeros((2, 3, 5))], tg, [0, 1])
+def test_target_data_is_whitened_and_has_the_target(tg):
+    X, Y = target_data(tg)
+    assert X.shape == (4, 50) and Y.shape == (3, 50)
+    np.testing.assert_allclose(X @ X.T, 50 * np.eye(4), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(Target.from_data(X, Y).Z, tg.Z, rtol=0, atol=1e-14)
     with pytest.raises(ValueError, match="target"):
-        bd.network_flow_batch([np.zeros((2, 3, 4))], tg.Z, [0, 1])
-    with pytest.raises(ValueError, match="t_eval"):
-        bd.network_flow_batch([np.zeros((2, 3, 4))], tg, [1, 0])
+        target_data(tg.Z)
+    with pytest.raises(ValueError, match="m must be >= dx"):
+        target_data(Target.from_matrix(tg.Z, 3))
+
+
+def test_flow_on_target_data_of_balanced_start_follows_induced_flow(tg):
+    """The chapter's use: gradient flow (13) of balanced stacks on target_data follows (17) in tg."""
+    X, Y = target_data(tg)
+    rng = np.random.default_rng(3)
+    W0 = 0.3 * rng.standard_normal((2, 3, 4))
+    ws = bd.balanced_stack(W0, [4, 3, 3, 3], 0)
+    t = np.linspace(0, 0.3, 7)
+    batch = gradient_flow(ws, X, Y, t, keep_weights=False)
+    ref = induced_flow(W0, tg, 3, t)
+    # both at rtol 1e-11: agreement to 1e-8 (the file's tolerance for ODE solutions)
+    np.testing.assert_allclose(batch.W, ref.W, rtol=0, atol=1e-8)
+
+
+def test_flow_from_the_depth8_unbalanced_starts():
+    """Chapter 07 integrates the depth-8 unbalanced Figure-1 starts (norm 10 s_Z) as one stack; the stacked
+    integrator once accepted a blown-up first step there (measured). Reference: scipy's DOP853, one start at a
+    time; both at rtol 1e-10, agreement to 1e-7."""
+    from scipy.integrate import solve_ivp
+
+    X, Y = whitened_data(50, 5, 1, 1)
+    target = Target.from_data(X, Y)
+    W0 = 10 * rotate(target.Z1, math.pi / 6, 2)
+    nets = [bd.unbalanced_start(W0, [5] + [3] * 7 + [1], delta, 1) for delta in (1e-4, 1e-1)]
+    t = np.linspace(0, 0.1, 11)
+    batch = gradient_flow(stack_networks(nets), X, Y, t, rtol=1e-10, atol=1e-14)
+    shapes = [w.shape for w in nets[0]]
+    cuts = np.cumsum([w.size for w in nets[0]])[:-1]
+
+    def layers(y):
+        return [p.reshape(sh) for p, sh in zip(np.split(y, cuts), shapes, strict=True)]
+
+    for b, net in enumerate(nets):
+        with np.errstate(over="ignore", invalid="ignore"):  # scipy's rejected trial steps overflow
+            sol = solve_ivp(lambda _, y: -np.concatenate([g.ravel() for g in gradients(layers(y), X, Y)]),
+                            (0, 0.1), np.concatenate([w.ravel() for w in net]), method="DOP853", t_eval=t,
+                            rtol=1e-10, atol=1e-14)
+        ref = np.stack([end_to_end(layers(y)) for y in sol.y.T])
+        np.testing.assert_allclose(batch.W[b], ref, rtol=0, atol=1e-7)
 
 
 # --- escape and learning times --------------------------------------------------
@@ -130,10 +143,10 @@ def test_escape_time_depth2_closed_form_and_quadrature_agree():
     # by integrating the scalar ODE numerically.
     from scipy.integrate import solve_ivp
 
+    s, m, s0 = 0.7, 50.0, 1e-3
     for N in (2, 3, 5):
-        s, m, s0 = 0.7, 50.0, 1e-3
         T = bd.escape_time(s0, s, m, N)
-        sol = solve_ivp(lambda t, x: m * N * x ** (2 - 2 / N) * (s - x), (0, T), [s0], rtol=1e-12, atol=1e-16)
+        sol = solve_ivp(lambda t, x, N=N: m * N * x ** (2 - 2 / N) * (s - x), (0, T), [s0], rtol=1e-12, atol=1e-16)
         assert abs(sol.y[0, -1] / (0.5 * s) - 1) < 1e-7
 
 
@@ -154,16 +167,23 @@ def test_learning_times_of_aligned_start_match_escape_time(tg):
     s0 = 1e-3
     ws = bd.balanced_stack((s0 * tg.U @ tg.Vt)[None], [4, 3, 3], 0)
     t = np.linspace(0, 0.5, 2001)
-    res = bd.network_flow_batch(ws, tg, t, rtol=1e-11, atol=1e-16)
+    res = gradient_flow(ws, *target_data(tg), t, rtol=1e-11, atol=1e-16, keep_weights=False)
     measured = bd.learning_times(t, res.W, tg)[0]
     np.testing.assert_allclose(measured, bd.escape_time(s0, tg.s, 50, 2), rtol=1e-4)
 
 
-def test_first_time_within_interpolates_and_respects_stay():
-    t = np.array([0.0, 1.0, 2.0, 3.0])
-    d = np.array([[4.0, 2.0, 0.0, 0.0], [4.0, 0.0, 4.0, 0.0], [0.0, 0.0, 0.0, 0.0], [5, 5, 5, 5]])
-    np.testing.assert_allclose(bd.first_time_within(t, d, 1.0), [1.5, 2.75, 0.0, np.inf])
-    np.testing.assert_allclose(bd.first_time_within(t, d, 1.0, stay=False), [1.5, 0.75, 0.0, np.inf])
+def test_learning_times_interpolate_and_mark_unreached_and_absent_modes():
+    tgt = Target.from_matrix(np.diag([1.0, 0.5, 0.0]), 1)
+    t = np.array([0.0, 1.0, 2.0])
+    sig = np.array([[0.1, 0.6, 1.0], [0.1, 0.2, 0.2], [0.0, 0.0, 0.0]])  # per mode over time
+    W = np.stack([np.diag(sig[:, i]) for i in range(3)])
+    # mode 1 reaches 0.5 between t = 0 and 1 (linear in sigma: 0.8); mode 2 never reaches 0.25; s_3 = 0
+    lt = bd.learning_times(t, W, tgt)
+    np.testing.assert_allclose(lt[:2], [0.8, np.inf])
+    assert np.isnan(lt[2])
+    W_before = W.copy()
+    bd.learning_times(t, W, tgt, level=1.0)
+    np.testing.assert_array_equal(W, W_before)
 
 
 # --- deflation ---------------------------------------------------------------------
@@ -177,7 +197,7 @@ def test_deflation_leakage_zero_on_exactly_deflated_state(tg):
     for N in (2, 3, 5):
         W = tg.s[0] * np.outer(tg.U[:, 0], tg.Vt[0]) + 1e-2 * Qu @ rng.standard_normal((3, 4)) @ Qv
         # round-off: ||V|| ~ 3e-2 against terms of size m s_1^2 ~ 50, so ~1e-12 relative; 1e-10 allowed
-        assert bd.deflation_leakage(bd.induced_velocity(W, tg, N), tg, 1) < 1e-10
+        assert bd.deflation_leakage(induced_velocity(W, tg, N), tg, 1) < 1e-10
 
 
 def test_deflation_leakage_bounds_and_validation(tg):
@@ -188,16 +208,6 @@ def test_deflation_leakage_bounds_and_validation(tg):
     assert bd.deflation_leakage(np.outer(tg.U[:, 0], rng.standard_normal(4)), tg, 1) == pytest.approx(1.0, abs=1e-12)
     with pytest.raises(ValueError, match="k"):
         bd.deflation_leakage(V, tg, 3)
-
-
-def test_induced_velocity_stack_matches_single(tg):
-    rng = np.random.default_rng(2)
-    W = rng.standard_normal((3, 3, 4))
-    for N in (1, 2, 4):
-        stack = bd.induced_velocity(W, tg, N)
-        for k in range(3):
-            np.testing.assert_allclose(stack[k], bd.induced_velocity(W[k], tg, N), rtol=1e-12, atol=1e-14)
-    np.testing.assert_allclose(bd.induced_velocity(W[0], tg, 1), -50 * (W[0] - tg.Z), rtol=1e-12)
 
 
 # --- candidate set and component correlation ---------------------------------------
@@ -219,7 +229,7 @@ def test_deflated_set_contains_Zr_and_not_minus_Zr(tg):
     with pytest.raises(ValueError, match="alpha"):
         bd.deflated_set_margin(tg.Z, tg, 2, 0.0)
     with pytest.raises(ValueError, match="distinct"):
-        bd.deflated_set_margin(np.ones((3, 4)), bd.spectral_target([1.0, 1.0], 3, 4, 1, 0), 2, 0.5)
+        bd.deflated_set_margin(np.ones((3, 4)), spectral_target([1.0, 1.0], 3, 4, 1, 0), 2, 0.5)
 
 
 def test_component_correlation(tg):
@@ -270,12 +280,18 @@ def test_descent_outcome_statuses(fig1):
     X, Y, target = fig1
     net = balanced_init(target.Z1 * 1.5, [5, 2, 1], 0)
     lam = bd.sharpness(balanced_init(target.Z1, [5, 2, 1], 0), X, Y)
-    good = bd.descent_outcome(net, X, Y, 0.5 / lam, target.Z1, 1e-6, 5000)
-    assert good.status == "converged" and good.distance <= 1e-6
-    bad = bd.descent_outcome(net, X, Y, 20 / lam, target.Z1, 1e-6, 5000)
-    assert bad.status == "diverged"
-    slow = bd.descent_outcome(net, X, Y, 1e-4 / lam, target.Z1, 1e-9, 10)
+    good = bd.descent_outcome(net, X, Y, 0.5 / lam, 1e-6, 5000)
+    assert good.status == "converged" and good.rel_distance <= 1e-6
+    # the relative distance it reports is ||W - Z_1|| / s_Z of the iterate at that step
+    gd = gradient_descent(net, X, Y, 0.5 / lam, good.steps)
+    assert good.rel_distance == pytest.approx(np.linalg.norm(gd.W[-1] - target.Z1) / target.s_Z, rel=1e-12)
+    assert np.linalg.norm(gd.W[-2] - target.Z1) / target.s_Z > 1e-6
+    bad = bd.descent_outcome(net, X, Y, 20 / lam, 1e-6, 5000)
+    assert bad.status == "diverged" and bad.rel_distance == math.inf
+    slow = bd.descent_outcome(net, X, Y, 1e-4 / lam, 1e-9, 10)
     assert slow.status == "stalled" and slow.steps == 10
+    with pytest.raises(ValueError, match="rel_tol"):
+        bd.descent_outcome(net, X, Y, 0.5 / lam, 0.0, 10)
 
 
 def test_distance_to_flow_is_first_order(fig1):
@@ -287,15 +303,24 @@ def test_distance_to_flow_is_first_order(fig1):
     assert 1.8 < d1 / d2 < 2.2
 
 
-def test_network_flow_batch_survives_a_blown_up_first_step():
-    """Depth 8 from the seed-1 Figure 1 start: the stacked integrator's first step blows up (measured);
-    the guard and the per-row fallback must still give gradient_flow's trajectory (1e-7 at rtol 1e-10)."""
-    X, Y = whitened_data(50, 5, 1, 1)
-    target = Target.from_data(X, Y)
-    W0 = 10 * rotate(target.Z1, math.pi / 6, 2)
-    net = bd.unbalanced_start(W0, [5] + [3] * 7 + [1], 1e-4, 1)
-    t = np.linspace(0, 0.1, 11)
-    batch = bd.network_flow_batch([w[None] for w in net], target, t, rtol=1e-10, atol=1e-14)
-    with np.errstate(over="ignore", invalid="ignore"):  # scipy's trial steps overflow too, and are rejected
-        single = gradient_flow(net, X, Y, t, rtol=1e-10, atol=1e-14)
-    np.testing.assert_allclose(batch.W[0], single.W, rtol=0, atol=1e-7)
+def test_inputs_are_not_mutated(tg):
+    """Every function that takes arrays leaves the caller's arrays as they were (values and writeability)."""
+    rng = np.random.default_rng(5)
+    W = rng.standard_normal((4, 3, 4))
+    W0 = rng.standard_normal((3, 4))
+    sig = np.array([1e-3, 2e-3])
+    calls = [
+        lambda: bd.deflation_leakage(W, tg, 1),
+        lambda: bd.deflated_set_margin(W, tg, 2, 0.5),
+        lambda: bd.component_correlation(W, tg, 2),
+        lambda: bd.balanced_stack(W, [4, 3, 3], 0),
+        lambda: bd.unbalanced_start(W0, [4, 3, 3], 0.1, 0),
+        lambda: bd.escape_time(sig, 1.0, 50, 3),
+        lambda: bd.learning_times(np.arange(4.0), W, tg),
+    ]
+    for call in calls:
+        before = [a.copy() for a in (W, W0, sig)]
+        call()
+        for a, b in zip((W, W0, sig), before, strict=True):
+            assert a.flags.writeable
+            np.testing.assert_array_equal(a, b)

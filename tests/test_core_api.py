@@ -222,3 +222,18 @@ def test_the_dop853_tableau_satisfies_its_order_conditions():
     assert np.sum(B * (A @ C**2)) == pytest.approx(1.0 / 12, rel=1e-12)
     # the error estimators integrate constants to zero (they are differences of weights)
     assert abs(np.sum(dop853.E5)) <= 1e-14 and abs(np.sum(dop853.E3)) <= 1e-14
+
+
+def test_the_velocity_ignores_solver_noise_off_a_rank_one_trajectory(target):
+    # A rank-one trajectory of (17) carries sigma_2 ~ 1e-11 sigma_1 of solver
+    # error. The velocity treats it as rank one (round-off change only); the
+    # general form of A_W, the control, raises the noise to the power 2/N and
+    # moves the velocity by far more (4e-5 relative at N = 8).
+    W = rank_one_start(target, 2.0, 0.5, 1)
+    U, S, Vt = np.linalg.svd(W)
+    noisy = W + 1e-11 * S[0] * np.outer(U[:, 1], Vt[1])
+    clean = induced_velocity(W, target, 8)
+    general = -target.m * induced_operator(noisy, 8, noisy - target.Z, form="range")
+    scale = np.linalg.norm(clean)
+    assert np.linalg.norm(induced_velocity(noisy, target, 8) - clean) <= 1e-13 * scale
+    assert np.linalg.norm(general - clean) >= 1e-6 * scale

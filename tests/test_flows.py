@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -240,7 +241,7 @@ def test_aligned_flow_of_any_depth_solves_the_scalar_ode(depth, s0_over_sZ, s_en
     for W in (induced_flow(W0, Target.from_data(X, Y), depth, t).W, gradient_flow(balanced_init(W0, widths, seed=0), X, Y, t).W):
         s = np.einsum("kij,ij->k", W, uv)
         assert np.max(np.linalg.norm(W - s[:, None, None] * uv, axis=(1, 2)) / s) <= FLOW_VS_FLOW_TOL
-        for tk, sk in zip(t[1:], s[1:]):
+        for tk, sk in zip(t[1:], s[1:], strict=True):
             ds_dt = m * depth * sk ** (2 - 2 / depth) * (sZ - sk)
             assert abs(time_to_reach(sk, s0, sZ, m, depth) - tk) * abs(ds_dt) / sk <= FLOW_VS_EXACT_TOL
 
@@ -376,7 +377,7 @@ def test_forward_euler_converges_at_first_order(figure1_data):
         errors.append(np.linalg.norm(euler.W[-1] - exact))
     # Error = C h + O(h^2): halving h halves it up to a relative O(h * rate)
     # correction, here h * rate <= 1e-4 * 650 ~ 0.07; [1.8, 2.2] allows for it.
-    for coarse, fine in zip(errors, errors[1:]):
+    for coarse, fine in pairwise(errors):
         assert 1.8 <= coarse / fine <= 2.2
 
 
@@ -406,7 +407,7 @@ def test_gradient_descent_converges_to_gradient_flow_at_first_order(matrix_data)
         errors.append(np.linalg.norm(gd.W[-1] - flow))
     assert errors[-1] <= 1e-2 * np.linalg.norm(flow)
     # First order, with an O(lr * ||Hessian||) ~ 0.05 correction to the ratio.
-    for coarse, fine in zip(errors, errors[1:]):
+    for coarse, fine in pairwise(errors):
         assert 1.8 <= coarse / fine <= 2.2
 
 
@@ -423,7 +424,7 @@ def test_gradient_descent_stops_at_tolerance_and_records_losses():
     rng = np.random.default_rng(0)
     X = rng.standard_normal((3, 10))
     Y = rng.standard_normal((2, 3)) @ X  # realisable: the minimum loss is 0
-    res = gradient_descent([np.zeros((2, 3))], X, Y, 0.02, 10_000, record_every=100, tol=1e-20)
+    res = gradient_descent([np.zeros((2, 3))], X, Y, 0.02, 10_000, record_every=100, loss_tol=1e-20)
     assert res.converged
     assert res.losses[-1] <= 1e-20 and res.steps[-1] < 10_000
     assert res.loss_curve.size == res.steps[-1] + 1

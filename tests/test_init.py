@@ -48,7 +48,7 @@ def test_balanced_init_is_deterministic_and_depends_on_the_seed():
     a = balanced_init(W0, [3, 4, 4, 2], seed=7)
     b = balanced_init(W0, [3, 4, 4, 2], seed=7)
     c = balanced_init(W0, [3, 4, 4, 2], seed=8)
-    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
     assert not np.allclose(a[1], c[1])
 
 
@@ -66,7 +66,7 @@ def test_gaussian_init_shapes_std_and_determinism():
     # 2000 samples: the sample std is within 5 standard errors (0.5/sqrt(4000)*5 ~ 0.04) of 0.5.
     assert np.std(np.concatenate([W.ravel() for W in weights])) == pytest.approx(0.5, abs=0.04)
     again = gaussian_init([40, 50, 30], 0.5, seed=3)
-    assert all(np.array_equal(x, y) for x, y in zip(weights, again))
+    assert all(np.array_equal(x, y) for x, y in zip(weights, again, strict=True))
 
 
 @settings(max_examples=50, deadline=None)

@@ -49,8 +49,8 @@ def test_a_trial_step_whose_stages_overflow_is_rejected():
     # this start overflows in its stages, so its error estimate is NaN. It
     # used to count as zero error, the step was accepted and the flow returned
     # ||W|| ~ 1e101. The flow never leaves the ball max(||W0||, s_Z).
-    from linnet.data import Target, whitened_data
     from linnet.chapters.depth import mode_start
+    from linnet.data import Target, whitened_data
     from linnet.flows import induced_flow
     from linnet.theory import nearby_modes
 

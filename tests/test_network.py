@@ -8,7 +8,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from linnet.init import balanced_init, gaussian_init
-from linnet.network import balancedness, end_to_end, gradients, hessian, imbalances, loss
+from linnet.network import (
+    balancedness,
+    end_to_end,
+    gradients,
+    hessian,
+    imbalances,
+    loss,
+)
 
 # Finite-difference step for central differences. The loss and the gradients
 # are polynomials in the weights with O(1) coefficients here, so the truncation

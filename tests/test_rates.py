@@ -11,10 +11,12 @@ import math
 import numpy as np
 import pytest
 
-from linnet.chapters import rates as R
 from linnet import theory as th
+from linnet.chapters import rates as R
 from linnet.data import Target
-from linnet.flows import induced_flow_target, induced_operator
+from linnet.flows import induced_flow
+from linnet.init import rank_one_start
+from linnet.measure import distance_to_Z1
 
 
 def rank_one(rng, shape, scale=1.0):
@@ -28,117 +30,26 @@ def general():
 
 
 # --------------------------------------------------------------------------
-# starts, distances, errors, crossing times
-# --------------------------------------------------------------------------
-
-
-def test_rotated_start_has_the_requested_norm_and_angle(figure1_data):
-    _, _, tgt = figure1_data
-    W0 = R.rotated_start(tgt, math.pi / 6, 10.0, seed=1)
-    assert np.linalg.norm(W0) == pytest.approx(10 * tgt.s_Z, rel=1e-14)
-    assert th.cosine_with_Z1(W0, tgt) == pytest.approx(math.cos(math.pi / 6), rel=1e-14)
-
-
-def test_rotated_start_rejects_matrix_targets_and_bad_ratios(general, figure1_data):
-    with pytest.raises(ValueError, match="scalar output or input"):
-        R.rotated_start(general, 0.5, 10.0, 0)
-    _, _, tgt = figure1_data
-    with pytest.raises(ValueError, match="norm_ratio"):
-        R.rotated_start(tgt, 0.5, 0.0, 0)
-    with pytest.raises(ValueError, match="angle"):
-        R.rotated_start(tgt, 4.0, 1.0, 0)
-    with pytest.raises(ValueError, match="Target"):
-        R.rotated_start(np.ones((1, 2)), 0.5, 1.0, 0)
-
-
-def test_distance_to_Z1_hand_values_and_stacks():
-    tgt = Target.from_matrix(np.diag([3.0, 1.0]), 1)
-    assert R.distance_to_Z1(np.zeros((2, 2)), tgt) == pytest.approx(3.0)
-    stack = np.zeros((4, 2, 2, 2))
-    stack[1, 0] = np.diag([3.0, 4.0])
-    d = R.distance_to_Z1(stack, tgt)
-    assert d.shape == (4, 2) and d[1, 0] == pytest.approx(4.0) and d[0, 0] == pytest.approx(3.0)
-    with pytest.raises(ValueError, match="shape"):
-        R.distance_to_Z1(np.zeros((3, 2)), tgt)
-    with pytest.raises(ValueError, match="finite"):
-        R.distance_to_Z1(np.full((2, 2), np.nan), tgt)
-
-
-def test_max_relative_error_hand_values():
-    ref = np.array([[[1.0, 0.0]], [[2.0, 0.0]]])
-    W = ref + np.array([[[0.0, 0.1]], [[0.0, 0.1]]])
-    assert R.max_relative_error(W, ref) == pytest.approx(0.1)
-    assert R.max_relative_error(W, ref, centre=[[1.5, 0.0]]) == pytest.approx(0.2)
-    with pytest.raises(ValueError, match="same shape"):
-        R.max_relative_error(W, ref[:1])
-    with pytest.raises(ValueError, match="> 0"):
-        R.max_relative_error(W, ref, centre=[[1.0, 0.0]])
-    with pytest.raises(ValueError, match="finite"):
-        R.max_relative_error(W * np.nan, ref)
-
-
-def test_crossing_time_is_exact_for_an_exponential():
-    t = np.linspace(0.0, 5.0, 11)
-    y = 3.0 * np.exp(-2.0 * t)
-    level = 3.0 * math.exp(-2.0 * 1.234)
-    assert R.crossing_time(t, y, level) == pytest.approx(1.234, rel=1e-12)
-    assert R.crossing_time(t, y, level, which="last") == pytest.approx(1.234, rel=1e-12)
-    assert R.crossing_time(t, y, 10.0) == 0.0
-    assert R.crossing_time(t, y, 10.0, which="last") == 0.0
-    assert math.isnan(R.crossing_time(t, y, 1e-9))
-    assert math.isnan(R.crossing_time(t, y, 1e-9, which="last"))
-
-
-def test_crossing_time_first_and_last_differ_for_a_curve_that_comes_back():
-    t = np.arange(6.0)
-    y = np.array([8.0, 4.0, 1.0, 4.0, 1.0, 0.5])
-    assert R.crossing_time(t, y, 2.0) == pytest.approx(1.5)  # log 4 -> log 1 passes log 2 halfway
-    assert R.crossing_time(t, y, 2.0, which="last") == pytest.approx(3.5)
-
-
-@pytest.mark.parametrize(
-    "t, y, level, which, match",
-    [
-        ([0.0, 1.0], [1.0], 0.5, "first", "same length"),
-        ([0.0, 0.0], [1.0, 0.5], 0.5, "first", "increasing"),
-        ([0.0, 1.0], [1.0, 0.0], 0.5, "first", "> 0"),
-        ([0.0, 1.0], [1.0, 0.5], 0.0, "first", "level"),
-        ([0.0, 1.0], [1.0, 0.5], 0.7, "middle", "which"),
-    ],
-)
-def test_crossing_time_rejects_bad_input(t, y, level, which, match):
-    with pytest.raises(ValueError, match=match):
-        R.crossing_time(t, y, level, which=which)
-
-
-# --------------------------------------------------------------------------
 # velocities and rates
 # --------------------------------------------------------------------------
 
 
-def test_velocity_is_the_induced_flow(general):
-    rng = np.random.default_rng(0)
-    W = rank_one(rng, general.Z.shape)
-    V = R.velocity(W, general, 3)
-    assert np.allclose(V, -general.m * induced_operator(W, 3, W - general.Z), rtol=1e-13, atol=0)
-    full = rng.standard_normal(general.Z.shape)  # rank three: the general form of A_W
-    assert np.allclose(R.velocity(full, general, 3), -general.m * induced_operator(full, 3, full - general.Z))
-    assert np.allclose(R.velocity(full, general, 1), -general.m * (full - general.Z))
-    assert R.velocity(np.stack([W, full]), general, 2).shape == (2, 3, 4)
-
-
-def test_velocity_treats_a_solver_perturbed_rank_one_matrix_as_rank_one(general):
-    # sigma_2 / sigma_1 = 1e-11, as a solver leaves it: the general form of A_W would raise it to 2/N.
+def test_solver_noise_on_a_rank_one_matrix_does_not_change_its_rates(general):
+    # sigma_2 / sigma_1 = 1e-11, as the solver leaves it (above flows.RANGE_RTOL = 1e-12): the
+    # rank-one quantities are those of the rank-one part (the general A_W would raise 1e-11 to 2/N).
     rng = np.random.default_rng(1)
     W = rank_one(rng, general.Z.shape)
-    noisy = W + 1e-11 * np.linalg.norm(W) * np.outer(np.linalg.svd(W)[0][:, 1], np.linalg.svd(W)[2][1])
-    exact = R.velocity(W, general, 8)
-    assert np.linalg.norm(R.velocity(noisy, general, 8) - exact) <= 1e-9 * np.linalg.norm(exact)
+    U, _, Vt = np.linalg.svd(W)
+    noisy = W + 1e-11 * np.linalg.norm(W) * np.outer(U[:, 1], Vt[1])
+    for N in (3, 8):
+        assert R.dloss_34(noisy, general, N) == pytest.approx(R.dloss_34(W, general, N), rel=1e-9)
+        assert R.decay_rate(noisy, general, N) == pytest.approx(R.decay_rate(W, general, N), rel=1e-9)
+        assert R.rank_one_rates(noisy, general, N).dp == pytest.approx(R.rank_one_rates(W, general, N).dp, rel=1e-9)
 
 
 def test_decay_rate_of_depth_one_is_m(figure1_data):
     _, _, tgt = figure1_data  # dy = 1: Z = Z1 and W - Z1 = (W0 - Z) e^{-m t}
-    W = R.rotated_start(tgt, 0.7, 3.0, seed=0)
+    W = rank_one_start(tgt, 3.0, 0.7, seed=0)
     assert R.decay_rate(W, tgt, 1) == pytest.approx(tgt.m, rel=1e-12)
     assert math.isnan(float(R.decay_rate(tgt.Z1, tgt, 2)))
 
@@ -149,32 +60,30 @@ def test_decay_rate_matches_the_slope_of_the_distance(general):
     if th.cosine_with_Z1(W0, general) < 0:
         W0 = -W0
     t = np.array([0.0, 0.3 - 1e-5, 0.3, 0.3 + 1e-5])
-    W = induced_flow_target(W0, general, 3, t, rtol=1e-13).W
-    d = R.distance_to_Z1(W, general)
+    W = induced_flow(W0, general, 3, t, rtol=1e-13).W
+    d = distance_to_Z1(W, general)
     slope = -(math.log(d[3]) - math.log(d[1])) / 2e-5
     assert R.decay_rate(W[2], general, 3) == pytest.approx(slope, rel=1e-6)
 
 
-def test_nearby_rate_formula_and_depth_one(general, figure1_data):
-    assert R.nearby_rate(general, 4) == pytest.approx(5 * 1.3**1.5 * 0.5, rel=1e-12)
+def test_decay_rate_of_depth_one_is_the_nearby_rate_m(figure1_data):
+    # dy = 1, N = 1: W(t) - Z1 = (W0 - Z1) e^{-m t}, the slowest nearby rate of linnet.theory.
     _, _, tgt = figure1_data
-    assert R.nearby_rate(tgt, 1) == tgt.m
-    with pytest.raises(ValueError, match="depth 1 converges to Z"):
-        R.nearby_rate(general, 1)
+    assert th.nearby_modes(tgt, 1).slowest == pytest.approx(tgt.m)
     with pytest.raises(ValueError, match="depth"):
-        R.nearby_rate(general, 0)
+        R.decay_rate(tgt.Z1 * 2, tgt, 0)
 
 
 @pytest.mark.parametrize("N", [2, 3, 6])
-def test_nearby_rate_is_the_measured_asymptotic_rate(N):
+def test_decay_rate_tends_to_the_slowest_nearby_rate(N):
     # dy = 2: the next slowest mode decays at m s_Z^{1-2/N} s_Z, twice the slowest rate for gamma = 0.5,
     # so after 12 time constants the measured rate is the slowest one to ~e^{-12}.
     general = R.random_target(2, 4, 1.3, 0.5, 5, seed=7)
     rng = np.random.default_rng(N)
     W0 = general.Z1 + 0.3 * rank_one(rng, general.Z.shape)
     W0 = np.linalg.svd(W0)[1][0] * np.outer(np.linalg.svd(W0)[0][:, 0], np.linalg.svd(W0)[2][0])
-    rate = R.nearby_rate(general, N)
-    W = induced_flow_target(W0, general, N, [0.0, 12.0 / rate], rtol=1e-12).W
+    rate = th.nearby_modes(general, N).slowest
+    W = induced_flow(W0, general, N, [0.0, 12.0 / rate], rtol=1e-12).W
     assert R.decay_rate(W[-1], general, N) == pytest.approx(rate, rel=1e-4)
 
 
@@ -195,7 +104,7 @@ def test_rank_one_rates_match_finite_differences_of_a_trajectory(general):
     W0 = rank_one(rng, general.Z.shape)
     h = 1e-5
     t = np.array([0.0, 0.2 - h, 0.2, 0.2 + h])
-    W = induced_flow_target(W0, general, 4, t, rtol=1e-13).W
+    W = induced_flow(W0, general, 4, t, rtol=1e-13).W
     rates = R.rank_one_rates(W, general, 4)
     for name, dname in (("s", "ds"), ("rho", "drho"), ("p", "dp")):
         fd = (getattr(rates, name)[3] - getattr(rates, name)[1]) / (2 * h)
@@ -286,19 +195,19 @@ def figure1_comparison():
 
     X, Y = whitened_data(50, 5, 1, seed=0)
     tgt = Target.from_data(X, Y)
-    W0 = R.rotated_start(tgt, math.pi / 6, 10.0, seed=1)
-    return tgt, W0, R.compare_depths(tgt, W0, [1, 2, 8], t_end=0.1, n_times=200)
+    W0 = rank_one_start(tgt, 10.0, math.pi / 6, seed=1)
+    return tgt, W0, R.compare_depths(W0, tgt, [1, 2, 8], t_end=0.1, n_times=200)
 
 
 def test_compare_depths_measures_what_it_says(figure1_comparison):
     tgt, W0, cmp = figure1_comparison
     assert cmp.depths == (1, 2, 8) and cmp.t.shape == (3, 200) and np.all(cmp.end_time == 0.1)
     for i, N in enumerate(cmp.depths):
-        W = induced_flow_target(W0, tgt, N, [cmp.tau[i]], rtol=1e-12).W[0]
+        W = induced_flow(W0, tgt, N, [cmp.tau[i]], rtol=1e-12).W[0]
         assert np.linalg.norm(W) == pytest.approx(math.sqrt(6) * tgt.s_Z, rel=1e-7)  # tau, refined
-        assert np.allclose(cmp.distance[i], R.distance_to_Z1(induced_flow_target(W0, tgt, N, cmp.t[i]).W, tgt))
+        assert np.allclose(cmp.distance[i], distance_to_Z1(induced_flow(W0, tgt, N, cmp.t[i]).W, tgt))
     assert cmp.early_time == pytest.approx(0.5 * np.min(cmp.tau))
-    d8 = R.distance_to_Z1(induced_flow_target(W0, tgt, 8, [cmp.early_time]).W[0], tgt)
+    d8 = distance_to_Z1(induced_flow(W0, tgt, 8, [cmp.early_time]).W[0], tgt)
     assert cmp.early_distance[2] == pytest.approx(d8, rel=1e-9)
     # the Figure 1 claims on the paper's data and time interval
     assert cmp.faraway_ordered and cmp.end_rates_reversed and not cmp.tau_ordered
@@ -309,7 +218,7 @@ def test_compare_depths_measures_what_it_says(figure1_comparison):
 
 def test_compare_depths_default_horizon_reaches_the_nearby_rate(figure1_comparison):
     tgt, W0, _ = figure1_comparison
-    cmp = R.compare_depths(tgt, W0, [2, 5], n_times=100)
+    cmp = R.compare_depths(W0, tgt, [2, 5], n_times=100)
     assert np.allclose(cmp.end_rate, cmp.nearby_rate, rtol=1e-6)
     assert np.allclose(cmp.end_time * cmp.nearby_rate, 15.0)
 
@@ -317,21 +226,21 @@ def test_compare_depths_default_horizon_reaches_the_nearby_rate(figure1_comparis
 def test_compare_depths_rejects_bad_input(figure1_comparison, general):
     tgt, W0, _ = figure1_comparison
     with pytest.raises(ValueError, match="faraway start"):
-        R.compare_depths(tgt, tgt.Z1 * 2, [1, 2])
+        R.compare_depths(tgt.Z1 * 2, tgt, [1, 2])
     with pytest.raises(ValueError, match="increasing"):
-        R.compare_depths(tgt, W0, [2, 2])
+        R.compare_depths(W0, tgt, [2, 2])
     with pytest.raises(ValueError, match="at least two"):
-        R.compare_depths(tgt, W0, [2])
+        R.compare_depths(W0, tgt, [2])
     with pytest.raises(ValueError, match="single matrix"):
-        R.compare_depths(tgt, np.stack([W0, W0]), [1, 2])
+        R.compare_depths(np.stack([W0, W0]), tgt, [1, 2])
     with pytest.raises(ValueError, match="rank one"):
-        R.compare_depths(general, np.eye(3, 4) * 10, [2, 3])
+        R.compare_depths(np.eye(3, 4) * 10, general, [2, 3])
     with pytest.raises(ValueError, match="n_times"):
-        R.compare_depths(tgt, W0, [1, 2], n_times=2)
+        R.compare_depths(W0, tgt, [1, 2], n_times=2)
     with pytest.raises(ValueError, match="t_end"):
-        R.compare_depths(tgt, W0, [1, 2], t_end=-1.0)
+        R.compare_depths(W0, tgt, [1, 2], t_end=-1.0)
     with pytest.raises(ValueError, match="no depth reached"):
-        R.compare_depths(tgt, W0, [2, 3], t_end=1e-6)
+        R.compare_depths(W0, tgt, [2, 3], t_end=1e-6)
 
 
 # --------------------------------------------------------------------------
@@ -369,7 +278,7 @@ def test_random_stable_starts_satisfy_37(shape, gamma):
     tgt = R.random_target(*shape, 0.7, gamma, 4, seed=3)
     starts = R.random_stable_starts(tgt, 3, 50, seed=4, norm_ratio_range=(0.5, 20.0))
     assert starts.W0.shape == (50,) + shape and starts.depth == 3
-    margins = np.array([th.stable_set_margin(W, tgt, a, b) for W, a, b in zip(starts.W0, starts.alpha, starts.beta)])
+    margins = np.array([th.stable_set_margin(W, tgt, a, b) for W, a, b in zip(starts.W0, starts.alpha, starts.beta, strict=True)])
     assert np.all(margins > 0)
     assert np.all(starts.beta <= (1 + tgt.gamma) * starts.alpha - tgt.gamma)
     ratio = np.linalg.norm(starts.W0, axis=(1, 2)) / tgt.s_Z
@@ -422,7 +331,7 @@ def test_theorem_4_4_check_holds_on_random_groups():
         assert np.all(run.margin >= 0)  # Lemma 4.3
         assert np.all(run.tau <= run.tau_bar + 1e-12)
         # the batch reproduces a single run
-        single = induced_flow_target(g.W0[0], g.target, g.depth, run.t).W
+        single = induced_flow(g.W0[0], g.target, g.depth, run.t).W
         assert np.max(np.abs(single - run.W[0])) <= 1e-12 * np.max(np.abs(single))
         with pytest.raises(ValueError):
             run.bound[0, 0] = 0.0
@@ -436,3 +345,47 @@ def test_theorem_4_4_check_rejects_bad_input():
         R.theorem_4_4_check(g, settle=0.0)
     with pytest.raises(ValueError, match="n_times"):
         R.theorem_4_4_check(g, n_times=1)
+
+
+# --------------------------------------------------------------------------
+# results are read-only copies; inputs are never changed
+# --------------------------------------------------------------------------
+
+
+def test_results_are_read_only_copies_and_inputs_stay_writeable(figure1_data):
+    _, _, tgt = figure1_data
+    W0 = rank_one_start(tgt, 10.0, math.pi / 6, seed=1)
+    before = W0.copy()
+    cmp = R.compare_depths(W0, tgt, [1, 2], t_end=0.1, n_times=20)
+    for name in ("t", "distance", "norm", "tau", "early_distance", "end_time", "end_rate", "nearby_rate"):
+        with pytest.raises(ValueError):
+            getattr(cmp, name).flat[0] = 1.0
+    assert isinstance(cmp.depths, tuple)
+    assert np.array_equal(W0, before) and W0.flags.writeable
+    W0[0, 0] += 0.0  # the caller's array stays writeable
+    rates = R.rank_one_rates(np.stack([W0, 2 * W0]), tgt, 3)
+    with pytest.raises(ValueError):
+        rates.s[0] = 1.0
+    # A result built from a caller's array holds its own copy.
+    alpha = np.array([0.5])
+    starts = R.StableStarts(target=tgt, depth=2, W0=W0[None], alpha=alpha, beta=np.array([1.0]))
+    alpha[0] = 0.9
+    assert starts.alpha[0] == 0.5 and not np.shares_memory(starts.W0, W0)
+    with pytest.raises(ValueError):
+        starts.W0[0, 0, 0] = 1.0
+
+
+def test_check_38_and_sample_set_36_results_are_read_only():
+    tgt = R.random_target(2, 3, 1.0, 0.2, 5, seed=3)
+    W = R.sample_set_36(tgt, 0.6, 2.0, 3, seed=0)
+    with pytest.raises(ValueError):
+        W[0, 0, 0] = 1.0
+    W0 = np.array(W)  # writeable copy of the caller
+    run = R.check_38(W0, tgt, 2, 0.6, 2.0, n_times=20)
+    assert W0.flags.writeable and np.array_equal(W0, W)
+    for name in ("t", "dist2", "tau", "dist2_tau", "ratio_a", "ratio_b", "in_36"):
+        with pytest.raises(ValueError):
+            getattr(run, name).flat[0] = 0
+    v = R.search_35_violation(tgt, 3, 0.6, 2.0, 50, seed=1)
+    with pytest.raises(ValueError):
+        v.W[0, 0] = 1.0

@@ -10,9 +10,15 @@ import numpy as np
 import pytest
 
 from linnet import theory as th
+from linnet.chapters.rates import (
+    check_38,
+    dloss_34,
+    random_target,
+    sample_set_36,
+    search_35_violation,
+)
 from linnet.data import Target
-from linnet.flows import induced_flow_batch
-from linnet.chapters.rates import check_38, dloss_34, random_target, sample_set_36, search_35_violation
+from linnet.flows import induced_flow
 
 
 @pytest.fixture(scope="module")
@@ -142,10 +148,10 @@ def test_time_from_38_inverts_the_bound(scalar):
     Ea = -th.exponent_38a(scalar, 3, 0.8, 11.0)
     Eb = -th.exponent_38b(scalar, 3, 0.8, 11.0)
     tau = 0.01
-    eps_far = C * math.exp(-Ea * tau / 2)
-    assert th.time_from_38(scalar, 3, 0.8, 11.0, C, tau, eps_far) == pytest.approx(tau / 2)
-    eps_near = C * math.exp(-Ea * tau) * math.exp(-Eb * 0.5)
-    assert th.time_from_38(scalar, 3, 0.8, 11.0, C, tau, eps_near) == pytest.approx(tau + 0.5)
+    sq_tol_far = C * math.exp(-Ea * tau / 2)
+    assert th.time_from_38(scalar, 3, 0.8, 11.0, C, tau, sq_tol_far) == pytest.approx(tau / 2)
+    sq_tol_near = C * math.exp(-Ea * tau) * math.exp(-Eb * 0.5)
+    assert th.time_from_38(scalar, 3, 0.8, 11.0, C, tau, sq_tol_near) == pytest.approx(tau + 0.5)
 
 
 def test_remark_1_differs_from_38_but_not_for_a_special_case(scalar):
@@ -175,7 +181,7 @@ def test_33_identity_and_bound(matrix):
 def test_dloss_34_matches_a_finite_difference(matrix):
     W0 = sample_set_36(matrix, 0.5, 2.0, 3, 1)
     h, t0 = 1e-6, 0.002
-    W = induced_flow_batch(W0, matrix, 3, [0.0, t0 - h, t0, t0 + h], rtol=1e-12).W
+    W = induced_flow(W0, matrix, 3, [0.0, t0 - h, t0, t0 + h], rtol=1e-12).W
     L = 0.5 * np.sum((W - matrix.Z1) ** 2, axis=(2, 3))
     fd = (L[:, 3] - L[:, 1]) / (2 * h)
     np.testing.assert_allclose(dloss_34(W[:, 2], matrix, 3), fd, rtol=1e-5)
@@ -208,7 +214,7 @@ def test_rhs_35_rederived(matrix):
 
 def test_check_38_far_start(scalar):
     W0 = _rank_one(scalar, 10.0, math.cos(math.pi / 6))[None]
-    r = check_38(scalar, 4, W0, 0.8, 11.0, n_times=120)
+    r = check_38(W0, scalar, 4, 0.8, 11.0, n_times=120)
     assert r.tau[0] > 0
     assert np.linalg.norm(W0[0]) > math.sqrt(6) * scalar.s_Z
     assert np.nanmax(r.ratio_a) <= 1 + 1e-9 and np.nanmax(r.ratio_b) <= 1 + 1e-9
@@ -255,7 +261,7 @@ def test_search_35_violation_is_a_true_violation():
     assert v.excess > 1e-5 and v.n_exceeding >= 1
     rate = tk.m * N * np.linalg.norm(v.W) ** (2 - 2 / N)
     h = 1e-4 / rate
-    D = np.sum((induced_flow_batch(v.W[None], tk, N, [0.0, h, 2 * h], rtol=1e-12).W[0] - tk.Z1) ** 2, axis=(1, 2))
+    D = np.sum((induced_flow(v.W[None], tk, N, [0.0, h, 2 * h], rtol=1e-12).W[0] - tk.Z1) ** 2, axis=(1, 2))
     fd = (-3 * D[0] + 4 * D[1] - D[2]) / (2 * h)
     R = th.rhs_35(v.W, tk, N)
     assert (fd - R) / (abs(fd) + abs(R)) == pytest.approx(v.excess, rel=1e-3)
@@ -272,3 +278,13 @@ def test_remark_3_integer_threshold(scalar, N):
         t = Target.from_matrix(scalar.Z * (x / alpha / scalar.s_Z), scalar.m)
         step = th.exponent_38a(t, N, alpha, 1.5) - th.exponent_38a(t, N + 1, alpha, 1.5)  # E_a(N+1) - E_a(N)
         assert (step > 0) == grows
+
+
+def test_check_38_rejects_parameters_of_36_before_integrating(scalar):
+    W0 = _rank_one(scalar, 10.0, math.cos(math.pi / 6))[None]
+    with pytest.raises(ValueError, match="alpha"):
+        check_38(W0, scalar, 4, 1.0, 11.0)
+    with pytest.raises(ValueError, match="beta"):
+        check_38(W0, scalar, 4, 0.8, 0.5)
+    with pytest.raises(ValueError, match="stack"):
+        check_38(W0[0], scalar, 4, 0.8, 11.0)

@@ -21,12 +21,11 @@ from __future__ import annotations
 from collections import Counter
 
 from docutils import nodes
+from linnet_cite import book_commit, book_version
+from linnet_report import _cell, all_claims, claim_anchor, table_with_header
 from sphinx.application import Sphinx
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
-
-from linnet_cite import book_commit, book_version
-from linnet_report import _cell, all_claims, claim_anchor, table_with_header
 
 logger = logging.getLogger(__name__)
 

@@ -153,7 +153,7 @@ def render(data: dict, figure_uri: str | None) -> list[nodes.Node]:
             caption="Goals (issue 22)",
         )
     )
-    for name, work in data["workloads"].items():
+    for _name, work in data["workloads"].items():
         labels = {k: meta["label"] for k, meta in work["methods"].items()}
         out.append(nodes.rubric(text=work["title"]))
         ref = work["reference"]

@@ -1,28 +1,24 @@
 """Beyond the paper, part 2: bottleneck width r > 1, unbalanced starts, gradient descent.
 
 Computations for chapter 07. None of them is a result of Eftekhari (2020); they
-measure three directions the paper names or assumes away.
+measure three directions the paper names or assumes away. Building blocks come
+from the core: gradient flow (13) of a stack of networks
+(:func:`linnet.flows.gradient_flow`), the velocity of (17)
+(:func:`linnet.flows.induced_velocity`), crossing times
+(:func:`linnet.measure.crossing_time`), the rate ``m N s^{2-2/N}``
+(:func:`linnet.theory.radial_rate`).
 
-* Width ``r > 1``: :func:`spectral_target` (a target with prescribed singular
-  values), :func:`balanced_stack` (many balanced starts), :func:`network_flow_batch`
-  (gradient flow (13) of a whole stack of networks, batched), :func:`escape_time`
+* Width ``r > 1``: :func:`linnet.data.spectral_target` (a target with prescribed singular
+  values) and :func:`linnet.data.target_data` (whitened data with that target),
+  :func:`balanced_stack` (many balanced starts), :func:`escape_time`
   (the plateau length of one decoupled mode, Saxe et al. 2013),
   :func:`learning_times`, :func:`deflation_leakage` and :func:`deflated_set_margin`
-  (a candidate stable set built from the rank-one set (28) after deflation).
+  (a candidate stable set built from the rank-one set (28) after deflation),
+  :func:`component_correlation`.
 * Unbalanced starts: :func:`unbalanced_start` (a network with a prescribed
   product and a prescribed imbalance), :func:`gaussian_stack`.
 * Gradient descent: :func:`sharpness` (largest Hessian eigenvalue of (4)),
   :func:`descent_outcome`, :func:`distance_to_flow`.
-* Shared: :func:`first_time_within` (the time after which a distance stays
-  below a level).
-
-The batched network flow uses the vectorised DOP853 integrator of
-:mod:`linnet.flows` (:func:`linnet.flows.integrate_stacked`; each trajectory
-keeps its own step size and error control). From starts with a large
-initial velocity that integrator can accept an over-long step whose trial
-states blow up (its acceptance test does not look at the velocity at the new
-state); :func:`network_flow_batch` guards against it (see there) and redoes
-failing rows alone, with scipy's DOP853 as the last resort.
 """
 
 from __future__ import annotations
@@ -31,29 +27,34 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.integrate import quad, solve_ivp
+from scipy.integrate import quad
 from scipy.optimize import brentq
 
-from ..validate import as_matrix, positive_float, positive_int
-from ..data import Target
-from ..theory import _as_stack  # one parser for single matrices and stacks
-from ..flows import DEFAULT_ATOL, DEFAULT_RTOL, MAX_STEPS, DivergenceError, FlowIntegrationError
-from ..flows import check_times as _check_times
-from ..flows import integrate_stacked
-from ..flows import gradient_descent, gradient_flow, induced_operator
-from ..init import _haar_orthogonal, balanced_init, check_widths
-from ..network import balancedness, check_weights, hessian
+from ..data import Target, as_target
+from ..flows import (
+    DEFAULT_ATOL,
+    DEFAULT_RTOL,
+    DivergenceError,
+    gradient_descent,
+    gradient_flow,
+)
+from ..init import balanced_init, check_widths
+from ..measure import crossing_time
+from ..network import balancedness, check_weights, hessian, stack_networks
+from ..theory import radial_rate
+from ..validate import (
+    as_matrix,
+    as_matrix_stack,
+    check_times,
+    positive_float,
+    positive_int,
+)
 
 __all__ = [
-    "spectral_target",
     "balanced_stack",
     "gaussian_stack",
-    "NetworkBatchResult",
-    "network_flow_batch",
     "escape_time",
     "learning_times",
-    "first_time_within",
-    "induced_velocity",
     "deflation_leakage",
     "deflated_set_margin",
     "unbalanced_start",
@@ -65,54 +66,9 @@ __all__ = [
 ]
 
 
-def _mT(A):
-    return np.swapaxes(A, -1, -2)
-
-
-def _target(target) -> Target:
-    if not isinstance(target, Target):
-        raise ValueError(f"target must be a linnet.data.Target; got {type(target).__name__}")
-    return target
-
-
 # --------------------------------------------------------------------------
 # targets and starts
 # --------------------------------------------------------------------------
-
-
-def spectral_target(singular_values, dy: int, dx: int, m: int, seed) -> Target:
-    """A target ``Z = U diag(s) V^T`` (25) with prescribed singular values.
-
-    ``U`` and ``V`` are the leading columns of Haar-random orthogonal matrices,
-    so the singular vectors are in general position; ``s`` is given, which
-    makes the gaps between consecutive singular values controllable.
-
-    Parameters
-    ----------
-    singular_values : array_like, shape (k,)
-        Non-increasing, ``>= 0``, ``k <= min(dy, dx)``; missing ones are 0.
-    dy, dx : int
-        Shape of ``Z``.
-    m : int
-        Number of examples (the flows read ``dW/dt = -m A_W(W - Z)``).
-    seed : int or None
-
-    Returns
-    -------
-    Target
-    """
-    dy = positive_int(dy, "dy")
-    dx = positive_int(dx, "dx")
-    m = positive_int(m, "m")
-    s = np.asarray(singular_values, dtype=float)
-    if s.ndim != 1 or s.size == 0 or s.size > min(dy, dx):
-        raise ValueError(f"singular_values must be a 1-D array of length 1..min(dy, dx) = {min(dy, dx)}; got shape {s.shape}")
-    if not (np.all(np.isfinite(s)) and np.all(s >= 0) and np.all(np.diff(s) <= 0)):
-        raise ValueError("singular_values must be finite, >= 0 and non-increasing")
-    rng = np.random.default_rng(seed)
-    U = _haar_orthogonal(dy, rng)[:, : s.size]
-    V = _haar_orthogonal(dx, rng)[:, : s.size]
-    return Target.from_matrix((U * s) @ V.T, m)
 
 
 def balanced_stack(W0s, widths, seed) -> list[np.ndarray]:
@@ -139,8 +95,7 @@ def balanced_stack(W0s, widths, seed) -> list[np.ndarray]:
         raise ValueError(f"W0s must have shape (B >= 1, dy, dx); got {W0s.shape}")
     widths = check_widths(widths)
     seed = positive_int(seed, "seed", minimum=0)
-    nets = [balanced_init(W, widths, seed + b) for b, W in enumerate(W0s)]
-    return [np.stack([net[j] for net in nets]) for j in range(len(widths) - 1)]
+    return stack_networks([balanced_init(W, widths, seed + b) for b, W in enumerate(W0s)], "balanced starts")
 
 
 def gaussian_stack(widths, product_scale: float, n: int, seed) -> list[np.ndarray]:
@@ -175,159 +130,6 @@ def gaussian_stack(widths, product_scale: float, n: int, seed) -> list[np.ndarra
     return [
         (c ** (1.0 / N) / math.sqrt(widths[j])) * rng.standard_normal((n, widths[j + 1], widths[j])) for j in range(N)
     ]
-
-
-def _check_stack(weights, name: str = "weights") -> list[np.ndarray]:
-    if isinstance(weights, np.ndarray) or not isinstance(weights, (list, tuple)) or len(weights) == 0:
-        raise ValueError(f"{name} must be a non-empty list of stacks [W_1, ..., W_N], W_j of shape (B, d_j, d_(j-1))")
-    ws = [np.asarray(W, dtype=float) for W in weights]
-    B = ws[0].shape[0] if ws[0].ndim == 3 else None
-    for j, W in enumerate(ws):
-        if W.ndim != 3 or W.shape[0] != B or B == 0:
-            raise ValueError(f"{name}[{j}] must have shape (B, d_{j + 1}, d_{j}) with the same B >= 1; got {W.shape}")
-        if not np.all(np.isfinite(W)):
-            raise ValueError(f"{name}[{j}] must be finite")
-        if j and W.shape[2] != ws[j - 1].shape[1]:
-            raise ValueError(f"{name}[{j}] must have {ws[j - 1].shape[1]} columns; got shape {W.shape}")
-    return ws
-
-
-def _product(ws):
-    W = ws[0]
-    for Wj in ws[1:]:
-        W = Wj @ W
-    return W
-
-
-def _stack_gradients(ws, G):
-    """``dL/dW_j = (W_N..W_{j+1})^T G (W_{j-1}..W_1)^T`` for stacks."""
-    N = len(ws)
-    below = [None] * N
-    acc = None
-    for j in range(N):
-        below[j] = acc
-        acc = ws[j] if acc is None else ws[j] @ acc
-    out = [None] * N
-    above = None  # W_N ... W_{j+1}
-    for j in range(N - 1, -1, -1):
-        left = G if above is None else _mT(above) @ G
-        out[j] = left if below[j] is None else left @ _mT(below[j])
-        above = ws[j] if above is None else above @ ws[j]
-    return out
-
-
-# --------------------------------------------------------------------------
-# batched gradient flow (13)
-# --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class NetworkBatchResult:
-    """Gradient-flow trajectories of a stack of networks.
-
-    Attributes
-    ----------
-    t : ndarray, shape (T,)
-    W : ndarray, shape (B, T, dy, dx)
-        End-to-end matrices.
-    weights : list of ndarray or None
-        ``weights[j]`` of shape ``(B, T, d_{j+1}, d_j)`` when requested.
-    """
-
-    t: np.ndarray
-    W: np.ndarray
-    weights: list | None
-
-
-def network_flow_batch(
-    weights0,
-    target,
-    t_eval,
-    *,
-    rtol: float = DEFAULT_RTOL,
-    atol: float = DEFAULT_ATOL,
-    keep_weights: bool = False,
-    max_steps: int = MAX_STEPS,
-) -> NetworkBatchResult:
-    """Gradient flow (13) of many networks at once, for whitened data.
-
-    With ``X X^T = m I`` (23) the gradient of (4) with respect to the product is
-    ``m (W - Z)``, so ``dW_j/dt = -m (W_N..W_{j+1})^T (W - Z) (W_{j-1}..W_1)^T``.
-    All networks share the widths; each is integrated with its own DOP853
-    step size and error control (:mod:`linnet.flows`), so batching changes no
-    trajectory. Use it instead of looping :func:`linnet.flows.gradient_flow`.
-
-    Parameters
-    ----------
-    weights0 : list of array_like
-        ``[W_1, ..., W_N]`` with ``W_j`` of shape ``(B, d_j, d_{j-1})``.
-    target : Target
-        ``Z`` (25) and ``m``.
-    t_eval : array_like, shape (T,)
-        Strictly increasing output times ``>= 0``.
-    rtol, atol : float
-        DOP853 tolerances.
-    keep_weights : bool
-        Also return every layer at every output time.
-    max_steps : int
-
-    Returns
-    -------
-    NetworkBatchResult
-    """
-    target = _target(target)
-    ws = _check_stack(weights0, "weights0")
-    if ws[0].shape[2] != target.dx or ws[-1].shape[1] != target.dy:
-        raise ValueError(f"weights0 must map dx = {target.dx} to dy = {target.dy}")
-    t = _check_times(t_eval)
-    rtol = positive_float(rtol, "rtol")
-    atol = positive_float(atol, "atol")
-    max_steps = positive_int(max_steps, "max_steps")
-    B = ws[0].shape[0]
-    shapes = [W.shape[1:] for W in ws]
-    sizes = [int(np.prod(s)) for s in shapes]
-    cuts = np.cumsum(sizes)[:-1]
-    Z, m = target.Z, float(target.m)
-
-    def unpack(y):
-        return [p.reshape((y.shape[0],) + s) for p, s in zip(np.split(y, cuts, axis=1), shapes)]
-
-    y0 = np.concatenate([W.reshape(B, -1) for W in ws], axis=1)
-    # The loss never increases along (13), so ||W(t) - Z||_F <= ||W(0) - Z||_F on every true trajectory.
-    # A trial state far outside that ball comes from an over-long step; its velocity is returned as NaN
-    # so that the step is rejected (or, if it was already accepted, the batch stops and the rows are
-    # redone below) instead of silently continuing from a blown-up state.
-    radius = 2.0 * np.linalg.norm(_product(ws) - Z, axis=(1, 2)) + 0.1 * np.linalg.norm(Z) + 1e-12
-
-    def rhs(y, rows):
-        layers = unpack(y)
-        R = _product(layers) - Z
-        out = -np.concatenate([g.reshape(y.shape[0], -1) for g in _stack_gradients(layers, m * R)], axis=1)
-        wild = ~(np.linalg.norm(R, axis=(1, 2)) <= radius[rows])
-        if np.any(wild):
-            out[wild] = np.nan
-        return out
-
-    def solve(idx):
-        """Integrate rows ``idx`` together; on failure split them, and integrate a lone failing row with scipy."""
-        try:
-            return integrate_stacked(lambda y, rows: rhs(y, idx[rows]), y0[idx], t, rtol=rtol, atol=atol,
-                                     max_steps=max_steps)
-        except FlowIntegrationError:
-            if idx.size == 1:
-                with np.errstate(over="ignore", invalid="ignore"):  # rejected trial steps may overflow
-                    sol = solve_ivp(lambda _, y: rhs(y[None], idx)[0], (0.0, t[-1]), y0[idx[0]], method="DOP853",
-                                    t_eval=t, rtol=rtol, atol=atol)
-                if not sol.success or not np.all(np.isfinite(sol.y)):
-                    raise FlowIntegrationError(f"network flow of start {int(idx[0])} failed: {sol.message}") from None
-                return sol.y.T[None]
-            half = idx.size // 2
-            return np.concatenate([solve(idx[:half]), solve(idx[half:])])
-
-    Y = solve(np.arange(B))
-    traj = [p.reshape((B, t.size) + s) for p, s in zip(np.split(Y, cuts, axis=2), shapes)]
-    W = _product([_w for _w in traj])
-    return NetworkBatchResult(t=t, W=W, weights=traj if keep_weights else None)
 
 
 # --------------------------------------------------------------------------
@@ -377,8 +179,11 @@ def escape_time(sigma0, s, m, depth, level: float = 0.5):
         elif N == 2:
             out[idx] = (math.log(b / (sv[idx] - b)) - math.log(a / (sv[idx] - a))) / (2 * m * sv[idx])
         else:
-            # substitute sigma = e^x: integrand e^{x (2/N - 1)} / (m N (s - e^x))
-            f = lambda x, ss=sv[idx]: math.exp(x * (2.0 / N - 1.0)) / (m * N * (ss - math.exp(x)))  # noqa: E731
+            # dt = dsigma / (radial_rate(sigma) (s - sigma)); substitute sigma = e^x
+            def f(x, ss=sv[idx]):
+                sigma = math.exp(x)
+                return sigma / (radial_rate(sigma, m, N) * (ss - sigma))
+
             out[idx] = quad(f, math.log(a), math.log(b), epsabs=0, epsrel=1e-11, limit=200)[0]
     return out.item() if out.ndim == 0 else out
 
@@ -400,8 +205,8 @@ def learning_times(t, W, target, level: float = 0.5):
         ``k = min(dy, dx)`` modes; linear interpolation in ``t`` between output
         times; ``inf`` if never reached, ``nan`` for modes with ``s_k = 0``.
     """
-    target = _target(target)
-    t = _check_times(t, "t")
+    target = as_target(target)
+    t = check_times(t, "t")
     W = np.asarray(W, dtype=float)
     if W.ndim < 3 or W.shape[-3] != t.size or W.shape[-2:] != target.Z.shape:
         raise ValueError(f"W must have shape (..., {t.size}, {target.dy}, {target.dx}); got {W.shape}")
@@ -415,79 +220,9 @@ def learning_times(t, W, target, level: float = 0.5):
         if thr[k] == 0:
             out[..., k] = np.nan
             continue
-        out[..., k] = first_time_within(t, thr[k] - sv[..., k], 0.0, stay=False)
+        # sigma_k rises to thr_k: the first time thr_k - sigma_k <= 0 (a signed margin, interpolated linearly)
+        out[..., k] = crossing_time(t, thr[k] - sv[..., k], 0.0)
     return out
-
-
-def first_time_within(t, distance, level, *, stay: bool = True):
-    """First output time at which ``distance <= level`` (and stays, if ``stay``).
-
-    Between output times the crossing is located by linear interpolation.
-
-    Parameters
-    ----------
-    t : array_like, shape (T,)
-    distance : array_like, shape (..., T)
-    level : float or array_like broadcasting against ``distance[..., 0]``
-    stay : bool
-        If True, the time after which ``distance <= level`` at every later
-        output time (the convergence time to accuracy ``level``).
-
-    Returns
-    -------
-    ndarray, shape (...)
-        ``inf`` where the level is not reached (for good) by ``t[-1]``; ``t[0]``
-        where it holds from the start.
-    """
-    t = _check_times(t, "t")
-    d = np.asarray(distance, dtype=float)
-    if d.shape[-1] != t.size:
-        raise ValueError(f"distance must have last axis of length {t.size}; got {d.shape}")
-    lev = np.asarray(level, dtype=float)[..., None]
-    below = d <= lev
-    if stay:
-        # index of the first sample of the final run of True values
-        last_false = np.where(~below, np.arange(t.size), -1).max(axis=-1)
-        idx = last_false + 1
-    else:
-        idx = np.where(below.any(axis=-1), np.argmax(below, axis=-1), t.size)
-    out = np.full(d.shape[:-1], np.inf)
-    ok = idx < t.size
-    i = np.where(ok, idx, 0)
-    prev = np.maximum(i - 1, 0)
-    d1 = np.take_along_axis(d, i[..., None], axis=-1)[..., 0]
-    d0 = np.take_along_axis(d, prev[..., None], axis=-1)[..., 0]
-    lv = np.broadcast_to(lev[..., 0], d1.shape)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        frac = np.where(d0 != d1, (d0 - lv) / (d0 - d1), 1.0)
-    tt = t[prev] + np.clip(frac, 0, 1) * (t[i] - t[prev])
-    out = np.where(ok, np.where(i == 0, t[0], tt), np.inf)
-    return out
-
-
-def induced_velocity(W, target, depth) -> np.ndarray:
-    """Velocity ``dW/dt = -m A_W(W - Z)`` of the induced flow (17) at ``W`` (or a stack).
-
-    Calls :func:`linnet.flows.induced_operator` (powers taken in the range of
-    ``W``).
-
-    Parameters
-    ----------
-    W : array_like, shape (dy, dx) or (k, dy, dx)
-    target : Target
-    depth : int
-
-    Returns
-    -------
-    ndarray of the shape of ``W``
-    """
-    target = _target(target)
-    arr = np.asarray(W, dtype=float)
-    if arr.ndim == 2:
-        return -target.m * induced_operator(arr, depth, arr - target.Z)
-    if arr.ndim != 3:
-        raise ValueError(f"W must be a matrix or a stack of matrices; got {arr.ndim} dimensions")
-    return np.stack([-target.m * induced_operator(Wk, depth, Wk - target.Z) for Wk in arr])
 
 
 def deflation_leakage(V, target, k: int):
@@ -513,7 +248,7 @@ def deflation_leakage(V, target, k: int):
     -------
     ndarray, shape (...)
     """
-    target = _target(target)
+    target = as_target(target)
     k = positive_int(k, "k")
     if k >= min(target.Z.shape):
         raise ValueError(f"k must be < min(dy, dx) = {min(target.Z.shape)}; got {k}")
@@ -557,8 +292,8 @@ def deflated_set_margin(W, target, r: int, alpha: float):
     -------
     float or ndarray, shape (B,)
     """
-    target = _target(target)
-    stack, single = _as_stack(W, "W", target.Z.shape)
+    target = as_target(target)
+    stack, single = as_matrix_stack(W, "W", target.Z.shape)
     r = positive_int(r, "r")
     if r > min(target.Z.shape):
         raise ValueError(f"r must be <= min(dy, dx) = {min(target.Z.shape)}; got {r}")
@@ -659,31 +394,31 @@ class DescentOutcome:
     Attributes
     ----------
     status : str
-        ``"converged"`` (distance to the target ``<= tol``), ``"diverged"``
+        ``"converged"`` (``||W - Z_1||_F / s_Z <= rel_tol``), ``"diverged"``
         (loss blow-up, :class:`linnet.flows.DivergenceError`) or ``"stalled"``.
     steps : int
-        Steps taken (the first step with distance ``<= tol`` if converged).
-    distance : float
-        Final ``||W - W_star||_F``.
+        Steps taken (the first step with ``||W - Z_1||_F / s_Z <= rel_tol`` if converged).
+    rel_distance : float
+        Final ``||W - Z_1||_F / s_Z`` (``inf`` if diverged).
     """
 
     status: str
     steps: int
-    distance: float
+    rel_distance: float
 
 
-def descent_outcome(weights0, X, Y, lr, W_star, tol: float, max_steps: int) -> DescentOutcome:
-    """Run gradient descent on (4) until ``||W - W_star||_F <= tol``, blow-up, or ``max_steps``.
+def descent_outcome(weights0, X, Y, lr, rel_tol: float, max_steps: int) -> DescentOutcome:
+    """Run gradient descent on (4) until ``||W - Z_1||_F / s_Z <= rel_tol``, blow-up, or ``max_steps``.
 
     Parameters
     ----------
     weights0 : list of array_like
     X, Y : array_like
+        Whitened data (23); ``Z_1`` (27) and ``s_Z`` come from :meth:`linnet.data.Target.from_data`.
     lr : float
-    W_star : array_like, shape (dy, dx)
-        The point convergence is measured to (``Z_1``).
-    tol : float
-        ``> 0``.
+        Step size ``> 0``.
+    rel_tol : float
+        ``> 0``: the accuracy, relative to ``s_Z``.
     max_steps : int
 
     Returns
@@ -691,13 +426,14 @@ def descent_outcome(weights0, X, Y, lr, W_star, tol: float, max_steps: int) -> D
     DescentOutcome
     """
     weights0 = check_weights(weights0, "weights0")
-    W_star = as_matrix(W_star, "W_star", shape=(weights0[-1].shape[0], weights0[0].shape[1]))
-    tol = positive_float(tol, "tol")
+    target = Target.from_data(X, Y)
+    if (weights0[-1].shape[0], weights0[0].shape[1]) != target.Z.shape:
+        raise ValueError(f"weights0 must map dx = {target.dx} to dy = {target.dy} (the data's shapes)")
+    rel_tol = positive_float(rel_tol, "rel_tol")
     max_steps = positive_int(max_steps, "max_steps")
     lr = positive_float(lr, "lr")
-    # Loss (4) minus its minimum over rank-one W equals m/2 ||W - Z||^2 - m/2 ||Z - Z1||^2 for whitened data;
-    # gradient_descent stops on the loss, so convert tol on ||W - W_star|| into a loss tolerance is not exact:
-    # run in chunks and test the distance on the recorded iterates instead.
+    # gradient_descent stops on the loss, not on the distance to Z_1: run in chunks and test the distance on
+    # the recorded iterates instead.
     chunk = min(max_steps, 2000)
     ws, done = weights0, 0
     while done < max_steps:
@@ -706,8 +442,8 @@ def descent_outcome(weights0, X, Y, lr, W_star, tol: float, max_steps: int) -> D
             res = gradient_descent(ws, X, Y, lr, n, record_every=1)
         except DivergenceError as err:
             return DescentOutcome("diverged", done + err.step, float("inf"))
-        dist = np.linalg.norm(res.W - W_star, axis=(1, 2))
-        hit = np.flatnonzero(dist <= tol)
+        dist = np.linalg.norm(res.W - target.Z1, axis=(1, 2)) / target.s_Z
+        hit = np.flatnonzero(dist <= rel_tol)
         if hit.size:
             return DescentOutcome("converged", done + int(res.steps[hit[0]]), float(dist[hit[0]]))
         ws = [W[-1] for W in res.weights]
@@ -715,7 +451,9 @@ def descent_outcome(weights0, X, Y, lr, W_star, tol: float, max_steps: int) -> D
     return DescentOutcome("stalled", done, float(dist[-1]))
 
 
-def distance_to_flow(weights0, X, Y, lr, horizon: float, *, rtol: float = 1e-12, atol: float = 1e-14) -> float:
+def distance_to_flow(
+    weights0, X, Y, lr, horizon: float, *, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL
+) -> float:
     """``max_k ||W_GD(k) - W_GF(k lr)||_F`` over ``k lr <= horizon`` (Elkabetz & Cohen 2021).
 
     Gradient descent with step ``lr`` and gradient flow (13)
@@ -730,13 +468,13 @@ def distance_to_flow(weights0, X, Y, lr, horizon: float, *, rtol: float = 1e-12,
     weights0 = check_weights(weights0, "weights0")
     lr = positive_float(lr, "lr")
     horizon = positive_float(horizon, "horizon")
-    steps = max(1, int(round(horizon / lr)))
+    steps = max(1, round(horizon / lr))
     try:
         gd = gradient_descent(weights0, X, Y, lr, steps)
     except DivergenceError:
         return float("inf")
-    with np.errstate(over="ignore", invalid="ignore"):  # scipy's rejected trial steps may overflow
-        gf = gradient_flow(weights0, X, Y, gd.t, rtol=rtol, atol=atol)
+    with np.errstate(over="ignore", invalid="ignore"):  # rejected trial steps may overflow
+        gf = gradient_flow(weights0, X, Y, gd.t, rtol=rtol, atol=atol, keep_weights=False)
     return float(np.max(np.linalg.norm(gd.W - gf.W, axis=(1, 2))))
 
 
@@ -760,8 +498,8 @@ def component_correlation(W, target, k: int):
     -------
     float or ndarray, shape (B,)
     """
-    target = _target(target)
-    stack, single = _as_stack(W, "W", target.Z.shape)
+    target = as_target(target)
+    stack, single = as_matrix_stack(W, "W", target.Z.shape)
     k = positive_int(k, "k")
     if k > min(target.Z.shape) or target.s[k - 1] == 0:
         raise ValueError(f"k must index a positive singular value of Z (1..{np.count_nonzero(target.s)}); got {k}")

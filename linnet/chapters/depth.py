@@ -10,13 +10,12 @@ with:
 
 * :func:`numerical_linearisation`: the Jacobian of (17) at ``Z_1`` on the
   rank-one tangent space, by central differences (checks the closed forms).
-* :func:`rank_one_start`, :func:`mode_start`: generic rank-one starts and
-  starts along one eigen-direction; :func:`angle_to_Z1`,
+* :func:`mode_start`: starts along one eigen-direction (generic rank-one
+  starts: :func:`linnet.init.rank_one_start`); :func:`angle_to_Z1`,
   :func:`radial_deviation`, :func:`mode_coordinates`: components of ``W - Z_1``.
-* :func:`fit_decay_rate`: the exponential rate of a decaying signal over a
-  window of magnitudes; :func:`measure_nearby_rates` applies it to the
-  distance, angle, radius and to each eigen-mode of the linearisation.
-* :func:`time_to_reach`: the time after which a signal stays below a level.
+* :func:`measure_nearby_rates`: the exponential rates of the distance, angle,
+  radius and of each eigen-mode of the linearisation, fitted on trajectories
+  (:func:`linnet.measure.fit_decay_rate`).
 * :func:`faraway_halving_time`, :func:`measure_faraway_times`: the far-away
   phase, where ``||W||`` obeys ``d(||W||^{-kappa})/dt ~ kappa m N``.
 * :func:`time_scale_factor`, :func:`accuracy_times`, :func:`two_phase_time_estimate`,
@@ -30,6 +29,12 @@ Scale invariance (used and checked by the chapter)
 ``W(t)`` solves (17) for the target ``Z``, then ``lam W(lam^kappa t)`` solves it
 for ``lam Z``: rescaling the data by ``lam`` multiplies every time by
 ``lam^{-kappa}``, and this factor depends on the depth.
+
+Building blocks come from the core: ``kappa`` and ``m N s^{2-2/N}``
+(:func:`linnet.theory.kappa`, :func:`linnet.theory.radial_rate`), crossing
+times, the polar distance, rate fits and times to accuracy
+(:mod:`linnet.measure`), the flows (:mod:`linnet.flows`). Functions of ``W``
+take a matrix ``(dy, dx)`` or a stack ``(k, dy, dx)``, as in the core.
 """
 
 from __future__ import annotations
@@ -40,28 +45,40 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import theory
-from ..validate import as_matrix, positive_float, positive_int
-from ..data import Target
-from ..flows import FlowIntegrationError, induced_flow_batch, induced_operator, scalar_polar_flow
-from ..init import rotate
+from ..data import Target, as_target
+from ..flows import (
+    FlowIntegrationError,
+    induced_flow,
+    induced_velocity,
+    scalar_polar_flow,
+)
+from ..measure import (
+    crossing_time,
+    fit_decay_rate,
+    polar_distance,
+    polar_time_to_accuracy,
+)
+from ..theory import kappa, radial_rate, slowest_nearby_rate
+from ..validate import (
+    as_matrix,
+    as_matrix_stack,
+    positive_float,
+    positive_int,
+    read_only,
+)
 
 __all__ = [
-    "FittedRate",
     "NumericalLinearisation",
     "numerical_linearisation",
     "RateMeasurement",
     "FarawayTimes",
     "AccuracyTimes",
     "BoundRateRatio",
-    "kappa",
     "angle_to_Z1",
     "radial_deviation",
     "mode_coordinates",
     "mode_start",
-    "rank_one_start",
-    "fit_decay_rate",
     "measure_nearby_rates",
-    "time_to_reach",
     "faraway_halving_time",
     "measure_faraway_times",
     "time_scale_factor",
@@ -81,29 +98,24 @@ RATE_WINDOW = (1e-8, 1e-5)
 RATE_RTOL = 1e-13
 
 
-def _check_target(target) -> Target:
-    if not isinstance(target, Target):
-        raise ValueError(f"target must be a linnet.data.Target; got {type(target).__name__}")
-    target.require_unique_Z1()
-    return target
+def _rank_one_truncation(M: np.ndarray) -> np.ndarray:
+    """The best rank-one approximation of a matrix (truncated SVD)."""
+    U, s, Vt = np.linalg.svd(M)
+    return s[0] * np.outer(U[:, 0], Vt[0])
 
 
-def kappa(depth):
-    """``kappa = 2 - 2/N``: the degree of homogeneity of ``A_W`` (16) in ``W`` (array-friendly)."""
-    N = np.asarray(depth)
-    if N.dtype.kind not in "iu" or np.any(N < 1):
-        raise ValueError(f"depth must be an integer (or an integer array) >= 1; got {depth!r}")
-    out = 2.0 - 2.0 / N
-    return out.item() if out.ndim == 0 else out
+def _target(target) -> Target:
+    return as_target(target, unique_Z1=True)
 
 
-def _stack(W, target: Target, name: str = "W") -> np.ndarray:
-    arr = np.asarray(W, dtype=float)
-    if arr.ndim < 2 or arr.shape[-2:] != target.Z.shape:
-        raise ValueError(f"{name} must have trailing shape {target.Z.shape} (the shape of Z); got {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must be finite")
-    return arr
+def _out(values: np.ndarray, single: bool):
+    return float(values[0]) if single else values
+
+
+def _freeze(obj, names) -> None:
+    """Replace the array fields ``names`` of a frozen dataclass by read-only copies."""
+    for name in names:
+        object.__setattr__(obj, name, read_only(getattr(obj, name)))
 
 
 # --------------------------------------------------------------------------
@@ -112,26 +124,26 @@ def _stack(W, target: Target, name: str = "W") -> np.ndarray:
 
 
 def angle_to_Z1(W, target: Target) -> np.ndarray:
-    """Angle between ``W`` and ``Z_1`` (Frobenius), for any stack ``(..., dy, dx)``.
+    """Angle between ``W`` and ``Z_1`` (Frobenius), for a matrix (a float) or a stack ``(k, dy, dx)``.
 
     Computed as ``2 arcsin(||W/||W|| - Z_1/s_Z||_F / 2)``, which keeps full
     relative accuracy for tiny angles (``arccos`` of the cosine would not).
     NaN where ``W = 0``.
     """
-    target = _check_target(target)
-    W = _stack(W, target)
+    target = _target(target)
+    W, single = as_matrix_stack(W, "W", target.Z.shape)
     norm = np.linalg.norm(W, axis=(-2, -1))
     with np.errstate(invalid="ignore", divide="ignore"):
         unit = W / norm[..., None, None]
     chord = np.linalg.norm(unit - target.Z1 / target.s_Z, axis=(-2, -1))
-    return 2.0 * np.arcsin(np.minimum(chord / 2.0, 1.0))
+    return _out(2.0 * np.arcsin(np.minimum(chord / 2.0, 1.0)), single)
 
 
 def radial_deviation(W, target: Target) -> np.ndarray:
-    """``||W||_F - s_Z`` for any stack ``(..., dy, dx)``."""
-    target = _check_target(target)
-    W = _stack(W, target)
-    return np.linalg.norm(W, axis=(-2, -1)) - target.s_Z
+    """``||W||_F - s_Z`` for a matrix (a float) or a stack ``(k, dy, dx)``."""
+    target = _target(target)
+    W, single = as_matrix_stack(W, "W", target.Z.shape)
+    return _out(np.linalg.norm(W, axis=(-2, -1)) - target.s_Z, single)
 
 
 def mode_coordinates(W, target: Target, directions) -> np.ndarray:
@@ -139,21 +151,22 @@ def mode_coordinates(W, target: Target, directions) -> np.ndarray:
 
     Parameters
     ----------
-    W : array_like, shape (..., dy, dx)
+    W : array_like, shape (dy, dx) or (k, dy, dx)
     target : Target
     directions : array_like, shape (n, dy, dx)
         Typically ``theory.nearby_modes(target, N).directions``.
 
     Returns
     -------
-    ndarray, shape (..., n)
+    ndarray, shape (n,) for one matrix, (k, n) for a stack
     """
-    target = _check_target(target)
-    W = _stack(W, target)
-    E = _stack(directions, target, "directions")
-    if E.ndim != 3:
-        raise ValueError(f"directions must have shape (n, dy, dx); got {E.shape}")
-    return np.einsum("...ij,kij->...k", W - target.Z1, E)
+    target = _target(target)
+    W, single = as_matrix_stack(W, "W", target.Z.shape)
+    E, one = as_matrix_stack(directions, "directions", target.Z.shape)
+    if one:
+        raise ValueError(f"directions must have shape (n, dy, dx); got one matrix of shape {E.shape[1:]}")
+    out = np.einsum("kij,nij->kn", W - target.Z1, E)
+    return out[0] if single else out
 
 
 def mode_start(target: Target, direction, amplitude: float) -> np.ndarray:
@@ -179,62 +192,10 @@ def mode_start(target: Target, direction, amplitude: float) -> np.ndarray:
     -------
     ndarray, shape (dy, dx)
     """
-    target = _check_target(target)
+    target = _target(target)
     D = as_matrix(direction, "direction", shape=target.Z.shape)
     a = positive_float(amplitude, "amplitude")
-    U, s, Vt = np.linalg.svd(target.Z1 + a * target.s_Z * D)
-    return s[0] * np.outer(U[:, 0], Vt[0])
-
-
-def rank_one_start(target: Target, ratio: float, angle: float, seed) -> np.ndarray:
-    """A rank-one start ``W0 = ratio s_Z u v^T`` at a given angle to ``Z_1``.
-
-    ``u`` and ``v`` are ``u_Z`` and ``v_Z`` rotated towards random orthogonal
-    directions (:func:`linnet.init.rotate`) by angles ``a`` and ``b`` with
-    ``cos(a) cos(b) = cos(angle)``, so that the Frobenius angle between
-    ``W0`` and ``Z_1`` is ``angle``: ``a = b`` when ``dy, dx >= 2``; for a scalar
-    output (or input) only the vector that can rotate does, and ``W0`` is a
-    start like the paper's Figure 1 start ``ratio * rotate(Z_1, angle, .)``
-    (``ratio = 10``, ``angle = pi/6``), with another random plane. A generic
-    start excites every mode of :func:`linnet.theory.nearby_modes`. Unlike
-    ``rotate`` applied to ``Z_1`` itself, the result has rank one for every
-    shape, as the end-to-end matrix of a network with a one-neuron layer must.
-
-    Parameters
-    ----------
-    target : Target
-    ratio : float
-        ``||W0||_F / s_Z > 0``.
-    angle : float
-        In ``[0, pi/2)``.
-    seed : int
-        Seed of the random directions.
-
-    Returns
-    -------
-    ndarray, shape (dy, dx)
-    """
-    target = _check_target(target)
-    ratio = positive_float(ratio, "ratio")
-    angle = _angle(angle)
-    dy, dx = target.Z.shape
-    u, v = target.u[:, None], target.v[:, None]
-    if dy >= 2 and dx >= 2:
-        # cos(a)^2 = cos(angle), i.e. sin(a)^2 = 1 - cos(angle) = 2 sin(angle/2)^2 (no cancellation).
-        a = b = math.asin(math.sqrt(2.0) * math.sin(angle / 2.0))
-    elif dx >= 2:
-        a, b = 0.0, angle
-    elif dy >= 2:
-        a, b = angle, 0.0
-    elif angle > 0:
-        raise ValueError("Z must have at least two entries for a start at a nonzero angle; Z is 1 x 1")
-    else:
-        a = b = 0.0
-    rng = np.random.default_rng(seed)
-    seeds = rng.integers(0, 2**32, size=2)
-    u = rotate(u, a, int(seeds[0])) if a > 0 else u
-    v = rotate(v, b, int(seeds[1])) if b > 0 else v
-    return ratio * target.s_Z * (u @ v.T)
+    return _rank_one_truncation(target.Z1 + a * target.s_Z * D)
 
 
 def _guard_norms(norms: np.ndarray, start_norms: np.ndarray, s_Z: float) -> None:
@@ -278,10 +239,8 @@ class NumericalLinearisation:
     normal_residual: float
     asymmetry: float
 
-
-def _rank_one_truncation(M: np.ndarray) -> np.ndarray:
-    U, s, Vt = np.linalg.svd(M)
-    return s[0] * np.outer(U[:, 0], Vt[0])
+    def __post_init__(self):
+        _freeze(self, ("basis", "jacobian", "rates"))
 
 
 def numerical_linearisation(target: Target, depth: int, step: float = 1e-6) -> NumericalLinearisation:
@@ -289,7 +248,7 @@ def numerical_linearisation(target: Target, depth: int, step: float = 1e-6) -> N
 
     For each basis direction ``E`` of the tangent space, ``DF(Z_1)[E]`` is
     ``(F(R(h E)) - F(R(-h E))) / (2 h)`` with ``F(W) = -m A_W(W - Z)``
-    (:func:`linnet.flows.induced_operator`, rank-one closed form),
+    (:func:`linnet.flows.induced_velocity`, rank-one closed form at rank-one ``W``),
     ``h = step * s_Z`` and ``R`` the rank-one truncation (a retraction onto
     the rank-one matrices, so ``F`` is only evaluated where the flow lives).
     Truncation error ``O(step^2)``, round-off ``O(1e-16 / step)`` relative.
@@ -307,7 +266,7 @@ def numerical_linearisation(target: Target, depth: int, step: float = 1e-6) -> N
     -------
     NumericalLinearisation
     """
-    target = _check_target(target)
+    target = _target(target)
     N = positive_int(depth, "depth")
     if N == 1 and min(target.Z.shape) > 1:
         raise ValueError("depth 1 keeps rank one only for a scalar output or input (dy = 1 or dx = 1)")
@@ -321,11 +280,11 @@ def numerical_linearisation(target: Target, depth: int, step: float = 1e-6) -> N
     basis = np.array(
         [np.outer(u, v)] + [np.outer(Uc[:, i], v) for i in range(dy - 1)] + [np.outer(u, Vc[:, j]) for j in range(dx - 1)]
     )
-    m, Z, Z1 = float(target.m), target.Z, target.Z1
+    Z1 = target.Z1
     h = step * target.s_Z
 
     def F(W):
-        return -m * induced_operator(W, N, W - Z, form="rank1" if N > 1 else "auto")
+        return induced_velocity(W, target, N)
 
     n = basis.shape[0]
     J = np.empty((n, n))
@@ -337,91 +296,12 @@ def numerical_linearisation(target: Target, depth: int, step: float = 1e-6) -> N
         normal = max(normal, float(np.linalg.norm(dF - tangent) / np.linalg.norm(dF)))
     rates = np.sort(-np.linalg.eigvals(J).real)
     asym = float(np.linalg.norm(J - J.T) / np.linalg.norm(J))
-    for arr in (basis, J, rates):
-        arr.setflags(write=False)
     return NumericalLinearisation(basis=basis, jacobian=J, rates=rates, normal_residual=normal, asymmetry=asym)
 
 
 # --------------------------------------------------------------------------
-# fitting rates
+# nearby rates measured on trajectories
 # --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class FittedRate:
-    """Least-squares exponential rate of a decaying signal.
-
-    Attributes
-    ----------
-    rate : float
-        ``-d log|y| / dt`` fitted over the window.
-    t_start, t_stop : float
-        First and last time used.
-    points : int
-        Number of samples used.
-    residual : float
-        Largest ``|log|y| - fit|`` over the window (a straight line in
-        ``log|y|`` means a clean exponential).
-    """
-
-    rate: float
-    t_start: float
-    t_stop: float
-    points: int
-    residual: float
-
-
-def fit_decay_rate(t, y, lo: float, hi: float, *, min_points: int = 5) -> FittedRate:
-    """Exponential rate of ``|y(t)|`` fitted where it has decayed into ``[lo, hi]``.
-
-    The window starts after the last sample with ``|y| > hi`` and ends before
-    the first later sample with ``|y| < lo``; ``log|y|`` is fitted by a straight
-    line in ``t`` (least squares) and the rate is minus its slope.
-
-    Parameters
-    ----------
-    t : array_like, shape (T,)
-        Increasing times.
-    y : array_like, shape (T,)
-    lo, hi : float
-        ``0 < lo < hi``.
-    min_points : int
-        Fewest samples accepted in the window.
-
-    Returns
-    -------
-    FittedRate
-
-    Raises
-    ------
-    ValueError
-        If the shapes differ, ``lo``/``hi`` are not ``0 < lo < hi``, or fewer
-        than ``min_points`` samples fall into the window (integrate longer or
-        sample more densely).
-    """
-    t = np.asarray(t, dtype=float)
-    y = np.abs(np.asarray(y, dtype=float))
-    if t.ndim != 1 or y.shape != t.shape:
-        raise ValueError(f"t and y must be 1-D arrays of the same length; got shapes {t.shape} and {y.shape}")
-    lo = positive_float(lo, "lo")
-    hi = positive_float(hi, "hi")
-    if not lo < hi:
-        raise ValueError(f"lo must be < hi; got lo={lo:g}, hi={hi:g}")
-    min_points = positive_int(min_points, "min_points", minimum=2)
-    above = np.flatnonzero(~(y <= hi))  # NaN counts as above
-    start = above[-1] + 1 if above.size else 0
-    below = np.flatnonzero(y[start:] < lo)
-    stop = start + (below[0] if below.size else y.size - start)
-    n = stop - start
-    if n < min_points or not np.all(y[start:stop] > 0):
-        raise ValueError(
-            f"only {n} samples of |y| lie in the window [{lo:g}, {hi:g}] after it enters it "
-            f"(need {min_points}): integrate longer or sample more densely"
-        )
-    tw, ly = t[start:stop], np.log(y[start:stop])
-    slope, intercept = np.polyfit(tw, ly, 1)
-    residual = float(np.max(np.abs(ly - (slope * tw + intercept))))
-    return FittedRate(rate=float(-slope), t_start=float(tw[0]), t_stop=float(tw[-1]), points=int(n), residual=residual)
 
 
 @dataclass(frozen=True)
@@ -444,7 +324,7 @@ class RateMeasurement:
         the square of the angle, see :func:`measure_nearby_rates`); the mode's
         own rate for a mode start.
     measured : ndarray
-        Fitted rates (:func:`fit_decay_rate`).
+        Fitted rates (:func:`linnet.measure.fit_decay_rate`).
     points : ndarray of int
         Samples in each fitting window.
     """
@@ -456,6 +336,10 @@ class RateMeasurement:
     predicted: np.ndarray
     measured: np.ndarray
     points: np.ndarray
+
+    def __post_init__(self):
+        object.__setattr__(self, "names", tuple(self.names))
+        _freeze(self, ("predicted", "measured", "points"))
 
     @property
     def relative_error(self) -> np.ndarray:
@@ -475,9 +359,9 @@ def _far_phase_time(s0: float, s_Z: float, m: float, N: int) -> float:
 
 
 def measure_nearby_rates(
+    W0,
     target: Target,
     depth: int,
-    W0,
     *,
     window: tuple[float, float] = RATE_WINDOW,
     amplitude: float = 1e-3,
@@ -486,12 +370,12 @@ def measure_nearby_rates(
 ) -> RateMeasurement:
     """Fit the asymptotic rates of (17) near ``Z_1`` on integrated trajectories.
 
-    One batched integration (:func:`linnet.flows.induced_flow_batch`) runs the
+    One batched integration (:func:`linnet.flows.induced_flow`) runs the
     generic start ``W0`` and, for each distinct eigen-direction of
     :func:`linnet.theory.nearby_modes` (the radial one, each symmetric and
     antisymmetric rotation, one left and one right rotation when present), a
     :func:`mode_start` of the given ``amplitude``. Rates are fitted by
-    :func:`fit_decay_rate` where each signal lies in ``window * s_Z``.
+    :func:`linnet.measure.fit_decay_rate` where each signal lies in ``window * s_Z``.
 
     The radial deviation of a *generic* start is not governed by the radial
     eigenvalue once that exceeds twice the slowest rate: ``||W|| - s_Z``
@@ -504,12 +388,12 @@ def measure_nearby_rates(
 
     Parameters
     ----------
+    W0 : array_like, shape (dy, dx)
+        Rank-one generic start (e.g. the Figure 1 start).
     target : Target
         ``s_Z > s_Z2``.
     depth : int
         As :func:`linnet.theory.nearby_modes`.
-    W0 : array_like, shape (dy, dx)
-        Rank-one generic start (e.g. the Figure 1 start).
     window : (float, float)
         ``(lo, hi)`` relative to ``s_Z``.
     amplitude : float
@@ -534,12 +418,9 @@ def measure_nearby_rates(
         horizon three times.
     FlowIntegrationError
         If a trajectory leaves the bound ``||W(t)|| <= max(||W0||, s_Z)``
-        (notes A.3) or is not finite: the integration failed. (The stacked
-        DOP853 of :mod:`linnet.flows` can accept a trial step whose stages
-        overflowed, because its error norm maps NaN to 0; this guard turns such
-        a silently wrong trajectory into an error.)
+        (notes A.3) or is not finite: the integration failed.
     """
-    target = _check_target(target)
+    target = _target(target)
     modes = theory.nearby_modes(target, depth)
     N = modes.depth
     W0 = as_matrix(W0, "W0", shape=target.Z.shape)
@@ -569,12 +450,11 @@ def measure_nearby_rates(
     d0 = float(np.linalg.norm(W0 - target.Z1)) / s_Z
     horizon = _far_phase_time(float(np.linalg.norm(W0)), s_Z, m, N) + 1.15 * math.log(max(d0, 1.0) / lo) / mu
     atol = 1e-3 * rtol * s_Z
-    # linnet.flows can accept an over-long first trial step whose stages
-    # overflow (its error norm maps NaN to 0) and return a wrong trajectory
-    # silently; the norm guard below turns that into an error.
+    # Every trajectory of (17) from a rank-one start keeps ||W(t)|| <= max(||W0||, s_Z)
+    # (notes A.3): the guard turns a trajectory that breaks it into an error.
     for _ in range(4):
         t = _log_grid(horizon, 1e-4 * horizon, samples)
-        W = induced_flow_batch(starts, target, N, t, rtol=rtol, atol=atol).W
+        W = induced_flow(starts, target, N, t, rtol=rtol, atol=atol).W
         _guard_norms(np.linalg.norm(W, axis=(-2, -1)), np.linalg.norm(starts, axis=(-2, -1)), s_Z)
         signals = [
             np.linalg.norm(W[0] - target.Z1, axis=(-2, -1)) / s_Z,
@@ -582,7 +462,8 @@ def measure_nearby_rates(
         ]
         if not resonant:
             signals.append(radial_deviation(W[0], target) / s_Z)
-        coords = mode_coordinates(W[1:], target, modes.directions[chosen]) / s_Z  # (B-1, T, n_chosen)
+        coords = mode_coordinates(W[1:].reshape((-1,) + target.Z.shape), target, modes.directions[chosen])
+        coords = coords.reshape(W.shape[0] - 1, t.size, len(chosen)) / s_Z  # (B-1, T, n_chosen)
         signals += [coords[j, :, j] for j in range(len(chosen))]
         if all(np.abs(sig[-1]) < lo for sig in signals):
             break
@@ -601,58 +482,12 @@ def measure_nearby_rates(
         measured=np.array([f.rate for f in fits]),
         points=np.array([f.points for f in fits]),
     )
-    for arr in (out.predicted, out.measured, out.points):
-        arr.setflags(write=False)
     return out
 
 
 # --------------------------------------------------------------------------
-# times to reach a level; the far-away phase
+# the far-away phase
 # --------------------------------------------------------------------------
-
-
-def time_to_reach(t, y, levels) -> np.ndarray:
-    """Time after which ``y`` stays at or below each level.
-
-    For each level, the last sample with ``y > level`` and the next one are
-    interpolated linearly in ``log y`` (exact for an exponential between the
-    samples). 0 if ``y`` never exceeds the level; NaN if ``y`` ends above it.
-
-    Parameters
-    ----------
-    t : array_like, shape (T,)
-    y : array_like, shape (..., T)
-        Positive signals (a stack is fine).
-    levels : array_like, shape (L,)
-        Positive levels.
-
-    Returns
-    -------
-    ndarray, shape (..., L)
-    """
-    t = np.asarray(t, dtype=float)
-    y = np.asarray(y, dtype=float)
-    levels = np.atleast_1d(np.asarray(levels, dtype=float))
-    if t.ndim != 1 or y.shape[-1] != t.size:
-        raise ValueError(f"y must have trailing length len(t) = {t.size}; got shape {y.shape}")
-    if levels.ndim != 1 or not np.all(levels > 0):
-        raise ValueError("levels must be a 1-D array of positive numbers")
-    if not np.all(y > 0):
-        raise ValueError("y must be positive (a distance or a norm)")
-    T = t.size
-    above = y[..., None, :] > levels[:, None]  # (..., L, T)
-    any_above = above.any(axis=-1)
-    last = T - 1 - np.argmax(above[..., ::-1], axis=-1)  # last index above
-    ended_above = any_above & (last == T - 1)
-    nxt = np.minimum(last + 1, T - 1)
-    ly = np.log(y)
-    l0 = np.take_along_axis(ly[..., None, :], last[..., None], axis=-1)[..., 0]
-    l1 = np.take_along_axis(ly[..., None, :], nxt[..., None], axis=-1)[..., 0]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        frac = (l0 - np.log(levels)) / (l0 - l1)
-    out = t[last] + np.clip(frac, 0.0, 1.0) * (t[nxt] - t[last])
-    out = np.where(any_above, out, 0.0)
-    return np.where(ended_above, np.nan, out)
 
 
 def faraway_halving_time(r0, m, depth):
@@ -667,15 +502,13 @@ def faraway_halving_time(r0, m, depth):
     ``r0`` is ``-kappa = -(2 - 2/N)``.
 
     ``r0`` and ``depth`` broadcast (arrays allowed); ``r0 > 0``, ``m > 0``.
+    ``m N r0^{kappa}`` is :func:`linnet.theory.radial_rate`.
     """
-    r = np.asarray(r0, dtype=float)
-    if not (np.all(np.isfinite(r)) and np.all(r > 0)):
-        raise ValueError("r0 must be finite and > 0")
+    r = _positive_array(r0, "r0")
     m = positive_float(m, "m")
     k = np.asarray(kappa(depth), dtype=float)
-    N = np.asarray(depth)
     with np.errstate(invalid="ignore", divide="ignore"):
-        far = np.expm1(k * math.log(2.0)) * r ** (-k) / np.where(k > 0, k * m * N, 1.0)
+        far = np.expm1(k * math.log(2.0)) / (np.where(k > 0, k, 1.0) * radial_rate(r, m, depth))
     out = np.where(k > 0, far, math.log(2.0) / m + 0.0 * r)
     return out.item() if out.ndim == 0 else out
 
@@ -687,7 +520,7 @@ class FarawayTimes:
     Attributes
     ----------
     depths : ndarray of int, shape (D,)
-    ratios : ndarray, shape (R,)
+    norm_ratios : ndarray, shape (R,)
         ``||W0|| / s_Z``.
     halving : ndarray, shape (D, R)
         Time for ``||W(t) - Z_1||`` to fall to half its initial value.
@@ -697,9 +530,12 @@ class FarawayTimes:
     """
 
     depths: np.ndarray
-    ratios: np.ndarray
+    norm_ratios: np.ndarray
     halving: np.ndarray
     tau: np.ndarray
+
+    def __post_init__(self):
+        _freeze(self, ("depths", "norm_ratios", "halving", "tau"))
 
 
 def _depth_list(depths) -> np.ndarray:
@@ -709,10 +545,17 @@ def _depth_list(depths) -> np.ndarray:
     return arr.astype(int)
 
 
-def _ratio_list(ratios, name="ratios") -> np.ndarray:
-    arr = np.atleast_1d(np.asarray(ratios, dtype=float))
+def _ratio_list(ratios, name="norm_ratios") -> np.ndarray:
+    arr = np.atleast_1d(np.array(ratios, dtype=float))  # a copy: results are made read-only
     if arr.ndim != 1 or arr.size == 0 or not (np.all(np.isfinite(arr)) and np.all(arr > 0)):
         raise ValueError(f"{name} must be a non-empty 1-D array of positive numbers")
+    return arr
+
+
+def _positive_array(value, name: str) -> np.ndarray:
+    arr = np.asarray(value, dtype=float)
+    if not (np.all(np.isfinite(arr)) and np.all(arr > 0)):
+        raise ValueError(f"{name} must be finite and > 0 (a number or an array)")
     return arr
 
 
@@ -723,12 +566,16 @@ def _angle(angle) -> float:
     return a
 
 
-def _polar_distance(r, theta, s_Z):
-    """``||W - Z_1||`` from polar coordinates, without cancellation, floored at 1e-300 (for logarithms).
-
-    ``||W - Z_1||^2 = (r - s_Z)^2 + 4 r s_Z sin^2(theta / 2)``.
-    """
-    return np.maximum(np.sqrt((r - s_Z) ** 2 + 4.0 * r * s_Z * np.sin(theta / 2.0) ** 2), 1e-300)
+def _scalar_sweep(s_Z, m, depths, norm_ratios, angle, samples):
+    """Validated ``s_Z, m, depths, norm_ratios, angle, samples`` of a sweep of scalar-output starts."""
+    return (
+        positive_float(s_Z, "s_Z"),
+        positive_float(m, "m"),
+        _depth_list(depths),
+        _ratio_list(norm_ratios),
+        _angle(angle),
+        positive_int(samples, "samples", minimum=10),
+    )
 
 
 def _log_grid(horizon: float, first: float, samples: int) -> np.ndarray:
@@ -739,7 +586,7 @@ def measure_faraway_times(
     s_Z: float,
     m: float,
     depths,
-    ratios,
+    norm_ratios,
     angle: float,
     *,
     rtol: float = 1e-12,
@@ -749,15 +596,16 @@ def measure_faraway_times(
 
     For each depth, one batched :func:`linnet.flows.scalar_polar_flow` over the
     starts ``||W0|| = ratio * s_Z`` at ``angle`` to ``Z_1``; times are read off a
-    logarithmic output grid with :func:`time_to_reach` (log-linear
-    interpolation between samples ``0.4 %`` apart in time).
+    logarithmic output grid with :func:`linnet.measure.crossing_time`
+    (``stay=True``; log-linear interpolation between samples ``0.4 %`` apart in
+    time) of :func:`linnet.measure.polar_distance` and of the norm.
 
     Parameters
     ----------
     s_Z, m : float
         ``> 0``.
     depths : sequence of int
-    ratios : array_like
+    norm_ratios : array_like
         Initial norm ratios ``||W0|| / s_Z > 0``.
     angle : float
         Start angle to ``Z_1`` in ``[0, pi/2)``.
@@ -768,12 +616,7 @@ def measure_faraway_times(
     -------
     FarawayTimes
     """
-    s_Z = positive_float(s_Z, "s_Z")
-    m = positive_float(m, "m")
-    depths = _depth_list(depths)
-    ratios = _ratio_list(ratios)
-    a = _angle(angle)
-    samples = positive_int(samples, "samples", minimum=10)
+    s_Z, m, depths, ratios, a, samples = _scalar_sweep(s_Z, m, depths, norm_ratios, angle, samples)
     r0 = ratios * s_Z
     d0 = np.sqrt(r0**2 + s_Z**2 - 2 * r0 * s_Z * math.cos(a))
     sigma = theory.PHASE_ONE_FACTOR * s_Z
@@ -781,25 +624,22 @@ def measure_faraway_times(
     tau = np.empty_like(halving)
     for i, N in enumerate(depths):
         first = 1e-3 * float(np.min(faraway_halving_time(np.maximum(r0, s_Z), m, N)))
-        horizon = 10.0 * _far_phase_time(float(r0.max()), s_Z, m, int(N)) + 10.0 / theory.slowest_nearby_rate(s_Z, m, int(N))
+        horizon = 10.0 * _far_phase_time(float(r0.max()), s_Z, m, int(N)) + 10.0 / slowest_nearby_rate(s_Z, m, int(N))
         for _ in range(4):
             t = _log_grid(horizon, first, samples)
             res = scalar_polar_flow(r0, np.full_like(r0, a), s_Z, m, int(N), t, rtol=rtol, atol=1e-3 * rtol * s_Z)
             _guard_norms(res.r, r0, s_Z)
-            d = _polar_distance(res.r, res.theta, s_Z)
-            h = np.array([time_to_reach(t, d[j], [d0[j] / 2])[0] for j in range(ratios.size)])
+            h = crossing_time(t, polar_distance(res.r, res.theta, s_Z), d0 / 2, stay=True)
             # The norm decreases monotonically while above s_Z >= rho, so the last
             # time above sigma is the first time at or below it.
-            ta = time_to_reach(t, res.r, [sigma])[:, 0]
+            ta = crossing_time(t, res.r, sigma, stay=True)
             if np.all(np.isfinite(h)) and np.all(np.isfinite(ta)):
                 break
             horizon *= 4
         else:
-            raise ValueError("the far-away phase did not end within the horizon; check s_Z, m and the ratios")
+            raise ValueError("the far-away phase did not end within the horizon; check s_Z, m and norm_ratios")
         halving[i], tau[i] = h, ta
-    for arr in (depths, ratios, halving, tau):
-        arr.setflags(write=False)
-    return FarawayTimes(depths=depths, ratios=ratios, halving=halving, tau=tau)
+    return FarawayTimes(depths=depths, norm_ratios=ratios, halving=halving, tau=tau)
 
 
 # --------------------------------------------------------------------------
@@ -821,18 +661,18 @@ def time_scale_factor(scale, depth):
 
 @dataclass(frozen=True)
 class AccuracyTimes:
-    """Times for ``||W(t) - Z_1||_F`` to reach ``eps s_Z`` (scalar output, fixed start angle).
+    """Times for ``||W(t) - Z_1||_F`` to reach ``rel_tol s_Z`` (scalar output, fixed start angle).
 
     Attributes
     ----------
     s_Z, m, angle : float
     depths : ndarray of int, shape (D,)
-    ratios : ndarray, shape (R,)
+    norm_ratios : ndarray, shape (R,)
         ``||W0|| / s_Z``.
-    eps : ndarray, shape (E,)
-        Accuracies relative to ``s_Z``.
+    rel_tol : ndarray, shape (E,)
+        Accuracies relative to ``s_Z``: ``||W - Z_1||_F / s_Z <= rel_tol``.
     times : ndarray, shape (D, R, E)
-        Time after which ``||W(t) - Z_1|| <= eps s_Z``; 0 where the start
+        Time after which ``||W(t) - Z_1|| <= rel_tol s_Z``; 0 where the start
         already satisfies it.
     """
 
@@ -840,39 +680,44 @@ class AccuracyTimes:
     m: float
     angle: float
     depths: np.ndarray
-    ratios: np.ndarray
-    eps: np.ndarray
+    norm_ratios: np.ndarray
+    rel_tol: np.ndarray
     times: np.ndarray
+
+    def __post_init__(self):
+        _freeze(self, ("depths", "norm_ratios", "rel_tol", "times"))
 
 
 def accuracy_times(
     s_Z: float,
     m: float,
     depths,
-    ratios,
+    norm_ratios,
     angle: float,
-    eps,
+    rel_tol,
     *,
     rtol: float = 1e-12,
     samples: int = 4000,
 ) -> AccuracyTimes:
     """Measure when each depth reaches each accuracy, batched over the initial norms.
 
-    For each depth one :func:`linnet.flows.scalar_polar_flow` call integrates
-    every start ``||W0|| = ratio * s_Z`` at ``angle`` to ``Z_1`` together; the
-    times come from :func:`time_to_reach` on a logarithmic output grid.
+    For each depth one :func:`linnet.measure.polar_time_to_accuracy` call
+    integrates every start ``||W0|| = ratio * s_Z`` at ``angle`` to ``Z_1``
+    together and reads the times off a logarithmic output grid (doubled until
+    every accuracy is reached).
 
     Parameters
     ----------
     s_Z, m : float
     depths : sequence of int
-    ratios : array_like
+    norm_ratios : array_like
         ``||W0|| / s_Z``.
     angle : float
         In ``[0, pi/2)``.
-    eps : array_like
-        Accuracies ``> 0`` relative to ``s_Z``; the smallest must be
-        ``>= 1e-8`` (below, the integration error at ``rtol`` matters).
+    rel_tol : array_like
+        Accuracies ``||W - Z_1||_F / s_Z <= rel_tol``, each ``> 0``; the
+        smallest must be ``>= 1e-8`` (below, the integration error at ``rtol``
+        matters).
     rtol : float
     samples : int
 
@@ -880,68 +725,60 @@ def accuracy_times(
     -------
     AccuracyTimes
     """
-    s_Z = positive_float(s_Z, "s_Z")
-    m = positive_float(m, "m")
-    depths = _depth_list(depths)
-    ratios = _ratio_list(ratios)
-    a = _angle(angle)
-    eps = _ratio_list(eps, "eps")
-    if eps.min() < 1e-8:
-        raise ValueError(f"eps must be >= 1e-8 (integration error); got min(eps) = {eps.min():g}")
-    samples = positive_int(samples, "samples", minimum=10)
+    s_Z, m, depths, ratios, a, samples = _scalar_sweep(s_Z, m, depths, norm_ratios, angle, samples)
+    tols = _ratio_list(rel_tol, "rel_tol")
+    if tols.min() < 1e-8:
+        raise ValueError(f"rel_tol must be >= 1e-8 (integration error); got min(rel_tol) = {tols.min():g}")
     r0 = ratios * s_Z
-    times = np.empty((depths.size, ratios.size, eps.size))
+    times = np.empty((depths.size, ratios.size, tols.size))
     for i, N in enumerate(depths):
-        mu = theory.slowest_nearby_rate(s_Z, m, int(N))
+        mu = slowest_nearby_rate(s_Z, m, int(N))
         first = 1e-3 * float(np.min(faraway_halving_time(np.maximum(r0, s_Z), m, N)))
         horizon = 2.0 * _far_phase_time(float(r0.max()), s_Z, m, int(N)) + 1.5 * math.log(
-            max(float(ratios.max()), 1.0) / eps.min()
+            max(float(ratios.max()), 1.0) / tols.min()
         ) / mu
         for _ in range(4):
             t = _log_grid(horizon, first, samples)
-            res = scalar_polar_flow(r0, np.full_like(r0, a), s_Z, m, int(N), t, rtol=rtol, atol=1e-3 * rtol * s_Z)
-            _guard_norms(res.r, r0, s_Z)
-            d = _polar_distance(res.r, res.theta, s_Z) / s_Z
-            T = time_to_reach(t, d, eps)
+            T = polar_time_to_accuracy(r0, np.full_like(r0, a), s_Z, m, int(N), t, rel_tol=tols, rtol=rtol)
             if np.all(np.isfinite(T)):
                 break
             horizon *= 2
         else:
-            raise ValueError("the smallest eps was not reached within the horizon")
+            raise ValueError("the smallest rel_tol was not reached within the horizon")
         times[i] = T
-    for arr in (depths, ratios, eps, times):
-        arr.setflags(write=False)
-    return AccuracyTimes(s_Z=s_Z, m=m, angle=a, depths=depths, ratios=ratios, eps=eps, times=times)
+    return AccuracyTimes(s_Z=s_Z, m=m, angle=a, depths=depths, norm_ratios=ratios, rel_tol=tols, times=times)
 
 
-def two_phase_time_estimate(s_Z, m, depth, ratio, angle, eps):
-    """Time to reach ``||W - Z_1|| <= eps s_Z`` predicted by the far-away and nearby analyses (scalar output).
+def two_phase_time_estimate(s_Z, m, depth, norm_ratio, angle, rel_tol):
+    """Time to reach ``||W - Z_1|| <= rel_tol s_Z`` predicted by the far-away and nearby analyses (scalar output).
 
     ``N = 1`` is exact: ``W(t) - Z_1 = (W0 - Z_1) e^{-m t}``, so
-    ``T = log(d0 / eps) / m`` with ``d0 = ||W0 - Z_1|| / s_Z``. For ``N >= 2``
+    ``T = log(d0 / rel_tol) / m`` with ``d0 = ||W0 - Z_1|| / s_Z``. For ``N >= 2``
     the two phases are added: the far-away law (:func:`faraway_halving_time`)
-    brings ``||W||`` from ``ratio s_Z`` down to ``max(eps, 1) s_Z`` in
-    ``(max(eps,1)^{-kappa} - ratio^{-kappa}) s_Z^{-kappa} / (kappa m N)``, and the
+    brings ``||W||`` from ``norm_ratio s_Z`` down to ``max(rel_tol, 1) s_Z`` in
+    ``(max(rel_tol,1)^{-kappa} - norm_ratio^{-kappa}) s_Z^{-kappa} / (kappa m N)``, and the
     nearby rate ``mu_N = m s_Z^{2-2/N}`` takes the distance from ``s_Z`` to
-    ``eps s_Z`` in ``log(1/eps) / mu_N`` (when ``eps < 1``). Constants of order
+    ``rel_tol s_Z`` in ``log(1/rel_tol) / mu_N`` (when ``rel_tol < 1``). Constants of order
     one (the angle left after the far phase, the hand-over between the
     phases) are ignored, so the estimate is asymptotic in both directions.
 
-    All arguments broadcast; returns 0 where the start already satisfies the accuracy.
+    ``s_Z``, ``depth``, ``norm_ratio`` and ``rel_tol`` broadcast (arrays
+    allowed; ``s_Z``, ``norm_ratio``, ``rel_tol`` finite and ``> 0``); returns 0
+    where the start already satisfies the accuracy.
     """
-    s = np.asarray(s_Z, dtype=float)
+    s = _positive_array(s_Z, "s_Z")
     m = positive_float(m, "m")
     N = np.asarray(depth)
     k = np.asarray(kappa(depth), dtype=float)
-    R = np.asarray(ratio, dtype=float)
-    e = np.asarray(eps, dtype=float)
+    R = _positive_array(norm_ratio, "norm_ratio")
+    e = _positive_array(rel_tol, "rel_tol")
     a = _angle(angle)
     d0 = np.sqrt(R**2 + 1.0 - 2.0 * R * math.cos(a))
     exact1 = np.log(np.maximum(d0 / e, 1.0)) / m
     with np.errstate(invalid="ignore", divide="ignore"):
         kk = np.where(k > 0, k, 1.0)
-        far = (np.maximum(e, 1.0) ** (-kk) - R ** (-kk)) * s ** (-kk) / (kk * m * N)
-        near = np.log(np.maximum(1.0 / e, 1.0)) / (m * s**k)
+        far = (np.maximum(e, 1.0) ** (-kk) - R ** (-kk)) / (kk * radial_rate(s, m, N))
+        near = np.log(np.maximum(1.0 / e, 1.0)) / slowest_nearby_rate(s, m, N)
     deep = np.maximum(far, 0.0) + near
     out = np.where(N == 1, exact1, deep)
     out = np.where(e >= d0, 0.0, out)
@@ -1010,7 +847,7 @@ class BoundRateRatio:
     norm_ratio: float
 
 
-def bound_rate_ratio(target: Target, depth: int, W0) -> BoundRateRatio:
+def bound_rate_ratio(W0, target: Target, depth: int) -> BoundRateRatio:
     """How far the exponent of (38b) (our reconstruction) is from the exact nearby rate.
 
     Evaluates :func:`linnet.theory.theorem_4_4_bound` at the tightest
@@ -1019,17 +856,17 @@ def bound_rate_ratio(target: Target, depth: int, W0) -> BoundRateRatio:
 
     Parameters
     ----------
+    W0 : array_like, shape (dy, dx)
+        Rank-one start with ``p(W0) > gamma / (1 + gamma)``.
     target : Target
     depth : int
         ``N >= 2`` (Theorem 4.4 is stated for deep networks).
-    W0 : array_like, shape (dy, dx)
-        Rank-one start with ``p(W0) > gamma / (1 + gamma)``.
 
     Returns
     -------
     BoundRateRatio
     """
-    target = _check_target(target)
+    target = _target(target)
     N = positive_int(depth, "depth", minimum=2)
     W0 = as_matrix(W0, "W0", shape=target.Z.shape)
     shrink = 1.0 - 1e-12
@@ -1041,7 +878,7 @@ def bound_rate_ratio(target: Target, depth: int, W0) -> BoundRateRatio:
             f"some beta > 0; got {alpha:.6g}"
         )
     beta = min(float(np.linalg.norm(W0)) / target.s_Z, (1 + g) * alpha - g) * shrink
-    b = theory.theorem_4_4_bound(target, N, W0, alpha, beta, 0.0)
+    b = theory.theorem_4_4_bound(W0, target, N, alpha, beta, 0.0)
     modes = theory.nearby_modes(target, N)
     true = 2.0 * modes.slowest
     return BoundRateRatio(

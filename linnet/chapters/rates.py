@@ -3,13 +3,14 @@
 What the rates chapter measures on trajectories, and the random problems it
 measures them on:
 
-* the paper's Figure 1 start (:func:`rotated_start`) and the distance curves
-  ``||W(t) - Z_1||_F`` (:func:`distance_to_Z1`), compared across depths
+* the distance curves ``||W(t) - Z_1||_F`` from one start (e.g. the paper's
+  Figure 1 start, :func:`linnet.init.rank_one_start`), compared across depths
   (:func:`compare_depths`): the time ``tau`` to enter the ball
   ``||W||_F <= sqrt(6) s_Z``, the distance at an early time, the decay rate at
   the end of a run;
 * the instantaneous decay rate ``-d/dt log ||W(t) - Z_1||_F`` along (17)
-  (:func:`decay_rate`) and its limit near ``Z_1`` (:func:`nearby_rate`);
+  (:func:`decay_rate`) and its limit near ``Z_1``
+  (:func:`linnet.theory.slowest_nearby_rate`);
 * the rank-one quantities ``s = ||W||_F``, ``rho = <W, Z>/s``,
   ``p = <W, Z_1>/(s s_Z)`` and their time derivatives along (17), computed
   from the matrix velocity (:func:`rank_one_rates`) and from the reduced
@@ -18,9 +19,12 @@ measures them on:
   (:func:`correlation_bounds`);
 * random targets and random starts satisfying (37) (:func:`random_target`,
   :func:`random_stable_starts`, :func:`random_instances`) and the comparison of
-  their trajectories with the bound (38a)/(38b) (:func:`theorem_4_4_check`);
-* crossing times on a sampled curve (:func:`crossing_time`) and trajectory
-  errors (:func:`max_relative_error`).
+  their trajectories with the bound (38a)/(38b) (:func:`theorem_4_4_check`).
+
+Building blocks come from the core: the velocity of (17)
+(:func:`linnet.flows.induced_velocity`), crossing times and distances
+(:mod:`linnet.measure`), ``kappa`` and ``m N s^{2-2/N}``
+(:func:`linnet.theory.kappa`, :func:`linnet.theory.radial_rate`).
 
 Provenance. The paper's Section 4 formulas ((33)-(38), with its constants)
 are in :mod:`linnet.theory`; the functions at the end of this module
@@ -30,32 +34,42 @@ trajectories. The older helpers (:func:`lemma_4_2_rate`,
 rank-one inequalities and two-phase bound, not the paper's (33)/(35)/(38).
 ``gamma = s_Z2 / s_Z`` throughout.
 
-Every trajectory is integrated by :mod:`linnet.flows` (batched where the
-starts share a target and a depth); the bounds come from :mod:`linnet.theory`.
+Every trajectory is integrated by :func:`linnet.flows.induced_flow` (batched
+where the starts share a target and a depth); the bounds come from
+:mod:`linnet.theory`. Functions of ``W`` take a matrix ``(dy, dx)`` (and then
+return numbers) or a stack ``(k, dy, dx)`` (and return arrays of shape
+``(k,)``), as in the core.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..validate import positive_float, positive_int
-from ..data import Target
-from ..flows import DEFAULT_RTOL, induced_flow_batch, induced_flow_target, induced_operator
-from ..init import rotate
-from ..theory import _check_target  # one validation of targets for the rank-one theory
-from ..theory import PHASE_ONE_FACTOR, RANK_ONE_RTOL, cosine_with_Z1, slowest_nearby_rate, stable_set_margin, theorem_4_4_bound
+from ..data import Target, as_target, spectral_target
+from ..flows import DEFAULT_RTOL, induced_flow, induced_velocity
+from ..measure import crossing_time
+from ..theory import (
+    PHASE_ONE_FACTOR,
+    RANK_ONE_RTOL,
+    bound_38a,
+    bound_38b,
+    cosine_with_Z1,
+    in_set_36,
+    kappa,
+    nearby_modes,
+    radial_rate,
+    rhs_35,
+    stable_set_margin,
+    theorem_4_4_bound,
+)
+from ..validate import as_matrix_stack, positive_float, positive_int, read_only
 
 __all__ = [
-    "rotated_start",
-    "distance_to_Z1",
-    "max_relative_error",
-    "crossing_time",
-    "velocity",
     "decay_rate",
-    "nearby_rate",
     "RankOneRates",
     "rank_one_rates",
     "reduced_rates",
@@ -72,27 +86,20 @@ __all__ = [
     "theorem_4_4_check",
 ]
 
-#: ``Z`` counts as rank one (so that a depth-1 network converges to ``Z_1 = Z``)
-#: when ``s_Z2 <= RANK_ONE_TARGET_RTOL * s_Z``.
-RANK_ONE_TARGET_RTOL = 1e-12
-
 
 # --------------------------------------------------------------------------
 # validation helpers
 # --------------------------------------------------------------------------
 
 
-def _stack(W, name: str, target: Target) -> np.ndarray:
-    """``W`` as a finite float array of shape ``(..., dy, dx)``."""
-    arr = np.asarray(W, dtype=float)
-    if arr.ndim < 2 or arr.shape[-2:] != target.Z.shape:
-        raise ValueError(
-            f"{name} must be a matrix of shape {target.Z.shape} (the shape of Z) or a stack of them; "
-            f"got shape {arr.shape}"
-        )
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must be finite; it has NaN or infinite entries")
-    return arr
+def _target(target) -> Target:
+    return as_target(target, unique_Z1=True)
+
+
+def _freeze(obj, names) -> None:
+    """Replace the array fields ``names`` of a frozen dataclass by read-only copies."""
+    for name in names:
+        object.__setattr__(obj, name, read_only(getattr(obj, name)))
 
 
 def _rank_one_factors(W: np.ndarray, name: str):
@@ -113,10 +120,6 @@ def _rank_one_factors(W: np.ndarray, name: str):
     return s, U[:, :, 0], Vt[:, 0, :]
 
 
-def _depth(depth, minimum: int = 1) -> int:
-    return positive_int(depth, "depth", minimum=minimum)
-
-
 def _range(value, name: str, *, integer: bool = False) -> tuple:
     try:
         lo, hi = value
@@ -132,271 +135,36 @@ def _range(value, name: str, *, integer: bool = False) -> tuple:
 
 
 # --------------------------------------------------------------------------
-# starts, distances, errors, crossing times
-# --------------------------------------------------------------------------
-
-
-def rotated_start(target: Target, angle: float, norm_ratio: float, seed) -> np.ndarray:
-    """The paper's Figure 1 start: ``Z_1`` rotated by ``angle``, scaled to ``norm_ratio * s_Z``.
-
-    ``W0 = norm_ratio * rotate(Z_1, angle, seed)`` (:func:`linnet.init.rotate`):
-    ``<W0, Z_1> = cos(angle) ||W0||_F s_Z`` and ``||W0||_F = norm_ratio s_Z``;
-    the plane of rotation is random. Figure 1 uses ``angle = pi/6`` (30
-    degrees) and ``norm_ratio = 10``.
-
-    Parameters
-    ----------
-    target : Target
-        With a scalar output or input (``dy = 1`` or ``dx = 1``): a rotation in
-        matrix space keeps the rank at one only then.
-    angle : float
-        Radians, in ``[0, pi]``.
-    norm_ratio : float
-        ``||W0||_F / s_Z > 0``.
-    seed : int or None
-        Seed of the random plane of rotation.
-
-    Returns
-    -------
-    ndarray, shape (dy, dx)
-
-    Raises
-    ------
-    ValueError
-        If ``target`` is not a Target, has ``dy, dx >= 2`` or has ``Z = 0``,
-        or ``angle``/``norm_ratio`` is out of range.
-    """
-    target = _check_target(target)
-    if min(target.Z.shape) != 1:
-        raise ValueError(
-            f"target must have a scalar output or input (dy = 1 or dx = 1) for a rotated Z1 to stay rank one; "
-            f"got Z of shape {target.Z.shape} (use random_stable_starts for matrix targets)"
-        )
-    ratio = positive_float(norm_ratio, "norm_ratio")
-    return ratio * rotate(target.Z1, angle, seed)
-
-
-def distance_to_Z1(W, target: Target) -> np.ndarray:
-    """``||W - Z_1||_F`` (27) for a matrix or a stack ``(..., dy, dx)``; returns shape ``(...)``."""
-    target = _check_target(target)
-    arr = _stack(W, "W", target)
-    return np.linalg.norm(arr - target.Z1, axis=(-2, -1))
-
-
-def max_relative_error(W, W_ref, *, centre=None) -> float:
-    """``max_k ||W[k] - W_ref[k]||_F / ||W_ref[k] - centre||_F`` over a trajectory.
-
-    With ``centre=None`` the error is relative to ``||W_ref[k]||_F``; with
-    ``centre = Z_1`` it is relative to the distance ``||W_ref[k] - Z_1||_F``,
-    so it bounds the relative error of the plotted distance curve
-    (``| ||W - Z_1|| - ||W_ref - Z_1|| | <= ||W - W_ref||``).
-
-    Parameters
-    ----------
-    W, W_ref : array_like, shape (T, dy, dx)
-        Two trajectories at the same times.
-    centre : array_like, shape (dy, dx), optional
-
-    Returns
-    -------
-    float
-
-    Raises
-    ------
-    ValueError
-        If the shapes differ, an entry is not finite, or a denominator is 0.
-    """
-    A = np.asarray(W, dtype=float)
-    B = np.asarray(W_ref, dtype=float)
-    if A.ndim != 3 or A.shape != B.shape:
-        raise ValueError(f"W and W_ref must be trajectories of the same shape (T, dy, dx); got {A.shape} and {B.shape}")
-    if not (np.all(np.isfinite(A)) and np.all(np.isfinite(B))):
-        raise ValueError("W and W_ref must be finite")
-    ref = B if centre is None else B - np.asarray(centre, dtype=float)
-    denom = np.linalg.norm(ref, axis=(1, 2))
-    if not np.all(denom > 0):
-        raise ValueError("the reference norms (or distances to centre) must be > 0 at every time")
-    return float(np.max(np.linalg.norm(A - B, axis=(1, 2)) / denom))
-
-
-def crossing_time(t, y, level: float, *, which: str = "first") -> float:
-    """When a sampled positive curve ``y(t)`` crosses ``level`` downwards.
-
-    ``which="first"``: the first time ``y <= level`` (e.g. ``tau``, the first
-    time ``||W(t)||_F <= sqrt(6) s_Z``). ``which="last"``: the time after which
-    ``y <= level`` at every later sample (e.g. the measured time to reach
-    accuracy ``eps``, to compare with remark 1). Between the two bracketing
-    samples the crossing is located by linear interpolation of ``log y`` in
-    ``t`` (exact for an exponential).
-
-    Parameters
-    ----------
-    t : array_like, shape (T,)
-        Strictly increasing times.
-    y : array_like, shape (T,)
-        Positive values.
-    level : float
-        ``> 0``.
-    which : {"first", "last"}
-
-    Returns
-    -------
-    float
-        ``t[0]`` if ``y[0] <= level`` (first) or if every sample is below
-        (last); NaN if ``y`` is never (first) or not finally (last) below
-        ``level`` on the samples.
-
-    Raises
-    ------
-    ValueError
-        If the arrays are not 1-D of equal length >= 2, ``t`` is not strictly
-        increasing, ``y`` is not positive and finite, ``level`` is not positive,
-        or ``which`` is unknown.
-    """
-    t = np.asarray(t, dtype=float)
-    y = np.asarray(y, dtype=float)
-    if t.ndim != 1 or y.shape != t.shape or t.size < 2:
-        raise ValueError(f"t and y must be 1-D arrays of the same length >= 2; got shapes {t.shape} and {y.shape}")
-    if not np.all(np.isfinite(t)) or np.any(np.diff(t) <= 0):
-        raise ValueError("t must be finite and strictly increasing")
-    if not (np.all(np.isfinite(y)) and np.all(y > 0)):
-        raise ValueError("y must be finite and > 0 (the crossing is located on log y)")
-    level = positive_float(level, "level")
-    if which == "first":
-        below = np.flatnonzero(y <= level)
-        if below.size == 0:
-            return math.nan
-        k = int(below[0])
-        if k == 0:
-            return float(t[0])
-        i, j = k - 1, k
-    elif which == "last":
-        above = np.flatnonzero(y > level)
-        if above.size == 0:
-            return float(t[0])
-        i = int(above[-1])
-        if i == t.size - 1:
-            return math.nan
-        j = i + 1
-    else:
-        raise ValueError(f"which must be 'first' or 'last'; got {which!r}")
-    li, lj, ll = math.log(y[i]), math.log(y[j]), math.log(level)
-    return float(t[i] + (t[j] - t[i]) * (li - ll) / (li - lj))
-
-
-# --------------------------------------------------------------------------
 # velocities and rates along (17)
 # --------------------------------------------------------------------------
-
-
-def velocity(W, target: Target, depth: int) -> np.ndarray:
-    """The velocity of the induced flow (17), ``dW/dt = -m A_W(W - Z)``, at each matrix of a stack.
-
-    ``A_W`` is :func:`linnet.flows.induced_operator` (16), evaluated matrix by
-    matrix. A matrix with ``sigma_2 <= RANK_ONE_RTOL sigma_1`` (1e-8) is taken
-    as rank one and gets the closed form of ``A_W`` for rank one: along a
-    rank-one trajectory the solver leaves ``sigma_2 ~ rtol sigma_1``, which the
-    general form would raise to powers ``< 1`` (a relative error of order
-    ``(1e-11)^{2/N}``, see :mod:`linnet.flows`).
-
-    Parameters
-    ----------
-    W : array_like, shape (..., dy, dx)
-    target : Target
-    depth : int
-        ``N >= 1``.
-
-    Returns
-    -------
-    ndarray, shape of ``W``
-    """
-    target = _check_target(target)
-    arr = _stack(W, "W", target)
-    N = _depth(depth)
-    flat = arr.reshape((-1,) + target.Z.shape)
-    out = np.empty_like(flat)
-    sv = np.linalg.svd(flat, compute_uv=False)
-    rank_one = sv[:, 1] <= RANK_ONE_RTOL * sv[:, 0] if sv.shape[1] > 1 else np.ones(len(flat), dtype=bool)
-    for k, Wk in enumerate(flat):
-        if rank_one[k]:
-            A = induced_operator(Wk, N, Wk - target.Z, form="rank1", range_rtol=RANK_ONE_RTOL)
-        else:
-            A = induced_operator(Wk, N, Wk - target.Z)
-        out[k] = -target.m * A
-    return out.reshape(arr.shape)
 
 
 def decay_rate(W, target: Target, depth: int) -> np.ndarray:
     """Instantaneous decay rate ``-d/dt log ||W(t) - Z_1||_F`` along (17).
 
     ``= -<W - Z_1, dW/dt> / ||W - Z_1||_F^2`` with ``dW/dt`` from
-    :func:`velocity`. Near ``Z_1`` it tends to :func:`nearby_rate`.
+    :func:`linnet.flows.induced_velocity`. Near ``Z_1`` it tends to the
+    slowest nearby rate (:func:`linnet.theory.nearby_modes`).
 
     Parameters
     ----------
-    W : array_like, shape (..., dy, dx)
+    W : array_like, shape (dy, dx) or (k, dy, dx)
     target : Target
     depth : int
 
     Returns
     -------
-    ndarray, shape ``W.shape[:-2]``
+    float or ndarray of shape (k,)
         NaN where ``W = Z_1``.
     """
-    target = _check_target(target)
-    arr = _stack(W, "W", target)
-    V = velocity(arr, target, depth)
-    E = arr - target.Z1
+    target = _target(target)
+    stack, single = as_matrix_stack(W, "W", target.Z.shape)
+    V = induced_velocity(stack, target, depth)
+    E = stack - target.Z1
     e2 = np.sum(E * E, axis=(-2, -1))
     num = -np.sum(E * V, axis=(-2, -1))
-    return np.where(e2 > 0, num / np.where(e2 > 0, e2, 1.0), np.nan)
-
-
-def nearby_rate(target: Target, depth: int) -> float:
-    """Asymptotic rate ``lim -(1/t) log ||W(t) - Z_1||_F`` of (17) near ``Z_1``.
-
-    For ``N >= 2`` (a network with a one-neuron layer, ``W`` of rank one),
-    linearising the reduced equations (notes A.3) at ``(s, u, v) = (s_Z, u_Z, v_Z)``:
-    the norm error decays at rate ``m N s_Z^{2-2/N}``; a direction error in
-    the plane of the singular pair ``i >= 2`` has the rates
-    ``m s_Z^{1-2/N} (s_Z -+ s_{Z,i})``, and one outside the singular vectors of
-    ``Z`` the rate ``m s_Z^{2-2/N}``. The slowest,
-
-    ``m s_Z^{2-2/N} (1 - gamma)``,   ``gamma = s_Z2 / s_Z``,
-
-    is the rate of a generic trajectory. It decreases with ``N`` when
-    ``s_Z < 1``, does not depend on ``N`` when ``s_Z = 1`` and increases with
-    ``N`` when ``s_Z > 1``. For ``N = 1``, ``W(t) = Z + (W0 - Z) e^{-m t}``:
-    the rate is ``m``, and ``W -> Z_1`` only when ``Z = Z_1`` (rank one).
-
-    Parameters
-    ----------
-    target : Target
-        ``s_Z > s_Z2``.
-    depth : int
-        ``N >= 1``.
-
-    Returns
-    -------
-    float
-
-    Raises
-    ------
-    ValueError
-        If ``depth = 1`` and ``Z`` has rank two or more (the depth-1 flow
-        converges to ``Z``, not to ``Z_1``).
-    """
-    target = _check_target(target)
-    N = _depth(depth)
-    if N == 1:
-        if target.s_Z2 > RANK_ONE_TARGET_RTOL * target.s_Z:
-            raise ValueError(
-                f"depth 1 converges to Z, not to Z1, when rank(Z) >= 2 (s_Z2/s_Z = {target.gamma:.3g}); "
-                "nearby_rate needs depth >= 2 or a rank-one Z"
-            )
-        return float(target.m)
-    # One source for the formula: linnet.theory (the chapter on depth and rates derives it).
-    return float(slowest_nearby_rate(target.s_Z, target.m, N, target.gamma))
+    out = np.where(e2 > 0, num / np.where(e2 > 0, e2, 1.0), np.nan)
+    return float(out[0]) if single else out
 
 
 @dataclass(frozen=True)
@@ -422,41 +190,41 @@ class RankOneRates:
     drho: np.ndarray
     dp: np.ndarray
 
+    def __post_init__(self):
+        _freeze(self, ("s", "rho", "p", "ds", "drho", "dp"))
+
 
 def _rank_one_stack(W, target: Target, depth, name: str = "W"):
-    target = _check_target(target)
-    arr = _stack(W, name, target)
-    N = _depth(depth, minimum=2)
-    lead = arr.shape[:-2]
-    flat = arr.reshape((-1,) + target.Z.shape)
+    """Validated ``target``, depth, whether ``W`` was one matrix, the stack and its factors ``s, u, v``."""
+    target = _target(target)
+    flat, single = as_matrix_stack(W, name, target.Z.shape)
+    N = positive_int(depth, "depth", minimum=2)
     if flat.shape[0] == 0:
         raise ValueError(f"{name} must hold at least one matrix")
     s, u, v = _rank_one_factors(flat, name)
-    return target, N, lead, flat, s, u, v
+    return target, N, single, flat, s, u, v
 
 
-def _frozen_rates(lead, **values) -> RankOneRates:
-    out = {}
-    for key, val in values.items():
-        val = np.asarray(val).reshape(lead)
-        if isinstance(val, np.ndarray):
-            val.setflags(write=False)
-        out[key] = val
-    return RankOneRates(**out)
+def _out(values: np.ndarray, single: bool):
+    return float(values[0]) if single else values
+
+
+def _frozen_rates(single: bool, **values) -> RankOneRates:
+    return RankOneRates(**{key: val[0] if single else val for key, val in values.items()})
 
 
 def rank_one_rates(W, target: Target, depth: int) -> RankOneRates:
     """``s``, ``rho``, ``p`` and their derivatives from the matrix velocity of (17).
 
-    With ``V = dW/dt`` from :func:`velocity` (the operator (16) itself, not the
-    reduced equations), by the chain rule:
+    With ``V = dW/dt`` from :func:`linnet.flows.induced_velocity` (the
+    operator (16) itself, not the reduced equations), by the chain rule:
     ``ds = <W, V>/s``, ``drho = <V, Z>/s - rho ds/s``,
     ``dp = <V, Z_1>/(s s_Z) - p ds/s``.
     Compare with :func:`reduced_rates` (role of Lemma 4.1).
 
     Parameters
     ----------
-    W : array_like, shape (..., dy, dx)
+    W : array_like, shape (dy, dx) or (k, dy, dx)
         Nonzero rank-one matrices.
     target : Target
     depth : int
@@ -465,17 +233,17 @@ def rank_one_rates(W, target: Target, depth: int) -> RankOneRates:
     Returns
     -------
     RankOneRates
-        Arrays of shape ``W.shape[:-2]``.
+        Arrays of shape ``(k,)`` (of shape ``()`` for one matrix).
     """
-    target, N, lead, flat, s, _, _ = _rank_one_stack(W, target, depth)
-    V = velocity(flat, target, N)
+    target, N, single, flat, s, _, _ = _rank_one_stack(W, target, depth)
+    V = induced_velocity(flat, target, N)
     inner = lambda A, B: np.einsum("kij,kij->k", A, np.broadcast_to(B, A.shape))  # noqa: E731
     ds = inner(flat, V) / s
     rho = inner(flat, target.Z) / s
     p = inner(flat, target.Z1) / (s * target.s_Z)
     drho = inner(V, target.Z) / s - rho * ds / s
     dp = inner(V, target.Z1) / (s * target.s_Z) - p * ds / s
-    return _frozen_rates(lead, s=s, rho=rho, p=p, ds=ds, drho=drho, dp=dp)
+    return _frozen_rates(single, s=s, rho=rho, p=p, ds=ds, drho=drho, dp=dp)
 
 
 def reduced_rates(W, target: Target, depth: int) -> RankOneRates:
@@ -494,7 +262,7 @@ def reduced_rates(W, target: Target, depth: int) -> RankOneRates:
     Parameters, Returns
         As :func:`rank_one_rates`.
     """
-    target, N, lead, flat, s, u, v = _rank_one_stack(W, target, depth)
+    target, N, single, flat, s, u, v = _rank_one_stack(W, target, depth)
     m, Z = target.m, target.Z
     Zv = np.einsum("ij,kj->ki", Z, v)
     Ztu = np.einsum("ij,ki->kj", Z, u)
@@ -502,13 +270,13 @@ def reduced_rates(W, target: Target, depth: int) -> RankOneRates:
     a = u @ target.u
     b = v @ target.v
     p = a * b
-    clock = m * s ** (1 - 2 / N)
-    ds = -m * N * s ** (2 - 2 / N) * (s - rho)
+    clock = m * s ** (kappa(N) - 1)
+    ds = -radial_rate(s, m, N) * (s - rho)
     du = Zv - rho[:, None] * u
     dv = Ztu - rho[:, None] * v
     drho = clock * (np.sum(du * du, axis=1) + np.sum(dv * dv, axis=1))
     dp = clock * (target.s_Z * (a * a + b * b) - 2 * p * rho)
-    return _frozen_rates(lead, s=s, rho=rho, p=p, ds=ds, drho=drho, dp=dp)
+    return _frozen_rates(single, s=s, rho=rho, p=p, ds=ds, drho=drho, dp=dp)
 
 
 def lemma_4_2_rate(W, target: Target, depth: int) -> np.ndarray:
@@ -520,7 +288,7 @@ def lemma_4_2_rate(W, target: Target, depth: int) -> np.ndarray:
 
     Parameters
     ----------
-    W : array_like, shape (..., dy, dx)
+    W : array_like, shape (dy, dx) or (k, dy, dx)
         Nonzero rank-one matrices.
     target : Target
     depth : int
@@ -528,12 +296,12 @@ def lemma_4_2_rate(W, target: Target, depth: int) -> np.ndarray:
 
     Returns
     -------
-    ndarray, shape ``W.shape[:-2]``
+    float or ndarray of shape (k,)
     """
-    target, N, lead, flat, s, _, _ = _rank_one_stack(W, target, depth)
-    p = np.einsum("kij,ij->k", flat, target.Z1) / (s * target.s_Z)
-    out = 2 * target.m * s ** (1 - 2 / N) * target.s_Z * (1 - target.gamma) * p * (1 - p)
-    return out.reshape(lead)
+    target, N, single, flat, s, _, _ = _rank_one_stack(W, target, depth)
+    p = cosine_with_Z1(flat, target)
+    out = 2 * target.m * s ** (kappa(N) - 1) * target.s_Z * (1 - target.gamma) * p * (1 - p)
+    return _out(out, single)
 
 
 def correlation_bounds(W, target: Target) -> tuple[np.ndarray, np.ndarray]:
@@ -545,18 +313,18 @@ def correlation_bounds(W, target: Target) -> tuple[np.ndarray, np.ndarray]:
 
     Parameters
     ----------
-    W : array_like, shape (..., dy, dx)
+    W : array_like, shape (dy, dx) or (k, dy, dx)
         Nonzero rank-one matrices.
     target : Target
 
     Returns
     -------
-    lower, upper : ndarray, shape ``W.shape[:-2]``
+    lower, upper : float or ndarray of shape (k,)
     """
-    target, _, lead, flat, s, _, _ = _rank_one_stack(W, target, 2)
-    p = np.einsum("kij,ij->k", flat, target.Z1) / (s * target.s_Z)
+    target, _, single, flat, _, _, _ = _rank_one_stack(W, target, 2)
+    p = cosine_with_Z1(flat, target)
     g = target.gamma
-    return (target.s_Z * ((1 + g) * p - g)).reshape(lead), (target.s_Z * (p + g * (1 - p))).reshape(lead)
+    return _out(target.s_Z * ((1 + g) * p - g), single), _out(target.s_Z * (p + g * (1 - p)), single)
 
 
 def best_rank_one_margin(target: Target) -> float:
@@ -580,9 +348,7 @@ def best_rank_one_margin(target: Target) -> float:
     -------
     float
     """
-    if not isinstance(target, Target):
-        raise ValueError(f"target must be a linnet.data.Target; got {type(target).__name__}")
-    s = target.s
+    s = as_target(target).s
     return float(s[-1] - np.sqrt(np.sum(s[1:] ** 2)))
 
 
@@ -606,7 +372,7 @@ class DepthComparison:
         ``||W(t)||_F``.
     tau : ndarray, shape (D,)
         First time ``||W(t)||_F <= sqrt(6) s_Z`` (end of the faraway phase of
-        Theorem 4.4); NaN if not reached in the run.
+        Theorem 4.4); ``inf`` if not reached in the run (:func:`linnet.measure.crossing_time`).
     early_time : float
         Half the smallest ``tau``: every depth is still in its faraway phase.
     early_distance : ndarray, shape (D,)
@@ -616,7 +382,7 @@ class DepthComparison:
     end_rate : ndarray, shape (D,)
         :func:`decay_rate` at ``end_time``.
     nearby_rate : ndarray, shape (D,)
-        :func:`nearby_rate` of each depth.
+        Slowest nearby rate of each depth (:func:`linnet.theory.nearby_modes`).
     """
 
     depths: tuple
@@ -629,6 +395,10 @@ class DepthComparison:
     end_time: np.ndarray
     end_rate: np.ndarray
     nearby_rate: np.ndarray
+
+    def __post_init__(self):
+        object.__setattr__(self, "depths", tuple(int(d) for d in self.depths))
+        _freeze(self, ("t", "distance", "norm", "tau", "early_distance", "end_time", "end_rate", "nearby_rate"))
 
     @property
     def faraway_ordered(self) -> bool:
@@ -650,14 +420,14 @@ def _check_depths(depths) -> tuple:
     if isinstance(depths, (str, bytes)) or not hasattr(depths, "__len__") or len(depths) < 2:
         raise ValueError(f"depths must be a list of at least two increasing integers >= 1; got {depths!r}")
     ds = tuple(positive_int(d, f"depths[{i}]") for i, d in enumerate(depths))
-    if any(b <= a for a, b in zip(ds, ds[1:])):
+    if any(b <= a for a, b in itertools.pairwise(ds)):
         raise ValueError(f"depths must be strictly increasing; got {list(ds)}")
     return ds
 
 
 def compare_depths(
-    target: Target,
     W0,
+    target: Target,
     depths,
     *,
     t_end: float | None = None,
@@ -667,13 +437,13 @@ def compare_depths(
 ) -> DepthComparison:
     """Run (17) from ``W0`` at several depths and measure the faraway and nearby phases.
 
-    Each depth is integrated by :func:`linnet.flows.induced_flow_target` on
+    Each depth is integrated by :func:`linnet.flows.induced_flow` on
     ``[0]`` and ``n_times - 1`` geometrically spaced times from
     ``1e-9 t_N`` to ``t_N``, where ``t_N = t_end`` if given, else
-    ``settle / nearby_rate(target, N)`` (so every depth ends the same number of
+    ``settle / mu_N`` with ``mu_N`` the slowest nearby rate (so every depth ends the same number of
     its own nearby time constants from the start). Then:
 
-    * ``tau_N``: first time ``||W(t)||_F <= sqrt(6) s_Z`` (:func:`crossing_time`
+    * ``tau_N``: first time ``||W(t)||_F <= sqrt(6) s_Z`` (:func:`linnet.measure.crossing_time`
       on the output times, refined by a second integration on 101 equally
       spaced times of the bracketing interval);
     * ``early_time = min_N tau_N / 2``, and the distance to ``Z_1`` there, from
@@ -682,13 +452,13 @@ def compare_depths(
 
     Parameters
     ----------
-    target : Target
     W0 : array_like, shape (dy, dx)
         Rank-one start with ``||W0||_F > sqrt(6) s_Z`` (a faraway start).
+    target : Target
     depths : sequence of int
         Strictly increasing, ``>= 1`` (depth 1 only for a rank-one ``Z``).
     t_end : float, optional
-        Common final time; default: per-depth ``settle / nearby_rate``.
+        Common final time; default: per-depth ``settle / mu_N``.
     settle : float
         Number of nearby time constants per run when ``t_end`` is None.
     n_times : int
@@ -706,11 +476,12 @@ def compare_depths(
         On invalid parameters, a start inside the ball ``||W||_F <= sqrt(6) s_Z``,
         or when no depth leaves the faraway phase within its run.
     """
-    target = _check_target(target)
-    W0 = np.asarray(_stack(W0, "W0", target), dtype=float)
-    if W0.ndim != 2:
-        raise ValueError(f"W0 must be a single matrix of shape {target.Z.shape}; got shape {W0.shape}")
-    _rank_one_factors(W0[None], "W0")
+    target = _target(target)
+    stack, single = as_matrix_stack(W0, "W0", target.Z.shape)
+    if not single:
+        raise ValueError(f"W0 must be a single matrix of shape {target.Z.shape}; got shape {stack.shape}")
+    _rank_one_factors(stack, "W0")
+    W0 = stack[0]
     ds = _check_depths(depths)
     settle = positive_float(settle, "settle")
     n_times = positive_int(n_times, "n_times", minimum=3)
@@ -721,12 +492,12 @@ def compare_depths(
         raise ValueError(
             f"W0 must be a faraway start, ||W0||_F > sqrt(6) s_Z = {sigma:.6g}; got ||W0||_F = {np.linalg.norm(W0):.6g}"
         )
-    rates = np.array([nearby_rate(target, N) for N in ds])
+    rates = np.array([nearby_modes(target, N).slowest for N in ds])
     ts, dist, norms, taus, end_rates = [], [], [], [], []
-    for N, rate in zip(ds, rates):
+    for N, rate in zip(ds, rates, strict=True):
         T = t_end if t_end is not None else settle / rate
         t = np.concatenate([[0.0], np.geomspace(1e-9 * T, T, n_times - 1)])
-        W = induced_flow_target(W0, target, N, t, rtol=rtol).W
+        W = induced_flow(W0, target, N, t, rtol=rtol).W
         ts.append(t)
         dist.append(np.linalg.norm(W - target.Z1, axis=(1, 2)))
         norms.append(np.linalg.norm(W, axis=(1, 2)))
@@ -736,7 +507,7 @@ def compare_depths(
             k = int(np.searchsorted(t, tau))
             fine = np.linspace(t[k - 1], t[k], 101)
             grid = fine if fine[0] > 0 else fine[1:]
-            Wf = induced_flow_target(W0, target, N, grid, rtol=rtol).W
+            Wf = induced_flow(W0, target, N, grid, rtol=rtol).W
             fine_norm = np.linalg.norm(Wf, axis=(1, 2))
             if fine[0] == 0:
                 grid, fine_norm = fine, np.concatenate([[np.linalg.norm(W0)], fine_norm])
@@ -744,11 +515,11 @@ def compare_depths(
         taus.append(tau)
         end_rates.append(float(decay_rate(W[-1], target, N)))
     taus = np.array(taus)
-    if np.all(np.isnan(taus)):
+    if not np.any(np.isfinite(taus)):
         raise ValueError("no depth reached ||W||_F <= sqrt(6) s_Z within its run; increase t_end or settle")
-    early = 0.5 * float(np.nanmin(taus))
+    early = 0.5 * float(np.min(taus))
     early_d = np.array(
-        [np.linalg.norm(induced_flow_target(W0, target, N, [0.0, early], rtol=rtol).W[-1] - target.Z1) for N in ds]
+        [np.linalg.norm(induced_flow(W0, target, N, [0.0, early], rtol=rtol).W[-1] - target.Z1) for N in ds]
     )
     arrays = dict(
         t=np.array(ts),
@@ -760,20 +531,12 @@ def compare_depths(
         end_rate=np.array(end_rates),
         nearby_rate=rates,
     )
-    for a in arrays.values():
-        a.setflags(write=False)
     return DepthComparison(depths=ds, early_time=early, **arrays)
 
 
 # --------------------------------------------------------------------------
 # random instances of Theorem 4.4
 # --------------------------------------------------------------------------
-
-
-def _haar(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
-    """``k`` orthonormal columns of a Haar-random ``n x n`` orthogonal matrix."""
-    Q, R = np.linalg.qr(rng.standard_normal((n, n)))
-    return (Q * np.where(np.diag(R) < 0, -1.0, 1.0))[:, :k]
 
 
 def random_target(dy: int, dx: int, s_Z: float, gamma: float, m: int, seed) -> Target:
@@ -809,8 +572,7 @@ def random_target(dy: int, dx: int, s_Z: float, gamma: float, m: int, seed) -> T
         raise ValueError(f"gamma must be 0 when min(dy, dx) = 1 (Z has a single singular value); got {gamma!r}")
     rng = np.random.default_rng(seed)
     s = np.concatenate([[1.0, g][:r], rng.uniform(0, g, size=max(r - 2, 0))]) * s_Z
-    Z = (_haar(dy, r, rng) * s) @ _haar(dx, r, rng).T
-    return Target.from_matrix(Z, m)
+    return spectral_target(s, dy, dx, m, rng)  # the same generator: the draws of before
 
 
 @dataclass(frozen=True)
@@ -833,6 +595,9 @@ class StableStarts:
     W0: np.ndarray
     alpha: np.ndarray
     beta: np.ndarray
+
+    def __post_init__(self):
+        _freeze(self, ("W0", "alpha", "beta"))
 
 
 def _unit_orthogonal(vec: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -876,8 +641,8 @@ def random_stable_starts(
     -------
     StableStarts
     """
-    target = _check_target(target)
-    N = _depth(depth, minimum=2)
+    target = _target(target)
+    N = positive_int(depth, "depth", minimum=2)
     count = positive_int(count, "count")
     lo, hi = _range(norm_ratio_range, "norm_ratio_range")
     rng = np.random.default_rng(seed)
@@ -897,8 +662,6 @@ def random_stable_starts(
     alpha = p_min + (p - p_min) * rng.uniform(0.3, 0.999, size=count)
     ratio = np.linalg.norm(W0, axis=(1, 2)) / target.s_Z
     beta = np.minimum((1 + g) * alpha - g, ratio) * rng.uniform(0.3, 0.999, size=count)
-    for arr in (W0, alpha, beta):
-        arr.setflags(write=False)
     return StableStarts(target=target, depth=N, W0=W0, alpha=alpha, beta=beta)
 
 
@@ -1005,13 +768,16 @@ class BoundCheck:
     tau_bar: np.ndarray
     margin: np.ndarray
 
+    def __post_init__(self):
+        _freeze(self, ("t", "W", "dist2", "bound", "tau", "tau_bar", "margin"))
+
 
 def theorem_4_4_check(starts: StableStarts, *, settle: float = 10.0, n_times: int = 200, rtol: float = DEFAULT_RTOL):
     """Integrate a group of starts and evaluate the bound (38a)/(38b) along each trajectory.
 
-    One batched integration (:func:`linnet.flows.induced_flow_batch`) on
+    One batched integration (:func:`linnet.flows.induced_flow`) on
     ``[0]`` and ``n_times - 1`` geometric times from ``1e-7 T`` to
-    ``T = settle / nearby_rate(target, depth)``.
+    ``T = settle / mu_N`` (``mu_N``: :func:`linnet.theory.slowest_nearby_rate`).
 
     Parameters
     ----------
@@ -1031,24 +797,20 @@ def theorem_4_4_check(starts: StableStarts, *, settle: float = 10.0, n_times: in
     settle = positive_float(settle, "settle")
     n_times = positive_int(n_times, "n_times", minimum=3)
     target, N = starts.target, starts.depth
-    T = settle / nearby_rate(target, N)
+    T = settle / nearby_modes(target, N).slowest
     t = np.concatenate([[0.0], np.geomspace(1e-7 * T, T, n_times - 1)])
-    W = induced_flow_batch(starts.W0, target, N, t, rtol=rtol).W
+    W = induced_flow(starts.W0, target, N, t, rtol=rtol).W
     k = W.shape[0]
     dist2 = np.sum((W - target.Z1) ** 2, axis=(2, 3))
     bound = np.empty_like(dist2)
     tau_bar = np.empty(k)
-    tau = np.empty(k)
     margin = np.empty_like(dist2)
-    sigma = PHASE_ONE_FACTOR * target.s_Z
+    tau = crossing_time(t, np.linalg.norm(W, axis=(2, 3)), PHASE_ONE_FACTOR * target.s_Z)
     for i in range(k):
-        res = theorem_4_4_bound(target, N, starts.W0[i], starts.alpha[i], starts.beta[i], t)
+        res = theorem_4_4_bound(starts.W0[i], target, N, starts.alpha[i], starts.beta[i], t)
         bound[i] = res.bound
         tau_bar[i] = res.tau_bar
-        tau[i] = crossing_time(t, np.linalg.norm(W[i], axis=(1, 2)), sigma)
         margin[i] = stable_set_margin(W[i], target, starts.alpha[i], starts.beta[i])
-    for a in (t, W, dist2, bound, tau, tau_bar, margin):
-        a.setflags(write=False)
     return BoundCheck(t=t, W=W, dist2=dist2, bound=bound, tau=tau, tau_bar=tau_bar, margin=margin)
 
 
@@ -1062,13 +824,13 @@ __all__ += ["dloss_34", "sample_set_36", "Paper38Check", "check_38", "Violation3
 def dloss_34(W, target: Target, depth: int) -> np.ndarray:
     """``dL_{1,1}(W_t)/dt`` along (17) by (34): ``-m <W - Z_1, A_W(W - Z)>`` (whitened data).
 
-    ``A_W`` is :func:`linnet.flows.induced_operator` (16) via :func:`velocity`.
-    Returns shape ``W.shape[:-2]``.
+    ``-m A_W(W - Z)`` is :func:`linnet.flows.induced_velocity` (16), (17).
+    ``W`` is a matrix (returns a float) or a stack ``(k, dy, dx)`` (returns shape ``(k,)``).
     """
-    target = _check_target(target)
-    arr = _stack(W, "W", target)
-    V = velocity(arr, target, depth)  # = -m A_W(W - Z)
-    return np.sum((arr - target.Z1) * V, axis=(-2, -1))
+    target = _target(target)
+    stack, single = as_matrix_stack(W, "W", target.Z.shape)
+    V = induced_velocity(stack, target, depth)  # = -m A_W(W - Z)
+    return _out(np.sum((stack - target.Z1) * V, axis=(-2, -1)), single)
 
 
 @dataclass(frozen=True)
@@ -1080,6 +842,9 @@ class Violation35:
     n_sampled: int
     n_exceeding: int     # sampled points whose relative excess is above 1e-10 (round-off of four terms)
 
+    def __post_init__(self):
+        _freeze(self, ("W",))
+
 
 def search_35_violation(target: Target, depth: int, alpha: float, beta: float, count: int, seed) -> Violation35:
     """Search ``count`` points of (36) (:func:`sample_set_36`) for the largest relative excess of
@@ -1087,8 +852,6 @@ def search_35_violation(target: Target, depth: int, alpha: float, beta: float, c
 
     Used by chapter 04 to exhibit a point of (36) where even the doubled form of (35) fails.
     """
-    from ..theory import rhs_35
-
     W = sample_set_36(target, alpha, beta, count, seed)
     d2 = 2 * dloss_34(W, target, depth)
     R = rhs_35(W, target, depth)
@@ -1111,9 +874,7 @@ def sample_set_36(target: Target, alpha: float, beta: float, count: int, seed) -
     -------
     ndarray, shape (count, dy, dx)
     """
-    from ..theory import in_set_36
-
-    target = _check_target(target)
+    target = _target(target)
     in_set_36(target.Z1, target, alpha, beta)  # validates alpha in [gamma_Z, 1) and beta > 1
     count = positive_int(count, "count")
     a_, b_ = float(alpha), float(beta)
@@ -1138,9 +899,7 @@ def sample_set_36(target: Target, alpha: float, beta: float, count: int, seed) -
 
     u = tilt(target.u, a, dy) if dy > 1 else np.tile(target.u, (count, 1))
     v = tilt(target.v, b, dx) if dx > 1 else np.tile(target.v, (count, 1))
-    W = s[:, None, None] * u[:, :, None] * v[:, None, :]
-    W.setflags(write=False)
-    return W
+    return read_only(s[:, None, None] * u[:, :, None] * v[:, None, :])
 
 
 @dataclass(frozen=True)
@@ -1173,30 +932,32 @@ class Paper38Check:
     ratio_b: np.ndarray
     in_36: np.ndarray
 
+    def __post_init__(self):
+        _freeze(self, ("t", "dist2", "tau", "dist2_tau", "ratio_a", "ratio_b", "in_36"))
 
-def check_38(target: Target, depth: int, W0, alpha: float, beta: float, *, settle: float = 10.0,
+
+def check_38(W0, target: Target, depth: int, alpha: float, beta: float, *, settle: float = 10.0,
              n_times: int = 300, rtol: float = DEFAULT_RTOL) -> Paper38Check:
     """Integrate starts ``W0`` (a stack) by (17) and compare with (38a) before ``tau`` and (38b) after.
 
     One batched integration on ``[0]`` and ``n_times - 1`` geometric times from
-    ``1e-6 T`` to ``T = settle / nearby_rate(target, depth)``. For a start with
+    ``1e-6 T`` to ``T = settle / mu_N`` (``mu_N``: :func:`linnet.theory.slowest_nearby_rate`). For a start with
     ``s_0 > sqrt(6) s_Z``, ``tau`` is bracketed on that grid, located on 201
     points of the bracket by a second integration and ``W(tau)`` computed by a
     third, so (38b) is evaluated from ``W(tau)`` itself, as the theorem states.
     (38a), (38b) come from :func:`linnet.theory.bound_38a`, :func:`~linnet.theory.bound_38b`.
     """
-    from ..theory import bound_38a, bound_38b, in_set_36
-
-    target = _check_target(target)
-    N = _depth(depth, minimum=2)
-    W0 = _stack(W0, "W0", target)
-    if W0.ndim != 3:
-        raise ValueError(f"W0 must be a stack of shape (k, dy, dx); got {W0.shape}")
+    target = _target(target)
+    N = positive_int(depth, "depth", minimum=2)
+    W0, single = as_matrix_stack(W0, "W0", target.Z.shape)
+    if single:
+        raise ValueError(f"W0 must be a stack of shape (k, dy, dx); got one matrix of shape {W0.shape[1:]}")
+    in_set_36(target.Z1, target, alpha, beta)  # validates alpha in [gamma_Z, 1) and beta > 1
     settle = positive_float(settle, "settle")
     n_times = positive_int(n_times, "n_times", minimum=3)
-    T = settle / nearby_rate(target, N)
+    T = settle / nearby_modes(target, N).slowest
     t = np.concatenate([[0.0], np.geomspace(1e-6 * T, T, n_times - 1)])
-    W = induced_flow_batch(W0, target, N, t, rtol=rtol).W
+    W = induced_flow(W0, target, N, t, rtol=rtol).W
     k = W.shape[0]
     dist2 = np.sum((W - target.Z1) ** 2, axis=(2, 3))
     norms = np.linalg.norm(W, axis=(2, 3))
@@ -1211,10 +972,10 @@ def check_38(target: Target, depth: int, W0, alpha: float, beta: float, *, settl
             if j < 1:
                 raise ValueError(f"start {i} did not reach ||W|| <= sqrt(6) s_Z within the run; increase settle")
             fine = np.linspace(0.0, t[j] - t[j - 1], 201)
-            Wf = induced_flow_target(W[i, j - 1], target, N, fine, rtol=rtol).W
+            Wf = induced_flow(W[i, j - 1], target, N, fine, rtol=rtol).W
             dt = crossing_time(fine, np.linalg.norm(Wf, axis=(1, 2)), sigma)
             tau[i] = t[j - 1] + dt
-            W_tau = induced_flow_target(W[i, j - 1], target, N, [0.0, dt], rtol=rtol).W[-1]
+            W_tau = induced_flow(W[i, j - 1], target, N, [0.0, dt], rtol=rtol).W[-1]
         else:
             W_tau = W[i, 0]
         d2_tau[i] = float(np.sum((W_tau - target.Z1) ** 2))
@@ -1223,12 +984,5 @@ def check_38(target: Target, depth: int, W0, alpha: float, beta: float, *, settl
             ratio_a[i, a] = dist2[i, a] / bound_38a(W0[i], target, N, alpha, beta, t[a])
         b = t > tau[i]
         ratio_b[i, b] = dist2[i, b] / bound_38b(W_tau, target, N, alpha, beta, t[b] - tau[i])
-    s = norms.reshape(-1)
-    try:
-        inside = in_set_36(W.reshape((-1,) + target.Z.shape), target, alpha, beta).reshape(k, -1)
-    except ValueError:
-        inside = np.zeros_like(dist2, dtype=bool)
-    del s
-    for arr in (t, dist2, tau, d2_tau, ratio_a, ratio_b, inside):
-        arr.setflags(write=False)
+    inside = in_set_36(W.reshape((-1,) + target.Z.shape), target, alpha, beta).reshape(k, -1)
     return Paper38Check(t=t, dist2=dist2, tau=tau, dist2_tau=d2_tau, ratio_a=ratio_a, ratio_b=ratio_b, in_36=inside)
