@@ -44,6 +44,7 @@ derivations, checked against Monte Carlo in ``tests/test_arora.py``.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -1216,7 +1217,7 @@ def imbalance_sq_stack(weights) -> np.ndarray:
     """``sum_j ||W_{j+1}^T W_{j+1} - W_j W_j^T||_F^2`` for every network of a stack ``(B,)``."""
     ws = as_weight_stack(weights)
     out = np.zeros(ws[0].shape[0])
-    for lower, upper in zip(ws[:-1], ws[1:], strict=True):
+    for lower, upper in itertools.pairwise(ws):
         D = upper.mT @ upper - lower @ lower.mT
         out += np.einsum("bij,bij->b", D, D)
     return out
