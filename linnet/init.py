@@ -16,7 +16,7 @@ import numpy as np
 from .data import as_target, haar_orthogonal
 from .validate import as_matrix, positive_float, positive_int
 
-__all__ = ["balanced_init", "gaussian_init", "rotate", "rank_one_start", "haar_orthogonal", "check_widths", "numerical_rank"]
+__all__ = ["balanced_init", "gaussian_init", "rotate", "rank_one_start", "unit_orthogonal", "check_widths", "numerical_rank"]
 
 
 def check_widths(widths, name: str = "widths") -> list[int]:
@@ -38,6 +38,23 @@ def numerical_rank(W: np.ndarray, singular_values: np.ndarray | None = None) -> 
     if s.size == 0 or s[0] == 0:
         return 0
     return int(np.count_nonzero(s > max(W.shape) * np.finfo(float).eps * s[0]))
+
+
+def unit_orthogonal(axis, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` random unit vectors orthogonal to the unit vector ``axis`` (rows of an ``(n, d)`` array).
+
+    Gaussian vectors with ``axis`` projected out twice (the second pass removes
+    what round-off left), then normalised; zero rows when ``d = 1`` (no
+    direction is orthogonal). ``n = 1`` draws what ``rng.standard_normal(d)``
+    would. The one helper behind the random rank-one starts of the chapters.
+    """
+    axis = np.asarray(axis, dtype=float)
+    n = positive_int(n, "n")
+    x = rng.standard_normal((n, axis.size))
+    for _ in range(2):
+        x = x - (x @ axis)[:, None] * axis[None]
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return np.where(norms > 0, x / np.where(norms > 0, norms, 1.0), 0.0)
 
 
 def balanced_init(W0, widths, seed) -> list[np.ndarray]:

@@ -6,7 +6,6 @@ weight points are tested in tests/test_section2.py."""
 
 from __future__ import annotations
 
-from itertools import combinations
 from math import comb
 
 import numpy as np
@@ -14,8 +13,6 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from linnet.flows import gradient_flow
-from linnet.init import balanced_init, gaussian_init
 from linnet.chapters.landscape import (
     EIG_RTOL,
     GRAD_RTOL,
@@ -24,8 +21,6 @@ from linnet.chapters.landscape import (
     critical_points,
     escape_direction_at_zero,
     factored_optimum,
-    flow_to_convergence,
-    gradient_flow_batch,
     loss_decrease,
     loss_end_to_end,
     loss_split,
@@ -35,10 +30,11 @@ from linnet.chapters.landscape import (
     regression_data,
     relative_residual,
     split_target,
-    stack_networks,
     target_singular_triplets,
 )
-from linnet.network import end_to_end, gradients, hessian, loss
+from linnet.flows import gradient_flow
+from linnet.init import balanced_init, gaussian_init
+from linnet.network import end_to_end, hessian, loss
 
 # Identities evaluated in floating point on matrices of size <= 20 with
 # condition numbers <= ~1e3 (the data below): round-off ~1e-15 times the
@@ -350,55 +346,7 @@ def test_tolerances_are_ordered():
     assert 1e-14 < GRAD_RTOL < 1e-6 and 1e-12 < EIG_RTOL < 1e-4
 
 
-# -- gradient flow on stacks ------------------------------------------------
-
-
-@settings(max_examples=20, deadline=None)
-@given(data_cases, st.lists(st.integers(1, 3), min_size=0, max_size=3))
-def test_stacked_gradients_match_the_network_gradients(case, hidden):
-    from linnet.chapters.landscape import _stack_gradients
-
-    X, Y = regression_data(**case)
-    widths = [case["dx"], *hidden, case["dy"]]
-    nets = [gaussian_init(widths, 0.7, seed=case["seed"] % 1000 + b) for b in range(3)]
-    stacked = _stack_gradients(stack_networks(nets), X @ X.T, Y @ X.T)
-    for b, net in enumerate(nets):
-        for g_stack, g in zip(stacked, gradients(net, X, Y)):
-            assert np.linalg.norm(g_stack[b] - g) <= IDENTITY_TOL * (1 + np.linalg.norm(g))
-
-
-def test_batched_gradient_flow_matches_scipy_gradient_flow():
-    # Two DOP853 implementations (stacked, solve_ivp) at rtol 1e-10 / 1e-11:
-    # global errors ~1e-9 relative on this contracting problem; 1e-7 leaves margin.
-    X, Y = regression_data(15, 3, 2, seed=4)
-    widths = [3, 2, 2, 2]
-    nets = [balanced_init(np.random.default_rng(b).standard_normal((2, 3)) / 2, widths, b) for b in range(2)]
-    nets.append(gaussian_init(widths, 0.5, seed=9))
-    t = np.array([0.0, 0.05, 0.2, 0.5])
-    batch = gradient_flow_batch(stack_networks(nets), X, Y, t)
-    assert batch.W.shape == (3, 4, 2, 3)
-    for b, net in enumerate(nets):
-        single = gradient_flow(net, X, Y, t)
-        for k in range(t.size):
-            assert np.linalg.norm(batch.W[b, k] - single.W[k]) <= 1e-7 * np.linalg.norm(single.W[k])
-            for j in range(3):
-                assert np.linalg.norm(batch.weights[j][b, k] - single.weights[j][k]) <= 1e-7 * np.linalg.norm(
-                    single.weights[j][k]
-                )
-
-
-def test_flow_to_convergence_reaches_a_global_minimiser_from_generic_starts():
-    X, Y = regression_data(15, 3, 3, seed=6)
-    widths = [3, 4, 2, 3]
-    rng = np.random.default_rng(0)
-    nets = [balanced_init(rng.standard_normal((3, 2)) @ rng.standard_normal((2, 3)) * 0.3, widths, b) for b in range(3)]
-    nets += [gaussian_init(widths, 0.5, seed=b) for b in range(3)]
-    limits = flow_to_convergence(stack_networks(nets), X, Y, t_first=0.5, t_max=200.0)
-    assert np.all(limits.converged) and np.all(limits.residual <= 1e-9) and np.all(limits.t <= 200.0)
-    optimum = projected_optimum(X, Y, 2)
-    for b in range(len(nets)):
-        c = classify([Wj[b] for Wj in limits.weights], X, Y, optimum=optimum)
-        assert c.kind == "global minimiser" and c.rank == 2 and c.second_order
+# -- gradient flow (13): the chapter's uses of linnet.flows.gradient_flow -----
 
 
 def test_rank_one_balanced_starts_with_one_horizon_for_both_depths():
@@ -412,43 +360,14 @@ def test_rank_one_balanced_starts_with_one_horizon_for_both_depths():
     rng = np.random.default_rng(1)
     W0 = np.outer(rng.standard_normal(3), rng.standard_normal(3)) * 0.3
     for widths, expected in [([3, 2, 3], "global minimiser"), ([3, 4, 2, 3], "non-strict saddle")]:
-        run = gradient_flow_batch(stack_networks([balanced_init(W0, widths, 0)]), X, Y, [60.0])
-        c = classify([Wj[0, -1] for Wj in run.weights], X, Y)
+        run = gradient_flow(balanced_init(W0, widths, 0), X, Y, [60.0])
+        c = classify([Wj[-1] for Wj in run.weights], X, Y)
         assert c.kind == expected
         if expected == "non-strict saddle":
-            s = np.linalg.svd(run.W[0, -1], compute_uv=False)
+            s = np.linalg.svd(run.W[-1], compute_uv=False)
             assert s[1] <= 1e-12 * s[0]
             best_rank_one = critical_points(X, Y, widths)[1]
             assert best_rank_one.subset == (1,) and _rel(c.loss, best_rank_one.loss) <= VALUE_TOL
-
-
-def test_flow_to_convergence_stops_at_t_max_and_reports_it():
-    X, Y = regression_data(15, 3, 3, seed=6)
-    nets = [gaussian_init([3, 2, 3], 0.5, seed=b) for b in range(2)]
-    limits = flow_to_convergence(stack_networks(nets), X, Y, t_first=1e-3, t_max=2e-3)
-    assert not np.any(limits.converged)
-    np.testing.assert_allclose(limits.t, 2e-3)
-
-
-def test_flow_to_convergence_rejects_a_threshold_below_the_integrator_tolerance():
-    X, Y = regression_data(15, 3, 3, seed=6)
-    nets = stack_networks([gaussian_init([3, 2, 3], 0.5, seed=0)])
-    with pytest.raises(ValueError, match=r"grad_rtol must be >= rtol"):
-        flow_to_convergence(nets, X, Y, t_first=1.0, t_max=2.0, grad_rtol=1e-12, rtol=1e-10)
-    with pytest.raises(ValueError, match=r"t_max must be >= t_first"):
-        flow_to_convergence(nets, X, Y, t_first=2.0, t_max=1.0)
-
-
-def test_stacks_are_validated():
-    X, Y = regression_data(15, 3, 3, seed=6)
-    with pytest.raises(ValueError, match=r"networks must hold at least one network"):
-        stack_networks([])
-    with pytest.raises(ValueError, match=r"networks\[1\] must have the layer shapes"):
-        stack_networks([gaussian_init([3, 2, 3], 1.0, 0), gaussian_init([3, 1, 3], 1.0, 0)])
-    with pytest.raises(ValueError, match=r"weights0\[1\] must hold B=2 networks"):
-        gradient_flow_batch([np.ones((2, 2, 3)), np.ones((1, 3, 2))], X, Y, [1.0])
-    with pytest.raises(ValueError, match=r"weights0\[0\] must be a stack"):
-        gradient_flow_batch([np.ones((2, 3))], X, Y, [1.0])
 
 
 def test_scalar_flow_keeps_the_stable_manifold_of_the_saddle_exactly():
@@ -462,7 +381,61 @@ def test_scalar_flow_keeps_the_stable_manifold_of_the_saddle_exactly():
     c = (ys @ xs.T / (xs @ xs.T)).item()
     start = [np.array([[1.5 * np.sqrt(c)]]), np.array([[-1.5 * np.sqrt(c)]])]
     t = np.array([0.0, 1.0, 30.0]) / abs((ys @ xs.T).item())
-    run = gradient_flow_batch(stack_networks([start]), xs, ys, t)
-    w1, w2 = run.weights[0][0, :, 0, 0], run.weights[1][0, :, 0, 0]
+    run = gradient_flow(start, xs, ys, t)
+    w1, w2 = run.weights[0][:, 0, 0], run.weights[1][:, 0, 0]
     assert np.all(w1 == -w2)
     assert np.hypot(w1[-1], w2[-1]) <= 1e-6
+
+
+# -- results are read-only, inputs are never changed ---------------------------
+
+
+def _assert_read_only(arr):
+    assert isinstance(arr, np.ndarray) and not arr.flags.writeable
+    with pytest.raises(ValueError):
+        arr.flat[0] = 1.0
+
+
+def test_results_are_read_only_copies():
+    X, Y = regression_data(15, 3, 3, seed=6)
+    widths = [3, 2, 3]
+    factored = factored_optimum(X, Y, 2, seed=0)
+    _assert_read_only(factored.A)
+    _assert_read_only(factored.B)
+    points = critical_points(X, Y, widths, seed=0)
+    for p in points:
+        _assert_read_only(p.W)
+        assert isinstance(p.weights, tuple)
+        for Wj in p.weights:
+            _assert_read_only(Wj)
+    c = classify(points[1].weights, X, Y)
+    _assert_read_only(c.eigenvalues)
+
+
+def test_weight_points_are_read_only_and_own_their_arrays():
+    from linnet.chapters.landscape import WeightPoint, weight_points
+
+    X, Y = regression_data(15, 3, 3, seed=6)
+    for wp in weight_points(X, Y, [3, 2, 2, 3], seed=0):
+        assert isinstance(wp.weights, tuple)
+        for Wj in wp.weights:
+            _assert_read_only(Wj)
+    # a caller's list of arrays is copied, not frozen in place
+    mine = [np.ones((2, 3)), np.ones((3, 2))]
+    wp = WeightPoint((), "balanced", mine, 0)
+    mine[0][0, 0] = 5.0
+    assert mine[0].flags.writeable and wp.weights[0][0, 0] == 1.0
+
+
+def test_inputs_are_not_changed():
+    X, Y = regression_data(15, 3, 3, seed=6)
+    X0, Y0 = X.copy(), Y.copy()
+    weights = gaussian_init([3, 2, 3], 0.5, seed=1)
+    before = [Wj.copy() for Wj in weights]
+    classify(weights, X, Y)
+    relative_residual(weights, X, Y)
+    factored_optimum(X, Y, 2, seed=0)
+    critical_points(X, Y, [3, 2, 3])
+    loss_decrease(np.stack([W for W in [end_to_end(weights)] * 2]), X, Y)
+    for a, b in zip([*weights, X, Y], [*before, X0, Y0], strict=True):
+        assert np.array_equal(a, b) and a.flags.writeable

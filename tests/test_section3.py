@@ -1,6 +1,6 @@
 """Tests of Section 3 of Eftekhari (2020) as the paper states it: membership in the
 set (28) (``linnet.theory.in_set_28``) at hand-made boundary cases, the samplers of
-the set, balanced rank-one networks, and the stacked gradient flow of the weights (13)."""
+the set and balanced rank-one networks."""
 
 from __future__ import annotations
 
@@ -9,10 +9,13 @@ import math
 import numpy as np
 import pytest
 
+from linnet.chapters.stable_set import (
+    balanced_rank_one_networks,
+    rank_one_with,
+    sample_set_28,
+)
 from linnet.data import Target, whitened_data
-from linnet.flows import gradient_flow, gradient_flow_batch
 from linnet.network import balancedness, end_to_end
-from linnet.chapters.stable_set import balanced_rank_one_networks, rank_one_with, sample_set_28
 from linnet.theory import in_set_28, set_28_margins
 
 
@@ -75,7 +78,7 @@ def test_correlation_is_with_Z1_not_Z(diag_target):
 def test_sign_convention_does_not_matter(diag_target):
     t = diag_target
     W = outer(1.0, [1, 0.2], [1, 0.1, -0.3])
-    assert in_set_28(W, t, 0.6) == in_set_28(-(-W), t, 0.6)
+    assert in_set_28(W, t, 0.6) == in_set_28(outer(1.0, [-1, -0.2], [-1, -0.1, 0.3]), t, 0.6)
     # flipping u and v together is the same matrix; a single flip changes the sign of the correlation
     assert in_set_28(-W, t, 0.6) is False
 
@@ -153,9 +156,9 @@ def data_target():
 def test_rank_one_with_prescribed_correlation(data_target):
     _, _, t = data_target
     c = np.linspace(-1, 1, 41)
-    W = rank_one_with(t, c, np.full(41, 0.7), 3)
+    W = rank_one_with(t, np.full(41, 0.7), c, 3)
     U, sv, Vt = np.linalg.svd(W)
-    assert np.allclose(sv[:, 0], 0.7, rtol=1e-13) and np.all(sv[:, 1] <= 1e-14)
+    assert np.allclose(sv[:, 0], 0.7 * t.s_Z, rtol=1e-13) and np.all(sv[:, 1] <= 1e-14 * t.s_Z)
     got = (U[:, :, 0] @ t.u) * (Vt[:, 0, :] @ t.v)
     assert np.max(np.abs(got - c)) <= 1e-13
 
@@ -163,7 +166,10 @@ def test_rank_one_with_prescribed_correlation(data_target):
 def test_sample_set_28_inside_and_at_edges(data_target):
     _, _, t = data_target
     alpha = t.gamma + 0.3 * (1 - t.gamma)
-    W, near_c, near_s = sample_set_28(t, alpha, 400, 0)
+    sample = sample_set_28(t, alpha, 400, 0)
+    W, near_c, near_s = sample.W, sample.near_cosine_edge, sample.near_norm_floor
+    for a in (W, near_c, near_s):
+        assert not a.flags.writeable
     assert np.all(in_set_28(W, t, alpha))
     corr, norm = set_28_margins(W, t, alpha)
     assert near_c.sum() > 50 and near_s.sum() > 50
@@ -174,10 +180,10 @@ def test_sample_set_28_inside_and_at_edges(data_target):
 
 
 def test_sample_set_28_reaches_large_norms(data_target):
-    # (28) has no upper bound on the norm; max_norm = 1e3 (chapter 03) spreads the bulk up to 1e3 s_Z.
+    # (28) has no upper bound on the norm; max_norm_ratio = 1e3 (chapter 03) spreads the bulk up to 1e3 s_Z.
     _, _, t = data_target
     alpha = t.gamma + 0.5 * (1 - t.gamma)
-    W, _, _ = sample_set_28(t, alpha, 400, 2, max_norm=1e3)
+    W = sample_set_28(t, alpha, 400, 2, max_norm_ratio=1e3).W
     assert np.all(in_set_28(W, t, alpha))
     s = np.linalg.norm(W, axis=(1, 2)) / t.s_Z
     assert s.max() > 300 and s.max() <= 1e3 * (1 + 1e-12)
@@ -190,13 +196,13 @@ def test_starts_just_across_an_edge_lie_in_the_union(data_target):
     _, _, t = data_target
     alpha = t.gamma + 0.1 * (1 - t.gamma)
     c_in = np.full(20, alpha - (1 - alpha) * 1e-2)
-    W = rank_one_with(t, c_in, np.full(20, 0.5 * (alpha - t.gamma) * t.s_Z), 0)
+    W = rank_one_with(t, np.full(20, 0.5 * (alpha - t.gamma)), c_in, 0)
     assert not np.any(in_set_28(W, t, alpha)) and np.all(in_set_28(W, t, t.gamma))
     for a2 in np.linspace(t.gamma + 1e-9, c_in[0] - 1e-9, 7):
         # some alpha' in (gamma_Z, c) with floor below s_W contains them
         if (a2 - t.gamma) * t.s_Z < 0.5 * (alpha - t.gamma) * t.s_Z:
             assert np.all(in_set_28(W, t, a2))
-    W_out = rank_one_with(t, np.full(20, t.gamma - (1 - t.gamma) * 1e-6), np.full(20, t.s_Z), 1)
+    W_out = rank_one_with(t, np.ones(20), np.full(20, t.gamma - (1 - t.gamma) * 1e-6), 1)
     assert not np.any(in_set_28(W_out, t, t.gamma))
 
 
@@ -208,7 +214,7 @@ def test_sample_set_28_rejects_alpha_gamma(data_target):
 
 def test_balanced_rank_one_networks(data_target):
     _, _, t = data_target
-    W0 = sample_set_28(t, 0.8, 20, 1)[0]
+    W0 = sample_set_28(t, 0.8, 20, 1).W
     nets = balanced_rank_one_networks(W0, [5, 4, 1, 2, 3], 0)
     for b in range(20):
         w = [Wj[b] for Wj in nets]
@@ -216,30 +222,3 @@ def test_balanced_rank_one_networks(data_target):
         assert balancedness(w) <= 1e-14
     with pytest.raises(ValueError, match="rank one"):
         balanced_rank_one_networks(np.stack([t.Z]), [5, 2, 3], 0)
-
-
-# --- the stacked gradient flow of the weights ------------------------------------------
-
-
-def test_gradient_flow_batch_matches_solve_ivp(data_target):
-    X, Y, t = data_target
-    rng = np.random.default_rng(0)
-    widths = [5, 4, 2, 3]
-    B = 3
-    w0 = [0.5 * rng.standard_normal((B, widths[j], widths[j - 1])) for j in range(1, len(widths))]
-    times = np.linspace(0, 2.0, 5)
-    batch = gradient_flow_batch(w0, X, Y, times, rtol=1e-11, atol=1e-13)
-    for b in range(B):
-        single = gradient_flow([Wj[b] for Wj in w0], X, Y, times, rtol=1e-11, atol=1e-13)
-        # two DOP853 implementations at rtol 1e-11: global errors ~1e-9 relative at most
-        assert np.max(np.abs(single.W - batch.W[b])) <= 1e-8
-        for j in range(3):
-            assert np.max(np.abs(single.weights[j] - batch.weights[j][b])) <= 1e-8
-
-
-def test_gradient_flow_batch_validation(data_target):
-    X, Y, _ = data_target
-    with pytest.raises(ValueError, match="chain"):
-        gradient_flow_batch([np.zeros((1, 2, 5)), np.zeros((1, 3, 3))], X, Y, [0, 1])
-    with pytest.raises(ValueError, match="finite"):
-        gradient_flow_batch([np.full((1, 2, 5), np.nan), np.zeros((1, 3, 2))], X, Y, [0, 1])

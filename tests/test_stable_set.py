@@ -9,16 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from linnet.data import Target, whitened_data
-from linnet.flows import gradient_flow, induced_flow_target, induced_operator, scalar_polar_flow
-from linnet.init import balanced_init, gaussian_init
-from linnet.network import balancedness
 from linnet.chapters.stable_set import (
-    balanced_starts,
     conservation_drift,
-    induced_vector_field,
     polar_coordinates,
-    polar_distance,
     printed_15_gap,
     rank_drop_sequence,
     sample_at_correlation,
@@ -26,6 +19,15 @@ from linnet.chapters.stable_set import (
     tangent_residual,
     time_to_accuracy_polar,
 )
+from linnet.data import Target, whitened_data
+from linnet.flows import (
+    gradient_flow,
+    induced_flow,
+    induced_operator,
+    scalar_polar_flow,
+)
+from linnet.init import gaussian_init
+from linnet.measure import polar_distance
 from linnet.theory import correlation_with_target
 
 
@@ -47,7 +49,7 @@ def target1():
 @settings(max_examples=30, deadline=None)
 @given(c=st.floats(-1.0, 1.0), s=st.floats(1e-3, 1e3), seed=st.integers(0, 10**6))
 def test_sample_at_correlation_hits_the_level(target3, c, s, seed):
-    W = sample_at_correlation(target3, [c], [s], seed)[0]
+    W = sample_at_correlation(target3, [s / target3.s_Z], [c], seed)[0]
     # Bisection to 2^-60 in the path parameter: the level is met to round-off (1e-12 is generous).
     assert abs(correlation_with_target(W, target3) / target3.s_Z - c) <= 1e-12
     assert abs(np.linalg.norm(W) - s) <= 1e-12 * s
@@ -57,23 +59,16 @@ def test_sample_at_correlation_hits_the_level(target3, c, s, seed):
 
 def test_sample_at_correlation_scalar_output(target1):
     c = np.linspace(-1, 1, 21)
-    W = sample_at_correlation(target1, c, np.ones_like(c), 0)
+    W = sample_at_correlation(target1, np.ones_like(c), c, 0)
     got = correlation_with_target(W, target1) / target1.s_Z
     assert np.max(np.abs(got - c)) <= 1e-12
 
 
 def test_sampling_validates(target3):
-    with pytest.raises(ValueError, match="levels"):
-        sample_at_correlation(target3, [1.5], [1.0], 0)
-    with pytest.raises(ValueError, match="norms"):
-        sample_at_correlation(target3, [0.5], [0.0], 0)
-
-
-def test_balanced_starts_are_balanced_with_the_right_product(target3):
-    W0s = sample_at_correlation(target3, [0.8, 0.9], [1.0, 0.1], 0)
-    nets, products = balanced_starts(W0s, [5, 4, 1, 2, 3], 7)
-    assert np.max(np.abs(products - W0s)) <= 1e-13
-    assert max(balancedness(n) for n in nets) <= 1e-13
+    with pytest.raises(ValueError, match=r"correlations must be .* in \[-1, 1\]"):
+        sample_at_correlation(target3, [1.0], [1.5], 0)
+    with pytest.raises(ValueError, match="norm_ratios must be finite positive"):
+        sample_at_correlation(target3, [0.0], [0.5], 0)
 
 
 # --- gradient flow and the induced flow ------------------------------------
@@ -89,8 +84,16 @@ def test_conservation_drift_small_for_an_unbalanced_start():
 
 
 def test_conservation_drift_validates():
-    with pytest.raises(ValueError, match="weights"):
+    with pytest.raises(ValueError, match="depth N >= 2"):
         conservation_drift([np.zeros((3, 2, 2))])
+    with pytest.raises(ValueError, match=r"weights\[1\] must have 2 columns"):
+        conservation_drift([np.zeros((3, 2, 2)), np.zeros((3, 3, 3))])
+    with pytest.raises(ValueError, match=r"weights\[1\] must stack 3 matrices"):
+        conservation_drift([np.zeros((3, 2, 2)), np.zeros((4, 2, 2))])
+    with pytest.raises(ValueError, match=r"weights\[0\] must be finite"):
+        conservation_drift([np.full((3, 2, 2), np.nan), np.zeros((3, 2, 2))])
+    with pytest.raises(ValueError, match=r"\(T, d_j, d_\{j-1\}\)"):
+        conservation_drift([np.zeros((2, 2)), np.zeros((2, 2))])
 
 
 def test_printed_15_fails_for_equal_widths():
@@ -136,6 +139,22 @@ def test_polar_coordinates_invert_the_polar_form(target1):
         polar_coordinates(np.zeros((1, 1, v.size)), target1)
 
 
+def test_polar_coordinates_keep_small_angles(target1):
+    # arccos of the cosine loses half the digits near 0 and pi (cos(1e-9) == 1.0, so the
+    # angle would come out 0); from the part of W orthogonal to Z the angle is accurate to
+    # round-off in absolute terms (a few 1e-16 here).
+    v = target1.v * np.sign(target1.u[0])
+    w = np.zeros_like(v)
+    w[np.argmin(np.abs(v))] = 1.0
+    w -= (w @ v) * v
+    w /= np.linalg.norm(w)
+    th = np.array([1e-12, 1e-9, 1e-6, np.pi - 1e-9])
+    W = (np.cos(th)[:, None] * v + np.sin(th)[:, None] * w)[:, None, :] * 2.0
+    r, th2 = polar_coordinates(W, target1)
+    np.testing.assert_allclose(r, 2.0, rtol=1e-14)
+    assert np.max(np.abs(th2 - th)) <= 1e-14
+
+
 def test_polar_coordinates_rejects_multi_output(target3):
     with pytest.raises(ValueError, match="d_y = 1"):
         polar_coordinates(np.ones((1, target3.dy, target3.dx)), target3)
@@ -144,7 +163,7 @@ def test_polar_coordinates_rejects_multi_output(target3):
 def test_singular_value_velocity_matches_finite_differences(target3):
     W0 = np.random.default_rng(0).standard_normal((3, 5)) * 0.3
     h = 1e-6
-    run = induced_flow_target(W0, target3, 3, [0.0, h, 2 * h], rtol=1e-13, atol=1e-16)
+    run = induced_flow(W0, target3, 3, [0.0, h, 2 * h], rtol=1e-13, atol=1e-16)
     s = np.linalg.svd(run.W, compute_uv=False)
     fd = (-3 * s[0] + 4 * s[1] - s[2]) / (2 * h)
     # Second-order difference: truncation ~ h^2 |s'''| (measured 2e-6 relative at h = 1e-5, so ~2e-8 here);
@@ -171,48 +190,60 @@ def test_rank_drop_sequence():
         rank_drop_sequence(W_lim, np.outer(U[:, 0], V[:, 1]), [1.0])
 
 
-def test_vector_field_matches_the_operator(target1):
-    P = np.random.default_rng(4).standard_normal((6, 1, 4))
-    F = induced_vector_field(P, target1, 4)
-    for k in range(6):
-        np.testing.assert_allclose(F[k], -target1.m * induced_operator(P[k], 4, P[k] - target1.Z), rtol=1e-14)
-
-
 # --- time to accuracy -------------------------------------------------------
 
 
 @pytest.mark.parametrize("N", [2, 3, 5, 8])
 def test_time_to_accuracy_agrees_with_the_ode_solver(N):
-    s_Z, m, eps = 0.1, 50.0, 1e-3
+    s_Z, m, rel_tol = 0.1, 50.0, 1e-3
     rng = np.random.default_rng(N)
     r0 = s_Z * 10 ** rng.uniform(-1.5, 1, 12)
     th0 = rng.uniform(0, 2.8, 12)
-    T = time_to_accuracy_polar(r0, th0, s_Z, m, N, eps)
+    T = time_to_accuracy_polar(r0, th0, s_Z, m, N, rel_tol=rel_tol)
     assert np.all(np.isfinite(T))
     for i in range(r0.size):
-        # Just before the crossing the flow is still farther than eps, just after it is closer:
+        # Just before the crossing the flow is still farther than rel_tol, just after it is closer:
         # a window of 1e-3 T (plus 1e-3 time constants) around the quadrature's answer.
         w = 1e-3 * T[i] + 1e-3 / (m * s_Z ** (2 - 2 / N))
         run = scalar_polar_flow(r0[i : i + 1], th0[i : i + 1], s_Z, m, N, [0.0, max(T[i] - w, 1e-12), T[i] + w], rtol=1e-12)
         d = polar_distance(run.r[0], run.theta[0], s_Z) / s_Z
-        assert d[1] > eps * (1 - 1e-6) and d[2] < eps * (1 + 1e-6), (i, d, T[i])
+        assert d[1] > rel_tol * (1 - 1e-6) and d[2] < rel_tol * (1 + 1e-6), (i, d, T[i])
 
 
 def test_time_to_accuracy_edge_cases():
-    T = time_to_accuracy_polar([1.0, 1.0, 1.0], [np.pi, 0.0, 0.0], 1.0, 1.0, 3, 1e-3)
+    T = time_to_accuracy_polar([1.0, 1.0, 1.0], [np.pi, 0.0, 0.0], 1.0, 1.0, 3, rel_tol=1e-3)
     assert T[0] == np.inf and T[1] == 0.0
-    with pytest.raises(ValueError, match="epsilon"):
-        time_to_accuracy_polar([1.0], [0.5], 1.0, 1.0, 3, 2.0)
+    # only starts on the opposite ray: nothing to integrate, all never converge
+    assert np.all(time_to_accuracy_polar([1.0, 2.0], [np.pi, np.pi], 1.0, 1.0, 3, rel_tol=1e-3) == np.inf)
+    # the shape of r0 is kept
+    assert time_to_accuracy_polar(np.ones((2, 3)), np.full((2, 3), 0.5), 1.0, 1.0, 3, rel_tol=1e-3).shape == (2, 3)
+    with pytest.raises(ValueError, match=r"rel_tol must be in \(0, 1\)"):
+        time_to_accuracy_polar([1.0], [0.5], 1.0, 1.0, 3, rel_tol=2.0)
     with pytest.raises(ValueError, match="depth"):
-        time_to_accuracy_polar([1.0], [0.5], 1.0, 1.0, 1, 1e-3)
+        time_to_accuracy_polar([1.0], [0.5], 1.0, 1.0, 1, rel_tol=1e-3)
     with pytest.raises(ValueError, match="r0"):
-        time_to_accuracy_polar([0.0], [0.5], 1.0, 1.0, 3, 1e-3)
+        time_to_accuracy_polar([0.0], [0.5], 1.0, 1.0, 3, rel_tol=1e-3)
 
 
 def test_time_to_accuracy_power_laws():
     # Opposite ray: T ~ delta^-(N-2) for N >= 3 (derivation in the docstring's clock x).
     d = np.geomspace(1e-4, 1e-2, 5)
     for N in (3, 5):
-        T = time_to_accuracy_polar(np.ones_like(d), np.pi - d, 1.0, 1.0, N, 1e-3)
+        T = time_to_accuracy_polar(np.ones_like(d), np.pi - d, 1.0, 1.0, N, rel_tol=1e-3)
         slope = np.polyfit(np.log(1 / d), np.log(T), 1)[0]
         assert abs(slope - (N - 2)) <= 0.01
+
+
+# --- inputs are never changed -------------------------------------------------
+
+
+def test_inputs_are_not_changed(target1, target3):
+    W0s = sample_at_correlation(target3, [1.0, 0.5], [0.8, -0.2], 0)
+    saved = W0s.copy()
+    singular_value_velocity(W0s[0], target3, 3)
+    assert np.array_equal(W0s, saved) and W0s.flags.writeable
+    W1 = sample_at_correlation(target1, [1.0, 2.0], [0.3, 0.9], 1)
+    r, th = polar_coordinates(W1, target1)
+    r_saved, th_saved = r.copy(), th.copy()
+    time_to_accuracy_polar(r, th, target1.s_Z, target1.m, 3, rel_tol=1e-3)
+    assert np.array_equal(r, r_saved) and np.array_equal(th, th_saved)

@@ -23,10 +23,10 @@ computes
   (12) (:func:`pca_point`), which is handled as a depth-2 instance of (4) on
   the data of :func:`pca_problem`;
 * the direction of steepest descent away from the zero network (the escape
-  direction of the saddle at the origin);
-* gradient flow (13) for a stack of networks integrated together, and
-  :func:`flow_to_convergence`, which integrates a stack until every member is
-  a critical point to a stated relative tolerance.
+  direction of the saddle at the origin).
+
+Gradient flow (13) itself, for one network or a stack, is the core's
+:func:`linnet.flows.gradient_flow`.
 
 Numbering: equations (6), (10a), (10b), (11), (12), (13) and the statements
 2.1-2.8 are those of the paper's main text (Eftekhari 2020, Section 2), as
@@ -40,10 +40,9 @@ from itertools import combinations
 
 import numpy as np
 
-from ..validate import as_matrix, positive_float, positive_int
-from ..flows import MAX_STEPS, check_times as _check_times, check_tolerances as _check_tolerances, integrate_stacked
-from ..init import _haar_orthogonal, balanced_init, check_widths, numerical_rank
-from ..network import check_data, check_weights, hessian
+from ..init import balanced_init, check_widths, haar_orthogonal, numerical_rank
+from ..network import check_data, check_weights, end_to_end_stack, gradients, hessian
+from ..validate import as_matrix, positive_float, positive_int, read_only
 
 __all__ = [
     "EIG_RTOL",
@@ -78,19 +77,14 @@ __all__ = [
     "WeightPoint",
     "weight_points",
     "pca_points",
-    "stack_networks",
-    "gradient_flow_batch",
-    "BatchNetworkFlowResult",
-    "flow_to_convergence",
-    "FlowLimits",
 ]
 
 #: Relative first-order tolerance of :func:`classify`: a point is critical when
 #: ``||grad L_N|| <= GRAD_RTOL * scale`` (see :func:`relative_residual`). The
 #: critical points built by :func:`critical_points` have residuals at
-#: round-off, ~1e-16; gradient-flow limits from :func:`flow_to_convergence`
-#: are stopped at 1e-9 (its default). 1e-8 accepts both and rejects every
-#: point measured that is not critical (their residuals are O(1)).
+#: round-off, ~1e-16; gradient-flow limits at the landscape chapter's horizon
+#: must pass it (the chapter checks that they do). 1e-8 rejects every point
+#: measured that is not critical (their residuals are O(1)).
 GRAD_RTOL = 1e-8
 #: A critical point is a strict saddle when ``lambda_min(H) < -EIG_RTOL * ||H||_2``.
 #: ``eigh`` is backward stable (eigenvalue errors ~ P eps ||H||_2 ~ 1e-14 ||H||_2
@@ -112,6 +106,15 @@ GAP_RTOL = 1e-9
 
 #: The classes returned by :func:`classify` (Definitions 2.1-2.3).
 KINDS = ("global minimiser", "strict saddle", "non-strict saddle", "not critical")
+
+
+def _freeze(obj, *names: str, stacks: tuple = ()) -> None:
+    """In ``__post_init__`` of a frozen result: array fields ``names`` become read-only copies,
+    list fields ``stacks`` become tuples of read-only copies."""
+    for name in names:
+        object.__setattr__(obj, name, read_only(getattr(obj, name)))
+    for name in stacks:
+        object.__setattr__(obj, name, tuple(read_only(a) for a in getattr(obj, name)))
 
 
 # --------------------------------------------------------------------------
@@ -423,12 +426,14 @@ class FactoredResult:
     Attributes
     ----------
     A : ndarray, shape (dy, r)
+        Read-only.
     B : ndarray, shape (r, dx)
+        Read-only.
     value : float
         ``1/2 ||Y - A B X||_F^2``.
     iterations : int
     converged : bool
-        Whether the relative change of ``A B`` fell below ``tol``.
+        Whether the relative change of ``A B`` fell below ``change_rtol``.
     """
 
     A: np.ndarray
@@ -437,8 +442,11 @@ class FactoredResult:
     iterations: int
     converged: bool
 
+    def __post_init__(self):
+        _freeze(self, "A", "B")
 
-def factored_optimum(X, Y, r, *, seed=0, tol: float = 1e-12, max_iter: int = 10_000) -> FactoredResult:
+
+def factored_optimum(X, Y, r, *, seed=0, change_rtol: float = 1e-12, max_iter: int = 10_000) -> FactoredResult:
     """Solve the factored problem (10b), ``min_{A, B} 1/2 ||Y - A B X||_F^2``, numerically.
 
     ``A`` is ``dy x r`` and ``B`` is ``r x dx``; every matrix of rank ``<= r``
@@ -458,8 +466,10 @@ def factored_optimum(X, Y, r, *, seed=0, tol: float = 1e-12, max_iter: int = 10_
         Inner dimension ``>= 1``.
     seed : int or None
         Seed of the Gaussian start.
-    tol : float
-        Stop when ``||A_k B_k - A_{k-1} B_{k-1}||_F <= tol * ||A_k B_k||_F``.
+    change_rtol : float
+        Stop when the relative change of the product is small,
+        ``||A_k B_k - A_{k-1} B_{k-1}||_F <= change_rtol * ||A_k B_k||_F``
+        (a stopping rule, not an accuracy guarantee).
     max_iter : int
 
     Returns
@@ -468,23 +478,23 @@ def factored_optimum(X, Y, r, *, seed=0, tol: float = 1e-12, max_iter: int = 10_
     """
     X, Y, _ = _full_row_rank_data(X, Y)
     r = _check_rank_bound(r)
-    tol = positive_float(tol, "tol")
+    change_rtol = positive_float(change_rtol, "change_rtol")
     max_iter = positive_int(max_iter, "max_iter")
     rng = np.random.default_rng(seed)
     C, YXt = X @ X.T, Y @ X.T
     B = rng.standard_normal((r, X.shape[0]))
     W_prev = None
     converged = False
-    for k in range(1, max_iter + 1):
+    iterations = 0
+    while iterations < max_iter and not converged:
+        iterations += 1
         A = np.linalg.lstsq((B @ C @ B.T).T, (YXt @ B.T).T, rcond=None)[0].T
         B = np.linalg.lstsq(A, np.linalg.solve(C, YXt.T).T, rcond=None)[0]
         W = A @ B
-        if W_prev is not None and np.linalg.norm(W - W_prev) <= tol * np.linalg.norm(W):
-            converged = True
-            break
+        converged = W_prev is not None and bool(np.linalg.norm(W - W_prev) <= change_rtol * np.linalg.norm(W))
         W_prev = W
     value = 0.5 * float(np.sum((Y - A @ B @ X) ** 2))
-    return FactoredResult(A=A, B=B, value=value, iterations=k, converged=converged)
+    return FactoredResult(A=A, B=B, value=value, iterations=iterations, converged=converged)
 
 
 # --------------------------------------------------------------------------
@@ -515,6 +525,11 @@ def _check_subset(subset, rho: int) -> tuple[int, ...]:
     return tuple(sorted(out))
 
 
+def _end_to_end_of_subset(U, s, Vt, S: list, pinv: np.ndarray) -> np.ndarray:
+    """``W_S = (sum_{i in S} s_i u_i v_i^T) X^+`` from the triplets of ``Y P_X`` (0-based ``S``)."""
+    return ((U[:, S] * s[S]) @ Vt[S]) @ pinv
+
+
 def critical_end_to_end(X, Y, subset) -> np.ndarray:
     """The critical point of (12) built from a subset ``S`` of the singular triplets of ``Y P_X``.
 
@@ -541,8 +556,7 @@ def critical_end_to_end(X, Y, subset) -> np.ndarray:
     X, Y, _ = _full_row_rank_data(X, Y)
     U, s, Vt = target_singular_triplets(X, Y)
     S = [i - 1 for i in _check_subset(subset, s.size)]
-    M = (U[:, S] * s[S]) @ Vt[S]
-    return M @ _pseudo_inverse_rows(X)
+    return _end_to_end_of_subset(U, s, Vt, S, _pseudo_inverse_rows(X))
 
 
 @dataclass(frozen=True)
@@ -554,10 +568,10 @@ class CriticalPoint:
     subset : tuple of int
         1-based indices of the singular triplets of ``Y P_X`` kept.
     W : ndarray, shape (dy, dx)
-        End-to-end matrix ``W_S`` (:func:`critical_end_to_end`).
-    weights : list of ndarray
-        A balanced factorisation ``[W_1, ..., W_N]`` of ``W_S``
-        (:func:`linnet.init.balanced_init`).
+        End-to-end matrix ``W_S`` (:func:`critical_end_to_end`); read-only.
+    weights : tuple of ndarray
+        A balanced factorisation ``(W_1, ..., W_N)`` of ``W_S``
+        (:func:`linnet.init.balanced_init`); read-only.
     loss : float
         ``L_N`` there, ``1/2 ||Y P_Xperp||^2 + 1/2 sum_{i not in S} s_i^2``.
     rank : int
@@ -566,9 +580,12 @@ class CriticalPoint:
 
     subset: tuple
     W: np.ndarray
-    weights: list
+    weights: tuple
     loss: float
     rank: int
+
+    def __post_init__(self):
+        _freeze(self, "W", stacks=("weights",))
 
 
 def critical_points(X, Y, widths, *, seed=0) -> list[CriticalPoint]:
@@ -612,7 +629,7 @@ def critical_points(X, Y, widths, *, seed=0) -> list[CriticalPoint]:
     for k in range(0, min(r, s.size) + 1):
         for S in combinations(range(s.size), k):
             S = list(S)
-            W = ((U[:, S] * s[S]) @ Vt[S]) @ pinv
+            W = _end_to_end_of_subset(U, s, Vt, S, pinv)
             rest = [i for i in range(s.size) if i not in S]
             value = unreachable + 0.5 * float(np.sum(s[rest] ** 2))
             weights = balanced_init(W, widths, seed)
@@ -628,9 +645,7 @@ def critical_points(X, Y, widths, *, seed=0) -> list[CriticalPoint]:
 def _gradient_scale(weights, C: np.ndarray, YXt: np.ndarray) -> float:
     """Triangle-inequality size of the terms of ``dL/dW_j``: ``(||Y X^T|| + ||W|| ||X X^T||) max_j prod_{i != j} ||W_i||_2``."""
     norms = np.array([np.linalg.norm(Wj, 2) for Wj in weights])
-    W = weights[0]
-    for Wj in weights[1:]:
-        W = Wj @ W
+    W = end_to_end_stack(weights)
     others = max(float(np.prod(np.delete(norms, j))) for j in range(norms.size))
     return (np.linalg.norm(YXt) + np.linalg.norm(W) * np.linalg.norm(C, 2)) * others
 
@@ -657,12 +672,11 @@ def relative_residual(weights, X, Y) -> float:
     """
     weights = check_weights(weights)
     X, Y = check_data(X, Y, weights[0].shape[1], weights[-1].shape[0])
-    C, YXt = X @ X.T, Y @ X.T
-    grads = _stack_gradients([Wj[None] for Wj in weights], C, YXt)
+    grads = gradients(weights, X, Y)
     norm = float(np.sqrt(sum(np.sum(g**2) for g in grads)))
     if norm == 0.0:
         return 0.0
-    return norm / _gradient_scale(weights, C, YXt)
+    return norm / _gradient_scale(weights, X @ X.T, Y @ X.T)
 
 
 @dataclass(frozen=True)
@@ -685,7 +699,7 @@ class Classification:
     residual : float
         :func:`relative_residual`.
     eigenvalues : ndarray
-        Hessian spectrum, ascending (:func:`linnet.network.hessian`).
+        Hessian spectrum, ascending (:func:`linnet.network.hessian`); read-only.
     lambda_min : float
     hessian_norm : float
         ``||H||_2 = max |eigenvalue|``.
@@ -704,6 +718,9 @@ class Classification:
     hessian_norm: float
     rank: int
     second_order: bool
+
+    def __post_init__(self):
+        _freeze(self, "eigenvalues")
 
 
 def classify(
@@ -757,9 +774,7 @@ def classify(
         optimum = float(optimum)
         if not np.isfinite(optimum) or optimum < 0:
             raise ValueError(f"optimum must be a finite number >= 0 (a loss value); got {optimum!r}")
-    W = weights[0]
-    for Wj in weights[1:]:
-        W = Wj @ W
+    W = end_to_end_stack(weights)
     value = 0.5 * float(np.sum((Y - W @ X) ** 2))
     gap = value - optimum
     residual = relative_residual(weights, X, Y)
@@ -776,7 +791,6 @@ def classify(
         kind = "strict saddle"
     else:
         kind = "non-strict saddle"
-    evals.setflags(write=False)
     return Classification(
         kind=kind,
         loss=value,
@@ -922,7 +936,7 @@ def pca_point(P, Q, X) -> list[np.ndarray]:
 
 def _conditioned_matrix(n: int, rng: np.random.Generator, spread: float) -> np.ndarray:
     """``U diag(exp(u)) V^T`` with Haar ``U, V`` and ``u`` uniform on ``[-spread, spread]``."""
-    return _haar_orthogonal(n, rng) @ np.diag(np.exp(rng.uniform(-spread, spread, n))) @ _haar_orthogonal(n, rng)
+    return haar_orthogonal(n, rng) @ np.diag(np.exp(rng.uniform(-spread, spread, n))) @ haar_orthogonal(n, rng)
 
 
 def mix_layers(weights, seed, *, spread: float = 1.0) -> list[np.ndarray]:
@@ -1044,15 +1058,19 @@ class WeightPoint:
         (:func:`mix_layers` of the balanced one), ``"idle path"``
         (:func:`add_idle_path` of the balanced one) or ``"zero layers j, k"``
         (:func:`zero_layers_point`, ``W_S = 0`` only).
-    weights : list of ndarray
+    weights : tuple of ndarray
+        ``(W_1, ..., W_N)``, read-only.
     rank : int
         ``|S|``.
     """
 
     subset: tuple
     variant: str
-    weights: list
+    weights: tuple
     rank: int
+
+    def __post_init__(self):
+        _freeze(self, stacks=("weights",))
 
 
 def weight_points(X, Y, widths, *, seed=0) -> list[WeightPoint]:
@@ -1133,282 +1151,3 @@ def pca_points(X, Y, r, *, seed=0) -> list[WeightPoint]:
         z = np.linalg.svd(P)[2][-1]  # P z = 0: rank(P) = |S| < r
         out.append(WeightPoint(p.subset, "row outside X", [Qp + np.outer(z, q), P], p.rank))
     return out
-
-
-# --------------------------------------------------------------------------
-# gradient flow (13) for a stack of networks
-# --------------------------------------------------------------------------
-
-
-def _mT(A: np.ndarray) -> np.ndarray:
-    return np.swapaxes(A, -1, -2)
-
-
-def _stack_gradients(weights, C: np.ndarray, YXt: np.ndarray) -> list[np.ndarray]:
-    """``dL/dW_j`` for stacks ``W_j`` of shape (B, d_j, d_{j-1}): the chain rule of ``network.gradients``.
-
-    ``dL/dW_j = (W_N ... W_{j+1})^T G (W_{j-1} ... W_1)^T`` with ``G = W C - Y X^T``.
-    The left factors are accumulated downwards, ``L_N = G``,
-    ``L_{j} = W_{j+1}^T L_{j+1}`` (so ``L_j = (W_N ... W_{j+1})^T G``), and the
-    products below each layer upwards, skipping the identity factors: about
-    ``3N`` batched products instead of ``5N``, which is what the stacked
-    integrator spends its time on.
-    """
-    N = len(weights)
-    below = [None, weights[0]]  # below[j] = W_j ... W_1 (below[0] = I is never formed)
-    for j in range(1, N):
-        below.append(weights[j] @ below[j])
-    G = below[N] @ C - YXt
-    grads = [None] * N
-    left = G  # (W_N ... W_{j+1})^T G for j = N
-    for j in range(N, 0, -1):
-        grads[j - 1] = left if j == 1 else left @ _mT(below[j - 1])
-        if j > 1:
-            left = _mT(weights[j - 1]) @ left
-    return grads
-
-
-def stack_networks(networks) -> list[np.ndarray]:
-    """Stack ``B`` networks of equal widths into ``[W_1, ..., W_N]`` with ``W_j`` of shape (B, d_j, d_{j-1}).
-
-    Parameters
-    ----------
-    networks : sequence of list of array_like
-        ``B >= 1`` networks, each ``[W_1, ..., W_N]`` with the same shapes.
-
-    Returns
-    -------
-    list of ndarray
-    """
-    networks = list(networks)
-    if not networks:
-        raise ValueError("networks must hold at least one network; got an empty sequence")
-    checked = [check_weights(net, f"networks[{b}]") for b, net in enumerate(networks)]
-    shapes = [Wj.shape for Wj in checked[0]]
-    for b, net in enumerate(checked):
-        if [Wj.shape for Wj in net] != shapes:
-            raise ValueError(f"networks[{b}] must have the layer shapes {shapes} of networks[0]; got {[Wj.shape for Wj in net]}")
-    return [np.stack([net[j] for net in checked]) for j in range(len(shapes))]
-
-
-def _check_stack(weights, name: str) -> list[np.ndarray]:
-    if isinstance(weights, np.ndarray) or not isinstance(weights, (list, tuple)) or len(weights) == 0:
-        raise ValueError(f"{name} must be a non-empty list [W_1, ..., W_N] of stacks of shape (B, d_j, d_(j-1))")
-    out = []
-    for j, Wj in enumerate(weights):
-        arr = np.array(Wj, dtype=float)
-        if arr.ndim != 3:
-            raise ValueError(f"{name}[{j}] must be a stack of shape (B, d_j, d_(j-1)); got {arr.ndim} dimensions")
-        if not np.all(np.isfinite(arr)):
-            raise ValueError(f"{name}[{j}] must be finite")
-        out.append(arr)
-    B = out[0].shape[0]
-    if B == 0:
-        raise ValueError(f"{name} must hold at least one network (B >= 1)")
-    for j in range(1, len(out)):
-        if out[j].shape[0] != B:
-            raise ValueError(f"{name}[{j}] must hold B={B} networks like {name}[0]; got {out[j].shape[0]}")
-        if out[j].shape[2] != out[j - 1].shape[1]:
-            raise ValueError(
-                f"{name}[{j}] must have {out[j - 1].shape[1]} columns to follow {name}[{j - 1}]; got shape {out[j].shape[1:]}"
-            )
-    return out
-
-
-def _flow_rhs(shapes, cuts, C, YXt):
-    def rhs(y, rows=None):
-        # ``rows`` (indices in the stack) is passed by the stacked integrator;
-        # the gradient has no per-trajectory parameters, so it is not needed.
-        b = y.shape[0]
-        parts = np.split(y, cuts, axis=1)
-        weights = [p.reshape((b,) + s) for p, s in zip(parts, shapes)]
-        return -np.concatenate([g.reshape(b, -1) for g in _stack_gradients(weights, C, YXt)], axis=1)
-
-    return rhs
-
-
-@dataclass(frozen=True)
-class BatchNetworkFlowResult:
-    """Gradient-flow trajectories of a stack of networks.
-
-    Attributes
-    ----------
-    t : ndarray, shape (T,)
-    W : ndarray, shape (B, T, dy, dx)
-        End-to-end matrices.
-    weights : list of ndarray
-        ``weights[j - 1]`` has shape (B, T, d_j, d_{j-1}).
-    """
-
-    t: np.ndarray
-    W: np.ndarray
-    weights: list
-
-
-def gradient_flow_batch(
-    weights0, X, Y, t_eval, *, rtol: float = 1e-10, atol: float = 1e-12, max_steps: int = MAX_STEPS
-) -> BatchNetworkFlowResult:
-    """Gradient flow (13), ``dW_j/dt = -dL/dW_j``, for a stack of networks integrated together.
-
-    One vectorised DOP853 run (``linnet.flows``' stacked integrator) advances
-    all ``B`` networks, each with its own step size and error control, so a
-    trajectory is integrated as it would be alone. The right side is the
-    gradient of (4) computed from the moments ``X X^T`` and ``Y X^T``.
-
-    Parameters
-    ----------
-    weights0 : list of array_like
-        ``[W_1(0), ..., W_N(0)]`` with ``W_j(0)`` of shape (B, d_j, d_{j-1})
-        (see :func:`stack_networks`).
-    X : array_like, shape (dx, m)
-    Y : array_like, shape (dy, m)
-    t_eval : array_like, shape (T,)
-        Strictly increasing output times ``>= 0``.
-    rtol, atol : float
-        DOP853 tolerances.
-    max_steps : int
-        Cap on step attempts.
-
-    Returns
-    -------
-    BatchNetworkFlowResult
-    """
-
-    weights0 = _check_stack(weights0, "weights0")
-    X, Y = check_data(X, Y, weights0[0].shape[2], weights0[-1].shape[1])
-    t = _check_times(t_eval)
-    rtol, atol = _check_tolerances(rtol, atol)
-    max_steps = positive_int(max_steps, "max_steps")
-    B = weights0[0].shape[0]
-    shapes = [Wj.shape[1:] for Wj in weights0]
-    cuts = np.cumsum([int(np.prod(s)) for s in shapes])[:-1]
-    y0 = np.concatenate([Wj.reshape(B, -1) for Wj in weights0], axis=1)
-    ys = integrate_stacked(_flow_rhs(shapes, cuts, X @ X.T, Y @ X.T), y0, t, rtol=rtol, atol=atol, max_steps=max_steps)
-    parts = np.split(ys, cuts, axis=2)
-    weights = [p.reshape((B, t.size) + s) for p, s in zip(parts, shapes)]
-    W = weights[0]
-    for Wj in weights[1:]:
-        W = Wj @ W
-    for a in [t, W, *weights]:
-        a.setflags(write=False)
-    return BatchNetworkFlowResult(t=t, W=W, weights=weights)
-
-
-@dataclass(frozen=True)
-class FlowLimits:
-    """Where gradient flow (13) ends, for a stack of starts.
-
-    Attributes
-    ----------
-    weights : list of ndarray
-        Final ``[W_1, ..., W_N]``, ``W_j`` of shape (B, d_j, d_{j-1}).
-    W : ndarray, shape (B, dy, dx)
-        Final end-to-end matrices.
-    t : ndarray, shape (B,)
-        Time at which each trajectory was stopped.
-    residual : ndarray, shape (B,)
-        :func:`relative_residual` at the final point.
-    converged : ndarray of bool, shape (B,)
-        ``residual <= grad_rtol``.
-    """
-
-    weights: list
-    W: np.ndarray
-    t: np.ndarray
-    residual: np.ndarray
-    converged: np.ndarray
-
-
-def _stack_residuals(weights, C, YXt) -> np.ndarray:
-    grads = _stack_gradients(weights, C, YXt)
-    norm = np.sqrt(sum(np.sum(g**2, axis=(1, 2)) for g in grads))
-    out = np.zeros(norm.shape)
-    for b in np.flatnonzero(norm > 0):
-        out[b] = norm[b] / _gradient_scale([Wj[b] for Wj in weights], C, YXt)
-    return out
-
-
-def flow_to_convergence(
-    weights0,
-    X,
-    Y,
-    *,
-    t_first: float,
-    t_max: float,
-    grad_rtol: float = 1e-9,
-    rtol: float = 1e-10,
-    atol: float = 1e-12,
-    max_steps: int = MAX_STEPS,
-) -> FlowLimits:
-    """Integrate gradient flow (13) for a stack of starts until each one is critical.
-
-    The stack is integrated over ``[0, t_first]``; trajectories whose
-    :func:`relative_residual` is still above ``grad_rtol`` continue over a
-    window twice as long, and so on, until all have converged or the total
-    time reaches ``t_max``. Gradient flow converges to a critical point
-    (the loss is a polynomial, so trajectories are bounded and the
-    Lojasiewicz inequality applies), linearly near a non-degenerate one;
-    which critical point is read off from its Hessian by :func:`classify`.
-
-    Parameters
-    ----------
-    weights0 : list of array_like
-        ``[W_1(0), ..., W_N(0)]`` with ``W_j(0)`` of shape (B, d_j, d_{j-1}).
-    X : array_like, shape (dx, m)
-    Y : array_like, shape (dy, m)
-    t_first : float
-        Length of the first window, ``> 0``.
-    t_max : float
-        Largest total time, ``>= t_first``.
-    grad_rtol : float
-        Convergence threshold on the relative first-order residual,
-        ``>= rtol``: near an equilibrium the step-size controller lets an
-        explicit scheme hover at a distance set by its tolerances (with
-        ``rtol = 1e-6`` the residuals stalled near 1e-8 in our runs), so a
-        threshold below ``rtol`` may never be met.
-    rtol, atol : float
-        DOP853 tolerances.
-    max_steps : int
-        Cap on step attempts per window.
-
-    Returns
-    -------
-    FlowLimits
-    """
-    weights = _check_stack(weights0, "weights0")
-    X, Y = check_data(X, Y, weights[0].shape[2], weights[-1].shape[1])
-    t_first = positive_float(t_first, "t_first")
-    t_max = positive_float(t_max, "t_max")
-    if t_max < t_first:
-        raise ValueError(f"t_max must be >= t_first={t_first}; got {t_max}")
-    grad_rtol = positive_float(grad_rtol, "grad_rtol")
-    rtol, atol = _check_tolerances(rtol, atol)
-    if grad_rtol < rtol:
-        raise ValueError(
-            f"grad_rtol must be >= rtol={rtol:g}: an explicit integrator hovers at a distance of the order "
-            f"of its tolerance from an equilibrium (measured: residuals stall at ~rtol/100), so smaller "
-            f"residuals are never reached; got grad_rtol={grad_rtol:g}"
-        )
-    C, YXt = X @ X.T, Y @ X.T
-    B = weights[0].shape[0]
-    t = np.zeros(B)
-    residual = _stack_residuals(weights, C, YXt)
-    window = t_first
-    while True:
-        active = np.flatnonzero((residual > grad_rtol) & (t < t_max))
-        if active.size == 0:
-            break
-        span = min(window, t_max - float(t[active].min()))
-        run = gradient_flow_batch([Wj[active] for Wj in weights], X, Y, [span], rtol=rtol, atol=atol, max_steps=max_steps)
-        for j in range(len(weights)):
-            weights[j][active] = run.weights[j][:, -1]
-        t[active] += span
-        residual[active] = _stack_residuals([Wj[active] for Wj in weights], C, YXt)
-        window *= 2
-    W = weights[0]
-    for Wj in weights[1:]:
-        W = Wj @ W
-    converged = residual <= grad_rtol
-    for a in [W, t, residual, converged, *weights]:
-        a.setflags(write=False)
-    return FlowLimits(weights=weights, W=W, t=t, residual=residual, converged=converged)

@@ -51,6 +51,7 @@ import numpy as np
 
 from ..data import Target, as_target, spectral_target
 from ..flows import DEFAULT_RTOL, induced_flow, induced_velocity
+from ..init import unit_orthogonal
 from ..measure import crossing_time
 from ..theory import (
     PHASE_ONE_FACTOR,
@@ -600,13 +601,6 @@ class StableStarts:
         _freeze(self, ("W0", "alpha", "beta"))
 
 
-def _unit_orthogonal(vec: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    e = rng.standard_normal(vec.shape)
-    for _ in range(2):
-        e = e - (e @ vec) * vec
-    return e / np.linalg.norm(e)
-
-
 def random_stable_starts(
     target: Target, depth: int, count: int, seed, *, norm_ratio_range=(0.3, 100.0)
 ) -> StableStarts:
@@ -654,8 +648,8 @@ def random_stable_starts(
         p0 = p_min + (1 - p_min) * rng.uniform(0.02, 1.0)
         w = 0.0 if dy == 1 else 1.0 if dx == 1 else rng.uniform()
         a, b = p0**w, p0 ** (1 - w)
-        u = target.u if a >= 1 else a * target.u + math.sqrt(1 - a * a) * _unit_orthogonal(target.u, rng)
-        v = target.v if b >= 1 else b * target.v + math.sqrt(1 - b * b) * _unit_orthogonal(target.v, rng)
+        u = target.u if a >= 1 else a * target.u + math.sqrt(1 - a * a) * unit_orthogonal(target.u, 1, rng)[0]
+        v = target.v if b >= 1 else b * target.v + math.sqrt(1 - b * b) * unit_orthogonal(target.v, 1, rng)[0]
         s0 = target.s_Z * math.exp(rng.uniform(math.log(lo), math.log(hi)))
         W0[k] = s0 * np.outer(u, v)
     p = np.asarray(cosine_with_Z1(W0, target))

@@ -11,16 +11,16 @@ solvers themselves (those are in :mod:`linnet.flows`):
   ``M_{N,r}`` of rank-``r`` end-to-end matrices (20), that ``A_W`` maps into its
   tangent space, and a sequence in it whose limit drops rank (Lemma 3.4 role).
 * :func:`rank_one_with`, :func:`sample_set_28`: random rank-one end-to-end
-  matrices with a prescribed correlation ``u^T Z_1 v / s_Z`` and norm, and
+  matrices with a prescribed norm ratio ``s_W / s_Z`` and cosine ``u^T Z_1 v / s_Z``, and
   samples of the paper's set ``N_{N,alpha}`` (28) (membership:
   :func:`linnet.theory.in_set_28`), including its two edges;
   :func:`balanced_rank_one_networks`: balanced weights with those products.
 * :func:`sample_at_correlation`: random rank-one starts with a prescribed
-  correlation ``<W, Z> / (||W||_F s_Z)`` and norm.
-* :func:`balanced_starts`: balanced networks (14) with those end-to-end matrices.
-* :func:`time_to_accuracy_polar`: first time the scalar-output flow reaches
-  ``||W(t) - Z_1||_F <= eps s_Z`` (the time-to-epsilon maps).
-* :func:`induced_vector_field`: ``-m A_W(W - Z)`` on a grid (phase portraits).
+  norm ratio ``||W||_F / s_Z`` and correlation ``<W, Z> / (||W||_F s_Z)``.
+* :func:`polar_coordinates`, :func:`time_to_accuracy_polar`: the polar
+  coordinates of scalar-output starts, and the first time the scalar-output flow
+  reaches ``||W(t) - Z_1||_F <= rel_tol s_Z`` (the time-to-accuracy maps), by a
+  semi-analytic quadrature of this book.
 
 Provenance: (28) is the paper's set, implemented in :func:`linnet.theory.in_set_28`.
 :func:`singular_value_velocity`, :func:`tangent_residual` and
@@ -31,13 +31,18 @@ matrices; they illustrate (19) and Lemma 3.4 but are not the paper's statements
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from itertools import pairwise
+
 import numpy as np
 
-from ..validate import as_matrix, positive_float, positive_int
-from ..data import Target
-from ..flows import induced_operator, scalar_polar_flow
-from ..init import balanced_init, check_widths, numerical_rank
-from ..network import check_weights, end_to_end
+from ..data import Target, as_target
+from ..flows import RANK_ONE_RTOL
+from ..init import check_widths, numerical_rank, unit_orthogonal
+from ..measure import crossing_time, polar_distance
+from ..network import as_weight_stack
+from ..theory import radial_rate
+from ..validate import as_matrix, positive_float, positive_int, read_only
 
 __all__ = [
     "conservation_drift",
@@ -47,25 +52,30 @@ __all__ = [
     "rank_drop_sequence",
     "rank_one_with",
     "sample_set_28",
+    "Set28Sample",
     "balanced_rank_one_networks",
     "sample_at_correlation",
-    "balanced_starts",
-    "polar_distance",
     "polar_coordinates",
     "time_to_accuracy_polar",
-    "induced_vector_field",
 ]
-
-
-def _check_target(target) -> Target:
-    if not isinstance(target, Target):
-        raise ValueError(f"target must be a linnet.data.Target (see Target.from_data); got {type(target).__name__}")
-    return target
 
 
 # --------------------------------------------------------------------------
 # gradient flow: the conservation law (15)
 # --------------------------------------------------------------------------
+
+
+def _weight_trajectory(weights) -> list[np.ndarray]:
+    """``[W_1(t), ..., W_N(t)]`` as arrays ``(T, d_j, d_{j-1})`` (one trajectory), depth ``N >= 2``.
+
+    Parsed by :func:`linnet.network.as_weight_stack` with the ``T`` times as the stack axis.
+    """
+    if not isinstance(weights, (list, tuple)) or any(np.ndim(Wj) != 3 for Wj in weights):
+        raise ValueError("weights must be a list of arrays (T, d_j, d_{j-1}): W_j at T times")
+    arrays = as_weight_stack(weights, "weights")
+    if len(arrays) < 2:
+        raise ValueError(f"weights must have depth N >= 2 (D_j pairs neighbouring layers); got N = {len(arrays)}")
+    return arrays
 
 
 def conservation_drift(weights) -> np.ndarray:
@@ -85,16 +95,9 @@ def conservation_drift(weights) -> np.ndarray:
     ndarray, shape (T,)
         The drift at each time (0 at the first).
     """
-    if not isinstance(weights, (list, tuple)) or len(weights) < 2:
-        raise ValueError("weights must be a list of at least 2 arrays (T, d_j, d_{j-1}) (depth N >= 2)")
-    arrays = [np.asarray(Wj, dtype=float) for Wj in weights]
-    if any(a.ndim != 3 for a in arrays) or len({a.shape[0] for a in arrays}) != 1:
-        raise ValueError("weights must hold arrays of shape (T, d_j, d_{j-1}) with the same number T of times")
-    T = arrays[0].shape[0]
-    check_weights([a[0] for a in arrays], "weights")
-    drift = np.zeros(T)
-    for j in range(len(arrays) - 1):
-        lower, upper = arrays[j], arrays[j + 1]
+    arrays = _weight_trajectory(weights)
+    drift = np.zeros(arrays[0].shape[0])
+    for lower, upper in pairwise(arrays):
         D = np.swapaxes(upper, 1, 2) @ upper - lower @ np.swapaxes(lower, 1, 2)
         drift = np.maximum(drift, np.linalg.norm(D - D[0], axis=(1, 2)))
     return drift
@@ -117,15 +120,11 @@ def printed_15_gap(weights) -> np.ndarray:
     -------
     ndarray, shape (T,)
     """
-    if not isinstance(weights, (list, tuple)) or len(weights) < 2:
-        raise ValueError("weights must be a list of at least 2 arrays (T, d, d) (depth N >= 2)")
-    arrays = [np.asarray(Wj, dtype=float) for Wj in weights]
-    if any(a.ndim != 3 for a in arrays) or len({a.shape for a in arrays}) != 1 or arrays[0].shape[1] != arrays[0].shape[2]:
+    arrays = _weight_trajectory(weights)
+    if len({a.shape for a in arrays}) != 1 or arrays[0].shape[1] != arrays[0].shape[2]:
         raise ValueError("weights must hold arrays of one shape (T, d, d): (15) as printed needs equal widths")
-    if not all(np.all(np.isfinite(a)) for a in arrays):
-        raise ValueError("weights must be finite")
     gap = np.zeros(arrays[0].shape[0])
-    for lower, upper in zip(arrays[:-1], arrays[1:]):
+    for lower, upper in pairwise(arrays):
         P = np.swapaxes(upper, 1, 2) @ upper - np.swapaxes(lower, 1, 2) @ lower
         gap = np.maximum(gap, np.linalg.norm(P, axis=(1, 2)))
     return gap
@@ -160,12 +159,14 @@ def singular_value_velocity(W, target: Target, depth: int) -> np.ndarray:
     ndarray, shape (min(dy, dx),)
         ``d s_i / dt`` for the singular values in non-increasing order (0 where ``s_i = 0``).
     """
-    target = _check_target(target)
+    target = as_target(target)
     W = as_matrix(W, "W", shape=target.Z.shape)
     N = positive_int(depth, "depth")
     U, s, Vt = np.linalg.svd(W, full_matrices=False)
     proj = np.einsum("ai,ab,ib->i", U, target.Z, Vt)
-    return -target.m * N * s ** (2.0 - 2.0 / N) * (s - proj)
+    positive = s > 0
+    rate = np.where(positive, radial_rate(np.where(positive, s, 1.0), target.m, N), 0.0)  # m N s^(2-2/N)
+    return -rate * (s - proj)
 
 
 def tangent_residual(W, Delta, rank: int) -> float:
@@ -245,17 +246,23 @@ def rank_drop_sequence(W_limit, direction, scales) -> np.ndarray:
 # --------------------------------------------------------------------------
 
 
-def _unit_orthogonal(rng, n: int, d: int, axis: np.ndarray) -> np.ndarray:
-    """``n`` random unit vectors of length ``d`` orthogonal to the unit vector ``axis`` (zeros if ``d = 1``)."""
-    x = rng.standard_normal((n, d))
-    x -= (x @ axis)[:, None] * axis[None]
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return np.where(norms > 0, x / np.where(norms > 0, norms, 1.0), 0.0)
+def _norms_and_levels(target: Target, norm_ratios, levels, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Validate the two arrays of a rank-one sampler: norms ``k s_Z`` (``k > 0``) and levels in ``[-1, 1]``."""
+    if not target.s_Z > 0:
+        raise ValueError("target must have Z != 0 (s_Z > 0): norms are given in units of s_Z")
+    c = np.atleast_1d(np.asarray(levels, dtype=float))
+    k = np.atleast_1d(np.asarray(norm_ratios, dtype=float))
+    if c.ndim != 1 or c.size == 0 or not np.all(np.isfinite(c)) or np.any(np.abs(c) > 1):
+        raise ValueError(f"{name} must be a non-empty 1-D array of numbers in [-1, 1]")
+    if k.shape != c.shape or not np.all(np.isfinite(k)) or np.any(k <= 0):
+        raise ValueError(f"norm_ratios must be finite positive numbers with the shape of {name} {c.shape}")
+    return k * target.s_Z, c
 
 
-def rank_one_with(target: Target, correlations, norms, seed) -> np.ndarray:
-    """Random rank-one ``W = s u v^T`` with ``u^T Z_1 v / s_Z = c`` and ``s_W = s`` exactly.
+def rank_one_with(target: Target, norm_ratios, cosines, seed) -> np.ndarray:
+    """Random rank-one ``W = s u v^T`` with ``s_W = s = k s_Z`` and ``u^T Z_1 v / s_Z = c`` exactly.
 
+    ``c`` is the cosine of :func:`linnet.theory.cosine_with_Z1`:
     ``u^T Z_1 v / s_Z = (u^T u_Z)(v^T v_Z)`` for unit ``u, v``. For ``d_y = 1``
     ``u = u_Z`` and ``v^T v_Z = c``; otherwise ``u^T u_Z = c^lam``,
     ``v^T v_Z = c^(1 - lam)`` with ``lam`` uniform in ``[0, 1]`` (for ``c > 0``;
@@ -265,23 +272,18 @@ def rank_one_with(target: Target, correlations, norms, seed) -> np.ndarray:
     Parameters
     ----------
     target : Target
-    correlations : array_like, shape (n,)
+    norm_ratios : array_like, shape (n,)
+        ``k = s_W / s_Z > 0``.
+    cosines : array_like, shape (n,)
         ``c`` in ``[-1, 1]``.
-    norms : array_like, shape (n,)
-        ``s > 0``.
     seed : int or None
 
     Returns
     -------
     ndarray, shape (n, dy, dx)
     """
-    target = _check_target(target)
-    c = np.atleast_1d(np.asarray(correlations, dtype=float))
-    s = np.atleast_1d(np.asarray(norms, dtype=float))
-    if c.ndim != 1 or c.size == 0 or not np.all(np.isfinite(c)) or np.any(np.abs(c) > 1):
-        raise ValueError("correlations must be a non-empty 1-D array of numbers in [-1, 1]")
-    if s.shape != c.shape or not np.all(np.isfinite(s)) or np.any(s <= 0):
-        raise ValueError(f"norms must be finite positive numbers with the shape of correlations {c.shape}")
+    target = as_target(target)
+    s, c = _norms_and_levels(target, norm_ratios, cosines, "cosines")
     rng = np.random.default_rng(seed)
     n = c.size
     if target.dy == 1:
@@ -290,12 +292,37 @@ def rank_one_with(target: Target, correlations, norms, seed) -> np.ndarray:
         lam = rng.uniform(size=n)
         a = np.where(c > 0, np.abs(c) ** lam, 1.0)
     b = c / a
-    u = a[:, None] * target.u[None] + np.sqrt(np.maximum(1 - a * a, 0.0))[:, None] * _unit_orthogonal(rng, n, target.dy, target.u)
-    v = b[:, None] * target.v[None] + np.sqrt(np.maximum(1 - b * b, 0.0))[:, None] * _unit_orthogonal(rng, n, target.dx, target.v)
+    u = a[:, None] * target.u[None] + np.sqrt(np.maximum(1 - a * a, 0.0))[:, None] * unit_orthogonal(target.u, n, rng)
+    v = b[:, None] * target.v[None] + np.sqrt(np.maximum(1 - b * b, 0.0))[:, None] * unit_orthogonal(target.v, n, rng)
     return s[:, None, None] * u[:, :, None] * v[:, None, :]
 
 
-def sample_set_28(target: Target, alpha: float, n: int, seed, *, edge_fraction: float = 0.25, max_norm: float = 10.0):
+@dataclass(frozen=True)
+class Set28Sample:
+    """Random end-to-end matrices in ``N_{N,alpha}`` (28), from :func:`sample_set_28`.
+
+    Attributes
+    ----------
+    W : ndarray, shape (n, dy, dx)
+        Rank-one matrices in the set.
+    near_cosine_edge : ndarray of bool, shape (n,)
+        Draws placed just above the cosine edge ``c = alpha``.
+    near_norm_floor : ndarray of bool, shape (n,)
+        Draws placed just above the norm floor ``s_W = (alpha - gamma_Z) s_Z``.
+
+    The arrays are read-only.
+    """
+
+    W: np.ndarray
+    near_cosine_edge: np.ndarray
+    near_norm_floor: np.ndarray
+
+    def __post_init__(self):
+        for name in ("W", "near_cosine_edge", "near_norm_floor"):
+            object.__setattr__(self, name, read_only(getattr(self, name)))
+
+
+def sample_set_28(target: Target, alpha: float, n: int, seed, *, edge_fraction: float = 0.25, max_norm_ratio: float = 10.0):
     """Random end-to-end matrices in ``N_{N,alpha}`` (28), covering all of it and its two edges.
 
     The set asks ``c = u_W^T Z_1 v_W / s_Z > alpha`` and ``s_W > f s_Z`` with the
@@ -306,7 +333,7 @@ def sample_set_28(target: Target, alpha: float, n: int, seed, *, edge_fraction: 
       otherwise uniform in ``(alpha, 1)``;
     * its norm ``s_W``: with probability ``edge_fraction`` just above the floor,
       ``s_W = f s_Z (1 + 10^U)``; otherwise log-uniform between the floor and
-      ``max_norm s_Z`` (between ``1e-3 s_Z`` and ``max_norm s_Z`` when ``f = 0``);
+      ``max_norm_ratio s_Z`` (between ``1e-3 s_Z`` and ``max_norm_ratio s_Z`` when ``f = 0``);
 
     the two choices independent, the direction as in :func:`rank_one_with`.
 
@@ -317,16 +344,17 @@ def sample_set_28(target: Target, alpha: float, n: int, seed, *, edge_fraction: 
     n : int
     seed : int or None
     edge_fraction : float in [0, 1]
-    max_norm : float > 1
+    max_norm_ratio : float > 1
+        Largest ``s_W / s_Z`` of the bulk draws.
 
     Returns
     -------
-    W0s : ndarray, shape (n, dy, dx)
-    near_corr, near_norm : ndarray of bool, shape (n,)
-        Which draws were placed at the correlation edge and at the norm floor.
+    Set28Sample
+        ``.W`` (n, dy, dx) and which draws were placed just above the cosine
+        edge (``.near_cosine_edge``) and just above the norm floor
+        (``.near_norm_floor``).
     """
-    target = _check_target(target)
-    target.require_unique_Z1()
+    target = as_target(target, unique_Z1=True)
     a = float(alpha)
     g = target.gamma
     if not (np.isfinite(a) and g < a < 1):
@@ -334,9 +362,9 @@ def sample_set_28(target: Target, alpha: float, n: int, seed, *, edge_fraction: 
     n = positive_int(n, "n")
     if not 0 <= edge_fraction <= 1:
         raise ValueError(f"edge_fraction must be in [0, 1]; got {edge_fraction!r}")
-    max_norm = positive_float(max_norm, "max_norm")
-    if max_norm <= 1:
-        raise ValueError(f"max_norm must be > 1 (in units of s_Z); got {max_norm!r}")
+    max_norm_ratio = positive_float(max_norm_ratio, "max_norm_ratio")
+    if max_norm_ratio <= 1:
+        raise ValueError(f"max_norm_ratio must be > 1 (s_W / s_Z); got {max_norm_ratio!r}")
     rng = np.random.default_rng(seed)
     near_c = rng.uniform(size=n) < edge_fraction
     near_s = rng.uniform(size=n) < edge_fraction
@@ -344,10 +372,10 @@ def sample_set_28(target: Target, alpha: float, n: int, seed, *, edge_fraction: 
     c = np.minimum(c, 1.0)
     floor = a - g
     low = np.log(floor) if floor > 0 else np.log(1e-3)
-    bulk = np.exp(rng.uniform(low, np.log(max_norm), n))
-    s = np.where(near_s & (floor > 0), floor * (1 + 10 ** rng.uniform(-6, -2, n)), bulk) * target.s_Z
-    W = rank_one_with(target, c, s, int(rng.integers(2**31)))
-    return W, near_c, near_s & (floor > 0)
+    bulk = np.exp(rng.uniform(low, np.log(max_norm_ratio), n))
+    ratio = np.where(near_s & (floor > 0), floor * (1 + 10 ** rng.uniform(-6, -2, n)), bulk)
+    W = rank_one_with(target, ratio, c, int(rng.integers(2**31)))
+    return Set28Sample(W=W, near_cosine_edge=near_c, near_norm_floor=near_s & (floor > 0))
 
 
 def balanced_rank_one_networks(W0s, widths, seed) -> list[np.ndarray]:
@@ -361,7 +389,7 @@ def balanced_rank_one_networks(W0s, widths, seed) -> list[np.ndarray]:
     Parameters
     ----------
     W0s : array_like, shape (B, dy, dx)
-        Each of rank one (checked to ``RANK_ONE_RTOL`` of :mod:`linnet.theory`).
+        Each of rank one (checked to ``RANK_ONE_RTOL`` of :mod:`linnet.flows`).
     widths : sequence of int
         ``[dx, d_1, ..., dy]``.
     seed : int or None
@@ -371,8 +399,6 @@ def balanced_rank_one_networks(W0s, widths, seed) -> list[np.ndarray]:
     list of ndarray
         ``weights[j - 1]`` of shape ``(B, d_j, d_{j-1})``.
     """
-    from ..theory import RANK_ONE_RTOL
-
     W0s = np.asarray(W0s, dtype=float)
     if W0s.ndim != 3 or W0s.shape[0] == 0 or not np.all(np.isfinite(W0s)):
         raise ValueError(f"W0s must be a finite array of shape (B >= 1, dy, dx); got shape {W0s.shape}")
@@ -399,26 +425,27 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return x / np.linalg.norm(x, axis=-1, keepdims=True)
 
 
-def sample_at_correlation(target: Target, levels, norms, seed) -> np.ndarray:
-    """Random rank-one matrices ``W = s u v^T`` with ``<W, Z> = c s s_Z`` exactly.
+def sample_at_correlation(target: Target, norm_ratios, correlations, seed) -> np.ndarray:
+    """Random rank-one matrices ``W = s u v^T`` with ``s = k s_Z`` and ``<W, Z> = c s s_Z`` exactly.
 
-    For each level ``c`` and norm ``s`` a random pair ``(u_r, v_r)`` of unit
+    ``c`` is the correlation of :func:`linnet.theory.correlation_with_target`.
+    For each correlation ``c`` and norm ``s`` a random pair ``(u_r, v_r)`` of unit
     vectors is drawn (uniform on the spheres); ``u_r`` is flipped if needed to
     lie on the side of ``u_e = sign(c) u_Z`` and ``v_r`` so that
     ``u_r^T Z v_r`` and ``c`` have opposite signs. Along the path
     ``u(l) ~ (1 - l) u_e + l u_r``, ``v(l) ~ (1 - l) v_Z + l v_r`` from the
     extreme point ``u_e = sign(c) u_Z`` (correlation ``sign(c)``) the correlation
     ``u^T Z v / s_Z`` passes through ``c``; bisection (60 halvings) finds it.
-    Levels ``c = +-1`` give ``+-s Z_1 / s_Z``.
+    Correlations ``c = +-1`` give ``+-s Z_1 / s_Z``.
 
     Parameters
     ----------
     target : Target
         ``s_Z > 0``.
-    levels : array_like, shape (n,)
-        Correlations ``c in [-1, 1]`` (``rho(W) / s_Z``).
-    norms : array_like, shape (n,)
-        ``||W||_F > 0``.
+    norm_ratios : array_like, shape (n,)
+        ``k = ||W||_F / s_Z > 0``.
+    correlations : array_like, shape (n,)
+        ``c in [-1, 1]`` (``rho(W) / s_Z``).
     seed : int or None
 
     Returns
@@ -426,15 +453,8 @@ def sample_at_correlation(target: Target, levels, norms, seed) -> np.ndarray:
     ndarray, shape (n, dy, dx)
         Rank one, ``<W, Z> / (||W||_F s_Z) = c`` to about 1e-15.
     """
-    target = _check_target(target)
-    c = np.atleast_1d(np.asarray(levels, dtype=float))
-    s = np.atleast_1d(np.asarray(norms, dtype=float))
-    if c.ndim != 1 or c.size == 0 or not np.all(np.isfinite(c)) or np.any(np.abs(c) > 1):
-        raise ValueError("levels must be a non-empty 1-D array of numbers in [-1, 1]")
-    if s.shape != c.shape or not np.all(np.isfinite(s)) or np.any(s <= 0):
-        raise ValueError(f"norms must be finite positive numbers with the shape of levels {c.shape}")
-    if target.s_Z == 0:
-        raise ValueError("target must have Z != 0")
+    target = as_target(target)
+    s, c = _norms_and_levels(target, norm_ratios, correlations, "correlations")
     rng = np.random.default_rng(seed)
     n, (dy, dx) = c.size, target.Z.shape
     Z, s_Z = target.Z, target.s_Z
@@ -468,47 +488,9 @@ def sample_at_correlation(target: Target, levels, norms, seed) -> np.ndarray:
     return s[:, None, None] * u[:, :, None] * v[:, None, :]
 
 
-def balanced_starts(W0s, widths, seed) -> tuple[list[list[np.ndarray]], np.ndarray]:
-    """Balanced networks (14) with end-to-end matrices ``W0s`` (Arora et al., Procedure 1).
-
-    Parameters
-    ----------
-    W0s : array_like, shape (B, dy, dx)
-    widths : sequence of int
-        ``[dx, d_1, ..., dy]``, every hidden width at least the rank of each start.
-    seed : int
-        Start ``b`` uses ``seed + b`` for its mixing matrices.
-
-    Returns
-    -------
-    networks : list of list of ndarray
-        ``networks[b] = [W_1, ..., W_N]`` from :func:`linnet.init.balanced_init`.
-    products : ndarray, shape (B, dy, dx)
-        Their end-to-end matrices (equal to ``W0s`` up to round-off).
-    """
-    W0s = np.asarray(W0s, dtype=float)
-    if W0s.ndim != 3 or W0s.shape[0] == 0:
-        raise ValueError(f"W0s must have shape (B >= 1, dy, dx); got {W0s.shape}")
-    check_widths(widths)
-    seed = positive_int(seed, "seed", minimum=0)
-    networks = [balanced_init(W0, widths, seed + b) for b, W0 in enumerate(W0s)]
-    return networks, np.stack([end_to_end(net) for net in networks])
-
-
 # --------------------------------------------------------------------------
-# scalar output: time to accuracy epsilon
+# scalar output: time to accuracy
 # --------------------------------------------------------------------------
-
-
-def polar_distance(r, theta, s_Z):
-    """``||W - Z_1||_F`` for ``d_y = 1`` in the polar coordinates of :func:`linnet.flows.scalar_polar_flow`.
-
-    ``||W - Z||^2 = r^2 + s_Z^2 - 2 r s_Z cos(theta)`` (``Z = Z_1`` for one output).
-    """
-    r = np.asarray(r, dtype=float)
-    theta = np.asarray(theta, dtype=float)
-    s_Z = positive_float(s_Z, "s_Z")
-    return np.sqrt(np.maximum(r * r + s_Z * s_Z - 2 * r * s_Z * np.cos(theta), 0.0))
 
 
 def polar_coordinates(W, target: Target):
@@ -529,25 +511,31 @@ def polar_coordinates(W, target: Target):
     -------
     r, theta : ndarray, shape (k,)
     """
-    target = _check_target(target)
+    target = as_target(target)
     if target.dy != 1:
         raise ValueError(f"target must have d_y = 1 (polar coordinates are for scalar outputs); got d_y = {target.dy}")
     W = np.asarray(W, dtype=float)
     if W.ndim != 3 or W.shape[1:] != target.Z.shape or W.shape[0] == 0 or not np.all(np.isfinite(W)):
         raise ValueError(f"W must be a finite array of shape (k >= 1, 1, {target.dx}); got shape {W.shape}")
+    if not target.s_Z > 0:
+        raise ValueError("target must have Z != 0 (s_Z > 0): the angle to Z is undefined for Z = 0")
     r = np.linalg.norm(W, axis=(1, 2))
     if np.any(r == 0):
         raise ValueError("W must be nonzero: the angle of the zero matrix is undefined")
-    cos = np.einsum("kij,ij->k", W, target.Z1) / (r * target.s_Z)
-    return r, np.arccos(np.clip(cos, -1.0, 1.0))
+    # theta = atan2(|part of W orthogonal to Z|, <W, Z> / s_Z): accurate to round-off
+    # near 0 and pi too, where arccos of the cosine loses half the digits.
+    direction = target.Z1 / target.s_Z
+    along = np.einsum("kij,ij->k", W, direction)
+    across = np.linalg.norm(W - along[:, None, None] * direction, axis=(1, 2))
+    return r, np.arctan2(across, along)
 
 
 def _log_cosh(x: np.ndarray) -> np.ndarray:
     return np.logaddexp(x, -x) - np.log(2.0)
 
 
-def time_to_accuracy_polar(r0, theta0, s_Z, m, depth, epsilon, *, points: int = 2000, max_time: float = np.inf):
-    """First time with ``||W(t) - Z_1||_F <= epsilon s_Z`` for the scalar-output flow (17).
+def time_to_accuracy_polar(r0, theta0, s_Z, m, depth, *, rel_tol, points: int = 2000, max_time: float = np.inf):
+    """First time with ``||W(t) - Z_1||_F <= rel_tol s_Z`` for the scalar-output flow (17).
 
     Semi-analytic, so that times of any size come out accurately (an explicit
     integrator needs ``~ m s_Z t`` steps to reach time ``t`` once a trajectory
@@ -562,7 +550,11 @@ def time_to_accuracy_polar(r0, theta0, s_Z, m, depth, epsilon, *, points: int = 
       ``q(x) cosh^N x = q_0 cosh^N x_0 + (N/s_Z) int_{x_0}^x cosh^N y dy``, with the
       integral in closed form (binomial expansion of ``cosh^N``);
     * ``t(x) = (1/(m s_Z)) int_{x_0}^x q(y)^{1-2/N} dy``, by the trapezoid rule
-      for ``log`` of the integrand (exact for exponentials) on ``points`` nodes.
+      for ``log`` of the integrand (exact for exponentials) on ``points`` nodes;
+    * the first node with ``||W - Z_1||_F <= rel_tol s_Z`` (distance by
+      :func:`linnet.measure.polar_distance`) is found by
+      :func:`linnet.measure.crossing_time`, interpolating ``log`` of the
+      distance linearly in ``t`` between the bracketing nodes.
 
     Parameters
     ----------
@@ -573,8 +565,8 @@ def time_to_accuracy_polar(r0, theta0, s_Z, m, depth, epsilon, *, points: int = 
         ``||Z|| > 0`` and the number of examples.
     depth : int
         ``N >= 2``.
-    epsilon : float
-        ``0 < epsilon < 1``: accuracy relative to ``s_Z``.
+    rel_tol : float
+        ``0 < rel_tol < 1``: the accuracy ``||W - Z_1||_F / s_Z`` to reach.
     points : int
         Nodes of the quadrature per start (relative error of the times
         ``~1e-5`` at the default; see the tests).
@@ -584,7 +576,12 @@ def time_to_accuracy_polar(r0, theta0, s_Z, m, depth, epsilon, *, points: int = 
     Returns
     -------
     ndarray, shape of ``r0``
-        The times (0 for starts already within ``epsilon s_Z``).
+        The times (0 for starts already within ``rel_tol s_Z``).
+
+    See Also
+    --------
+    linnet.measure.polar_time_to_accuracy : the same time read off a trajectory
+        integrated by :func:`linnet.flows.scalar_polar_flow` at given output times.
     """
     r0 = np.asarray(r0, dtype=float)
     theta0 = np.asarray(theta0, dtype=float)
@@ -597,9 +594,9 @@ def time_to_accuracy_polar(r0, theta0, s_Z, m, depth, epsilon, *, points: int = 
     s_Z = positive_float(s_Z, "s_Z")
     m = positive_float(m, "m")
     N = positive_int(depth, "depth", minimum=2)
-    eps = positive_float(epsilon, "epsilon")
-    if eps >= 1:
-        raise ValueError(f"epsilon must be in (0, 1); got {epsilon!r}")
+    rel_tol = positive_float(rel_tol, "rel_tol")
+    if rel_tol >= 1:
+        raise ValueError(f"rel_tol must be in (0, 1); got {rel_tol!r}")
     K = positive_int(points, "points", minimum=100)
     max_time = positive_float(max_time, "max_time") if np.isfinite(max_time) else np.inf
 
@@ -610,8 +607,9 @@ def time_to_accuracy_polar(r0, theta0, s_Z, m, depth, epsilon, *, points: int = 
     with np.errstate(divide="ignore"):
         x0 = np.minimum(-np.log(np.tan(th / 2)), 40.0)  # theta0 = 0: tanh(40) = 1 exactly
     lq0 = -np.log(rr)
-    span = np.abs(x0) + np.maximum(0.0, lq0 + np.log(s_Z)) / N + 2 * np.log(4 / eps) + 5.0
-    x = x0[:, None] + span[:, None] * np.linspace(0.0, 1.0, K)[None]
+    span = np.abs(x0) + np.maximum(0.0, lq0 + np.log(s_Z)) / N + 2 * np.log(4 / rel_tol) + 5.0
+    u = np.linspace(0.0, 1.0, K)  # the node parameter, common to every start
+    x = x0[:, None] + span[:, None] * u[None]
     lcx = _log_cosh(x)
     # q cosh^N x = q0 cosh^N x0 + (N/s_Z) [F(x) - F(x0)], F' = cosh^N, all divided by cosh^N x.
     first = np.exp(lq0[:, None] + N * (_log_cosh(x0)[:, None] - lcx))
@@ -630,19 +628,19 @@ def time_to_accuracy_polar(r0, theta0, s_Z, m, depth, epsilon, *, points: int = 
     small = np.abs(dg) < 1e-8
     ratio = np.where(small, 1.0 + dg / 2, np.expm1(dg) / np.where(small, 1.0, dg))
     t = np.concatenate([np.zeros((x.shape[0], 1)), np.cumsum(h * np.exp(g[:, :-1]) * ratio, axis=1)], axis=1) / (m * s_Z)
-    r = 1.0 / q
-    d = np.sqrt(np.maximum(r * r + s_Z * s_Z - 2 * r * s_Z * np.tanh(x), 0.0)) / s_Z
-    below = d <= eps
-    hit = below.any(axis=1)
-    k1 = np.argmax(below, axis=1)
+    # cos(theta) = tanh(x) <=> theta = 2 arctan(e^-x); the distance without cancellation.
+    d = polar_distance(1.0 / q, 2.0 * np.arctan(np.exp(-x)), s_Z) / s_Z
+    # The first node with d <= rel_tol, by linnet's crossing time on the common node
+    # parameter u (0 if the start is within rel_tol, inf if never reached, log-linear
+    # interpolation of d between the bracketing nodes), then mapped to time by
+    # interpolating t(u) linearly on that interval: log-linear interpolation of d in t.
+    u_cross = crossing_time(u, d, rel_tol)
     res = np.full(rr.size, np.inf)
-    res[hit & (k1 == 0)] = 0.0
-    rows = np.flatnonzero(hit & (k1 > 0))
+    rows = np.flatnonzero(np.isfinite(u_cross))
     if rows.size:
-        kk = k1[rows]
-        d0, d1 = np.log(d[rows, kk - 1]), np.log(np.maximum(d[rows, kk], 1e-300))
-        frac = np.clip((d0 - np.log(eps)) / np.where(d0 > d1, d0 - d1, 1.0), 0.0, 1.0)
-        res[rows] = t[rows, kk - 1] + frac * (t[rows, kk] - t[rows, kk - 1])
+        j = np.clip(np.searchsorted(u, u_cross[rows], side="right"), 1, K - 1)
+        frac = (u_cross[rows] - u[j - 1]) / (u[j] - u[j - 1])
+        res[rows] = t[rows, j - 1] + frac * (t[rows, j] - t[rows, j - 1])
     res[res > max_time] = np.inf
     out[ok] = res
     return out.reshape(r0.shape)
@@ -652,34 +650,3 @@ def _log_binom(n: int, k: int) -> float:
     from math import lgamma
 
     return lgamma(n + 1) - lgamma(k + 1) - lgamma(n - k + 1)
-
-
-# --------------------------------------------------------------------------
-# phase portraits
-# --------------------------------------------------------------------------
-
-
-def induced_vector_field(points, target: Target, depth: int) -> np.ndarray:
-    """The velocity ``-m A_W(W - Z)`` of the induced flow (17) at each of ``points``.
-
-    Parameters
-    ----------
-    points : array_like, shape (K, dy, dx)
-        End-to-end matrices; ``A_W`` is evaluated by
-        :func:`linnet.flows.induced_operator` (range-restricted powers).
-    target : Target
-    depth : int
-        ``N >= 1``.
-
-    Returns
-    -------
-    ndarray, shape (K, dy, dx)
-    """
-    target = _check_target(target)
-    P = np.asarray(points, dtype=float)
-    if P.ndim != 3 or P.shape[1:] != target.Z.shape or P.shape[0] == 0:
-        raise ValueError(f"points must have shape (K >= 1, {target.dy}, {target.dx}); got {P.shape}")
-    if not np.all(np.isfinite(P)):
-        raise ValueError("points must be finite")
-    N = positive_int(depth, "depth")
-    return np.stack([-target.m * induced_operator(W, N, W - target.Z) for W in P])
