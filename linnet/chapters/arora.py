@@ -10,26 +10,29 @@ constant. It is the loss (4) of the book divided by ``m``: gradient descent on
 ``l`` with step ``eta`` is gradient descent on (4) with step ``eta / m``, and
 ``Phi`` is the ``Z`` of eq. (25).
 
-This module holds what the chapter on that paper computes:
+This module holds what the chapter on that paper computes, on the building
+blocks of the core (the stack parser, end-to-end products, the batched chain
+rule and the balancedness of :mod:`linnet.network`; the flows; the theory):
 
-* :func:`batched_gradients`: the layer gradients of ``l`` for a whole stack of
-  networks at once (checked in the tests against
-  :func:`linnet.network.gradients`);
 * :func:`batched_descent`: gradient descent on a stack of runs (starts x learning
   rates x seeds) advanced together, each run stopped as soon as it reaches
-  ``l <= epsilon``, diverges, or can no longer be the fastest of its group;
-  optional records of the loss and of the balancedness, and the per-step
-  decrease of Lemma 1;
+  ``l <= loss_tol``, diverges, or can no longer be the fastest of its group.
+  It is built from parts that can be read (and are tested) one by one:
+  :func:`prepare_descent` (validation, one setting per run, the reduced input
+  coordinates of :func:`reduced_input_basis`), one gradient step of the
+  active runs, :func:`stop_reasons` (the stopping rules) and the optional
+  records (:class:`LossTrace`, :class:`BalanceTrace`, :class:`Lemma1Check`,
+  the smallest ``sigma_min`` along each run) gathered in :class:`DescentRecords`;
 * :func:`fastest_over_learning_rates`: the protocol of their Figure 1,
-  iterations to ``epsilon`` with the best learning rate of a grid;
+  iterations to ``loss_tol`` with the best learning rate of a grid;
 * :func:`procedure_1`: their balanced initialisation, literally (SVD, ``Sigma^{1/N}``
   split, zero padding); :func:`linnet.init.balanced_init` adds random
   orthogonal mixing between layers;
 * Monte Carlo estimates of the probabilities of Claims 2 and 3
   (:func:`balancedness_probability`, :func:`margin_probability`) and their
   exact counterparts (:func:`expected_imbalance_sq`, :func:`margin_probability_exact`);
-* starts for Theorem 1 (:func:`margin_start`) and the gradient-flow time to
-  accuracy for scalar outputs (:func:`polar_time_to_accuracy`).
+* starts for Theorem 1 (:func:`margin_start`), and :func:`pad_networks`, which
+  lets networks of several widths share one stack exactly.
 
 Provenance: the setting, the conditions of Theorem 1 and its balancedness
 bound are confirmed by the summary page of Arora et al. and by Eftekhari's
@@ -41,31 +44,46 @@ derivations, checked against Monte Carlo in ``tests/test_arora.py``.
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..validate import as_matrix, positive_float, positive_int
-from ..flows import scalar_polar_flow
 from ..init import balanced_init, check_widths
+from ..network import (
+    as_weight_stack,
+    balancedness_stack,
+    end_to_end_stack,
+    layer_gradients_stack,
+)
+from ..validate import (
+    as_matrix,
+    as_matrix_stack,
+    positive_float,
+    positive_int,
+    read_only,
+)
 
 __all__ = [
     "STATUSES",
     "DescentBatch",
+    "DescentRecords",
+    "DescentSetup",
+    "LossTrace",
+    "BalanceTrace",
+    "Lemma1Check",
     "FastestRates",
     "MonteCarloEstimate",
-    "as_weight_stack",
-    "batched_gradients",
-    "end_to_end_stack",
     "batched_descent",
+    "prepare_descent",
+    "reduced_input_basis",
+    "stop_reasons",
     "fastest_over_learning_rates",
-    "stack_networks",
+    "pad_networks",
     "procedure_1",
     "gaussian_starts",
     "balanced_gaussian_starts",
-    "balancedness_stack",
     "perturb_to_balancedness",
     "margin_start",
     "claim_2_bound",
@@ -74,12 +92,11 @@ __all__ = [
     "margin_probability_exact",
     "expected_imbalance_sq",
     "imbalance_sq_stack",
-    "polar_time_to_accuracy",
 ]
 
 #: Final state of a run of :func:`batched_descent`.
-#: ``converged``: ``l <= epsilon`` reached; ``diverged``: the loss blew up;
-#: ``capped``: ``max_iter`` steps taken without reaching ``epsilon``;
+#: ``converged``: ``l <= loss_tol`` reached; ``diverged``: the loss blew up;
+#: ``capped``: ``max_iter`` steps taken without reaching ``loss_tol``;
 #: ``pruned``: stopped because another run of its group converged first.
 STATUSES = ("converged", "diverged", "capped", "pruned")
 
@@ -93,64 +110,12 @@ DIVERGENCE_FACTOR = 1e6
 # --------------------------------------------------------------------------
 
 
-def as_weight_stack(weights, name: str = "weights") -> list[np.ndarray]:
-    """Validate ``[W_1, ..., W_N]`` given as matrices (one network) or stacks (``B`` networks).
-
-    Parameters
-    ----------
-    weights : sequence of array_like
-        Each ``W_j`` of shape ``(d_j, d_{j-1})`` or ``(B, d_j, d_{j-1})``, all
-        with the same leading ``B``; consecutive shapes must chain.
-    name : str
-        Parameter name used in the error messages.
-
-    Returns
-    -------
-    list of ndarray
-        Float copies of shape ``(B, d_j, d_{j-1})`` (``B = 1`` for matrices).
-
-    Raises
-    ------
-    ValueError
-        If ``weights`` is not a non-empty sequence, an entry is not finite or
-        not 2-D/3-D, the stack sizes differ, or the shapes do not chain.
-    """
-    if isinstance(weights, np.ndarray) or not isinstance(weights, Sequence) or len(weights) < 1:
-        raise ValueError(f"{name} must be a non-empty list [W_1, ..., W_N] of matrices or stacks of matrices")
-    out = []
-    for j, Wj in enumerate(weights):
-        arr = np.array(Wj, dtype=float)
-        if arr.ndim == 2:
-            arr = arr[None]
-        if arr.ndim != 3:
-            raise ValueError(f"{name}[{j}] must be a matrix or a stack (B, d_j, d_j-1); got {arr.ndim} dimensions")
-        if not np.all(np.isfinite(arr)):
-            raise ValueError(f"{name}[{j}] must be finite; it has NaN or infinite entries")
-        out.append(arr)
-    B = out[0].shape[0]
-    for j, arr in enumerate(out):
-        if arr.shape[0] != B:
-            raise ValueError(f"{name}[{j}] must stack {B} matrices like {name}[0]; got {arr.shape[0]}")
-        if j > 0 and arr.shape[2] != out[j - 1].shape[1]:
-            raise ValueError(
-                f"{name}[{j}] must have {out[j - 1].shape[1]} columns to follow {name}[{j - 1}]; "
-                f"got shape {arr.shape[1:]}"
-            )
-    return out
-
-
 def _phi_stack(Phi, B: int, shape: tuple[int, int]) -> np.ndarray:
-    arr = np.asarray(Phi, dtype=float)
-    if arr.ndim == 2:
-        arr = arr[None]
-    if arr.ndim != 3 or arr.shape[1:] != shape or arr.shape[0] not in (1, B):
-        raise ValueError(
-            f"Phi must have shape {shape} (the shape of the end-to-end matrix) or ({B}, {shape[0]}, {shape[1]}); "
-            f"got {np.shape(Phi)}"
-        )
-    if not np.all(np.isfinite(arr)):
-        raise ValueError("Phi must be finite; it has NaN or infinite entries")
-    return np.ascontiguousarray(np.broadcast_to(arr, (B,) + shape))
+    """``Phi`` (one matrix, or one per run) as a stack ``(B, d_N, d_0)`` (a copy)."""
+    arr, single = as_matrix_stack(Phi, "Phi", shape)
+    if not single and arr.shape[0] != B:
+        raise ValueError(f"Phi must be one matrix {shape} or a stack of {B} (one per run); got {arr.shape[0]}")
+    return np.repeat(arr, B, axis=0) if single else arr
 
 
 def _per_run(value, B: int, name: str, *, allow_zero: bool = False) -> np.ndarray:
@@ -166,111 +131,13 @@ def _per_run(value, B: int, name: str, *, allow_zero: bool = False) -> np.ndarra
 
 
 # --------------------------------------------------------------------------
-# kernels
+# small measurements on stacks
 # --------------------------------------------------------------------------
 
 
-def _mT(A: np.ndarray) -> np.ndarray:
-    return A.mT
-
-
-def _forward(ws: list[np.ndarray]) -> tuple[np.ndarray, list]:
-    """End-to-end matrices and the products above each layer, ``S[j] = W_N ... W_{j+2}`` (0-based ``j``).
-
-    ``S[N-1]`` is None (the identity). Computed from the output side, so the cost
-    is ``d_N sum_j d_j d_{j-1}`` per network: cheap for few outputs.
-    """
-    N = len(ws)
-    above: list = [None] * N
-    cur = ws[-1]
-    for j in range(N - 2, -1, -1):
-        above[j] = cur
-        cur = cur @ ws[j]
-    return cur, above
-
-
-def _scaled_gradients(ws, above, G, scale, out) -> list[np.ndarray]:
-    """``scale[b] * dl/dW_j`` for a stack, written into ``out[j]``; ``G = dl/dW = W - Phi``.
-
-    The chain rule ``dl/dW_j = (W_N...W_{j+1})^T G (W_{j-1}...W_1)^T``, evaluated
-    as ``(scale S_j)^T P_j`` with ``S_j = W_N...W_{j+1}`` (from :func:`_forward`)
-    and ``P_j = G W_1^T ... W_{j-1}^T``: the scale multiplies the thin factor
-    and, for one output, the product is an outer product of two vectors. This
-    is the only implementation of the gradient in this module.
-    """
-    P = G
-    scale = scale[:, None, None]
-    for j, Wj in enumerate(ws):
-        if above[j] is None:
-            np.multiply(P, scale, out=out[j])
-        elif G.shape[1] == 1 and Wj[0].size >= 256:  # outer products: einsum is faster on large layers
-            np.einsum("bi,bj->bij", (above[j] * scale)[:, 0, :], P[:, 0, :], out=out[j])
-        elif G.shape[1] == 1:
-            np.multiply((above[j] * scale).mT, P, out=out[j])
-        else:
-            np.matmul(_mT(above[j] * scale), P, out=out[j])
-        if j + 1 < len(ws):
-            P = P @ _mT(Wj)
-    return out
-
-
-def batched_gradients(weights, Phi) -> list[np.ndarray]:
-    """Layer gradients of ``l = 1/2 ||W_N ... W_1 - Phi||_F^2`` for a stack of networks.
-
-    With ``W = W_N ... W_1`` and ``G = W - Phi`` (the gradient of ``l`` in ``W``),
-    ``dl/dW_j = (W_N ... W_{j+1})^T G (W_{j-1} ... W_1)^T``: the chain rule of
-    :func:`linnet.network.gradients` for whitened data, divided by ``m``.
-
-    Parameters
-    ----------
-    weights : list of array_like
-        ``[W_1, ..., W_N]``, matrices or stacks ``(B, d_j, d_{j-1})``.
-    Phi : array_like, shape (d_N, d_0) or (B, d_N, d_0)
-
-    Returns
-    -------
-    list of ndarray
-        ``[dl/dW_1, ..., dl/dW_N]``, each of shape ``(B, d_j, d_{j-1})``.
-    """
-    ws = as_weight_stack(weights)
-    B = ws[0].shape[0]
-    Phi = _phi_stack(Phi, B, (ws[-1].shape[1], ws[0].shape[2]))
-    W, above = _forward(ws)
-    return _scaled_gradients(ws, above, W - Phi, np.ones(B), [np.empty_like(Wj) for Wj in ws])
-
-
-def end_to_end_stack(weights) -> np.ndarray:
-    """End-to-end matrices ``W_N ... W_1`` (eq. 3) of a stack of networks, shape ``(B, d_N, d_0)``."""
-    return _forward(as_weight_stack(weights))[0]
-
-
-def balancedness_stack(weights) -> tuple[np.ndarray, np.ndarray]:
-    """``delta = max_j ||W_{j+1}^T W_{j+1} - W_j W_j^T||_F`` and ``min_j ||W_j W_j^T||_F`` for a stack.
-
-    The first is the smallest ``delta`` of Definition 1 (as
-    :func:`linnet.theory.delta_balancedness`, for ``B`` networks at once); the
-    second is the weight magnitude Figure 1(c) of Arora et al. compares it with.
-
-    Parameters
-    ----------
-    weights : list of array_like
-        Matrices or stacks ``(B, d_j, d_{j-1})``.
-
-    Returns
-    -------
-    delta, min_gram : ndarray of shape (B,)
-    """
-    return _balance(as_weight_stack(weights))
-
-
-def _balance(ws) -> tuple[np.ndarray, np.ndarray]:
-    B = ws[0].shape[0]
-    grams = [Wj @ _mT(Wj) for Wj in ws]
-    min_gram = np.min([np.linalg.norm(g, axis=(1, 2)) for g in grams], axis=0)
-    delta = np.zeros(B)
-    for j in range(len(ws) - 1):
-        delta = np.maximum(delta, np.linalg.norm(_mT(ws[j + 1]) @ ws[j + 1] - grams[j], axis=(1, 2)))
-    return delta, min_gram
+def _min_gram(ws) -> np.ndarray:
+    """``min_j ||W_j W_j^T||_F`` for every network of a stack ``(B,)``: the weight magnitude of Figure 1(c)."""
+    return np.min([np.linalg.norm(Wj @ Wj.mT, axis=(1, 2)) for Wj in ws], axis=0)
 
 
 def _sigma_min_stack(W: np.ndarray) -> np.ndarray:
@@ -278,89 +145,520 @@ def _sigma_min_stack(W: np.ndarray) -> np.ndarray:
     dN, d0 = W.shape[1:]
     if min(dN, d0) == 1:
         return np.sqrt(np.einsum("bij,bij->b", W, W))
-    gram = W @ _mT(W) if dN <= d0 else _mT(W) @ W
+    gram = W @ W.mT if dN <= d0 else W.mT @ W
     return np.sqrt(np.maximum(np.linalg.eigvalsh(gram)[:, 0], 0.0))
 
 
-def _reduce_inputs(ws, Phi):
+# --------------------------------------------------------------------------
+# batched gradient descent, in parts:
+#   1. input preparation      prepare_descent -> DescentSetup (validated, per run, reduced coordinates)
+#   2. one step               _evaluate (loss at t) and _step (W(t) -> W(t+1)) on the active runs
+#   3. stopping rules         stop_reasons
+#   4. recording              the optional records (loss, balancedness, Lemma 1, sigma_min)
+#   batched_descent ties them together; DescentBatch is its read-only outcome.
+# --------------------------------------------------------------------------
+
+
+def reduced_input_basis(weights, Phi) -> np.ndarray | None:
     """An orthonormal basis ``Q`` (B, d_0, k) of the span of the rows of ``W_1(0)`` and of ``Phi``.
 
     Gradient descent keeps the rows of ``W_1`` in that span (the update of
     ``W_1`` is ``A^T (W - Phi)`` with ``W = A W_1``), so running it on
     ``W_1 Q`` and ``Phi Q`` and mapping back with ``Q^T`` is the same iteration
-    in ``k = d_1 + d_N`` instead of ``d_0`` input coordinates. None when that
-    does not save anything.
+    in ``k = d_1 + d_N`` instead of ``d_0`` input coordinates (up to round-off).
+
+    Parameters
+    ----------
+    weights : list of array_like
+        Starts ``[W_1, ..., W_N]``, matrices or stacks ``(B, d_j, d_{j-1})``.
+    Phi : array_like, shape (d_N, d_0) or (B, d_N, d_0)
+
+    Returns
+    -------
+    ndarray of shape (B, d_0, d_1 + d_N), or None
+        None when ``d_1 + d_N >= d_0`` (the reduction saves nothing).
     """
-    d1, d0 = ws[0].shape[1:]
-    dN = Phi.shape[1]
-    k = d1 + dN
-    if k >= d0:
+    ws = as_weight_stack(weights)
+    Phi = _phi_stack(Phi, ws[0].shape[0], (ws[-1].shape[1], ws[0].shape[2]))
+    return _reduced_basis(ws[0], Phi)
+
+
+def _reduced_basis(W1: np.ndarray, Phi: np.ndarray) -> np.ndarray | None:
+    d1, d0 = W1.shape[1:]
+    if d1 + Phi.shape[1] >= d0:
         return None
-    Q, _ = np.linalg.qr(np.concatenate([_mT(ws[0]), _mT(Phi)], axis=2))  # (B, d0, k)
+    Q, _ = np.linalg.qr(np.concatenate([W1.mT, Phi.mT], axis=2))  # (B, d0, k)
     return Q
+
+
+def _loss(G: np.ndarray) -> np.ndarray:
+    """``l = 1/2 ||G||_F^2`` with ``G = W - Phi``, for every network of a stack, shape (B,)."""
+    return 0.5 * np.square(G).sum(axis=(1, 2))
+
+
+@dataclass(frozen=True)
+class DescentSetup:
+    """The validated inputs of :func:`batched_descent` for ``B`` runs (part 1, from :func:`prepare_descent`).
+
+    Every array is a read-only copy, one entry (or slice) per run.
+
+    Attributes
+    ----------
+    weights : tuple of ndarray
+        Starts ``(B, d_j, d_{j-1})`` in the coordinates the iteration runs in:
+        with a ``basis`` ``Q``, the first layer is ``W_1(0) Q`` of shape ``(B, d_1, k)``.
+    Phi : ndarray (B, d_N, d_0) or (B, d_N, k)
+        The target of each run (``Phi Q`` with a basis).
+    basis : ndarray (B, d_0, k) or None
+        :func:`reduced_input_basis`, or None when the inputs are not reduced.
+    lr : ndarray (B,)
+        Step size of each run.
+    loss_tol : ndarray (B,)
+        Loss level of each run: it converges at the first ``t`` with ``l(t) <= loss_tol``.
+    max_iter : int
+        Cap on the iterations of a run.
+    group : ndarray of int (B,) or None
+        Group labels for pruning (:func:`stop_reasons`), or None.
+    initial_loss : ndarray (B,)
+        ``l(0)``.
+    ceiling : ndarray (B,)
+        Divergence threshold ``divergence_factor * max(l(0), ||Phi||_F^2 / 2)``
+        (``||Phi||^2 / 2`` is the loss of the zero network).
+    """
+
+    weights: tuple
+    Phi: np.ndarray
+    basis: np.ndarray | None
+    lr: np.ndarray
+    loss_tol: np.ndarray
+    max_iter: int
+    group: np.ndarray | None
+    initial_loss: np.ndarray
+    ceiling: np.ndarray
+
+    @property
+    def runs(self) -> int:
+        """Number of runs ``B``."""
+        return self.lr.size
+
+    def to_input_coordinates(self, W1: np.ndarray, index=slice(None)) -> np.ndarray:
+        """First layers ``(n, d_1, k)`` of runs ``index`` mapped back to ``d_0`` inputs (``W_1 Q^T``)."""
+        return W1 if self.basis is None else W1 @ self.basis[index].mT
+
+
+def prepare_descent(
+    weights0,
+    Phi,
+    lr,
+    loss_tol,
+    max_iter: int,
+    *,
+    group=None,
+    divergence_factor: float = DIVERGENCE_FACTOR,
+    reduce_inputs: bool = True,
+) -> DescentSetup:
+    """Validate the inputs of :func:`batched_descent` and put them in the coordinates of the iteration.
+
+    Numbers given once (``lr``, ``loss_tol``, a single ``Phi``) are repeated for
+    every run; with ``reduce_inputs`` and ``d_1 + d_N < d_0`` the inputs are
+    reduced to :func:`reduced_input_basis`. The parameters are those of
+    :func:`batched_descent`. The caller's arrays are copied, never modified.
+
+    Returns
+    -------
+    DescentSetup
+
+    Raises
+    ------
+    ValueError
+        For weights that do not chain or are not finite, a ``Phi`` of the wrong
+        shape, non-positive ``lr``, negative ``loss_tol``, ``max_iter < 1``, a
+        ``group`` of the wrong shape, or ``divergence_factor <= 1``.
+    """
+    ws = as_weight_stack(weights0, "weights0")
+    B = ws[0].shape[0]
+    Phi = _phi_stack(Phi, B, (ws[-1].shape[1], ws[0].shape[2]))
+    lr = _per_run(lr, B, "lr")
+    loss_tol = _per_run(loss_tol, B, "loss_tol", allow_zero=True)
+    max_iter = positive_int(max_iter, "max_iter")
+    factor = positive_float(divergence_factor, "divergence_factor")
+    if factor <= 1:
+        raise ValueError(f"divergence_factor must be > 1; got {divergence_factor!r}")
+    if group is not None:
+        group = np.asarray(group)
+        if group.shape != (B,) or not np.issubdtype(group.dtype, np.integer):
+            raise ValueError(f"group must be an integer array of shape ({B},); got {group.dtype} {group.shape}")
+    Q = _reduced_basis(ws[0], Phi) if reduce_inputs else None
+    if Q is not None:
+        ws[0] = ws[0] @ Q
+        Phi = Phi @ Q
+    initial_loss = _loss(end_to_end_stack(ws) - Phi)
+    ceiling = factor * np.maximum(initial_loss, 0.5 * np.einsum("bij,bij->b", Phi, Phi))
+    return DescentSetup(
+        weights=tuple(read_only(Wj) for Wj in ws),
+        Phi=read_only(Phi),
+        basis=None if Q is None else read_only(Q),
+        lr=read_only(lr),
+        loss_tol=read_only(loss_tol),
+        max_iter=max_iter,
+        group=None if group is None else read_only(group),
+        initial_loss=read_only(initial_loss),
+        ceiling=read_only(ceiling),
+    )
+
+
+class _ActiveRuns:
+    """The runs still iterating: their run numbers in the setup and their working copies (mutable)."""
+
+    def __init__(self, setup: DescentSetup):
+        self.index = np.arange(setup.runs)
+        self.weights = [np.array(Wj) for Wj in setup.weights]  # writable: updated in place by _step
+        self.Phi, self.lr, self.loss_tol = setup.Phi, setup.lr, setup.loss_tol
+        self.group, self.ceiling = setup.group, setup.ceiling
+
+    def keep(self, mask: np.ndarray) -> None:
+        """Drop the runs where ``mask`` is False."""
+        self.index = self.index[mask]
+        self.weights = [Wj[mask] for Wj in self.weights]
+        self.Phi, self.lr, self.loss_tol, self.ceiling = self.Phi[mask], self.lr[mask], self.loss_tol[mask], self.ceiling[mask]
+        if self.group is not None:
+            self.group = self.group[mask]
+
+
+# ---- part 2: one step --------------------------------------------------------
+
+
+@dataclass
+class _Evaluation:
+    """The active runs at iteration ``t``: end-to-end ``W``, ``G = W - Phi`` (the gradient of ``l`` in ``W``), loss."""
+
+    W: np.ndarray
+    G: np.ndarray
+    loss: np.ndarray
+
+    def keep(self, mask: np.ndarray) -> _Evaluation:
+        return _Evaluation(self.W[mask], self.G[mask], self.loss[mask])
+
+
+def _evaluate(runs: _ActiveRuns) -> _Evaluation:
+    W = end_to_end_stack(runs.weights)
+    G = W - runs.Phi
+    return _Evaluation(W, G, _loss(G))
+
+
+def _step(runs: _ActiveRuns, ev: _Evaluation) -> None:
+    """``W_j <- W_j - lr dl/dW_j`` for every layer and active run, in place (``ev``: the evaluation at ``W``).
+
+    ``dl/dW_j`` is the chain rule of :func:`linnet.network.layer_gradients_stack`
+    applied to ``G = W - Phi``.
+    """
+    lr = runs.lr[:, None, None]
+    for Wj, g in zip(runs.weights, layer_gradients_stack(runs.weights, ev.G), strict=True):
+        Wj -= lr * g
+
+
+# ---- part 3: stopping rules ----------------------------------------------------
+
+
+def stop_reasons(loss, loss_tol, ceiling, group, at_cap: bool) -> np.ndarray:
+    """Which runs stop at this iteration, and why (the stopping rules of :func:`batched_descent`).
+
+    A run stops when
+
+    * ``loss <= loss_tol``: ``converged``;
+    * ``loss > ceiling`` or ``loss`` is NaN: ``diverged``;
+    * ``at_cap`` (the iteration is ``max_iter``): ``capped``;
+    * with ``group`` given, when another run of its group converges at this
+      iteration: ``pruned`` (it can no longer be the fastest of its group).
+
+    The reasons are tried in this order: a run that converges and is pruned
+    counts as converged, so runs of one group converging at the same iteration
+    all count as converged.
+
+    Parameters
+    ----------
+    loss, loss_tol, ceiling : ndarray (n,)
+        Loss of each run at this iteration, its loss level and its divergence ceiling.
+    group : ndarray of int (n,) or None
+        Group labels; None for no pruning.
+    at_cap : bool
+        Whether this iteration is the last one allowed.
+
+    Returns
+    -------
+    ndarray of str (n,)
+        One of :data:`STATUSES` for the runs that stop, ``""`` for those that go on.
+    """
+    converged = loss <= loss_tol
+    diverged = ~(loss <= ceiling)  # also catches NaN
+    stop = converged | diverged
+    if group is not None and converged.any():
+        stop |= np.isin(group, group[converged])
+    if at_cap:
+        stop[:] = True
+    if not stop.any():  # the common case, kept cheap: every run goes on
+        return np.zeros(stop.shape, dtype="<U9")
+    why = np.where(converged, "converged", np.where(diverged, "diverged", "capped" if at_cap else "pruned"))
+    return np.where(stop, why, "")
+
+
+class _Outcome:
+    """Per-run results filled in as the runs stop (indexed by run number in the setup)."""
+
+    def __init__(self, setup: DescentSetup):
+        B = setup.runs
+        self.status = np.full(B, "", dtype="<U9")
+        self.iterations = np.full(B, -1, dtype=int)
+        self.stop_iteration = np.full(B, setup.max_iter, dtype=int)
+        self.final_loss = np.full(B, np.nan)
+        self.weights = [np.empty_like(Wj) for Wj in setup.weights]
+        self.steps_taken = 0
+
+    def retire(self, t: int, runs: _ActiveRuns, ev: _Evaluation, reasons: np.ndarray, stop: np.ndarray) -> None:
+        done = runs.index[stop]
+        self.status[done] = reasons[stop]
+        self.iterations[done[reasons[stop] == "converged"]] = t
+        self.stop_iteration[done] = t
+        self.final_loss[done] = ev.loss[stop]
+        for out, Wj in zip(self.weights, runs.weights, strict=True):
+            out[done] = Wj[stop]
+
+
+# ---- part 4: recording -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LossTrace:
+    """The loss every ``steps[1]`` iterations (NaN once a run has stopped).
+
+    Attributes
+    ----------
+    steps : ndarray of int (R,)
+        Iterations ``0, every, 2 every, ...`` up to ``max_iter``.
+    values : ndarray (B, R)
+        ``l`` at those iterations.
+    """
+
+    steps: np.ndarray
+    values: np.ndarray
+
+
+@dataclass(frozen=True)
+class BalanceTrace:
+    """Balancedness along the runs (Figure 1(c) of Arora et al.), NaN once a run has stopped.
+
+    Attributes
+    ----------
+    steps : ndarray of int (R,)
+        As :attr:`LossTrace.steps`.
+    delta : ndarray (B, R)
+        ``max_j ||W_{j+1}^T W_{j+1} - W_j W_j^T||_F`` (Definition 1).
+    min_gram : ndarray (B, R)
+        ``min_j ||W_j W_j^T||_F``, the weight magnitude it is compared with.
+    """
+
+    steps: np.ndarray
+    delta: np.ndarray
+    min_gram: np.ndarray
+
+
+@dataclass(frozen=True)
+class Lemma1Check:
+    """Lemma 1's decrease measured along the runs.
+
+    Attributes
+    ----------
+    ratio : ndarray (B,)
+        Smallest ``(l(t) - l(t+1)) / ((eta/2) sigma_min(W(t))^{2(N-1)/N} ||W(t) - Phi||_F^2)``
+        over the checked steps (Lemma 1 says ``>= 1``); NaN for runs never checked.
+    checks : ndarray of int (B,)
+        Number of steps checked per run.
+    """
+
+    ratio: np.ndarray
+    checks: np.ndarray
+
+
+@dataclass(frozen=True)
+class DescentRecords:
+    """The optional records of :func:`batched_descent`; each is None unless asked for.
+
+    Attributes
+    ----------
+    loss : LossTrace or None
+        With ``loss_every``.
+    balance : BalanceTrace or None
+        With ``balance_every``.
+    lemma1 : Lemma1Check or None
+        With ``lemma1_every``.
+    min_sigma_min : ndarray (B,) or None
+        With ``track_sigma_min``: the smallest ``sigma_min(W(t))`` (the
+        ``min(d_0, d_N)``-th singular value of the end-to-end matrix) over
+        **every** iterate ``t = 0, ..., stop_iteration`` of each run (Claim 1).
+    """
+
+    loss: LossTrace | None = None
+    balance: BalanceTrace | None = None
+    lemma1: Lemma1Check | None = None
+    min_sigma_min: np.ndarray | None = None
+
+
+class _Recorder:
+    """A record kept along the runs: ``observe`` sees every iterate before the stopping rules,
+    ``before_step`` the runs that go on, just before their step."""
+
+    def observe(self, t: int, runs: _ActiveRuns, ev: _Evaluation) -> None:
+        pass
+
+    def before_step(self, t: int, runs: _ActiveRuns, ev: _Evaluation) -> None:
+        pass
+
+
+class _GridRecorder(_Recorder):
+    """Records at iterations ``0, every, 2 every, ...`` into ``(B, R)`` arrays, NaN once a run has stopped.
+
+    Subclasses name the ``record`` type and its array fields, and ``measure`` them.
+    """
+
+    record: type
+    fields: tuple
+
+    def __init__(self, setup: DescentSetup, every: int):
+        self.setup, self.every = setup, every
+        shape = (setup.runs, setup.max_iter // every + 1)
+        self.arrays = {name: np.full(shape, np.nan) for name in self.fields}
+
+    def measure(self, runs: _ActiveRuns, ev: _Evaluation) -> tuple:
+        raise NotImplementedError
+
+    def observe(self, t, runs, ev):
+        if t % self.every == 0:
+            for name, values in zip(self.fields, self.measure(runs, ev), strict=True):
+                self.arrays[name][runs.index, t // self.every] = values
+
+    def result(self):
+        steps = np.arange(self.arrays[self.fields[0]].shape[1]) * self.every
+        return self.record(read_only(steps), *(read_only(self.arrays[name]) for name in self.fields))
+
+
+class _LossRecorder(_GridRecorder):
+    field, record, fields = "loss", LossTrace, ("values",)
+
+    def measure(self, runs, ev):
+        return (ev.loss,)
+
+
+class _BalanceRecorder(_GridRecorder):
+    field, record, fields = "balance", BalanceTrace, ("delta", "min_gram")
+
+    def measure(self, runs, ev):
+        full = [self.setup.to_input_coordinates(runs.weights[0], runs.index)] + runs.weights[1:]
+        return balancedness_stack(full), _min_gram(full)
+
+
+class _Lemma1Recorder(_Recorder):
+    """Arms a check at every ``every``-th step (``before_step``) and reads it one iterate later (``observe``)."""
+
+    field = "lemma1"
+
+    def __init__(self, setup: DescentSetup, every: int):
+        self.every = every
+        N = len(setup.weights)
+        self.power = 2 * (N - 1) / N
+        self.ratio = np.full(setup.runs, np.inf)
+        self.checks = np.zeros(setup.runs, dtype=int)
+        self.pending = None  # (loss, Lemma 1's decrease) at the armed step, for the runs active then
+
+    def observe(self, t, runs, ev):
+        if self.pending is not None:  # the runs have not changed since before_step
+            loss_prev, need = self.pending
+            ratio = np.where(need > 0, (loss_prev - ev.loss) / need, np.inf)
+            self.ratio[runs.index] = np.minimum(self.ratio[runs.index], ratio)
+            self.checks[runs.index] += 1
+            self.pending = None
+
+    def before_step(self, t, runs, ev):
+        if t % self.every == 0:
+            smin = np.linalg.svd(ev.W, compute_uv=False)[:, -1]
+            self.pending = (ev.loss, 0.5 * runs.lr * smin**self.power * 2.0 * ev.loss)
+
+    def result(self) -> Lemma1Check:
+        ratio = np.where(self.checks == 0, np.nan, self.ratio)
+        return Lemma1Check(read_only(ratio), read_only(self.checks))
+
+
+class _SigmaMinRecorder(_Recorder):
+    field = "min_sigma_min"
+
+    def __init__(self, setup: DescentSetup):
+        self.minimum = np.full(setup.runs, np.inf)
+
+    def observe(self, t, runs, ev):
+        self.minimum[runs.index] = np.minimum(self.minimum[runs.index], _sigma_min_stack(ev.W))
+
+    def result(self) -> np.ndarray:
+        return read_only(self.minimum)
+
+
+def _recorders(setup, loss_every, balance_every, lemma1_every, track_sigma_min) -> list[_Recorder]:
+    out: list[_Recorder] = []
+    if loss_every is not None:
+        out.append(_LossRecorder(setup, positive_int(loss_every, "loss_every")))
+    if balance_every is not None:
+        out.append(_BalanceRecorder(setup, positive_int(balance_every, "balance_every")))
+    if lemma1_every is not None:
+        out.append(_Lemma1Recorder(setup, positive_int(lemma1_every, "lemma1_every")))
+    if track_sigma_min:
+        out.append(_SigmaMinRecorder(setup))
+    return out
+
+
+# ---- the loop ----------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class DescentBatch:
-    """Outcome of :func:`batched_descent` for ``B`` runs.
+    """Outcome of :func:`batched_descent` for ``B`` runs; every array is a read-only copy.
 
     Attributes
     ----------
     lr : ndarray (B,)
         Step size of each run.
-    epsilon : ndarray (B,)
-        Target loss of each run.
+    loss_tol : ndarray (B,)
+        Loss level of each run.
     max_iter : int
         Cap on the iterations of a run.
     status : ndarray of str (B,)
         One of :data:`STATUSES`.
     iterations : ndarray of int (B,)
-        First iteration ``t`` with ``l(t) <= epsilon``; -1 if never.
+        First iteration ``t`` with ``l(t) <= loss_tol``; -1 if never.
     stop_iteration : ndarray of int (B,)
         Iteration at which the run stopped (its weights are those of that iteration).
     initial_loss, final_loss : ndarray (B,)
         ``l(0)`` and ``l`` at ``stop_iteration``.
-    weights : list of ndarray
-        Weights at ``stop_iteration``, ``(B, d_j, d_{j-1})``.
-    record_steps : ndarray of int or None
-        Iterations ``0, record_every, 2 record_every, ...`` at which the records were taken.
-    record_loss, record_delta, record_min_gram : ndarray (B, R) or None
-        Loss, ``delta`` and ``min_j ||W_j W_j^T||_F`` there (NaN once a run has stopped);
-        the last two only with ``record_balance=True``.
-    lemma1_ratio : ndarray (B,) or None
-        Smallest measured ``(l(t) - l(t+1)) / ((eta/2) sigma_min(W(t))^{2(N-1)/N} ||W(t) - Phi||_F^2)``
-        over the checked steps (Lemma 1 says ``>= 1``); NaN for runs never checked.
-    lemma1_checks : ndarray of int (B,) or None
-        Number of steps checked per run.
-    min_sigma_min : ndarray (B,) or None
-        With ``track_sigma_min=True``: the smallest ``sigma_min(W(t))`` (the
-        ``min(d_0, d_N)``-th singular value of the end-to-end matrix) over
-        **every** iterate ``t = 0, ..., stop_iteration`` of the run (Claim 1).
+    weights : tuple of ndarray
+        Weights at ``stop_iteration``, ``(B, d_j, d_{j-1})``, in the original coordinates.
     steps_taken : int
         Total number of (run, iteration) steps computed: the cost.
+    records : DescentRecords
+        The optional records that were asked for.
     """
 
     lr: np.ndarray
-    epsilon: np.ndarray
+    loss_tol: np.ndarray
     max_iter: int
     status: np.ndarray
     iterations: np.ndarray
     stop_iteration: np.ndarray
     initial_loss: np.ndarray
     final_loss: np.ndarray
-    weights: list
-    record_steps: np.ndarray | None
-    record_loss: np.ndarray | None
-    record_delta: np.ndarray | None
-    record_min_gram: np.ndarray | None
-    lemma1_ratio: np.ndarray | None
-    lemma1_checks: np.ndarray | None
+    weights: tuple
     steps_taken: int
-    min_sigma_min: np.ndarray | None = None
+    records: DescentRecords
 
     @property
     def converged(self) -> np.ndarray:
-        """Boolean mask of the runs that reached ``epsilon``."""
+        """Boolean mask of the runs that reached ``loss_tol``."""
         return self.status == "converged"
 
 
@@ -368,23 +666,24 @@ def batched_descent(
     weights0,
     Phi,
     lr,
-    epsilon,
+    loss_tol,
     max_iter: int,
     *,
     group=None,
     divergence_factor: float = DIVERGENCE_FACTOR,
-    record_every: int | None = None,
-    record_balance: bool = False,
-    lemma1_every: int | None = None,
     reduce_inputs: bool = True,
+    loss_every: int | None = None,
+    balance_every: int | None = None,
+    lemma1_every: int | None = None,
     track_sigma_min: bool = False,
 ) -> DescentBatch:
     """Gradient descent on ``l = 1/2 ||W_N ... W_1 - Phi||_F^2`` for a stack of runs.
 
     Every run ``b`` iterates ``W_j <- W_j - lr[b] dl/dW_j`` from its own start.
     All active runs advance together (one stacked array per layer); a run stops
+    by the rules of :func:`stop_reasons`:
 
-    * at the first iteration ``t`` with ``l(t) <= epsilon[b]`` (``converged``);
+    * at the first iteration ``t`` with ``l(t) <= loss_tol[b]`` (``converged``);
     * when ``l(t)`` exceeds ``divergence_factor * max(l(0), ||Phi||^2/2)`` or is
       not finite (``diverged``);
     * after ``max_iter`` iterations (``capped``);
@@ -393,43 +692,45 @@ def batched_descent(
       Runs of one group converging at the same iteration all count as converged.
 
     With ``reduce_inputs`` (default) and ``d_1 + d_N < d_0``, each run is
-    iterated in the ``d_1 + d_N`` input coordinates spanned by the rows of
-    ``W_1(0)`` and of ``Phi``, which contain ``W_1(t)`` for all ``t``: the same
-    iterates (up to round-off), for a fraction of the cost. The returned weights
-    are in the original coordinates.
+    iterated in the ``d_1 + d_N`` input coordinates of
+    :func:`reduced_input_basis`, which contain ``W_1(t)`` for all ``t``: the
+    same iterates (up to round-off), for a fraction of the cost. The returned
+    weights and records are in the original coordinates.
 
     Parameters
     ----------
     weights0 : list of array_like
         Starts ``[W_1, ..., W_N]``, matrices or stacks ``(B, d_j, d_{j-1})``.
     Phi : array_like, shape (d_N, d_0) or (B, d_N, d_0)
-        Target ``Lambda_yx``; ``l`` is measured from 0, so ``epsilon`` is an
-        accuracy above the optimum when ``Phi`` is attainable
+        Target ``Lambda_yx``; ``l`` is measured from 0, so ``loss_tol`` is an
+        accuracy above the optimum only when ``Phi`` is attainable
         (``rank(Phi) <= min_j d_j``).
     lr : float or array_like (B,)
         Step sizes ``> 0``.
-    epsilon : float or array_like (B,)
-        Target losses ``>= 0``.
+    loss_tol : float or array_like (B,)
+        Loss levels ``>= 0`` (the ``epsilon`` of Arora et al.'s Theorem 1:
+        ``l <= loss_tol``, i.e. ``||W - Phi||_F^2 <= 2 loss_tol``).
     max_iter : int
         Cap on the iterations of each run.
     group : array_like of int (B,), optional
         Group labels for pruning (e.g. one group per start, one run per learning rate).
     divergence_factor : float
         ``> 1``.
-    record_every : int, optional
-        Record the loss (and with ``record_balance`` the balancedness) every
-        this many iterations.
-    record_balance : bool
-        Also record ``delta`` and ``min_j ||W_j W_j^T||_F`` (Figure 1(c) of Arora et al.).
-    lemma1_every : int, optional
-        Every this many iterations, measure the decrease ``l(t) - l(t+1)``
-        against Lemma 1's ``(eta/2) sigma_min(W(t))^{2(N-1)/N} ||W(t) - Phi||_F^2``.
     reduce_inputs : bool
         Iterate in the reduced input coordinates (see above).
+    loss_every : int, optional
+        Record the loss every this many iterations (``records.loss``).
+    balance_every : int, optional
+        Record ``delta`` and ``min_j ||W_j W_j^T||_F`` (Figure 1(c) of Arora et
+        al.) every this many iterations (``records.balance``).
+    lemma1_every : int, optional
+        Every this many iterations, measure the decrease ``l(t) - l(t+1)``
+        against Lemma 1's ``(eta/2) sigma_min(W(t))^{2(N-1)/N} ||W(t) - Phi||_F^2``
+        (``records.lemma1``).
     track_sigma_min : bool
         Keep the running minimum of ``sigma_min(W(t))`` over every iterate
-        (``min_sigma_min``); computed from the eigenvalues of the smaller Gram
-        matrix of ``W(t)`` (its norm when ``min(d_0, d_N) = 1``).
+        (``records.min_sigma_min``); computed from the eigenvalues of the
+        smaller Gram matrix of ``W(t)`` (its norm when ``min(d_0, d_N) = 1``).
 
     Returns
     -------
@@ -438,146 +739,53 @@ def batched_descent(
     Raises
     ------
     ValueError
-        For weights that do not chain or are not finite, a ``Phi`` of the wrong
-        shape, non-positive ``lr``, negative ``epsilon``, ``max_iter < 1``, a
-        ``group`` of the wrong shape, or ``divergence_factor <= 1``.
+        As :func:`prepare_descent`, and for a ``loss_every``, ``balance_every``
+        or ``lemma1_every`` that is not a positive integer.
     """
-    ws = as_weight_stack(weights0, "weights0")
-    B = ws[0].shape[0]
-    N = len(ws)
-    Phi = _phi_stack(Phi, B, (ws[-1].shape[1], ws[0].shape[2]))
-    lr = _per_run(lr, B, "lr")
-    eps = _per_run(epsilon, B, "epsilon", allow_zero=True)
-    max_iter = positive_int(max_iter, "max_iter")
-    factor = positive_float(divergence_factor, "divergence_factor")
-    if factor <= 1:
-        raise ValueError(f"divergence_factor must be > 1; got {divergence_factor!r}")
-    if group is None:
-        groups = np.arange(B)
-        use_groups = False
-    else:
-        groups = np.asarray(group)
-        if groups.shape != (B,) or not np.issubdtype(groups.dtype, np.integer):
-            raise ValueError(f"group must be an integer array of shape ({B},); got {groups.dtype} {groups.shape}")
-        use_groups = True
-    if record_every is not None:
-        record_every = positive_int(record_every, "record_every")
-    if lemma1_every is not None:
-        lemma1_every = positive_int(lemma1_every, "lemma1_every")
-
-    Q = _reduce_inputs(ws, Phi) if reduce_inputs else None
-    if Q is not None:
-        ws[0] = ws[0] @ Q
-        Phi = Phi @ Q
-
-    # results, indexed by the original run number
-    status = np.full(B, "capped", dtype=object)
-    iterations = np.full(B, -1, dtype=int)
-    stop_it = np.full(B, max_iter, dtype=int)
-    final_loss = np.full(B, np.nan)
-    initial_loss = np.full(B, np.nan)
-    final_ws = [np.empty_like(Wj) for Wj in ws]
-    n_rec = (max_iter // record_every + 1) if record_every else 0
-    rec_loss = np.full((B, n_rec), np.nan) if record_every else None
-    rec_delta = np.full((B, n_rec), np.nan) if record_every and record_balance else None
-    rec_gram = np.full((B, n_rec), np.nan) if record_every and record_balance else None
-    l1_ratio = np.full(B, np.inf) if lemma1_every else None
-    l1_checks = np.zeros(B, dtype=int) if lemma1_every else None
-    min_smin = np.full(B, np.inf) if track_sigma_min else None
-    power = 2 * (N - 1) / N
-
-    idx = np.arange(B)  # original run numbers of the active runs
-    a_lr, a_eps, a_phi, a_groups = lr, eps, Phi, groups
-    a_ceiling = None
-    pending = None  # (loss, Lemma-1 decrease) at the last checked step, for the active runs
-    steps_taken = 0
-    buffers = [np.empty_like(Wj) for Wj in ws]
+    setup = prepare_descent(
+        weights0, Phi, lr, loss_tol, max_iter, group=group, divergence_factor=divergence_factor, reduce_inputs=reduce_inputs
+    )
+    recorders = _recorders(setup, loss_every, balance_every, lemma1_every, track_sigma_min)
+    runs = _ActiveRuns(setup)
+    outcome = _Outcome(setup)
     t = 0
     with np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore"):
         while True:
-            W, above = _forward(ws)
-            G = W - a_phi
-            loss = 0.5 * np.square(G).sum(axis=(1, 2))
-            if track_sigma_min:
-                min_smin[idx] = np.minimum(min_smin[idx], _sigma_min_stack(W))
-            if t == 0:
-                initial_loss[:] = loss
-                a_ceiling = factor * np.maximum(loss, 0.5 * np.einsum("bij,bij->b", Phi, Phi))
-            if pending is not None:
-                loss_prev, need = pending
-                ratio = np.where(need > 0, (loss_prev - loss) / need, np.inf)
-                l1_ratio[idx] = np.minimum(l1_ratio[idx], ratio)
-                l1_checks[idx] += 1
-                pending = None
-            if record_every and t % record_every == 0:
-                r = t // record_every
-                rec_loss[idx, r] = loss
-                if record_balance:
-                    full = ws if Q is None else [ws[0] @ _mT(Q[idx])] + ws[1:]
-                    rec_delta[idx, r], rec_gram[idx, r] = _balance(full)
-            conv = loss <= a_eps
-            div = ~(loss <= a_ceiling)  # also catches NaN
-            stop = conv | div
-            if use_groups and conv.any():
-                stop |= np.isin(a_groups, a_groups[conv])
-            capped = t >= max_iter
-            if capped:
-                stop[:] = True
+            ev = _evaluate(runs)  # W(t) and l(t) of the active runs
+            for rec in recorders:
+                rec.observe(t, runs, ev)
+            reasons = stop_reasons(ev.loss, runs.loss_tol, runs.ceiling, runs.group, t >= setup.max_iter)
+            stop = reasons != ""
             if stop.any():
-                done = idx[stop]
-                why = np.where(conv, "converged", np.where(div, "diverged", "capped" if capped else "pruned"))
-                status[done] = why[stop]
-                iterations[done[conv[stop]]] = t
-                stop_it[done] = t
-                final_loss[done] = loss[stop]
-                for j in range(N):
-                    final_ws[j][done] = ws[j][stop]
-                keep = ~stop
-                if not np.any(keep):
+                outcome.retire(t, runs, ev, reasons, stop)
+                if stop.all():
                     break
-                idx = idx[keep]
-                ws = [Wj[keep] for Wj in ws]
-                above = [None if a is None else a[keep] for a in above]
-                W, G, loss = W[keep], G[keep], loss[keep]
-                a_lr, a_eps, a_phi = a_lr[keep], a_eps[keep], a_phi[keep]
-                a_groups, a_ceiling = a_groups[keep], a_ceiling[keep]
-            if lemma1_every and t % lemma1_every == 0:
-                smin = np.linalg.svd(W, compute_uv=False)[:, -1]
-                pending = (loss, 0.5 * a_lr * smin**power * 2.0 * loss)
-            n = idx.size
-            for Wj, g in zip(ws, _scaled_gradients(ws, above, G, a_lr, [b[:n] for b in buffers])):
-                np.subtract(Wj, g, out=Wj)
-            steps_taken += idx.size
+                runs.keep(~stop)
+                ev = ev.keep(~stop)
+            for rec in recorders:
+                rec.before_step(t, runs, ev)
+            _step(runs, ev)  # W(t) -> W(t+1)
+            outcome.steps_taken += runs.index.size
             t += 1
-
-    if Q is not None:
-        final_ws[0] = final_ws[0] @ _mT(Q)
-    if lemma1_every:
-        l1_ratio[l1_checks == 0] = np.nan
-    for arr in [lr, eps, status, iterations, stop_it, initial_loss, final_loss, *final_ws]:
-        arr.setflags(write=False)
+    final = list(outcome.weights)
+    final[0] = setup.to_input_coordinates(final[0])
     return DescentBatch(
-        lr=lr,
-        epsilon=eps,
-        max_iter=max_iter,
-        status=status.astype(str),
-        iterations=iterations,
-        stop_iteration=stop_it,
-        initial_loss=initial_loss,
-        final_loss=final_loss,
-        weights=final_ws,
-        record_steps=np.arange(n_rec) * record_every if record_every else None,
-        record_loss=rec_loss,
-        record_delta=rec_delta,
-        record_min_gram=rec_gram,
-        lemma1_ratio=l1_ratio,
-        lemma1_checks=l1_checks,
-        steps_taken=int(steps_taken),
-        min_sigma_min=min_smin,
+        lr=setup.lr,
+        loss_tol=setup.loss_tol,
+        max_iter=setup.max_iter,
+        status=read_only(outcome.status),
+        iterations=read_only(outcome.iterations),
+        stop_iteration=read_only(outcome.stop_iteration),
+        initial_loss=setup.initial_loss,
+        final_loss=read_only(outcome.final_loss),
+        weights=tuple(read_only(Wj) for Wj in final),
+        steps_taken=int(outcome.steps_taken),
+        records=DescentRecords(**{rec.field: rec.result() for rec in recorders}),
     )
 
 
-def stack_networks(networks, Phis) -> tuple[list[np.ndarray], np.ndarray]:
+
+def pad_networks(networks, Phis) -> tuple[list[np.ndarray], np.ndarray]:
     """Zero-pad networks of one depth and one output dimension to common widths, and stack them.
 
     Network ``b`` with widths ``[d_0, ..., d_N]`` is embedded in the common
@@ -630,14 +838,14 @@ def stack_networks(networks, Phis) -> tuple[list[np.ndarray], np.ndarray]:
 
 @dataclass(frozen=True)
 class FastestRates:
-    """Iterations to ``epsilon`` with the best learning rate of a grid, per start.
+    """Iterations to ``loss_tol`` with the best learning rate of a grid, per start (read-only arrays).
 
     Attributes
     ----------
     lrs : ndarray (L,)
         The learning-rate grid.
     iterations : ndarray of int (S,)
-        Fewest iterations to ``l <= epsilon`` over the grid; -1 when no rate converged.
+        Fewest iterations to ``l <= loss_tol`` over the grid; -1 when no rate converged.
     best_lr : ndarray (S,)
         The rate that achieved it (NaN when none did).
     outcome : ndarray of str (S,)
@@ -657,8 +865,8 @@ class FastestRates:
     steps_taken: int
 
 
-def fastest_over_learning_rates(weights0, Phi, lrs, epsilon: float, max_iter: int) -> FastestRates:
-    """Iterations until ``l <= epsilon`` with the fastest rate of ``lrs`` (Arora et al., Figure 1 protocol).
+def fastest_over_learning_rates(weights0, Phi, lrs, loss_tol: float, max_iter: int) -> FastestRates:
+    """Iterations until ``l <= loss_tol`` with the fastest rate of ``lrs`` (Arora et al., Figure 1 protocol).
 
     Every start is run with every rate, all in one stack (:func:`batched_descent`);
     the runs of one start form a group, so once one rate has converged the
@@ -671,8 +879,8 @@ def fastest_over_learning_rates(weights0, Phi, lrs, epsilon: float, max_iter: in
     Phi : array_like, shape (d_N, d_0) or (S, d_N, d_0)
     lrs : array_like (L,)
         Learning rates ``> 0``.
-    epsilon : float
-        Target loss above the optimum (``Phi`` attainable).
+    loss_tol : float
+        Loss level ``>= 0`` (``Phi`` attainable: an accuracy above the optimum).
     max_iter : int
         Cap per run.
 
@@ -692,7 +900,7 @@ def fastest_over_learning_rates(weights0, Phi, lrs, epsilon: float, max_iter: in
         rep,
         np.repeat(Phi, L, axis=0),
         np.tile(lrs, S),
-        epsilon,
+        loss_tol,
         max_iter,
         group=np.repeat(np.arange(S), L),
     )
@@ -704,11 +912,11 @@ def fastest_over_learning_rates(weights0, Phi, lrs, epsilon: float, max_iter: in
     best_lr = np.where(ok, lrs[best], np.nan)
     outcome = np.where(ok, "converged", np.where(np.all(status == "diverged", axis=1), "diverged", "capped"))
     return FastestRates(
-        lrs=lrs,
-        iterations=iterations,
-        best_lr=best_lr,
-        outcome=outcome,
-        status=status,
+        lrs=read_only(lrs),
+        iterations=read_only(iterations),
+        best_lr=read_only(best_lr),
+        outcome=read_only(outcome),
+        status=read_only(status),
         steps_taken=batch.steps_taken,
     )
 
@@ -823,7 +1031,7 @@ def perturb_to_balancedness(weights, delta: float, seed, rtol: float = 1e-3) -> 
     E = [e / np.linalg.norm(e) for e in E]
 
     def bal(t):
-        return float(_balance([(Wj + t * e)[None] for Wj, e in zip(ws, E)])[0][0])
+        return float(balancedness_stack([(Wj + t * e)[None] for Wj, e in zip(ws, E, strict=True)])[0])
 
     if bal(0.0) >= delta:
         raise ValueError(f"weights are already {bal(0.0):.3g}-balanced, not below delta = {delta:.3g}")
@@ -839,7 +1047,7 @@ def perturb_to_balancedness(weights, delta: float, seed, rtol: float = 1e-3) -> 
             hi = mid
         if abs(bal(hi) - delta) <= rtol * delta:
             break
-    return [Wj + hi * e for Wj, e in zip(ws, E)]
+    return [Wj + hi * e for Wj, e in zip(ws, E, strict=True)]
 
 
 def margin_start(Phi, widths, distance: float, seed) -> list[np.ndarray]:
@@ -920,7 +1128,7 @@ def balancedness_probability(widths, std: float, delta: float, samples: int, see
     while done < samples:
         n = min(chunk, samples - done)
         ws = [std * rng.standard_normal((n, widths[j], widths[j - 1])) for j in range(1, len(widths))]
-        hits += int(np.count_nonzero(_balance(ws)[0] <= delta))
+        hits += int(np.count_nonzero(balancedness_stack(ws) <= delta))
         done += n
     return _estimate(hits, samples, claim_2_bound(widths, std, delta))
 
@@ -1009,8 +1217,8 @@ def imbalance_sq_stack(weights) -> np.ndarray:
     """``sum_j ||W_{j+1}^T W_{j+1} - W_j W_j^T||_F^2`` for every network of a stack ``(B,)``."""
     ws = as_weight_stack(weights)
     out = np.zeros(ws[0].shape[0])
-    for lower, upper in zip(ws[:-1], ws[1:]):
-        D = _mT(upper) @ upper - lower @ _mT(lower)
+    for lower, upper in itertools.pairwise(ws):
+        D = upper.mT @ upper - lower @ lower.mT
         out += np.einsum("bij,bij->b", D, D)
     return out
 
@@ -1037,54 +1245,3 @@ def expected_imbalance_sq(widths, std: float) -> float:
         a, b, c = widths[j - 1], widths[j], widths[j + 1]
         total += c * b * (c + b + 1) + b * a * (b + a + 1) - 2 * a * b * c
     return float(s4 * total)
-
-
-# --------------------------------------------------------------------------
-# gradient flow, scalar output: time to accuracy
-# --------------------------------------------------------------------------
-
-
-def polar_time_to_accuracy(ratio, angle, s_Z: float, m: float, depth: int, epsilon: float, t_max: float, n_times: int = 400):
-    """First time ``||W(t) - Z||_F^2 <= epsilon s_Z^2`` along the induced flow (17), scalar output.
-
-    Starts ``W(0) = ratio * s_Z (cos(angle) v_Z + sin(angle) w)`` (balanced, so
-    (17) is gradient flow on the layers), integrated together by
-    :func:`linnet.flows.scalar_polar_flow`; with ``r``, ``theta`` the polar
-    coordinates, ``||W - Z||^2 = r^2 - 2 r s_Z cos(theta) + s_Z^2``. The time is
-    read on a log-spaced grid of ``n_times`` times from ``t_max * 1e-6`` to
-    ``t_max`` (the first grid time below the threshold, so accurate to the grid
-    spacing, a factor ``1e6^{1/n_times}``).
-
-    Parameters
-    ----------
-    ratio, angle : array_like
-        ``||W(0)|| / s_Z > 0`` and the angle to ``Z`` in radians, same shape.
-    s_Z, m : float
-        ``||Z||_F`` and the number of examples (the rate in (17)).
-    depth : int
-        ``N >= 1``.
-    epsilon : float
-        Relative accuracy ``> 0``.
-    t_max : float
-        Horizon.
-    n_times : int
-
-    Returns
-    -------
-    ndarray, the shape of ``ratio``
-        Times; ``inf`` where the accuracy is not reached by ``t_max``.
-    """
-    ratio = np.asarray(ratio, dtype=float)
-    angle = np.asarray(angle, dtype=float)
-    if ratio.shape != angle.shape or not np.all(ratio > 0):
-        raise ValueError("ratio must be > 0 and have the shape of angle")
-    s_Z = positive_float(s_Z, "s_Z")
-    eps = positive_float(epsilon, "epsilon")
-    t_max = positive_float(t_max, "t_max")
-    n_times = positive_int(n_times, "n_times", minimum=2)
-    t = np.concatenate([[0.0], np.geomspace(t_max * 1e-6, t_max, n_times)])
-    flow = scalar_polar_flow(ratio * s_Z, angle, s_Z, m, depth, t)
-    err = (flow.r**2 - 2 * flow.r * s_Z * np.cos(flow.theta) + s_Z**2) / s_Z**2
-    below = err <= eps
-    first = np.argmax(below, axis=-1)
-    return np.where(np.any(below, axis=-1), t[first], np.inf)
