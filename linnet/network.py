@@ -178,8 +178,15 @@ def _mT(A: np.ndarray) -> np.ndarray:
 def end_to_end_stack(weights: Sequence[np.ndarray]) -> np.ndarray:
     """End-to-end matrices ``W_N ... W_1`` (eq. 3) of a stack ``(B, d_j, d_{j-1})``: shape ``(B, d_N, d_0)``.
 
-    A kernel: no validation (see :func:`as_weight_stack`).
+    The product is accumulated from the narrow end (from the output side when
+    ``d_N <= d_0``), so it costs ``min(d_0, d_N) sum_j d_j d_{j-1}`` per
+    network. A kernel: no validation (see :func:`as_weight_stack`).
     """
+    if weights[-1].shape[-2] <= weights[0].shape[-1]:
+        W = weights[-1]
+        for Wj in reversed(weights[:-1]):
+            W = W @ Wj
+        return W
     W = weights[0]
     for Wj in weights[1:]:
         W = Wj @ W
@@ -217,7 +224,14 @@ def layer_gradients_stack(weights: Sequence[np.ndarray], G: np.ndarray) -> list[
     out = []
     P = G
     for j, Wj in enumerate(weights):
-        out.append(P if above[j] is None else _mT(above[j]) @ P)
+        if above[j] is None:
+            out.append(P)
+        elif G.shape[-2] == 1:
+            # one output: each gradient is an outer product; broadcasting forms it
+            # without a matrix product of inner dimension 1 (the same numbers).
+            out.append(_mT(above[j]) * P)
+        else:
+            out.append(_mT(above[j]) @ P)
         if j + 1 < N:
             P = P @ _mT(Wj)
     return out
