@@ -41,8 +41,13 @@ def cost_at(points: list[dict], eps: float) -> tuple[float | None, bool]:
         if a["error"] <= eps <= b["error"]:
             if b["error"] == a["error"]:
                 return b["seconds"], False
-            x = (math.log(eps) - math.log(a["error"])) / (math.log(b["error"]) - math.log(a["error"]))
-            return math.exp(math.log(a["seconds"]) + x * (math.log(b["seconds"]) - math.log(a["seconds"]))), False
+            x = (math.log(eps) - math.log(a["error"])) / (
+                math.log(b["error"]) - math.log(a["error"])
+            )
+            return math.exp(
+                math.log(a["seconds"])
+                + x * (math.log(b["seconds"]) - math.log(a["seconds"]))
+            ), False
     raise AssertionError("unreachable")
 
 
@@ -71,7 +76,13 @@ def ratios_at(points: list[dict], eps: float, reference: str = "linnet") -> list
     return rows
 
 
-def front_check(points: list[dict], floor: float, top: float = 1e-6, n: int = 25, reference: str = "linnet") -> dict:
+def front_check(
+    points: list[dict],
+    floor: float,
+    top: float = 1e-6,
+    n: int = 25,
+    reference: str = "linnet",
+) -> dict:
     """Is ``reference`` the cheapest method at every accuracy in ``[max(floor, its best error), top]``?
 
     Checked on a log grid of ``n`` accuracies. Returns the grid's range, the
@@ -88,9 +99,18 @@ def front_check(points: list[dict], floor: float, top: float = 1e-6, n: int = 25
     beaten_at, beaten_by = [], set()
     for eps in grid:
         c, _ = cost_at(mine, float(eps))
-        others = {m: cost_at(p, float(eps))[0] for m, p in groups.items() if m != reference}
-        faster = [m for m, o in others.items() if o is not None and c is not None and o < c]
+        others = {
+            m: cost_at(p, float(eps))[0] for m, p in groups.items() if m != reference
+        }
+        faster = [
+            m for m, o in others.items() if o is not None and c is not None and o < c
+        ]
         if c is None or faster:
             beaten_at.append(float(eps))
             beaten_by.update(faster)
-    return {"range": [float(low), float(top)], "on_front": not beaten_at, "beaten_at": beaten_at, "beaten_by": sorted(beaten_by)}
+    return {
+        "range": [float(low), float(top)],
+        "on_front": not beaten_at,
+        "beaten_at": beaten_at,
+        "beaten_by": sorted(beaten_by),
+    }

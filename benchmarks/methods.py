@@ -52,7 +52,9 @@ class Method:
     def prepare(self, work: Workload) -> None:
         """Anything done once per workload, untimed (JIT compilation)."""
 
-    def solve(self, work: Workload, case: Case, rows: np.ndarray, setting: float) -> np.ndarray:
+    def solve(
+        self, work: Workload, case: Case, rows: np.ndarray, setting: float
+    ) -> np.ndarray:
         raise NotImplementedError
 
 
@@ -66,7 +68,9 @@ def _steps(work: Workload, step: float) -> tuple[int, int]:
     spacing = work.t[1] - work.t[0]
     per = round(spacing / step)
     if per < 1 or abs(per * step - spacing) > 1e-9 * spacing:
-        raise ValueError(f"step must divide the output spacing {spacing:g}; got {step:g}")
+        raise ValueError(
+            f"step must divide the output spacing {spacing:g}; got {step:g}"
+        )
     return per * (work.t.size - 1), per
 
 
@@ -123,14 +127,20 @@ class EulerPolar(Method):
             cos, sin = math.cos, math.sin
             for k in range(1, steps + 1):
                 q = r**a
-                r, th = r + step * (c_r * r * q * (r - s_Z * cos(th))), th + step * (c_t * q * sin(th))
+                r, th = (
+                    r + step * (c_r * r * q * (r - s_Z * cos(th))),
+                    th + step * (c_t * q * sin(th)),
+                )
                 if k % per == 0:
                     R[0, k // per], TH[0, k // per] = r, th
         else:
             r, th = r0.copy(), th0.copy()
             for k in range(1, steps + 1):
                 q = r**a
-                r, th = r + step * (c_r * r * q * (r - s_Z * np.cos(th))), th + step * (c_t * q * np.sin(th))
+                r, th = (
+                    r + step * (c_r * r * q * (r - s_Z * np.cos(th))),
+                    th + step * (c_t * q * np.sin(th)),
+                )
                 if k % per == 0:
                     R[:, k // per], TH[:, k // per] = r, th
         return from_polar(R, TH, v, u)
@@ -159,11 +169,18 @@ class ScipyPolar(Method):
         TH = np.empty_like(R)
         for b in range(r0.size):
             sol = solve_ivp(
-                rhs, (0.0, work.t[-1]), [r0[b], th0[b]], method=self.ivp_method, t_eval=work.t,
-                rtol=rtol, atol=ATOL_PER_RTOL * rtol,
+                rhs,
+                (0.0, work.t[-1]),
+                [r0[b], th0[b]],
+                method=self.ivp_method,
+                t_eval=work.t,
+                rtol=rtol,
+                atol=ATOL_PER_RTOL * rtol,
             )
             if not sol.success:
-                raise RuntimeError(f"{self.label} failed at rtol={rtol:g}: {sol.message}")
+                raise RuntimeError(
+                    f"{self.label} failed at rtol={rtol:g}: {sol.message}"
+                )
             R[b], TH[b] = sol.y
         return from_polar(R, TH, v, u)
 
@@ -185,11 +202,18 @@ class ScipyMatrix(Method):
         out = np.empty((w0.shape[0], work.t.size, w0.shape[1]))
         for b, start in enumerate(w0):
             sol = solve_ivp(
-                rhs, (0.0, work.t[-1]), start, method=self.ivp_method, t_eval=work.t,
-                rtol=rtol, atol=ATOL_PER_RTOL * rtol,
+                rhs,
+                (0.0, work.t[-1]),
+                start,
+                method=self.ivp_method,
+                t_eval=work.t,
+                rtol=rtol,
+                atol=ATOL_PER_RTOL * rtol,
             )
             if not sol.success:
-                raise RuntimeError(f"{self.label} failed at rtol={rtol:g}: {sol.message}")
+                raise RuntimeError(
+                    f"{self.label} failed at rtol={rtol:g}: {sol.message}"
+                )
             out[b] = sol.y.T
         return out
 
@@ -215,7 +239,13 @@ class Linnet(Method):
 
     def solve(self, work, case, rows, rtol):
         W = induced_flow(
-            case.w0[:, None, :], work.target, case.depth, work.t, rtol=rtol, atol=ATOL_PER_RTOL * rtol, method=self.method
+            case.w0[:, None, :],
+            work.target,
+            case.depth,
+            work.t,
+            rtol=rtol,
+            atol=ATOL_PER_RTOL * rtol,
+            method=self.method,
         ).W
         return W[rows, :, 0, :]
 
@@ -257,20 +287,33 @@ class Diffrax(Method):
                 N, m, s_Z = args
                 r = jnp.maximum(y[0], 0.0)
                 q = r ** (1.0 - 2.0 / N)
-                return jnp.stack([-m * N * r * q * (r - s_Z * jnp.cos(y[1])), -m * s_Z * q * jnp.sin(y[1])])
+                return jnp.stack(
+                    [
+                        -m * N * r * q * (r - s_Z * jnp.cos(y[1])),
+                        -m * s_Z * q * jnp.sin(y[1]),
+                    ]
+                )
 
             term = diffrax.ODETerm(vector_field)
 
             def one(y0, ts, N, m, s_Z, rtol, atol):
                 sol = diffrax.diffeqsolve(
-                    term, solver, t0=0.0, t1=ts[-1], dt0=None, y0=y0, args=(N, m, s_Z),
+                    term,
+                    solver,
+                    t0=0.0,
+                    t1=ts[-1],
+                    dt0=None,
+                    y0=y0,
+                    args=(N, m, s_Z),
                     saveat=diffrax.SaveAt(ts=ts),
                     stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol),
                     max_steps=100_000,
                 )
                 return sol.ys
 
-            self._compiled = jax.jit(jax.vmap(one, in_axes=(0, None, None, None, None, None, None)))
+            self._compiled = jax.jit(
+                jax.vmap(one, in_axes=(0, None, None, None, None, None, None))
+            )
         return self._compiled
 
     def _call(self, work, case, rows, rtol):
@@ -278,8 +321,13 @@ class Diffrax(Method):
 
         r0, th0, v, u = to_polar(case.w0[rows], work.z)
         ys = self._function()(
-            jnp.asarray(np.stack([r0, th0], axis=1)), jnp.asarray(work.t), float(case.depth), work.m,
-            float(np.linalg.norm(work.z)), rtol, ATOL_PER_RTOL * rtol,
+            jnp.asarray(np.stack([r0, th0], axis=1)),
+            jnp.asarray(work.t),
+            float(case.depth),
+            work.m,
+            float(np.linalg.norm(work.z)),
+            rtol,
+            ATOL_PER_RTOL * rtol,
         )
         ys = np.asarray(ys.block_until_ready())
         return from_polar(ys[..., 0], ys[..., 1], v, u)

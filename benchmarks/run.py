@@ -65,15 +65,31 @@ def machine() -> dict:
         from threadpoolctl import threadpool_info
 
         blas = [
-            {k: info.get(k) for k in ("internal_api", "version", "architecture", "threading_layer", "num_threads")}
+            {
+                k: info.get(k)
+                for k in (
+                    "internal_api",
+                    "version",
+                    "architecture",
+                    "threading_layer",
+                    "num_threads",
+                )
+            }
             for info in threadpool_info()
         ]
     except ImportError:
         pass
     try:
-        commit = subprocess.run(
-            ["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True, timeout=10
-        ).stdout.strip() or None
+        commit = (
+            subprocess.run(
+                ["git", "describe", "--always", "--dirty"],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=10,
+            ).stdout.strip()
+            or None
+        )
     except (OSError, subprocess.SubprocessError):
         commit = None
     return {
@@ -82,7 +98,18 @@ def machine() -> dict:
         "usable_cores": usable,
         "platform": platform.platform(),
         "python": platform.python_version(),
-        "versions": {name: _version(name) for name in ("linnet", "numpy", "scipy", "jax", "jaxlib", "diffrax", "equinox")},
+        "versions": {
+            name: _version(name)
+            for name in (
+                "linnet",
+                "numpy",
+                "scipy",
+                "jax",
+                "jaxlib",
+                "diffrax",
+                "equinox",
+            )
+        },
         "blas": blas,
         "commit": commit,
     }
@@ -103,7 +130,11 @@ def bench_workload(work, methods, repeats: int, max_repeat_seconds: float, log) 
     usable, skipped = [], []
     for m in methods:
         why = m.available()
-        (skipped.append({"method": m.key, "label": m.label, "reason": why}) if why else usable.append(m))
+        (
+            skipped.append({"method": m.key, "label": m.label, "reason": why})
+            if why
+            else usable.append(m)
+        )
     for s in skipped:
         log(f"  skipping {s['label']}: {s['reason']}")
     for m in usable:
@@ -126,7 +157,9 @@ def bench_workload(work, methods, repeats: int, max_repeat_seconds: float, log) 
                         "seconds": seconds * scale,
                         "first": seconds,
                         "repeats": 1,
-                        "timed_trajectories": n_timed if m.per_trajectory else work.size,
+                        "timed_trajectories": n_timed
+                        if m.per_trajectory
+                        else work.size,
                         "error": error_of(work, outputs),
                     }
                 else:
@@ -182,8 +215,13 @@ def _euler_anchor(result: dict) -> dict | None:
         if not euler:
             return None
         p = min(euler, key=lambda q: q["setting"])
-    return {"method": p["method"], "step": p["setting"], "error": p["error"], "seconds": p["seconds"],
-            "paper_step": p["setting"] == PAPER_STEP}
+    return {
+        "method": p["method"],
+        "step": p["setting"],
+        "error": p["error"],
+        "seconds": p["seconds"],
+        "paper_step": p["setting"] == PAPER_STEP,
+    }
 
 
 def analyse(result: dict, quick: bool) -> None:
@@ -193,7 +231,11 @@ def analyse(result: dict, quick: bool) -> None:
     if euler and euler["paper_step"]:
         # Euler's accuracy: the larger of its errors on the two forms at the paper's step
         # (they agree to a few digits), so that both count as reaching it.
-        same = [p["error"] for p in result["points"] if p["method"].startswith("euler-") and p["setting"] == PAPER_STEP]
+        same = [
+            p["error"]
+            for p in result["points"]
+            if p["method"].startswith("euler-") and p["setting"] == PAPER_STEP
+        ]
         euler["accuracy"] = max(same)
     elif euler:
         euler["accuracy"] = euler["error"]
@@ -201,7 +243,8 @@ def analyse(result: dict, quick: bool) -> None:
     if euler:
         accuracies.append(euler["error"] / 1000)
     result["ratios"] = [
-        {"accuracy": eps, "rows": analysis.ratios_at(result["points"], eps)} for eps in accuracies
+        {"accuracy": eps, "rows": analysis.ratios_at(result["points"], eps)}
+        for eps in accuracies
     ]
     floor = FLOOR_FACTOR * result["reference"]["error_estimate"]
     result["floor"] = floor
@@ -242,7 +285,9 @@ def goals(results: dict) -> list[dict]:
                     "on the front over the whole range"
                     if fc["on_front"]
                     else f"beaten at {len(fc['beaten_at'])} of 25 accuracies in [{rng[0]:.1e}, {rng[1]:.0e}] by "
-                    + ", ".join(r["methods"].get(m, {}).get("label", m) for m in fc["beaten_by"])
+                    + ", ".join(
+                        r["methods"].get(m, {}).get("label", m) for m in fc["beaten_by"]
+                    )
                     if rng
                     else "no linnet points"
                 ),
@@ -252,7 +297,10 @@ def goals(results: dict) -> list[dict]:
     b = results["workloads"].get("batch")
     if b:
         anchors = [e["accuracy"] for e in b["ratios"][:2]]
-        for prefix, target, what in (("scipy-dop853-polar", 20, "per-trajectory solve_ivp DOP853"), ("diffrax", 2, "diffrax (best solver, run time)")):
+        for prefix, target, what in (
+            ("scipy-dop853-polar", 20, "per-trajectory solve_ivp DOP853"),
+            ("diffrax", 2, "diffrax (best solver, run time)"),
+        ):
             vals = [_ratio(b, eps, prefix) for eps in anchors]
             met = all(v is not None and v >= target for v in vals)
             out.append(
@@ -261,7 +309,8 @@ def goals(results: dict) -> list[dict]:
                     "workload": "batch",
                     "statement": f"{b['trajectories']} trajectories: linnet >= {target}x the throughput of {what} at equal accuracy",
                     "measured": ", ".join(
-                        f"{'n/a' if v is None else f'{v:.1f}x'} at {eps:.1e}" for v, eps in zip(vals, anchors, strict=True)
+                        f"{'n/a' if v is None else f'{v:.1f}x'} at {eps:.1e}"
+                        for v, eps in zip(vals, anchors, strict=True)
                     ),
                     "met": met if all(v is not None for v in vals) else None,
                 }
@@ -280,15 +329,23 @@ def goals(results: dict) -> list[dict]:
                 "statement": "Figure 1 workload: linnet >= 100x faster than the paper's scheme on the matrix flow, at >= 1000x its accuracy",
                 "measured": (
                     f"Euler (step {e['step']:g}): {e['seconds']:.3g} s, error {e['error']:.2e}; linnet at error {eps:.2e}: "
-                    + ("not reached" if cost is None else f"{cost:.3g} s, {speed:.0f}x faster")
+                    + (
+                        "not reached"
+                        if cost is None
+                        else f"{cost:.3g} s, {speed:.0f}x faster"
+                    )
                 ),
-                "met": None if speed is None else speed >= 100 and e["paper_step"] and e["method"] == "euler-matrix",
+                "met": None
+                if speed is None
+                else speed >= 100 and e["paper_step"] and e["method"] == "euler-matrix",
             }
         )
     return out
 
 
-MARK_START = "<!-- benchmarks:summary:start (written by python -m benchmarks; do not edit) -->"
+MARK_START = (
+    "<!-- benchmarks:summary:start (written by python -m benchmarks; do not edit) -->"
+)
 MARK_END = "<!-- benchmarks:summary:end -->"
 
 
@@ -309,7 +366,11 @@ def summary_markdown(results: dict) -> str:
         f"Measured {results['date']} with `{results['command']}` on {m['cpu']} ({m['cores']} cores"
         + (f", shared: load average up to {load:.1f}" if load > 1 else "")
         + f"), numpy {m['versions'].get('numpy')}, scipy {m['versions'].get('scipy')}"
-        + (f", jax {m['versions']['jax']}, diffrax {m['versions']['diffrax']}" if m["versions"].get("diffrax") else "")
+        + (
+            f", jax {m['versions']['jax']}, diffrax {m['versions']['diffrax']}"
+            if m["versions"].get("diffrax")
+            else ""
+        )
         + ".",
         "",
     ]
@@ -321,7 +382,14 @@ def summary_markdown(results: dict) -> str:
             f"- Figure 1 workload (depths {', '.join(map(str, f['depths']))}): "
             f"{f['methods'][e['method']]['label']} at step {e['step']:g} takes {e['seconds']:.3g} s for error {e['error']:.1e}; {g['measured'].split('; ', 1)[1]}."
         )
-        polar = next((p for p in f["points"] if p["method"] == "euler-polar" and p["setting"] == e["step"]), None)
+        polar = next(
+            (
+                p
+                for p in f["points"]
+                if p["method"] == "euler-polar" and p["setting"] == e["step"]
+            ),
+            None,
+        )
         lin = _cost(f, e["error"] / 1000, "linnet")
         if e["method"] == "euler-matrix" and polar and lin and lin["seconds"]:
             lines.append(
@@ -331,8 +399,13 @@ def summary_markdown(results: dict) -> str:
         row = _cost(f, TIGHT_ACCURACY, "linnet")
         if row and row["seconds"]:
             others = sorted(
-                (r for r in next(x for x in f["ratios"] if x["accuracy"] == TIGHT_ACCURACY)["rows"]
-                 if r["method"] != "linnet" and r["seconds"] is not None),
+                (
+                    r
+                    for r in next(
+                        x for x in f["ratios"] if x["accuracy"] == TIGHT_ACCURACY
+                    )["rows"]
+                    if r["method"] != "linnet" and r["seconds"] is not None
+                ),
                 key=lambda r: r["seconds"],
             )
             if others:
@@ -354,14 +427,30 @@ def summary_markdown(results: dict) -> str:
                 comp = b["methods"][key].get("compile_seconds")
                 parts.append(
                     f"{b['methods'][key]['label']} "
-                    + ("not reached" if row["seconds"] is None else f"{row['seconds']:.3g} s")
+                    + (
+                        "not reached"
+                        if row["seconds"] is None
+                        else f"{row['seconds']:.3g} s"
+                    )
                     + (f" (+ {comp:.1f} s compile)" if comp is not None else "")
                 )
-        lines.append(f"- {b['title']} (depth {b['depths'][0]}) at error 1e-10: " + "; ".join(parts) + ".")
+        lines.append(
+            f"- {b['title']} (depth {b['depths'][0]}) at error 1e-10: "
+            + "; ".join(parts)
+            + "."
+        )
     met = [g for g in results["goals"] if g["met"]]
     unmet = [g for g in results["goals"] if not g["met"]]
-    lines.append(f"- Goals of issue 22 met: {len(met)} of {len(results['goals'])}"
-                 + ("" if not unmet else "; not met: " + "; ".join(f"{g['statement']} ({g['measured']})" for g in unmet)) + ".")
+    lines.append(
+        f"- Goals of issue 22 met: {len(met)} of {len(results['goals'])}"
+        + (
+            ""
+            if not unmet
+            else "; not met: "
+            + "; ".join(f"{g['statement']} ({g['measured']})" for g in unmet)
+        )
+        + "."
+    )
     return "\n".join(lines)
 
 
@@ -372,7 +461,9 @@ def update_summaries(results: dict, paths) -> None:
         path = Path(path)
         content = path.read_text()
         if MARK_START not in content or MARK_END not in content:
-            raise ValueError(f"{path}: no benchmark summary markers ({MARK_START} ... {MARK_END})")
+            raise ValueError(
+                f"{path}: no benchmark summary markers ({MARK_START} ... {MARK_END})"
+            )
         head, rest = content.split(MARK_START, 1)
         _, tail = rest.split(MARK_END, 1)
         path.write_text(head + MARK_START + "\n" + text + "\n" + MARK_END + tail)
@@ -387,14 +478,29 @@ def figure(results: dict, out_dir: Path) -> list[str]:
 
     plt.rcParams["svg.hashsalt"] = "linnet-benchmarks"
     names = [n for n in ("figure1", "batch") if n in results["workloads"]]
-    fig, axes = plt.subplots(1, len(names), figsize=(6.2 * len(names), 5.2), squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(names), figsize=(6.2 * len(names), 5.2), squeeze=False
+    )
     colours = {"euler": "tab:gray", "scipy": None, "linnet": "tab:red", "diffrax": None}
-    palette = iter(["tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:cyan", "tab:olive", "tab:pink"])
+    palette = iter(
+        [
+            "tab:blue",
+            "tab:orange",
+            "tab:green",
+            "tab:purple",
+            "tab:brown",
+            "tab:cyan",
+            "tab:olive",
+            "tab:pink",
+        ]
+    )
     method_colour = {}
     for ax, name in zip(axes[0], names, strict=True):
         r = results["workloads"][name]
         for key, meta in r["methods"].items():
-            pts = sorted((p for p in r["points"] if p["method"] == key), key=lambda p: p["error"])
+            pts = sorted(
+                (p for p in r["points"] if p["method"] == key), key=lambda p: p["error"]
+            )
             if not pts:
                 continue
             if key not in method_colour:
@@ -414,7 +520,9 @@ def figure(results: dict, out_dir: Path) -> list[str]:
                 label=meta["label"],
             )
         if r.get("euler_anchor"):
-            ax.axvline(r["euler_anchor"]["error"], color="gray", linestyle=":", linewidth=1)
+            ax.axvline(
+                r["euler_anchor"]["error"], color="gray", linestyle=":", linewidth=1
+            )
         ax.axvline(TIGHT_ACCURACY, color="gray", linestyle=":", linewidth=1)
         ax.axvspan(1e-16, r["floor"], color="0.9", zorder=0)
         ax.set_xscale("log")
@@ -423,7 +531,9 @@ def figure(results: dict, out_dir: Path) -> list[str]:
         ax.set_xlim(min(min(errors), r["floor"]) / 3, max(errors) * 3)
         ax.set_xlabel("error: max relative distance to the reference")
         ax.set_ylabel("seconds (best of rounds)")
-        ax.set_title(f"{r['title']} (depth{'s' if len(r['depths']) > 1 else ''} {', '.join(map(str, r['depths']))})")
+        ax.set_title(
+            f"{r['title']} (depth{'s' if len(r['depths']) > 1 else ''} {', '.join(map(str, r['depths']))})"
+        )
         ax.grid(True, which="major", alpha=0.3)
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
@@ -438,12 +548,22 @@ def figure(results: dict, out_dir: Path) -> list[str]:
     return files
 
 
-def run(*, quick: bool = False, repeats: int = 3, out_dir: Path = DEFAULT_OUT, use_jax: bool = True,
-        max_repeat_seconds: float = 20.0, log=print) -> dict:
+def run(
+    *,
+    quick: bool = False,
+    repeats: int = 3,
+    out_dir: Path = DEFAULT_OUT,
+    use_jax: bool = True,
+    max_repeat_seconds: float = 20.0,
+    log=print,
+) -> dict:
     started = time.time()
     load_start = list(os.getloadavg())
     if quick:
-        workloads = [figure1_workload(depths=(1, 2)), batch_workload(size=200, subsample=4)]
+        workloads = [
+            figure1_workload(depths=(1, 2)),
+            batch_workload(size=200, subsample=4),
+        ]
     else:
         workloads = [figure1_workload(), batch_workload()]
     results = {
@@ -465,7 +585,9 @@ def run(*, quick: bool = False, repeats: int = 3, out_dir: Path = DEFAULT_OUT, u
     }
     for work in workloads:
         log(f"{work.title}: {work.description}")
-        methods = [m for m in all_methods(quick, work.name) if use_jax or m.family != "diffrax"]
+        methods = [
+            m for m in all_methods(quick, work.name) if use_jax or m.family != "diffrax"
+        ]
         if not use_jax:
             for m in all_methods(quick, work.name):
                 if m.family == "diffrax":
@@ -480,24 +602,57 @@ def run(*, quick: bool = False, repeats: int = 3, out_dir: Path = DEFAULT_OUT, u
     results["wall_seconds"] = time.time() - started
     results["figure"] = figure(results, Path(out_dir))
     Path(out_dir).mkdir(parents=True, exist_ok=True)
-    (Path(out_dir) / "results.json").write_text(json.dumps(results, indent=1, sort_keys=False) + "\n")
+    (Path(out_dir) / "results.json").write_text(
+        json.dumps(results, indent=1, sort_keys=False) + "\n"
+    )
     return results
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="tiny workloads (seconds), for the smoke test")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT.relative_to(ROOT)})")
-    parser.add_argument("--repeats", type=int, default=None, help="timing rounds (default 3; 1 with --quick)")
-    parser.add_argument("--no-jax", action="store_true", help="skip the JAX/diffrax baselines")
-    parser.add_argument("--max-repeat-seconds", type=float, default=20.0, help="do not repeat points slower than this")
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="tiny workloads (seconds), for the smoke test",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=DEFAULT_OUT,
+        help=f"output folder (default {DEFAULT_OUT.relative_to(ROOT)})",
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=None,
+        help="timing rounds (default 3; 1 with --quick)",
+    )
+    parser.add_argument(
+        "--no-jax", action="store_true", help="skip the JAX/diffrax baselines"
+    )
+    parser.add_argument(
+        "--max-repeat-seconds",
+        type=float,
+        default=20.0,
+        help="do not repeat points slower than this",
+    )
     args = parser.parse_args(argv)
     repeats = args.repeats if args.repeats is not None else (1 if args.quick else 3)
     if repeats < 1:
         parser.error("--repeats must be >= 1")
-    results = run(quick=args.quick, repeats=repeats, out_dir=args.out, use_jax=not args.no_jax,
-                  max_repeat_seconds=args.max_repeat_seconds, log=lambda s: print(s, flush=True))
-    print(f"wrote {args.out / 'results.json'} and the figure ({results['wall_seconds']:.0f} s)")
+    results = run(
+        quick=args.quick,
+        repeats=repeats,
+        out_dir=args.out,
+        use_jax=not args.no_jax,
+        max_repeat_seconds=args.max_repeat_seconds,
+        log=lambda s: print(s, flush=True),
+    )
+    print(
+        f"wrote {args.out / 'results.json'} and the figure ({results['wall_seconds']:.0f} s)"
+    )
     if not args.quick and args.out.resolve() == DEFAULT_OUT.resolve():
         update_summaries(results, [ROOT / "README.md", ROOT / "BENCHMARKS.md"])
         print("updated the summaries in README.md and BENCHMARKS.md")

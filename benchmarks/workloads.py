@@ -84,7 +84,9 @@ class Workload:
     #: indices of the trajectories (per case) on which errors are measured
     #: and per-trajectory methods are run; None = all.
     subsample: np.ndarray | None = None
-    reference: list = field(default_factory=list)  # per case, (b, T, dx) on the evaluation set
+    reference: list = field(
+        default_factory=list
+    )  # per case, (b, T, dx) on the evaluation set
     reference_error: float = float("nan")
 
     @property
@@ -120,7 +122,9 @@ def figure1_workload(depths=FIGURE1_DEPTHS) -> Workload:
     )
 
 
-def batch_workload(size: int = BATCH_SIZE, subsample: int = BATCH_SUBSAMPLE, depth: int = BATCH_DEPTH) -> Workload:
+def batch_workload(
+    size: int = BATCH_SIZE, subsample: int = BATCH_SUBSAMPLE, depth: int = BATCH_DEPTH
+) -> Workload:
     target = _data()
     rng = np.random.default_rng(2020)
     directions = rng.standard_normal((size, 5))
@@ -157,7 +161,11 @@ def matrix_rhs(z: np.ndarray, m: float, N: int):
     def rhs(w):
         s2 = np.sum(w * w, axis=-1, keepdims=True)
         D = w - z
-        return (-m) * s2**p * (D + ((N - 1) * np.sum(D * w, axis=-1, keepdims=True) / s2) * w)
+        return (
+            (-m)
+            * s2**p
+            * (D + ((N - 1) * np.sum(D * w, axis=-1, keepdims=True) / s2) * w)
+        )
 
     return rhs
 
@@ -199,7 +207,9 @@ def to_polar(w0: np.ndarray, z: np.ndarray):
     return np.linalg.norm(w0, axis=1), np.arctan2(pn, along), v, u
 
 
-def from_polar(r: np.ndarray, theta: np.ndarray, v: np.ndarray, u: np.ndarray) -> np.ndarray:
+def from_polar(
+    r: np.ndarray, theta: np.ndarray, v: np.ndarray, u: np.ndarray
+) -> np.ndarray:
     """Rows ``(B, T, dx)`` from ``r, theta`` of shape (B, T)."""
     rows = np.multiply((r * np.cos(theta))[..., None], v)
     rows += (r * np.sin(theta))[..., None] * u[:, None, :]
@@ -213,7 +223,9 @@ def from_polar(r: np.ndarray, theta: np.ndarray, v: np.ndarray, u: np.ndarray) -
 
 def relative_error(W: np.ndarray, W_ref: np.ndarray) -> float:
     """``max_{b,t} ||W - W_ref|| / ||W_ref||`` for stacks (b, T, dx)."""
-    return float(np.max(np.linalg.norm(W - W_ref, axis=-1) / np.linalg.norm(W_ref, axis=-1)))
+    return float(
+        np.max(np.linalg.norm(W - W_ref, axis=-1) / np.linalg.norm(W_ref, axis=-1))
+    )
 
 
 def _reference_case(z, m, N, w0, t) -> np.ndarray:
@@ -222,7 +234,15 @@ def _reference_case(z, m, N, w0, t) -> np.ndarray:
     rhs = matrix_rhs_single(z, m, N)
     out = np.empty((w0.shape[0], t.size, w0.shape[1]))
     for b, start in enumerate(w0):
-        sol = solve_ivp(rhs, (0.0, t[-1]), start, method="DOP853", t_eval=t, rtol=REFERENCE_RTOL, atol=REFERENCE_ATOL)
+        sol = solve_ivp(
+            rhs,
+            (0.0, t[-1]),
+            start,
+            method="DOP853",
+            t_eval=t,
+            rtol=REFERENCE_RTOL,
+            atol=REFERENCE_ATOL,
+        )
         if not sol.success:
             raise RuntimeError(f"reference integration failed: {sol.message}")
         out[b] = sol.y.T
@@ -239,7 +259,12 @@ def attach_reference(work: Workload) -> None:
         work.reference.append(ref)
         if case.depth > 1:
             check = induced_flow(
-                case.w0[rows][:, None, :], work.target, case.depth, work.t, rtol=REFERENCE_RTOL, atol=REFERENCE_ATOL
+                case.w0[rows][:, None, :],
+                work.target,
+                case.depth,
+                work.t,
+                rtol=REFERENCE_RTOL,
+                atol=REFERENCE_ATOL,
             ).W[:, :, 0, :]
             estimate = max(estimate, relative_error(check, ref))
     work.reference_error = estimate
@@ -247,4 +272,6 @@ def attach_reference(work: Workload) -> None:
 
 def error_of(work: Workload, outputs: list) -> float:
     """Error of a run: ``outputs[i]`` holds case ``i`` on the evaluation set, shape (b, T, dx)."""
-    return max(relative_error(W, ref) for W, ref in zip(outputs, work.reference, strict=True))
+    return max(
+        relative_error(W, ref) for W, ref in zip(outputs, work.reference, strict=True)
+    )

@@ -44,7 +44,9 @@ def whiten(X) -> np.ndarray:
     X = as_matrix(X, "X")
     dx, m = X.shape
     if dx > m:
-        raise ValueError(f"X must have at most as many rows (dx={dx}) as columns (m={m}) to be whitened")
+        raise ValueError(
+            f"X must have at most as many rows (dx={dx}) as columns (m={m}) to be whitened"
+        )
     evals, evecs = np.linalg.eigh(X @ X.T)
     if evals[0] <= evals[-1] * dx * np.finfo(float).eps * 10:
         raise ValueError("X must have full row rank to be whitened; X X^T is singular")
@@ -74,7 +76,9 @@ def whitened_data(m: int, dx: int, dy: int, seed: int) -> tuple[np.ndarray, np.n
     dx = positive_int(dx, "dx")
     dy = positive_int(dy, "dy")
     if dx > m:
-        raise ValueError(f"dx must be <= m for X X^T = m I to be possible; got dx={dx}, m={m}")
+        raise ValueError(
+            f"dx must be <= m for X X^T = m I to be possible; got dx={dx}, m={m}"
+        )
     rng = np.random.default_rng(seed)
     X = whiten(rng.standard_normal((dx, m)))
     Y = rng.standard_normal((dy, m))
@@ -121,11 +125,20 @@ class Target:
         U = as_matrix(self.U, "U", shape=(Z.shape[0], k))
         Vt = as_matrix(self.Vt, "Vt", shape=(k, Z.shape[1]))
         s = np.array(self.s, dtype=float)
-        if s.shape != (k,) or not np.all(np.isfinite(s)) or np.any(s < 0) or np.any(np.diff(s) > 0):
-            raise ValueError(f"s must hold the {k} singular values of Z, finite, >= 0 and non-increasing; got {s!r}")
+        if (
+            s.shape != (k,)
+            or not np.all(np.isfinite(s))
+            or np.any(s < 0)
+            or np.any(np.diff(s) > 0)
+        ):
+            raise ValueError(
+                f"s must hold the {k} singular values of Z, finite, >= 0 and non-increasing; got {s!r}"
+            )
         scale = max(float(s[0]) if k else 0.0, np.finfo(float).tiny)
         if np.linalg.norm(U * s @ Vt - Z) > SVD_RTOL * scale:
-            raise ValueError("U diag(s) Vt must equal Z (a thin SVD of Z); use Target.from_matrix(Z, m)")
+            raise ValueError(
+                "U diag(s) Vt must equal Z (a thin SVD of Z); use Target.from_matrix(Z, m)"
+            )
         for name, value in (("Z", Z), ("m", m), ("U", U), ("s", s), ("Vt", Vt)):
             object.__setattr__(self, name, read_only(value) if name != "m" else value)
 
@@ -190,7 +203,9 @@ class Target:
     def gamma(self) -> float:
         """``gamma_Z = s_{Z,2} / s_Z`` (26), the spectral gap ratio; in [0, 1]."""
         if self.s_Z == 0:
-            raise ValueError("Z must be nonzero for gamma_Z to be defined; Z = Y X^T / m is the zero matrix")
+            raise ValueError(
+                "Z must be nonzero for gamma_Z to be defined; Z = Y X^T / m is the zero matrix"
+            )
         return self.s_Z2 / self.s_Z
 
     @property
@@ -260,7 +275,9 @@ def target_data(target) -> tuple[np.ndarray, np.ndarray]:
     """
     target = as_target(target)
     if target.m < target.dx:
-        raise ValueError(f"target.m must be >= dx = {target.dx} for X X^T = m I to be possible; got m = {target.m}")
+        raise ValueError(
+            f"target.m must be >= dx = {target.dx} for X X^T = m I to be possible; got m = {target.m}"
+        )
     X = np.zeros((target.dx, target.m))
     X[:, : target.dx] = np.sqrt(target.m) * np.eye(target.dx)
     return X, target.Z @ X
@@ -307,7 +324,9 @@ def spectral_target(singular_values, dy: int, dx: int, m: int, seed) -> Target:
     m = positive_int(m, "m")
     s = np.asarray(singular_values, dtype=float)
     if s.ndim != 1 or s.size == 0 or s.size > min(dy, dx):
-        raise ValueError(f"singular_values must be a 1-D array of length 1..min(dy, dx) = {min(dy, dx)}; got shape {s.shape}")
+        raise ValueError(
+            f"singular_values must be a 1-D array of length 1..min(dy, dx) = {min(dy, dx)}; got shape {s.shape}"
+        )
     if not (np.all(np.isfinite(s)) and np.all(s >= 0) and np.all(np.diff(s) <= 0)):
         raise ValueError("singular_values must be finite, >= 0 and non-increasing")
     rng = np.random.default_rng(seed)  # a Generator passes through unchanged
@@ -357,7 +376,9 @@ class Table:
         return self.Y @ self.X.T / self.m
 
 
-def load_table(path, target_column: str, *, delimiter: str = ",", unit_target: bool = True) -> Table:
+def load_table(
+    path, target_column: str, *, delimiter: str = ",", unit_target: bool = True
+) -> Table:
     """Read a CSV table and PCA-whiten its features, as in Arora et al.'s Figure 1.
 
     The first row names the columns; every other row is one example. All
@@ -405,22 +426,32 @@ def load_table(path, target_column: str, *, delimiter: str = ",", unit_target: b
 
     p = Path(path)
     if not p.is_file():
-        raise FileNotFoundError(f"path must name an existing CSV file; {str(p)!r} does not exist")
+        raise FileNotFoundError(
+            f"path must name an existing CSV file; {str(p)!r} does not exist"
+        )
     # utf-8-sig: a byte-order mark (written by spreadsheet programs) is not part of the first header
     try:
         with p.open(newline="", encoding="utf-8-sig") as fh:
             reader = csv.reader(fh, delimiter=delimiter)
-            numbered = [(reader.line_num, row) for row in reader if row]  # blank lines are skipped
+            numbered = [
+                (reader.line_num, row) for row in reader if row
+            ]  # blank lines are skipped
     except UnicodeDecodeError as err:
-        raise ValueError(f"{p} is not UTF-8 text ({err.reason} at byte {err.start}): save the table as UTF-8 CSV") from None
+        raise ValueError(
+            f"{p} is not UTF-8 text ({err.reason} at byte {err.start}): save the table as UTF-8 CSV"
+        ) from None
     rows = [row for _, row in numbered]
     if not rows:
-        raise ValueError(f"{p} is empty: expected a header row naming the columns, then one row per example")
+        raise ValueError(
+            f"{p} is empty: expected a header row naming the columns, then one row per example"
+        )
     header = [h.strip() for h in rows[0]]
     seen = set()
     for k, h in enumerate(header):
         if not h:
-            raise ValueError(f"{p}, line {numbered[0][0]}: column {k + 1} of the header has no name")
+            raise ValueError(
+                f"{p}, line {numbered[0][0]}: column {k + 1} of the header has no name"
+            )
         if h in seen:
             raise ValueError(
                 f"{p}, line {numbered[0][0]}: column name {h!r} appears more than once in the header "
@@ -428,16 +459,22 @@ def load_table(path, target_column: str, *, delimiter: str = ",", unit_target: b
             )
         seen.add(h)
     if target_column not in header:
-        raise ValueError(f"target_column {target_column!r} is not a column of {p}; its columns are {header}")
+        raise ValueError(
+            f"target_column {target_column!r} is not a column of {p}; its columns are {header}"
+        )
     if len(header) < 2:
-        raise ValueError(f"{p} must have at least one feature column besides the target; got columns {header}")
+        raise ValueError(
+            f"{p} must have at least one feature column besides the target; got columns {header}"
+        )
     body = rows[1:]
     if not body:
         raise ValueError(f"{p} has a header but no data rows")
     values = np.empty((len(body), len(header)))
     for i, (line, row) in enumerate(numbered[1:]):
         if len(row) != len(header):
-            raise ValueError(f"{p}, line {line}: expected {len(header)} cells like the header, got {len(row)}")
+            raise ValueError(
+                f"{p}, line {line}: expected {len(header)} cells like the header, got {len(row)}"
+            )
         for k, cell in enumerate(row):
             try:
                 x = float(cell)
@@ -446,7 +483,9 @@ def load_table(path, target_column: str, *, delimiter: str = ",", unit_target: b
                     f"{p}, line {line}, column {header[k]!r}: {cell!r} is not a number; every cell must be numeric"
                 ) from None
             if not np.isfinite(x):
-                raise ValueError(f"{p}, line {line}, column {header[k]!r}: {cell!r} is not finite")
+                raise ValueError(
+                    f"{p}, line {line}, column {header[k]!r}: {cell!r} is not finite"
+                )
             values[i, k] = x
     t = header.index(target_column)
     features = tuple(h for k, h in enumerate(header) if k != t)
@@ -466,7 +505,9 @@ def load_table(path, target_column: str, *, delimiter: str = ",", unit_target: b
     scale = F.std(axis=1, keepdims=True)
     if np.any(scale == 0):
         k = int(np.argmin(scale[:, 0]))
-        raise ValueError(f"feature column {features[k]!r} of {p} is constant: the features are linearly dependent")
+        raise ValueError(
+            f"feature column {features[k]!r} of {p} is constant: the features are linearly dependent"
+        )
     _, s, Vt = np.linalg.svd(F / scale, full_matrices=False)
     if s[-1] <= s[0] * max(d, m) * np.finfo(float).eps:
         raise ValueError(
@@ -475,11 +516,15 @@ def load_table(path, target_column: str, *, delimiter: str = ",", unit_target: b
         )
     X = np.sqrt(m) * Vt
     y_peak = float(np.max(np.abs(y))) or 1.0
-    yc = (y / y_peak - np.mean(y / y_peak))[None, :]  # centred, in units of the largest |y| (no overflow)
+    yc = (y / y_peak - np.mean(y / y_peak))[
+        None, :
+    ]  # centred, in units of the largest |y| (no overflow)
     if unit_target:
         norm = float(np.linalg.norm(yc @ X.T / m))
         if not norm > 0:
-            raise ValueError(f"target column {target_column!r} of {p} is uncorrelated with every feature: Lambda_yx = 0")
+            raise ValueError(
+                f"target column {target_column!r} of {p} is uncorrelated with every feature: Lambda_yx = 0"
+            )
         Y = yc / norm
         target_scale = 1.0 / (norm * y_peak)
     else:
@@ -493,4 +538,6 @@ def load_table(path, target_column: str, *, delimiter: str = ",", unit_target: b
         )
     for arr in (X, Y):
         arr.setflags(write=False)
-    return Table(X=X, Y=Y, features=features, target=target_column, target_scale=target_scale)
+    return Table(
+        X=X, Y=Y, features=features, target=target_column, target_scale=target_scale
+    )

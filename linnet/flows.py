@@ -293,9 +293,15 @@ def _a_range(W: np.ndarray, N: int, Delta: np.ndarray, rank) -> np.ndarray:
     s = np.where(np.arange(s.shape[-1]) < np.asarray(rank)[..., None], s, 0.0)
     outer = s ** (2.0 - 2.0 / N)
     UtD = _mT(U) @ Delta
-    out = U @ (outer[..., :, None] * UtD) + ((Delta @ _mT(Vt)) * outer[..., None, :]) @ Vt
+    out = (
+        U @ (outer[..., :, None] * UtD) + ((Delta @ _mT(Vt)) * outer[..., None, :]) @ Vt
+    )
     if N > 2:
-        C = sum(s[..., :, None] ** (2.0 * (N - j) / N) * s[..., None, :] ** (2.0 * (j - 1) / N) for j in range(2, N))
+        C = sum(
+            s[..., :, None] ** (2.0 * (N - j) / N)
+            * s[..., None, :] ** (2.0 * (j - 1) / N)
+            for j in range(2, N)
+        )
         out = out + U @ (C * (UtD @ _mT(Vt))) @ Vt
     return out
 
@@ -312,7 +318,10 @@ def _a_naive(W: np.ndarray, N: int, Delta: np.ndarray) -> np.ndarray:
     """``A_W`` straight from the definition (16), powers by ``eigh`` of ``W W^T``, ``W^T W``."""
     WWt = W @ _mT(W)
     WtW = _mT(W) @ W
-    return sum(_psd_power_naive(WWt, (N - j) / N) @ Delta @ _psd_power_naive(WtW, (j - 1) / N) for j in range(1, N + 1))
+    return sum(
+        _psd_power_naive(WWt, (N - j) / N) @ Delta @ _psd_power_naive(WtW, (j - 1) / N)
+        for j in range(1, N + 1)
+    )
 
 
 def _operator(form: str, N: int, rank=None):
@@ -337,7 +346,9 @@ def _range_rank(W: np.ndarray, range_rtol: float = RANGE_RTOL) -> np.ndarray:
     return np.count_nonzero(s > range_rtol * s[..., :1], axis=-1)
 
 
-def induced_operator(W, depth, Delta, *, form: str = "auto", range_rtol: float = RANGE_RTOL) -> np.ndarray:
+def induced_operator(
+    W, depth, Delta, *, form: str = "auto", range_rtol: float = RANGE_RTOL
+) -> np.ndarray:
     """The operator ``A_W(Delta)`` of eq. (16).
 
     ``A_W(Delta) = sum_{j=1}^N (W W^T)^{(N-j)/N} Delta (W^T W)^{(j-1)/N}``, the
@@ -452,7 +463,11 @@ def _initial_steps(rhs, y0, f0, rows, interval, rtol, atol) -> np.ndarray:
     d2 = _rms((f1 - f0) / scale) / h0
     dmax = np.maximum(d1, d2)
     flat = ~(dmax > 1e-15)
-    h1 = np.where(flat, np.maximum(1e-6, h0 * 1e-3), (0.01 / np.where(flat, 1.0, dmax)) ** (1.0 / 8.0))
+    h1 = np.where(
+        flat,
+        np.maximum(1e-6, h0 * 1e-3),
+        (0.01 / np.where(flat, 1.0, dmax)) ** (1.0 / 8.0),
+    )
     return np.minimum(np.minimum(100 * h0, h1), interval)
 
 
@@ -482,7 +497,9 @@ def _error_norms(K, h, scale) -> np.ndarray:
     # must count as an infinite error (rejected, step shrunk), never as zero.
     finite = np.isfinite(denom) & np.isfinite(e5)
     positive = finite & (denom > 0)
-    norms = np.where(positive, h * e5 / np.sqrt(np.where(positive, denom, 1.0) * scale.shape[1]), 0.0)
+    norms = np.where(
+        positive, h * e5 / np.sqrt(np.where(positive, denom, 1.0) * scale.shape[1]), 0.0
+    )
     return np.where(finite, norms, np.inf)
 
 
@@ -521,7 +538,14 @@ def _dense_eval(F, y_old, x, rows) -> np.ndarray:
     return y
 
 
-def _dop853_stacked(rhs, y0: np.ndarray, t_eval: np.ndarray, rtol: float, atol: float, max_steps: int = MAX_STEPS):
+def _dop853_stacked(
+    rhs,
+    y0: np.ndarray,
+    t_eval: np.ndarray,
+    rtol: float,
+    atol: float,
+    max_steps: int = MAX_STEPS,
+):
     """Integrate the autonomous ODE ``y' = rhs(y)`` for a stack of states from ``t = 0``.
 
     Each row of ``y0`` (shape ``(B, n)``) is one trajectory with its own step
@@ -563,8 +587,12 @@ def _dop853_stacked(rhs, y0: np.ndarray, t_eval: np.ndarray, rtol: float, atol: 
             last = hb >= t_end - tb
             hs = np.where(last, t_end - tb, hb)
             y_new, f_new, K = _dop853_step(rhs, yb, f[active], hs, active)
-            err = _error_norms(K, hs, atol + rtol * np.maximum(np.abs(yb), np.abs(y_new)))
-            err = np.where(np.isfinite(err) & np.all(np.isfinite(y_new), axis=1), err, np.inf)
+            err = _error_norms(
+                K, hs, atol + rtol * np.maximum(np.abs(yb), np.abs(y_new))
+            )
+            err = np.where(
+                np.isfinite(err) & np.all(np.isfinite(y_new), axis=1), err, np.inf
+            )
             accept = err < 1
             powered = _SAFETY * np.where(err > 0, err, 1.0) ** _ERR_EXPONENT
             grow = np.where(err > 0, np.minimum(_MAX_FACTOR, powered), _MAX_FACTOR)
@@ -580,13 +608,19 @@ def _dop853_stacked(rhs, y0: np.ndarray, t_eval: np.ndarray, rtol: float, atol: 
             outputs = k_end > k[done]
             if np.any(outputs):
                 r, g = rows[outputs], done[outputs]
-                F = _dense_coefficients(rhs, yb[r], y_new[r], f_new[r], K[:, r], hs[r], g)
+                F = _dense_coefficients(
+                    rhs, yb[r], y_new[r], f_new[r], K[:, r], hs[r], g
+                )
                 # Every output time this step passed, for every trajectory, in
                 # one evaluation: pair p (a trajectory of this step) with j
                 # (an output index in [k, k_end) of that trajectory).
                 counts = k_end[outputs] - k[g]
                 p = np.repeat(np.arange(g.size), counts)
-                j = k[g][p] + np.arange(p.size) - np.repeat(np.cumsum(counts) - counts, counts)
+                j = (
+                    k[g][p]
+                    + np.arange(p.size)
+                    - np.repeat(np.cumsum(counts) - counts, counts)
+                )
                 rp = r[p]
                 x = (t_eval[j] - tb[rp]) / hs[rp]
                 values = _dense_eval(F, yb[rp], x, p)
@@ -651,7 +685,9 @@ def _polar_stacked(r0, theta0, s_Z, m, N, t, rtol, atol, max_steps):
     """``(r, theta)`` of shape ``(B, T)`` for 1-D ``r0``, ``theta0``."""
     if N == 1:
         return _polar_exact_depth1(r0, theta0, s_Z, m, t)
-    y = _dop853_stacked(_polar_rhs(s_Z, m, N), np.stack([r0, theta0], axis=1), t, rtol, atol, max_steps)
+    y = _dop853_stacked(
+        _polar_rhs(s_Z, m, N), np.stack([r0, theta0], axis=1), t, rtol, atol, max_steps
+    )
     return y[..., 0], y[..., 1]
 
 
@@ -708,7 +744,9 @@ def scalar_polar_flow(
     if r0.size == 0:
         raise ValueError("r0 must hold at least one initial norm; got an empty array")
     if theta0.shape != r0.shape:
-        raise ValueError(f"theta0 must have the shape of r0 {r0.shape}; got {theta0.shape}")
+        raise ValueError(
+            f"theta0 must have the shape of r0 {r0.shape}; got {theta0.shape}"
+        )
     if not (np.all(np.isfinite(r0)) and np.all(r0 >= 0)):
         raise ValueError("r0 must be finite and >= 0 (a norm)")
     if not np.all(np.isfinite(theta0)):
@@ -719,7 +757,9 @@ def scalar_polar_flow(
     t = check_times(t_eval)
     rtol, atol = check_tolerances(rtol, atol)
     max_steps = positive_int(max_steps, "max_steps")
-    r, theta = _polar_stacked(r0.ravel(), theta0.ravel(), s_Z, m, N, t, rtol, atol, max_steps)
+    r, theta = _polar_stacked(
+        r0.ravel(), theta0.ravel(), s_Z, m, N, t, rtol, atol, max_steps
+    )
     shape = r0.shape + (t.size,)
     r, theta = r.reshape(shape), theta.reshape(shape)
     _frozen(t, r, theta)
@@ -736,17 +776,25 @@ def _resolve_method(method: str, W0s: np.ndarray, N: int) -> str:
             return "polar"
         return "rank1" if np.all(_range_rank(W0s) <= 1) else "range"
     if method == "exact" and N != 1:
-        raise ValueError(f"method='exact' is only available for depth 1 (a linear ODE); got depth={N}")
+        raise ValueError(
+            f"method='exact' is only available for depth 1 (a linear ODE); got depth={N}"
+        )
     if method == "polar" and not vector:
-        raise ValueError(f"method='polar' needs a scalar output or input (dy = 1 or dx = 1); got dy={dy}, dx={dx}")
+        raise ValueError(
+            f"method='polar' needs a scalar output or input (dy = 1 or dx = 1); got dy={dy}, dx={dx}"
+        )
     if method == "rank1":
         rank = int(np.max(_range_rank(W0s)))
         if rank > 1:
-            raise ValueError(f"method='rank1' needs W0 of rank <= 1 (the flow keeps the rank); got rank {rank}")
+            raise ValueError(
+                f"method='rank1' needs W0 of rank <= 1 (the flow keeps the rank); got rank {rank}"
+            )
     return method
 
 
-def _induced_flow_stack(W0s, target: Target, N, t, rtol, atol, method, max_steps) -> np.ndarray:
+def _induced_flow_stack(
+    W0s, target: Target, N, t, rtol, atol, method, max_steps
+) -> np.ndarray:
     """The induced flow (17) for a stack ``W0s`` (B, dy, dx); returns (B, T, dy, dx)."""
     Z, m = target.Z, target.m
     method = _resolve_method(method, W0s, N)
@@ -757,7 +805,11 @@ def _induced_flow_stack(W0s, target: Target, N, t, rtol, atol, method, max_steps
         # (17) commutes with transposition (A_{W^T}(D^T) = A_W(D)^T), so a
         # column W is handled as a row.
         if W0s.shape[-1] == 1 and W0s.shape[-2] > 1:
-            return np.swapaxes(_polar_vector_flow(_mT(W0s), Z.T, m, N, t, rtol, atol, max_steps), -1, -2)
+            return np.swapaxes(
+                _polar_vector_flow(_mT(W0s), Z.T, m, N, t, rtol, atol, max_steps),
+                -1,
+                -2,
+            )
         return _polar_vector_flow(W0s, Z, m, N, t, rtol, atol, max_steps)
     B, dy, dx = W0s.shape
     # The flow keeps rank(W(t)) = rank(W0) (A_W(Delta) is tangent to the
@@ -771,7 +823,9 @@ def _induced_flow_stack(W0s, target: Target, N, t, rtol, atol, method, max_steps
         W = y.reshape(-1, dy, dx)
         return (-m * _operator(method, N, ranks[rows])(W, W - Z)).reshape(y.shape)
 
-    return _dop853_stacked(rhs, W0s.reshape(B, -1), t, rtol, atol, max_steps).reshape(B, t.size, dy, dx)
+    return _dop853_stacked(rhs, W0s.reshape(B, -1), t, rtol, atol, max_steps).reshape(
+        B, t.size, dy, dx
+    )
 
 
 def _polar_vector_flow(W0s, Z, m, N, t, rtol, atol, max_steps) -> np.ndarray:
@@ -890,7 +944,11 @@ def induced_velocity(W, target, depth) -> np.ndarray:
     out = np.empty_like(stack)
     if stack.shape[0]:
         U, S, Vt = np.linalg.svd(stack, full_matrices=False)
-        rank_one = S[:, 1] <= RANK_ONE_RTOL * S[:, 0] if S.shape[1] > 1 else np.ones(len(stack), dtype=bool)
+        rank_one = (
+            S[:, 1] <= RANK_ONE_RTOL * S[:, 0]
+            if S.shape[1] > 1
+            else np.ones(len(stack), dtype=bool)
+        )
         part = S[:, :1, None] * U[:, :, :1] @ Vt[:, :1, :]
         for k in range(stack.shape[0]):
             Wk = part[k] if rank_one[k] else stack[k]
@@ -947,7 +1005,9 @@ def gradient_flow(
     NetworkFlowResult
         ``.t`` (T,), ``.W`` (T, dy, dx) or (B, T, dy, dx), ``.weights``.
     """
-    single = isinstance(weights0, (list, tuple)) and all(np.ndim(Wj) == 2 for Wj in weights0)
+    single = isinstance(weights0, (list, tuple)) and all(
+        np.ndim(Wj) == 2 for Wj in weights0
+    )
     layers = as_weight_stack(weights0, "weights0")
     X, Y = check_data(X, Y, layers[0].shape[2], layers[-1].shape[1])
     t = check_times(t_eval)
@@ -961,13 +1021,21 @@ def gradient_flow(
     def rhs(y, rows):
         # rows (indices in the stack) are not needed: no per-network parameters.
         b = y.shape[0]
-        Ws = [part.reshape((b,) + sh) for part, sh in zip(np.split(y, cuts, axis=1), shapes, strict=True)]
+        Ws = [
+            part.reshape((b,) + sh)
+            for part, sh in zip(np.split(y, cuts, axis=1), shapes, strict=True)
+        ]
         G = end_to_end_stack(Ws) @ XXt - YXt
-        return -np.concatenate([g.reshape(b, -1) for g in layer_gradients_stack(Ws, G)], axis=1)
+        return -np.concatenate(
+            [g.reshape(b, -1) for g in layer_gradients_stack(Ws, G)], axis=1
+        )
 
     y0 = np.concatenate([a.reshape(B, -1) for a in layers], axis=1)
     ys = _dop853_stacked(rhs, y0, t, rtol, atol, max_steps)
-    weights = [part.reshape((B, t.size) + sh) for part, sh in zip(np.split(ys, cuts, axis=2), shapes, strict=True)]
+    weights = [
+        part.reshape((B, t.size) + sh)
+        for part, sh in zip(np.split(ys, cuts, axis=2), shapes, strict=True)
+    ]
     del ys
     W = end_to_end_stack(weights)
     if single:
@@ -1038,7 +1106,9 @@ def forward_euler(W0, target, depth, step, steps, record_every: int = 1) -> Flow
             if k == rec[i]:
                 if not np.all(np.isfinite(W)):
                     raise DivergenceError(
-                        f"forward Euler diverged by step {k}: W is not finite; step={step:g} is too large", k, np.nan
+                        f"forward Euler diverged by step {k}: W is not finite; step={step:g} is too large",
+                        k,
+                        np.nan,
                     )
                 out[i] = W
                 i += 1
@@ -1128,19 +1198,33 @@ def gradient_descent(
             weights = [Wj - lr * g for Wj, g in zip(weights, grads, strict=True)]
 
     steps_arr = np.array(recorded_steps)
-    stacked = [np.stack([ws[j] for ws in recorded_weights]) for j in range(len(weights))]
+    stacked = [
+        np.stack([ws[j] for ws in recorded_weights]) for j in range(len(weights))
+    ]
     W = end_to_end_stack(stacked)
     curve_arr = np.array(curve)
     losses = curve_arr[steps_arr]
     t = steps_arr * lr
     _frozen(steps_arr, t, losses, W, curve_arr, *stacked)
     return GradientDescentResult(
-        steps=steps_arr, t=t, losses=losses, weights=tuple(stacked), W=W, loss_curve=curve_arr, converged=converged
+        steps=steps_arr,
+        t=t,
+        losses=losses,
+        weights=tuple(stacked),
+        W=W,
+        loss_curve=curve_arr,
+        converged=converged,
     )
 
 
 def integrate_stacked(
-    rhs, y0, t_eval, *, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL, max_steps: int = MAX_STEPS
+    rhs,
+    y0,
+    t_eval,
+    *,
+    rtol: float = DEFAULT_RTOL,
+    atol: float = DEFAULT_ATOL,
+    max_steps: int = MAX_STEPS,
 ):
     """Integrate ``y' = rhs(y, rows)`` for a stack of states, each with its own steps.
 
@@ -1173,7 +1257,7 @@ def integrate_stacked(
     rtol, atol = check_tolerances(rtol, atol)
     max_steps = positive_int(max_steps, "max_steps")
     if not callable(rhs):
-        raise ValueError(f"rhs must be callable as rhs(y, rows); got {type(rhs).__name__}")
+        raise ValueError(
+            f"rhs must be callable as rhs(y, rows); got {type(rhs).__name__}"
+        )
     return _dop853_stacked(rhs, y0, t, rtol, atol, max_steps)
-
-

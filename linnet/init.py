@@ -16,15 +16,27 @@ import numpy as np
 from .data import as_target, haar_orthogonal
 from .validate import as_matrix, positive_float, positive_int
 
-__all__ = ["balanced_init", "gaussian_init", "rotate", "rank_one_start", "unit_orthogonal", "check_widths", "numerical_rank"]
+__all__ = [
+    "balanced_init",
+    "gaussian_init",
+    "rotate",
+    "rank_one_start",
+    "unit_orthogonal",
+    "check_widths",
+    "numerical_rank",
+]
 
 
 def check_widths(widths, name: str = "widths") -> list[int]:
     """Validate ``[d_0, ..., d_N]``: at least two positive integers (depth ``N >= 1``)."""
     if isinstance(widths, (str, bytes)) or not hasattr(widths, "__len__"):
-        raise ValueError(f"{name} must be a list [d_0, ..., d_N] of positive integers; got {widths!r}")
+        raise ValueError(
+            f"{name} must be a list [d_0, ..., d_N] of positive integers; got {widths!r}"
+        )
     if len(widths) < 2:
-        raise ValueError(f"{name} must have at least 2 entries [dx, ..., dy] (depth N >= 1); got {list(widths)!r}")
+        raise ValueError(
+            f"{name} must have at least 2 entries [dx, ..., dy] (depth N >= 1); got {list(widths)!r}"
+        )
     return [positive_int(d, f"{name}[{j}]") for j, d in enumerate(widths)]
 
 
@@ -34,7 +46,11 @@ def numerical_rank(W: np.ndarray, singular_values: np.ndarray | None = None) -> 
     This is numpy's ``matrix_rank`` threshold: the round-off singular values of
     a rank-deficient matrix are a few ulps of ``s_max`` per dimension.
     """
-    s = np.linalg.svd(W, compute_uv=False) if singular_values is None else singular_values
+    s = (
+        np.linalg.svd(W, compute_uv=False)
+        if singular_values is None
+        else singular_values
+    )
     if s.size == 0 or s[0] == 0:
         return 0
     return int(np.count_nonzero(s > max(W.shape) * np.finfo(float).eps * s[0]))
@@ -96,9 +112,13 @@ def balanced_init(W0, widths, seed) -> list[np.ndarray]:
     widths = check_widths(widths)
     dy, dx = W0.shape
     if widths[0] != dx:
-        raise ValueError(f"widths[0] must equal the number of columns of W0 (dx={dx}); got {widths[0]}")
+        raise ValueError(
+            f"widths[0] must equal the number of columns of W0 (dx={dx}); got {widths[0]}"
+        )
     if widths[-1] != dy:
-        raise ValueError(f"widths[-1] must equal the number of rows of W0 (dy={dy}); got {widths[-1]}")
+        raise ValueError(
+            f"widths[-1] must equal the number of rows of W0 (dy={dy}); got {widths[-1]}"
+        )
     U, s, Vt = np.linalg.svd(W0)
     r = numerical_rank(W0, s)
     if min(widths) < r:
@@ -140,7 +160,10 @@ def gaussian_init(widths, std, seed) -> list[np.ndarray]:
     widths = check_widths(widths)
     std = positive_float(std, "std")
     rng = np.random.default_rng(seed)
-    return [std * rng.standard_normal((widths[j], widths[j - 1])) for j in range(1, len(widths))]
+    return [
+        std * rng.standard_normal((widths[j], widths[j - 1]))
+        for j in range(1, len(widths))
+    ]
 
 
 def rotate(direction, angle, seed) -> np.ndarray:
@@ -170,16 +193,22 @@ def rotate(direction, angle, seed) -> np.ndarray:
     try:
         angle = float(angle)
     except (TypeError, ValueError):
-        raise ValueError(f"angle must be a real number in [0, pi]; got {angle!r}") from None
+        raise ValueError(
+            f"angle must be a real number in [0, pi]; got {angle!r}"
+        ) from None
     if not 0.0 <= angle <= np.pi:
         raise ValueError(f"angle must be in [0, pi] (radians); got {angle!r}")
     norm = float(np.linalg.norm(D))
     if norm == 0:
-        raise ValueError("direction must be nonzero: the angle to the zero matrix is undefined")
+        raise ValueError(
+            "direction must be nonzero: the angle to the zero matrix is undefined"
+        )
     Dhat = D / norm
     if D.size == 1:
         if angle not in (0.0, np.pi):
-            raise ValueError(f"direction must have at least 2 entries to be rotated by angle={angle!r}; got a 1 x 1 matrix")
+            raise ValueError(
+                f"direction must have at least 2 entries to be rotated by angle={angle!r}; got a 1 x 1 matrix"
+            )
         return D.copy() if angle == 0.0 else -D
     rng = np.random.default_rng(seed)
     E = rng.standard_normal(D.shape)
@@ -226,7 +255,9 @@ def rank_one_start(target, norm_ratio, angle, seed) -> np.ndarray:
     """
     target = as_target(target)
     if not target.s_Z > 0:
-        raise ValueError("target must have Z != 0: Z_1 and its angle are undefined for Z = 0")
+        raise ValueError(
+            "target must have Z != 0: Z_1 and its angle are undefined for Z = 0"
+        )
     ratio = positive_float(norm_ratio, "norm_ratio")
     try:
         angle = float(angle)
@@ -236,7 +267,9 @@ def rank_one_start(target, norm_ratio, angle, seed) -> np.ndarray:
     u, v = target.u[:, None], target.v[:, None]
     if dy >= 2 and dx >= 2:
         if not 0.0 <= angle <= np.pi / 2:
-            raise ValueError(f"angle must be in [0, pi/2] for a target with dy, dx >= 2; got {angle!r}")
+            raise ValueError(
+                f"angle must be in [0, pi/2] for a target with dy, dx >= 2; got {angle!r}"
+            )
         # cos(a)^2 = cos(angle), i.e. sin(a)^2 = 1 - cos(angle) = 2 sin(angle/2)^2 (no cancellation).
         a = float(np.arcsin(min(1.0, np.sqrt(2.0) * np.sin(angle / 2.0))))
         seeds = np.random.default_rng(seed).integers(0, 2**32, size=2)
@@ -249,5 +282,7 @@ def rank_one_start(target, norm_ratio, angle, seed) -> np.ndarray:
     elif dy >= 2:
         u = rotate(u, angle, seed) if angle > 0 else u
     elif angle > 0:
-        raise ValueError("target must have at least two entries for a start at a nonzero angle; Z is 1 x 1")
+        raise ValueError(
+            "target must have at least two entries for a start at a nonzero angle; Z is 1 x 1"
+        )
     return ratio * target.s_Z * (u @ v.T)

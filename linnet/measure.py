@@ -75,11 +75,20 @@ def crossing_time(t, y, level, *, stay: bool = False):
         samples on its last axis or is not finite, or ``level`` is not finite.
     """
     t = np.asarray(t, dtype=float)
-    if t.ndim != 1 or t.size == 0 or not np.all(np.isfinite(t)) or np.any(np.diff(t) <= 0):
-        raise ValueError(f"t must be a non-empty, finite, strictly increasing 1-D array; got shape {t.shape}")
+    if (
+        t.ndim != 1
+        or t.size == 0
+        or not np.all(np.isfinite(t))
+        or np.any(np.diff(t) <= 0)
+    ):
+        raise ValueError(
+            f"t must be a non-empty, finite, strictly increasing 1-D array; got shape {t.shape}"
+        )
     y = np.asarray(y, dtype=float)
     if y.ndim == 0 or y.shape[-1] != t.size:
-        raise ValueError(f"y must have its last axis of length len(t) = {t.size}; got shape {y.shape}")
+        raise ValueError(
+            f"y must have its last axis of length len(t) = {t.size}; got shape {y.shape}"
+        )
     if not np.all(np.isfinite(y)):
         raise ValueError("y must be finite; it has NaN or infinite entries")
     level_arr = np.asarray(level, dtype=float)
@@ -161,13 +170,17 @@ def max_relative_error(W, W_ref, *, centre=None) -> float:
     A = np.asarray(W, dtype=float)
     B = np.asarray(W_ref, dtype=float)
     if A.ndim != 3 or A.shape != B.shape:
-        raise ValueError(f"W and W_ref must be trajectories of the same shape (T, dy, dx); got {A.shape} and {B.shape}")
+        raise ValueError(
+            f"W and W_ref must be trajectories of the same shape (T, dy, dx); got {A.shape} and {B.shape}"
+        )
     if not (np.all(np.isfinite(A)) and np.all(np.isfinite(B))):
         raise ValueError("W and W_ref must be finite")
     ref = B if centre is None else B - np.asarray(centre, dtype=float)
     denom = np.linalg.norm(ref, axis=(1, 2))
     if not np.all(denom > 0):
-        raise ValueError("the reference norms (or distances to centre) must be > 0 at every time")
+        raise ValueError(
+            "the reference norms (or distances to centre) must be > 0 at every time"
+        )
     return float(np.max(np.linalg.norm(A - B, axis=(1, 2)) / denom))
 
 
@@ -226,7 +239,9 @@ def fit_decay_rate(t, y, lo: float, hi: float, *, min_points: int = 5) -> Fitted
     t = np.asarray(t, dtype=float)
     y = np.abs(np.asarray(y, dtype=float))
     if t.ndim != 1 or y.shape != t.shape:
-        raise ValueError(f"t and y must be 1-D arrays of the same length; got shapes {t.shape} and {y.shape}")
+        raise ValueError(
+            f"t and y must be 1-D arrays of the same length; got shapes {t.shape} and {y.shape}"
+        )
     lo = positive_float(lo, "lo")
     hi = positive_float(hi, "hi")
     if not lo < hi:
@@ -245,13 +260,26 @@ def fit_decay_rate(t, y, lo: float, hi: float, *, min_points: int = 5) -> Fitted
     tw, ly = t[start:stop], np.log(y[start:stop])
     slope, intercept = np.polyfit(tw, ly, 1)
     residual = float(np.max(np.abs(ly - (slope * tw + intercept))))
-    return FittedRate(rate=float(-slope), t_start=float(tw[0]), t_stop=float(tw[-1]), points=int(n), residual=residual)
-
-
+    return FittedRate(
+        rate=float(-slope),
+        t_start=float(tw[0]),
+        t_stop=float(tw[-1]),
+        points=int(n),
+        residual=residual,
+    )
 
 
 def polar_time_to_accuracy(
-    r0, theta0, s_Z: float, m: float, depth: int, t_eval, *, rel_tol, rtol: float = DEFAULT_RTOL, atol=None
+    r0,
+    theta0,
+    s_Z: float,
+    m: float,
+    depth: int,
+    t_eval,
+    *,
+    rel_tol,
+    rtol: float = DEFAULT_RTOL,
+    atol=None,
 ) -> np.ndarray:
     """Measured time after which ``||W(t) - Z_1||_F <= rel_tol * s_Z`` for the scalar-output flow (17).
 
@@ -287,7 +315,9 @@ def polar_time_to_accuracy(
     s_Z = positive_float(s_Z, "s_Z")
     tol = np.asarray(rel_tol, dtype=float)
     if tol.ndim > 1 or not (np.all(np.isfinite(tol)) and np.all(tol > 0)):
-        raise ValueError(f"rel_tol must be a number > 0 or a 1-D array of them; got {rel_tol!r}")
+        raise ValueError(
+            f"rel_tol must be a number > 0 or a 1-D array of them; got {rel_tol!r}"
+        )
     t = check_times(t_eval)
     atol = 1e-3 * positive_float(rtol, "rtol") * s_Z if atol is None else atol
     flow = scalar_polar_flow(r0, theta0, s_Z, m, depth, t, rtol=rtol, atol=atol)

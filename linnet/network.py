@@ -65,9 +65,13 @@ def check_weights(weights, name: str = "weights") -> list[np.ndarray]:
         ``W_j`` has rows.
     """
     if isinstance(weights, np.ndarray) or not isinstance(weights, Sequence):
-        raise ValueError(f"{name} must be a list [W_1, ..., W_N] of matrices; got {type(weights).__name__}")
+        raise ValueError(
+            f"{name} must be a list [W_1, ..., W_N] of matrices; got {type(weights).__name__}"
+        )
     if len(weights) < 1:
-        raise ValueError(f"{name} must hold at least one matrix (depth N >= 1); got an empty list")
+        raise ValueError(
+            f"{name} must hold at least one matrix (depth N >= 1); got an empty list"
+        )
     out = [as_matrix(Wj, f"{name}[{j}]").copy() for j, Wj in enumerate(weights)]
     for j in range(1, len(out)):
         if out[j].shape[1] != out[j - 1].shape[0]:
@@ -78,7 +82,9 @@ def check_weights(weights, name: str = "weights") -> list[np.ndarray]:
     return out
 
 
-def check_data(X, Y, dx: int | None = None, dy: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def check_data(
+    X, Y, dx: int | None = None, dy: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Validate data ``X`` (dx x m) and ``Y`` (dy x m), optionally against a network's dx, dy."""
     X = as_matrix(X, "X", shape=(dx, None))
     Y = as_matrix(Y, "Y", shape=(dy, X.shape[1]))
@@ -110,24 +116,36 @@ def as_weight_stack(weights, name: str = "weights") -> list[np.ndarray]:
         If ``weights`` is not a non-empty sequence, an entry is not finite or
         not 2-D/3-D, the stack sizes differ or are 0, or the shapes do not chain.
     """
-    if isinstance(weights, np.ndarray) or not isinstance(weights, Sequence) or len(weights) < 1:
-        raise ValueError(f"{name} must be a non-empty list [W_1, ..., W_N] of matrices or stacks of matrices")
+    if (
+        isinstance(weights, np.ndarray)
+        or not isinstance(weights, Sequence)
+        or len(weights) < 1
+    ):
+        raise ValueError(
+            f"{name} must be a non-empty list [W_1, ..., W_N] of matrices or stacks of matrices"
+        )
     out = []
     for j, Wj in enumerate(weights):
         arr = np.array(Wj, dtype=float)  # a copy: the caller's arrays are never touched
         if arr.ndim == 2:
             arr = arr[None]
         if arr.ndim != 3:
-            raise ValueError(f"{name}[{j}] must be a matrix or a stack (B, d_j, d_j-1); got {arr.ndim} dimensions")
+            raise ValueError(
+                f"{name}[{j}] must be a matrix or a stack (B, d_j, d_j-1); got {arr.ndim} dimensions"
+            )
         if not np.all(np.isfinite(arr)):
-            raise ValueError(f"{name}[{j}] must be finite; it has NaN or infinite entries")
+            raise ValueError(
+                f"{name}[{j}] must be finite; it has NaN or infinite entries"
+            )
         out.append(arr)
     B = out[0].shape[0]
     if B == 0:
         raise ValueError(f"{name} must hold at least one network (B >= 1)")
     for j, arr in enumerate(out):
         if arr.shape[0] != B:
-            raise ValueError(f"{name}[{j}] must stack {B} matrices like {name}[0]; got {arr.shape[0]}")
+            raise ValueError(
+                f"{name}[{j}] must stack {B} matrices like {name}[0]; got {arr.shape[0]}"
+            )
         if j > 0 and arr.shape[2] != out[j - 1].shape[1]:
             raise ValueError(
                 f"{name}[{j}] must have {out[j - 1].shape[1]} columns to follow {name}[{j - 1}]; "
@@ -151,10 +169,14 @@ def stack_networks(networks, name: str = "networks") -> list[np.ndarray]:
     list of ndarray
     """
     if isinstance(networks, np.ndarray):
-        raise ValueError(f"{name} must be a sequence of networks [W_1, ..., W_N]; got an array")
+        raise ValueError(
+            f"{name} must be a sequence of networks [W_1, ..., W_N]; got an array"
+        )
     networks = list(networks)
     if not networks:
-        raise ValueError(f"{name} must hold at least one network; got an empty sequence")
+        raise ValueError(
+            f"{name} must hold at least one network; got an empty sequence"
+        )
     checked = [check_weights(net, f"{name}[{b}]") for b, net in enumerate(networks)]
     shapes = [Wj.shape for Wj in checked[0]]
     for b, net in enumerate(checked):
@@ -193,7 +215,9 @@ def end_to_end_stack(weights: Sequence[np.ndarray]) -> np.ndarray:
     return W
 
 
-def layer_gradients_stack(weights: Sequence[np.ndarray], G: np.ndarray) -> list[np.ndarray]:
+def layer_gradients_stack(
+    weights: Sequence[np.ndarray], G: np.ndarray
+) -> list[np.ndarray]:
     """The chain rule for stacks: ``dl/dW_j = (W_N ... W_{j+1})^T G (W_{j-1} ... W_1)^T``.
 
     ``G`` (``(B, d_N, d_0)``) is the gradient of a loss ``l`` in the end-to-end
@@ -216,7 +240,9 @@ def layer_gradients_stack(weights: Sequence[np.ndarray], G: np.ndarray) -> list[
         grads = layer_gradients_stack([_mT(Wj) for Wj in reversed(weights)], _mT(G))
         return [_mT(g) for g in reversed(grads)]
     N = len(weights)
-    above: list = [None] * N  # above[j] = W_N ... W_{j+2} (0-based j); None is the identity
+    above: list = [
+        None
+    ] * N  # above[j] = W_N ... W_{j+2} (0-based j); None is the identity
     cur = weights[-1]
     for j in range(N - 2, -1, -1):
         above[j] = cur
@@ -282,13 +308,18 @@ def _layer_gradients(weights: Sequence[np.ndarray], G: np.ndarray) -> list[np.nd
     return layer_gradients_stack(weights, G)
 
 
-def _gradients_from_moments(weights: Sequence[np.ndarray], XXt: np.ndarray, YXt: np.ndarray) -> list[np.ndarray]:
+def _gradients_from_moments(
+    weights: Sequence[np.ndarray], XXt: np.ndarray, YXt: np.ndarray
+) -> list[np.ndarray]:
     """Gradients of (4) from the data moments; ``dL/dW = W X X^T - Y X^T``."""
     return _layer_gradients(weights, _end_to_end(weights) @ XXt - YXt)
 
 
 def _imbalances(weights: Sequence[np.ndarray]) -> list[np.ndarray]:
-    return [weights[j + 1].T @ weights[j + 1] - weights[j] @ weights[j].T for j in range(len(weights) - 1)]
+    return [
+        weights[j + 1].T @ weights[j + 1] - weights[j] @ weights[j].T
+        for j in range(len(weights) - 1)
+    ]
 
 
 # --------------------------------------------------------------------------
@@ -399,7 +430,11 @@ def hessian(weights, X, Y) -> np.ndarray:
     for k in range(N):
         for i in range(k):
             K = above[k + 1].T @ G @ below[i].T  # d_k x d_{i-1}
-            between = _end_to_end(weights[i + 1 : k]) if k > i + 1 else np.eye(weights[i].shape[0])
+            between = (
+                _end_to_end(weights[i + 1 : k])
+                if k > i + 1
+                else np.eye(weights[i].shape[0])
+            )
             block = np.einsum("ad,bc->abcd", K, between).reshape(sizes[k], sizes[i])
             H[offsets[k] : offsets[k + 1], offsets[i] : offsets[i + 1]] += block
             H[offsets[i] : offsets[i + 1], offsets[k] : offsets[k + 1]] += block.T

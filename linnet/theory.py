@@ -110,7 +110,11 @@ def _alpha_beta(target: Target, alpha, beta) -> tuple[float, float]:
         raise ValueError(
             f"beta must satisfy 0 < beta <= (1 + gamma) alpha - gamma = {b_max:.6g} (gamma = s_Z2/s_Z = {g:.6g}, "
             f"alpha = {a:.6g}) for N_alpha,beta(Z1) (36) to be invariant; got beta = {b:.6g}"
-            + ("; no beta > 0 exists: increase alpha above gamma/(1+gamma)" if b_max <= 0 else "")
+            + (
+                "; no beta > 0 exists: increase alpha above gamma/(1+gamma)"
+                if b_max <= 0
+                else ""
+            )
         )
     return a, b
 
@@ -122,15 +126,21 @@ def _depth(depth) -> int:
 def _times(t) -> np.ndarray:
     arr = np.atleast_1d(np.array(t, dtype=float))  # a copy: made read-only below
     if arr.ndim != 1:
-        raise ValueError(f"t must be a number or a 1-D array of times; got an array with {arr.ndim} dimensions")
+        raise ValueError(
+            f"t must be a number or a 1-D array of times; got an array with {arr.ndim} dimensions"
+        )
     if not np.all(np.isfinite(arr)):
         raise ValueError("t must be finite; it has NaN or infinite entries")
     if np.any(arr < 0):
-        raise ValueError(f"t must be >= 0 (times after the start); got min(t) = {arr.min():.6g}")
+        raise ValueError(
+            f"t must be >= 0 (times after the start); got min(t) = {arr.min():.6g}"
+        )
     return arr
 
 
-def _scalars(W, target: Target, sv: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _scalars(
+    W, target: Target, sv: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``||W||_F``, ``rho = <W,Z>/||W||_F`` and ``p = <W,Z1>/(||W||_F s_Z)`` for a stack (NaN where W = 0).
 
     ``sv`` are the singular values of each matrix. ``W`` is divided by its
@@ -140,7 +150,9 @@ def _scalars(W, target: Target, sv: np.ndarray) -> tuple[np.ndarray, np.ndarray,
     top = sv[:, 0]
     with np.errstate(invalid="ignore", divide="ignore"):
         Wn = W / top[:, None, None]
-        unit_norm = np.sqrt(np.sum((sv / top[:, None]) ** 2, axis=1))  # ||W||_F / sigma_1
+        unit_norm = np.sqrt(
+            np.sum((sv / top[:, None]) ** 2, axis=1)
+        )  # ||W||_F / sigma_1
         rho = np.einsum("kij,ij->k", Wn, target.Z) / unit_norm
         p = np.einsum("kij,ij->k", Wn, target.Z1 / target.s_Z) / unit_norm
     norm = np.where(top > 0, top * unit_norm, 0.0)
@@ -298,14 +310,20 @@ def _alpha_28(target: Target, alpha) -> float:
     try:
         a = float(alpha)
     except (TypeError, ValueError):
-        raise ValueError(f"alpha must be a real number in [gamma_Z, 1); got {alpha!r}") from None
+        raise ValueError(
+            f"alpha must be a real number in [gamma_Z, 1); got {alpha!r}"
+        ) from None
     g = target.gamma
     if not (math.isfinite(a) and g <= a < 1):
-        raise ValueError(f"alpha must lie in [gamma_Z, 1) = [{g:.6g}, 1) (the range fixed before (28)); got {alpha!r}")
+        raise ValueError(
+            f"alpha must lie in [gamma_Z, 1) = [{g:.6g}, 1) (the range fixed before (28)); got {alpha!r}"
+        )
     return a
 
 
-def _rank_one_svd(stack: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _rank_one_svd(
+    stack: np.ndarray, name: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Thin SVD ``s u v^T`` of each matrix of a stack, raising unless each has rank exactly one.
 
     Rank is decided relative to :data:`RANK_ONE_RTOL`: rank 0 is ``sigma_1 = 0``,
@@ -459,10 +477,14 @@ class _Constants:
     s_hi: float
 
 
-def _constants(target: Target, N: int, s0: float, p0: float, p_low: float, s_low: float) -> _Constants:
+def _constants(
+    target: Target, N: int, s0: float, p0: float, p_low: float, s_low: float
+) -> _Constants:
     m, s_Z, g = float(target.m), target.s_Z, target.gamma
     lam = 2 * m * s_Z * (1 - g) * p_low * s_low ** (1 - 2 / N)
-    k_lo = m * N * s_low ** kappa(N)  # radial_rate at s_low, which may underflow: checked here
+    k_lo = (
+        m * N * s_low ** kappa(N)
+    )  # radial_rate at s_low, which may underflow: checked here
     for name, rate in (("cosine", lam), ("norm", k_lo)):
         if not (np.isfinite(rate) and rate > 0):
             raise ValueError(
@@ -499,7 +521,10 @@ def _bound(c: _Constants, t: np.ndarray) -> RankOneBound:
     bound = np.empty_like(t)
     # (38a): ||W|| <= S(t) while t <= tau_bar, and ||W|| >= s_low always.
     S = (c.s0**-c.kappa + c.phase_rate * t[phase_one]) ** (-1 / c.kappa)
-    bound[phase_one] = np.maximum((S - c.s_Z) ** 2, (c.s_Z - c.s_low) ** 2) + 2 * S * c.s_Z * cos_decay[phase_one]
+    bound[phase_one] = (
+        np.maximum((S - c.s_Z) ** 2, (c.s_Z - c.s_low) ** 2)
+        + 2 * S * c.s_Z * cos_decay[phase_one]
+    )
     # (38b): Gronwall for |s - s_Z| from tau <= tau_bar, forced by 1 - p.
     tb = t[~phase_one]
     nu, x = min(c.k_lo, c.lam), abs(c.k_lo - c.lam)
@@ -526,11 +551,15 @@ def _bound(c: _Constants, t: np.ndarray) -> RankOneBound:
 def _start(W0, target: Target) -> tuple[float, float, float]:
     stack, _ = as_matrix_stack(W0, "W0", target.Z.shape)
     if stack.shape[0] != 1:
-        raise ValueError(f"W0 must be a single matrix of shape {target.Z.shape}; got a stack of {stack.shape[0]}")
+        raise ValueError(
+            f"W0 must be a single matrix of shape {target.Z.shape}; got a stack of {stack.shape[0]}"
+        )
     sv = _require_rank_one(stack, "W0")
     norm, rho, p = _scalars(stack, target, sv)
     if not norm[0] > 0:
-        raise ValueError("W0 must be nonzero: W = 0 is a saddle point of (17) and the flow stays there")
+        raise ValueError(
+            "W0 must be nonzero: W = 0 is a saddle point of (17) and the flow stays there"
+        )
     return float(norm[0]), float(rho[0]), float(p[0])
 
 
@@ -548,7 +577,9 @@ def _theorem_4_4_constants(W0, target, depth, alpha, beta) -> _Constants:
     return _constants(target, N, s0=s0, p0=p0, p_low=a, s_low=b * target.s_Z)
 
 
-def theorem_4_4_bound(W0, target: Target, depth: int, alpha: float, beta: float, t) -> RankOneBound:
+def theorem_4_4_bound(
+    W0, target: Target, depth: int, alpha: float, beta: float, t
+) -> RankOneBound:
     """Two-phase linear-convergence bound from ``N_alpha,beta(Z_1)`` (role of Theorem 4.4; re-derived).
 
     For the induced flow (17) of a depth-``N`` network with a one-neuron layer
@@ -633,14 +664,18 @@ def theorem_3_8_bound(W0, target: Target, depth: int, t) -> RankOneBound:
             f"W0 must lie in N_alpha for some alpha > 0: <W0, Z>/||W0||_F = {rho0:.6g} must exceed "
             f"s_Z2 = {target.s_Z2:.6g}"
         )
-    return _bound(_constants(target, N, s0=s0, p0=p0, p_low=p0, s_low=min(s0, rho0)), _times(t))
+    return _bound(
+        _constants(target, N, s0=s0, p0=p0, p_low=p0, s_low=min(s0, rho0)), _times(t)
+    )
 
 
 def _log_plus(x: float) -> float:
     return math.log(x) if x > 1 else 0.0
 
 
-def time_to_accuracy(W0, target: Target, depth: int, alpha: float, beta: float, sq_tol: float) -> float:
+def time_to_accuracy(
+    W0, target: Target, depth: int, alpha: float, beta: float, sq_tol: float
+) -> float:
     """Time after which ``||W(t) - Z_1||_F^2 <= sq_tol`` (role of remark 1 after Theorem 4.4; re-derived).
 
     ``T_eps = max(tau_bar, t1, t2, t3)`` with (notes A.6)
@@ -717,8 +752,14 @@ def _alpha_36(target: Target, alpha, *, closed: bool) -> float:
     g = target.gamma
     low_ok = a >= g if closed else a > g
     if not (math.isfinite(a) and low_ok and a < 1):
-        interval = "[gamma_Z, 1) (set (36), Lemma 4.3)" if closed else "(gamma_Z, 1) (Theorem 4.4)"
-        raise ValueError(f"alpha must lie in {interval}, gamma_Z = s_Z2/s_Z = {g:.6g}; got alpha = {alpha!r}")
+        interval = (
+            "[gamma_Z, 1) (set (36), Lemma 4.3)"
+            if closed
+            else "(gamma_Z, 1) (Theorem 4.4)"
+        )
+        raise ValueError(
+            f"alpha must lie in {interval}, gamma_Z = s_Z2/s_Z = {g:.6g}; got alpha = {alpha!r}"
+        )
     return a
 
 
@@ -728,7 +769,9 @@ def _beta_36(beta) -> float:
     except (TypeError, ValueError):
         raise ValueError(f"beta must be a real number; got {beta!r}") from None
     if not (math.isfinite(b) and b > 1):
-        raise ValueError(f"beta must be a finite number > 1 ((36) and Theorem 4.4 fix beta > 1); got beta = {beta!r}")
+        raise ValueError(
+            f"beta must be a finite number > 1 ((36) and Theorem 4.4 fix beta > 1); got beta = {beta!r}"
+        )
     return b
 
 
@@ -741,7 +784,9 @@ def _rank_one_parts(W, target: Target, name: str = "W"):
     stack, single = as_matrix_stack(W, name, target.Z.shape)
     sv = _require_rank_one(stack, name)
     if np.any(sv[:, 0] == 0):
-        raise ValueError(f"{name} must have rank one; the zero matrix has rank 0 and no thin SVD (32)")
+        raise ValueError(
+            f"{name} must have rank one; the zero matrix has rank 0 and no thin SVD (32)"
+        )
     norm, _, p = _scalars(stack, target, sv)
     return norm, target.s_Z * p, single
 
@@ -799,7 +844,16 @@ def rhs_35(W, target: Target, depth: int):
     m, g = float(target.m), target.gamma
     T1, T2 = (s - c) ** 2, np.maximum(target.s_Z - c, 0.0)
     sk = s ** (2 - 2 / N)
-    out = m * sk * (-2 * N * T1 - 2 * c * T2 + math.sqrt(2) * N * g * np.sqrt(T1 * T2) + 2 * target.s_Z2 * T2)
+    out = (
+        m
+        * sk
+        * (
+            -2 * N * T1
+            - 2 * c * T2
+            + math.sqrt(2) * N * g * np.sqrt(T1 * T2)
+            + 2 * target.s_Z2 * T2
+        )
+    )
     return _out(out, single)
 
 
@@ -820,11 +874,15 @@ def gap_35_rank_one_target(W, target: Target, depth: int):
     """
     target = as_target(target, unique_Z1=True)
     if not target.gamma <= RANK_ONE_RTOL:
-        raise ValueError(f"target must have gamma_Z = 0 (rank-one Z, up to round-off {RANK_ONE_RTOL:g}) for this "
-                         f"identity; got gamma_Z = {target.gamma!r}")
+        raise ValueError(
+            f"target must have gamma_Z = 0 (rank-one Z, up to round-off {RANK_ONE_RTOL:g}) for this "
+            f"identity; got gamma_Z = {target.gamma!r}"
+        )
     N = _depth_any(depth)
     if N == 1 and min(target.Z.shape) > 1:
-        raise ValueError("depth must be >= 2 unless d_y = 1 or d_x = 1 (depth 1 does not keep a matrix rank one)")
+        raise ValueError(
+            "depth must be >= 2 unless d_y = 1 or d_x = 1 (depth 1 does not keep a matrix rank one)"
+        )
     stack, single = as_matrix_stack(W, "W", target.Z.shape)
     s, c, _ = _rank_one_parts(stack, target)
     U, _, Vt = np.linalg.svd(stack)
@@ -832,7 +890,12 @@ def gap_35_rank_one_target(W, target: Target, depth: int):
     b = np.abs(Vt[:, 0, :] @ target.v)
     sZ = target.s_Z
     T2 = np.maximum(sZ - c, 0.0)
-    out = -2 * float(target.m) * s ** (2 - 2 / N) * (sZ * T2 - sZ**2 * (1 - a**2) * (1 - b**2))
+    out = (
+        -2
+        * float(target.m)
+        * s ** (2 - 2 / N)
+        * (sZ * T2 - sZ**2 * (1 - a**2) * (1 - b**2))
+    )
     return _out(out, single)
 
 
@@ -932,7 +995,9 @@ def _bound_38(W, target, t, exponent, name):
     stack, single = as_matrix_stack(W, name, target.Z.shape)
     _require_rank_one(stack, name)
     if stack.shape[0] != 1:
-        raise ValueError(f"{name} must be a single matrix of shape {target.Z.shape}; got a stack of {stack.shape[0]}")
+        raise ValueError(
+            f"{name} must be a single matrix of shape {target.Z.shape}; got a stack of {stack.shape[0]}"
+        )
     if not np.linalg.norm(stack[0]) > 0:
         raise ValueError(f"{name} must have rank one; the zero matrix has rank 0")
     times = _times(t)
@@ -943,7 +1008,9 @@ def _bound_38(W, target, t, exponent, name):
     return out
 
 
-def bound_38a(W0, target: Target, depth: int, alpha: float, beta: float, t) -> np.ndarray:
+def bound_38a(
+    W0, target: Target, depth: int, alpha: float, beta: float, t
+) -> np.ndarray:
     """The right-hand side of (38a): ``||Z_1 - W_0||_F^2 exp(exponent_38a * t)`` at times ``t``.
 
     Theorem 4.4 asserts ``||Z_1 - W(t)||_F^2 <=`` this for ``0 <= t <= tau``
@@ -977,16 +1044,28 @@ def bound_38a(W0, target: Target, depth: int, alpha: float, beta: float, t) -> n
     return _bound_38(W0, target, t, exponent_38a(target, depth, alpha, beta), "W0")
 
 
-def bound_38b(W_tau, target: Target, depth: int, alpha: float, beta: float, t) -> np.ndarray:
+def bound_38b(
+    W_tau, target: Target, depth: int, alpha: float, beta: float, t
+) -> np.ndarray:
     """The right-hand side of (38b): ``||Z_1 - W(tau)||_F^2 exp(exponent_38b * t)``, ``t`` measured from ``tau``.
 
     Theorem 4.4 asserts ``||Z_1 - W(tau + t)||_F^2 <=`` this for ``t >= 0``.
     Same parameters and errors as :func:`bound_38a`, with ``W_tau = W(tau)``.
     """
-    return _bound_38(W_tau, target, t, exponent_38b(target, depth, alpha, beta), "W_tau")
+    return _bound_38(
+        W_tau, target, t, exponent_38b(target, depth, alpha, beta), "W_tau"
+    )
 
 
-def time_from_38(target: Target, depth: int, alpha: float, beta: float, d0_sq: float, tau: float, sq_tol: float):
+def time_from_38(
+    target: Target,
+    depth: int,
+    alpha: float,
+    beta: float,
+    d0_sq: float,
+    tau: float,
+    sq_tol: float,
+):
     """Time after which (38) guarantees ``||Z_1 - W(t)||_F^2 <= sq_tol`` (inverting (38) as printed).
 
     With ``E_a = -exponent_38a``, ``E_b = -exponent_38b`` (both > 0 under the
@@ -1007,7 +1086,9 @@ def time_from_38(target: Target, depth: int, alpha: float, beta: float, d0_sq: f
         not positive, or ``tau`` is negative.
     """
     if not theorem_4_4_applies(target, depth, alpha, beta):
-        raise ValueError("the hypothesis of Theorem 4.4 fails (depth >= 2 and both exponents of (38) negative)")
+        raise ValueError(
+            "the hypothesis of Theorem 4.4 fails (depth >= 2 and both exponents of (38) negative)"
+        )
     C = positive_float(d0_sq, "d0_sq")
     eps = positive_float(sq_tol, "sq_tol")
     tau = positive_float(tau, "tau", allow_zero=True)
@@ -1019,7 +1100,15 @@ def time_from_38(target: Target, depth: int, alpha: float, beta: float, d0_sq: f
     return tau + math.log(eps0 / eps) / Eb
 
 
-def remark_1_time(target: Target, depth: int, alpha: float, beta: float, d0_sq: float, tau: float, sq_tol: float):
+def remark_1_time(
+    target: Target,
+    depth: int,
+    alpha: float,
+    beta: float,
+    d0_sq: float,
+    tau: float,
+    sq_tol: float,
+):
     """Remark 1 after Theorem 4.4, as printed, with ``C = d0_sq`` and ``eps_0`` as in :func:`time_from_38`.
 
     * ``sq_tol > eps_0``: ``log(C/eps) / (m N s_Z ((alpha-gamma)^2 - 2 gamma beta^2))``;
@@ -1033,17 +1122,27 @@ def remark_1_time(target: Target, depth: int, alpha: float, beta: float, d0_sq: 
     ``tau`` as in :func:`time_from_38`.
     """
     if not theorem_4_4_applies(target, depth, alpha, beta):
-        raise ValueError("the hypothesis of Theorem 4.4 fails (depth >= 2 and both exponents of (38) negative)")
+        raise ValueError(
+            "the hypothesis of Theorem 4.4 fails (depth >= 2 and both exponents of (38) negative)"
+        )
     target = as_target(target, unique_Z1=True)
     N = int(depth)
     C = positive_float(d0_sq, "d0_sq")
     eps = positive_float(sq_tol, "sq_tol")
     tau = positive_float(tau, "tau", allow_zero=True)
-    a, b, g, m, s_Z = float(alpha), float(beta), target.gamma, float(target.m), target.s_Z
+    a, b, g, m, s_Z = (
+        float(alpha),
+        float(beta),
+        target.gamma,
+        float(target.m),
+        target.s_Z,
+    )
     fa = (a - g) ** 2 - 2 * g * b**2
     fb = a * (a - g) ** 2 - 2 * g * N * b**2
     if not (fa > 0 and fb > 0):
-        raise ValueError("remark 1's denominators (with the powers 2 as printed) must be positive for these alpha, beta")
+        raise ValueError(
+            "remark 1's denominators (with the powers 2 as printed) must be positive for these alpha, beta"
+        )
     eps0 = C * math.exp(exponent_38a(target, N, a, b) * tau)
     if eps > eps0:
         return max(math.log(C / eps), 0.0) / (m * N * s_Z * fa)
@@ -1088,7 +1187,9 @@ def deficiency_margin(W, Phi):
     arr = np.asarray(W, dtype=float) if not isinstance(W, np.ndarray) else W
     if arr.ndim == 3:
         if arr.shape[1:] != Phi.shape or not np.all(np.isfinite(arr)):
-            raise ValueError(f"W must be a finite stack of shape (B, {Phi.shape[0]}, {Phi.shape[1]}); got {arr.shape}")
+            raise ValueError(
+                f"W must be a finite stack of shape (B, {Phi.shape[0]}, {Phi.shape[1]}); got {arr.shape}"
+            )
         return sigma_min - np.linalg.norm(arr - Phi, axis=(1, 2))
     W = as_matrix(W, "W", shape=Phi.shape)
     return sigma_min - float(np.linalg.norm(W - Phi))
@@ -1118,7 +1219,9 @@ def arora_step_bounds(margin, depth: int, phi_norm: float):
     """
     c = np.asarray(margin, dtype=float)
     if not np.all(np.isfinite(c)) or np.any(c <= 0):
-        raise ValueError("margin must be finite and > 0 (Theorem 1 needs a deficiency margin)")
+        raise ValueError(
+            "margin must be finite and > 0 (Theorem 1 needs a deficiency margin)"
+        )
     N = int(depth)
     if N < 1 or N != depth:
         raise ValueError(f"depth must be an integer >= 1; got {depth!r}")
@@ -1193,7 +1296,9 @@ class AroraTheorem1:
     iterations: int | None
 
 
-def arora_theorem_1(weights, Phi, loss_tol: float, eta: float | None = None) -> AroraTheorem1:
+def arora_theorem_1(
+    weights, Phi, loss_tol: float, eta: float | None = None
+) -> AroraTheorem1:
     """Check the hypotheses of Arora et al.'s Theorem 1 and give its iteration bound.
 
     Theorem 1 as the book states it (chapter 05): the margin, the ``delta``
@@ -1233,7 +1338,9 @@ def arora_theorem_1(weights, Phi, loss_tol: float, eta: float | None = None) -> 
     ws = check_weights(weights)
     W = end_to_end(ws)
     if W.shape != Phi.shape:
-        raise ValueError(f"the end-to-end matrix of weights must have the shape of Phi {Phi.shape}; got {W.shape}")
+        raise ValueError(
+            f"the end-to-end matrix of weights must have the shape of Phi {Phi.shape}; got {W.shape}"
+        )
     eps = positive_float(loss_tol, "loss_tol")
     eta_given = None if eta is None else positive_float(eta, "eta")
     N = len(ws)
@@ -1241,15 +1348,33 @@ def arora_theorem_1(weights, Phi, loss_tol: float, eta: float | None = None) -> 
     delta = delta_balancedness(ws)
     loss0 = 0.5 * float(np.linalg.norm(W - Phi)) ** 2
     if not c > 0:
-        return AroraTheorem1(N, None, delta, None, False, None, eta_given, loss0, eps, False, None)
+        return AroraTheorem1(
+            N, None, delta, None, False, None, eta_given, loss0, eps, False, None
+        )
     delta_max, eta_max = arora_step_bounds(c, N, float(np.linalg.norm(Phi)))
     eta_used = eta_max if eta_given is None else eta_given
     balanced_enough = delta <= delta_max
     applies = balanced_enough and eta_used <= eta_max
     iterations = None
     if applies:
-        iterations = 0 if loss0 <= eps else math.ceil(math.log(loss0 / eps) / (eta_used * c ** (2 * (N - 1) / N)))
-    return AroraTheorem1(N, c, delta, delta_max, balanced_enough, eta_max, eta_used, loss0, eps, applies, iterations)
+        iterations = (
+            0
+            if loss0 <= eps
+            else math.ceil(math.log(loss0 / eps) / (eta_used * c ** (2 * (N - 1) / N)))
+        )
+    return AroraTheorem1(
+        N,
+        c,
+        delta,
+        delta_max,
+        balanced_enough,
+        eta_max,
+        eta_used,
+        loss0,
+        eps,
+        applies,
+        iterations,
+    )
 
 
 # --- Exact nearby rates (beyond the paper) ---
@@ -1378,13 +1503,23 @@ def nearby_modes(target: Target, depth: int) -> NearbyModes:
     U, s, V = target.U, target.s, target.Vt.T  # U (dy, r), s (r,), V (dx, r)
     u, v = U[:, 0], V[:, 0]
     c = m * s_Z ** (1 - 2 / N)
-    names, kinds, rates, dirs = ["radial"], ["radial"], [radial_rate(s_Z, m, N)], [np.outer(u, v)]
+    names, kinds, rates, dirs = (
+        ["radial"],
+        ["radial"],
+        [radial_rate(s_Z, m, N)],
+        [np.outer(u, v)],
+    )
     for i in range(1, r):
-        for sign, kind, label in ((1.0, "symmetric", "+"), (-1.0, "antisymmetric", "-")):
+        for sign, kind, label in (
+            (1.0, "symmetric", "+"),
+            (-1.0, "antisymmetric", "-"),
+        ):
             names.append(f"rotation{label} {i + 1}")
             kinds.append(kind)
             rates.append(c * (s_Z - sign * s[i]))
-            dirs.append((np.outer(U[:, i], v) + sign * np.outer(u, V[:, i])) / math.sqrt(2.0))
+            dirs.append(
+                (np.outer(U[:, i], v) + sign * np.outer(u, V[:, i])) / math.sqrt(2.0)
+            )
     for k, w in enumerate(_complement(dy, U).T, start=1):
         names.append(f"left {k}")
         kinds.append("left")
@@ -1416,7 +1551,9 @@ def _rate_args(s_Z, m, depth):
     m = positive_float(m, "m")
     N = np.asarray(depth)
     if N.dtype.kind not in "iu" or np.any(N < 1):
-        raise ValueError(f"depth must be an integer (or an integer array) >= 1; got {depth!r}")
+        raise ValueError(
+            f"depth must be an integer (or an integer array) >= 1; got {depth!r}"
+        )
     return s, m, N
 
 
@@ -1427,7 +1564,9 @@ def kappa(depth):
     """
     N = np.asarray(depth)
     if N.dtype.kind not in "iu" or np.any(N < 1):
-        raise ValueError(f"depth must be an integer (or an integer array) >= 1; got {depth!r}")
+        raise ValueError(
+            f"depth must be an integer (or an integer array) >= 1; got {depth!r}"
+        )
     out = 2.0 - 2.0 / N
     return out.item() if out.ndim == 0 else out
 
@@ -1470,7 +1609,9 @@ def slowest_nearby_rate(s_Z, m, depth, gamma=0.0):
     s, m, N = _rate_args(s_Z, m, depth)
     g = np.asarray(gamma, dtype=float)
     if not (np.all(np.isfinite(g)) and np.all(g >= 0) and np.all(g < 1)):
-        raise ValueError("gamma must lie in [0, 1) (gamma = s_Z2/s_Z < 1 is Assumption 3.6)")
+        raise ValueError(
+            "gamma must lie in [0, 1) (gamma = s_Z2/s_Z < 1 is Assumption 3.6)"
+        )
     out = m * s ** kappa(N) * (1.0 - g)
     return out.item() if out.ndim == 0 else out
 
@@ -1548,7 +1689,9 @@ def escape_time(sigma0, s, m, depth, level: float = 0.5):
     level = positive_float(level, "level")
     if level >= 1:
         raise ValueError(f"level must lie in (0, 1); got {level!r}")
-    s0, sv = np.broadcast_arrays(np.asarray(sigma0, dtype=float), np.asarray(s, dtype=float))
+    s0, sv = np.broadcast_arrays(
+        np.asarray(sigma0, dtype=float), np.asarray(s, dtype=float)
+    )
     if not (np.all(sv > 0) and np.all(s0 > 0) and np.all(s0 < level * sv)):
         raise ValueError("sigma0 and s must satisfy 0 < sigma0 < level * s")
     out = np.empty(s0.shape)
@@ -1557,14 +1700,18 @@ def escape_time(sigma0, s, m, depth, level: float = 0.5):
         if N == 1:
             out[idx] = math.log((sv[idx] - a) / (sv[idx] - b)) / m
         elif N == 2:
-            out[idx] = (math.log(b / (sv[idx] - b)) - math.log(a / (sv[idx] - a))) / (2 * m * sv[idx])
+            out[idx] = (math.log(b / (sv[idx] - b)) - math.log(a / (sv[idx] - a))) / (
+                2 * m * sv[idx]
+            )
         else:
             # dt = dsigma / sigma'; substitute sigma = e^x
             def f(x, ss=sv[idx]):
                 sigma = math.exp(x)
                 return sigma / reduced_radial_velocity(sigma, ss, m, N)
 
-            out[idx] = quad(f, math.log(a), math.log(b), epsabs=0, epsrel=1e-11, limit=200)[0]
+            out[idx] = quad(
+                f, math.log(a), math.log(b), epsabs=0, epsrel=1e-11, limit=200
+            )[0]
     return out.item() if out.ndim == 0 else out
 
 
@@ -1587,7 +1734,9 @@ def faraway_halving_time(r0, m, depth):
     m = positive_float(m, "m")
     k = np.asarray(kappa(depth), dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
-        far = np.expm1(k * math.log(2.0)) / (np.where(k > 0, k, 1.0) * radial_rate(r, m, depth))
+        far = np.expm1(k * math.log(2.0)) / (
+            np.where(k > 0, k, 1.0) * radial_rate(r, m, depth)
+        )
     out = np.where(k > 0, far, math.log(2.0) / m + 0.0 * r)
     return out.item() if out.ndim == 0 else out
 

@@ -18,11 +18,15 @@ def as_matrix(value, name: str, *, shape: tuple | None = None) -> np.ndarray:
     """
     arr = np.asarray(value, dtype=float)
     if arr.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D array (a matrix); got an array with {arr.ndim} dimensions")
+        raise ValueError(
+            f"{name} must be a 2-D array (a matrix); got an array with {arr.ndim} dimensions"
+        )
     if shape is not None:
         for axis, (got, want) in enumerate(zip(arr.shape, shape, strict=True)):
             if want is not None and got != want:
-                raise ValueError(f"{name} must have shape {_fmt_shape(shape)}; got {arr.shape} (axis {axis} differs)")
+                raise ValueError(
+                    f"{name} must have shape {_fmt_shape(shape)}; got {arr.shape} (axis {axis} differs)"
+                )
     if not np.all(np.isfinite(arr)):
         bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
         raise ValueError(f"{name} must be finite; it has {bad} NaN or infinite entries")
@@ -70,7 +74,9 @@ def as_matrix_stack(W, name: str, shape: tuple[int, int]) -> tuple[np.ndarray, b
             f"got an array with {arr.ndim} dimensions"
         )
     if arr.shape[-2:] != tuple(shape):
-        raise ValueError(f"{name} must have matrices of shape {tuple(shape)} (the shape of Z); got {arr.shape[-2:]}")
+        raise ValueError(
+            f"{name} must have matrices of shape {tuple(shape)} (the shape of Z); got {arr.shape[-2:]}"
+        )
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must be finite; it has NaN or infinite entries")
     single = arr.ndim == 2
@@ -81,11 +87,15 @@ def check_times(t, name: str = "t_eval") -> np.ndarray:
     """Output times: a non-empty, finite, strictly increasing 1-D array starting at ``>= 0`` (a copy)."""
     t = np.array(t, dtype=float)  # a copy: results freeze it
     if t.ndim != 1 or t.size == 0:
-        raise ValueError(f"{name} must be a non-empty 1-D array of times; got shape {t.shape}")
+        raise ValueError(
+            f"{name} must be a non-empty 1-D array of times; got shape {t.shape}"
+        )
     if not np.all(np.isfinite(t)):
         raise ValueError(f"{name} must be finite")
     if t[0] < 0:
-        raise ValueError(f"{name} must be >= 0 (the flow starts at t = 0); got {name}[0] = {t[0]}")
+        raise ValueError(
+            f"{name} must be >= 0 (the flow starts at t = 0); got {name}[0] = {t[0]}"
+        )
     if np.any(np.diff(t) <= 0):
         raise ValueError(f"{name} must be strictly increasing")
     return t
@@ -97,7 +107,9 @@ def check_tolerances(rtol, atol) -> tuple[float, float]:
     atol = positive_float(atol, "atol")
     # Below ~100 ulps the local error estimate is round-off; DOP853 cannot meet it.
     if not 100 * np.finfo(float).eps <= rtol < 1:
-        raise ValueError(f"rtol must be in [100 * eps, 1) = [{100 * np.finfo(float).eps:.1e}, 1); got {rtol!r}")
+        raise ValueError(
+            f"rtol must be in [100 * eps, 1) = [{100 * np.finfo(float).eps:.1e}, 1); got {rtol!r}"
+        )
     return rtol, atol
 
 
@@ -106,9 +118,13 @@ def start_angle(angle, name: str = "angle") -> float:
     try:
         a = float(angle)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a real number in [0, pi/2) radians; got {angle!r}") from None
+        raise ValueError(
+            f"{name} must be a real number in [0, pi/2) radians; got {angle!r}"
+        ) from None
     if not 0.0 <= a < np.pi / 2:
-        raise ValueError(f"{name} must be in [0, pi/2) radians (a start correlated with Z_1); got {angle!r}")
+        raise ValueError(
+            f"{name} must be in [0, pi/2) radians (a start correlated with Z_1); got {angle!r}"
+        )
     return a
 
 

@@ -32,7 +32,18 @@ sys.path.insert(0, str(ROOT))
 from linnet.book.registry import parse  # noqa: E402
 
 REGISTRY = ROOT / "book" / "registry.yaml"
-ORDER = ("id", "kind", "section", "title", "description", "page", "stated_at", "status", "reason", "note")
+ORDER = (
+    "id",
+    "kind",
+    "section",
+    "title",
+    "description",
+    "page",
+    "stated_at",
+    "status",
+    "reason",
+    "note",
+)
 GROUPS = [
     ("eft", "1", "Eftekhari, Section 1 (setup)"),
     ("eft", "2", "Eftekhari, Section 2"),
@@ -47,7 +58,11 @@ def _scalar(value) -> str:
     if value is None:
         return "null"
     text = str(value)
-    if text and all(c.isalnum() or c in "-_./:" for c in text) and text not in ("null", "true", "false", "yes", "no"):
+    if (
+        text
+        and all(c.isalnum() or c in "-_./:" for c in text)
+        and text not in ("null", "true", "false", "yes", "no")
+    ):
         return text if not text[0].isdigit() else json.dumps(text)
     return json.dumps(text, ensure_ascii=False)
 
@@ -55,7 +70,12 @@ def _scalar(value) -> str:
 def dump(header: str, entries: list[dict]) -> str:
     lines = [header.rstrip("\n"), "", "items:"]
     for source, section, title in GROUPS:
-        chosen = [e for e in entries if e["id"].split(":")[0] == source and (section is None or str(e["section"]) == section)]
+        chosen = [
+            e
+            for e in entries
+            if e["id"].split(":")[0] == source
+            and (section is None or str(e["section"]) == section)
+        ]
         if not chosen:
             continue
         lines.append(f"# {'-' * 64} {title}")
@@ -88,22 +108,37 @@ def main(argv: list[str]) -> int:
             if item_id in by_id:
                 entry = by_id[item_id]
                 if not item_id.startswith("book:"):
-                    extra = set(change) - {"id", "status", "reason", "stated_at", "page", "note"}
+                    extra = set(change) - {
+                        "id",
+                        "status",
+                        "reason",
+                        "stated_at",
+                        "page",
+                        "note",
+                    }
                     if extra:
-                        print(f"{path.name}: {item_id}: ignoring {sorted(extra)} (paper items keep their title and description)")
+                        print(
+                            f"{path.name}: {item_id}: ignoring {sorted(extra)} (paper items keep their title and description)"
+                        )
                         change = {k: v for k, v in change.items() if k not in extra}
                 entry.update(change)
                 if entry.get("status") == "checked" and "reason" not in change:
                     entry.pop("reason", None)
                 print(f"{path.name}: updated {item_id}")
             elif item_id.startswith("book:"):
-                entry = {k: change.get(k) for k in ORDER if k in change or k in ("page", "stated_at")}
+                entry = {
+                    k: change.get(k)
+                    for k in ORDER
+                    if k in change or k in ("page", "stated_at")
+                }
                 entries.append(entry)
                 by_id[item_id] = entry
                 print(f"{path.name}: added {item_id}")
             else:
-                print(f"{path.name}: {item_id} is not in the registry: paper ids are all registered; check the id",
-                      file=sys.stderr)
+                print(
+                    f"{path.name}: {item_id} is not in the registry: paper ids are all registered; check the id",
+                    file=sys.stderr,
+                )
                 return 1
     out = dump(header, entries)
     parse(yaml.safe_load(out), where="merged registry")

@@ -37,8 +37,9 @@ ALT_PROBLEM = r"""(alt, src) => {
 
 # Collected in the page: math left untypeset, broken images, alt text, proof boxes, links,
 # and horizontal overflow of the page, of code blocks, tables, display math and prose.
+# The template's braces are JavaScript, so ALT_PROBLEM goes in by name, not by format().
 PAGE_PROBE = """() => {
-  const altProblem = %s;
+  const altProblem = __ALT_PROBLEM__;
   const main = document.querySelector('main') || document.body;
   const maths = [...main.querySelectorAll('.math')];
   const untypeset = maths.filter(e => !e.querySelector('mjx-container')).map(e => e.textContent.slice(0, 60));
@@ -77,7 +78,7 @@ PAGE_PROBE = """() => {
     .map(e => `${where(e)}: ${e.scrollWidth} px in ${e.clientWidth} px: ${e.textContent.trim().slice(0, 50)}`);
   return {maths: maths.length, untypeset, rawTex, images, badAlt, boxes, links, pageOverflow,
           wideTables, wideCode, wideMath, wideProse};
-}""" % ALT_PROBLEM
+}""".replace("__ALT_PROBLEM__", ALT_PROBLEM)
 
 #: Window widths of the screenshots: a laptop and a phone (414 px, an iPhone Plus/Max in
 #: portrait). Overflow fails the test at 1280 px; at 414 px it is only listed in a report
@@ -95,14 +96,21 @@ NO_OVERFLOW_PAGES = ("book/coverage", "book/reproduction", "book/cite")
 ASSERTED = ("wideCode", "wideTables", "wideProse")
 
 
-def overflow_findings(info: dict, examples: int | None = 3, kinds=("wideCode", "wideTables", "wideMath",
-                                                                   "wideProse")) -> list[str]:
+def overflow_findings(
+    info: dict,
+    examples: int | None = 3,
+    kinds=("wideCode", "wideTables", "wideMath", "wideProse"),
+) -> list[str]:
     """Horizontal overflow found by PAGE_PROBE, one line per kind (``examples=None``: all)."""
     found = []
     if info["pageOverflow"] > 1:
         found.append(f"the page overflows horizontally by {info['pageOverflow']} px")
-    for key, what in (("wideCode", "code blocks that scroll sideways"), ("wideTables", "tables wider than the page column"),
-                      ("wideMath", "display math wider than the column"), ("wideProse", "prose wider than its column")):
+    for key, what in (
+        ("wideCode", "code blocks that scroll sideways"),
+        ("wideTables", "tables wider than the page column"),
+        ("wideMath", "display math wider than the column"),
+        ("wideProse", "prose wider than its column"),
+    ):
         if key in kinds and info[key]:
             found.append(f"{len(info[key])} {what}, e.g. {info[key][:examples]}")
     return found
@@ -130,8 +138,14 @@ def _anchors(html_root: Path, path: str, cache: dict) -> set[str]:
     return cache[path]
 
 
-def check_site(executable: str, html_root: Path, pages: list[str], chapters: list[str],
-               boxes: dict[str, int], screenshots: Path) -> list[str]:
+def check_site(
+    executable: str,
+    html_root: Path,
+    pages: list[str],
+    chapters: list[str],
+    boxes: dict[str, int],
+    screenshots: Path,
+) -> list[str]:
     """Return a list of problems (empty when every page passes)."""
     from playwright.sync_api import sync_playwright
 
@@ -146,7 +160,9 @@ def check_site(executable: str, html_root: Path, pages: list[str], chapters: lis
             found: dict[int, list[str]] = {width: [] for width in WIDTHS}
             for width in WIDTHS:
                 for scheme in ("light", "dark"):
-                    context = browser.new_context(viewport={"width": width, "height": 900}, color_scheme=scheme)
+                    context = browser.new_context(
+                        viewport={"width": width, "height": 900}, color_scheme=scheme
+                    )
 
                     def route(r):
                         if r.request.url.startswith(base):
@@ -158,30 +174,65 @@ def check_site(executable: str, html_root: Path, pages: list[str], chapters: lis
                     context.route("**/*", route)
                     full = width == WIDTHS[0] and scheme == "light"
                     for name in pages if full else chapters:
-                        info = _visit(context, base, html_root, name, scheme, width, full, chapters, boxes,
-                                      screenshots, anchor_cache, problems)
+                        info = _visit(
+                            context,
+                            base,
+                            html_root,
+                            name,
+                            scheme,
+                            width,
+                            full,
+                            chapters,
+                            boxes,
+                            screenshots,
+                            anchor_cache,
+                            problems,
+                        )
                         if scheme == "light" and name in chapters:
-                            found[width] += [f"{name}: {line}" for line in overflow_findings(info, None)]
+                            found[width] += [
+                                f"{name}: {line}"
+                                for line in overflow_findings(info, None)
+                            ]
                     context.close()
             for width, lines in found.items():
-                what = "fails the test" if width == WIDTHS[0] else "reported, not asserted"
+                what = (
+                    "fails the test" if width == WIDTHS[0] else "reported, not asserted"
+                )
                 (screenshots / f"overflow-{width}.txt").write_text(
                     f"Horizontal overflow of the chapter pages at {width} px ({what}; see the screenshots):\n"
-                    + ("\n".join(lines) if lines else "none") + "\n"
+                    + ("\n".join(lines) if lines else "none")
+                    + "\n"
                 )
             browser.close()
     finally:
         server.shutdown()
     if blocked:
-        problems.append(f"requests to the network were blocked: {sorted(set(blocked))[:5]}")
+        problems.append(
+            f"requests to the network were blocked: {sorted(set(blocked))[:5]}"
+        )
     return problems
 
 
-def _visit(context, base, html_root, name, scheme, width, full, chapters, boxes, screenshots, anchor_cache, problems) -> dict:
+def _visit(
+    context,
+    base,
+    html_root,
+    name,
+    scheme,
+    width,
+    full,
+    chapters,
+    boxes,
+    screenshots,
+    anchor_cache,
+    problems,
+) -> dict:
     """Open one page, add what fails to ``problems``, screenshot a chapter; return the probe."""
     page = context.new_page()
     errors: list[str] = []
-    page.on("console", lambda m, e=errors: e.append(m.text) if m.type == "error" else None)
+    page.on(
+        "console", lambda m, e=errors: e.append(m.text) if m.type == "error" else None
+    )
     page.on("pageerror", lambda exc, e=errors: e.append(str(exc)))
     page.goto(urljoin(base, f"{name}.html"), wait_until="load")
     # MathJax (loaded only on pages with math) typesets asynchronously;
@@ -200,17 +251,28 @@ def _visit(context, base, html_root, name, scheme, width, full, chapters, boxes,
         if errors:
             problems.append(f"{name}: JavaScript errors: {errors[:3]}")
         if info["untypeset"]:
-            problems.append(f"{name}: {len(info['untypeset'])} math elements not typeset, e.g. {info['untypeset'][:2]}")
+            problems.append(
+                f"{name}: {len(info['untypeset'])} math elements not typeset, e.g. {info['untypeset'][:2]}"
+            )
         if info["rawTex"]:
-            problems.append(f"{name}: {info['rawTex']} raw TeX delimiters left in the text")
+            problems.append(
+                f"{name}: {info['rawTex']} raw TeX delimiters left in the text"
+            )
         if info["images"]:
             problems.append(f"{name}: images not loaded: {info['images'][:3]}")
         if info["badAlt"]:
-            problems.append(f"{name}: {len(info['badAlt'])} images without alternative text, e.g. {info['badAlt'][:3]}")
+            problems.append(
+                f"{name}: {len(info['badAlt'])} images without alternative text, e.g. {info['badAlt'][:3]}"
+            )
         if name in chapters or name in NO_OVERFLOW_PAGES:
-            problems += [f"{name} at {width} px: {line}" for line in overflow_findings(info, kinds=ASSERTED)]
+            problems += [
+                f"{name} at {width} px: {line}"
+                for line in overflow_findings(info, kinds=ASSERTED)
+            ]
         if info["boxes"] < boxes.get(name, 0):
-            problems.append(f"{name}: {info['boxes']} theorem boxes rendered, {boxes[name]} in the source")
+            problems.append(
+                f"{name}: {info['boxes']} theorem boxes rendered, {boxes[name]} in the source"
+            )
         for link in info["links"]:
             target, fragment = urldefrag(link)
             if not target.startswith(base):
@@ -220,10 +282,16 @@ def _visit(context, base, html_root, name, scheme, width, full, chapters, boxes,
                 path += "index.html"
             if not (html_root / path).exists():
                 problems.append(f"{name}: broken link {link}")
-            elif fragment and path.endswith(".html") and fragment not in _anchors(html_root, path, anchor_cache):
+            elif (
+                fragment
+                and path.endswith(".html")
+                and fragment not in _anchors(html_root, path, anchor_cache)
+            ):
                 problems.append(f"{name}: link to a missing anchor {link}")
     if name in chapters:
-        page.screenshot(path=str(screenshots / screenshot_name(name, width, scheme)), full_page=True)
+        page.screenshot(
+            path=str(screenshots / screenshot_name(name, width, scheme)), full_page=True
+        )
     page.close()
     return info
 

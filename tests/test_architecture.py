@@ -59,7 +59,9 @@ def _is_linnet(module: str) -> bool:
     return module == "linnet" or module.startswith("linnet.")
 
 
-def private_uses(source: str, module: str = "__main__", is_package: bool = False) -> list[str]:
+def private_uses(
+    source: str, module: str = "__main__", is_package: bool = False
+) -> list[str]:
     """Private names taken from another linnet module: by import or by attribute of an imported module."""
     found = []
     aliases: dict[str, str] = {}
@@ -81,9 +83,17 @@ def private_uses(source: str, module: str = "__main__", is_package: bool = False
                     if alias.asname:
                         aliases[alias.asname] = alias.name
     for node in ast.walk(tree):
-        if isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__"):
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr.startswith("_")
+            and not node.attr.startswith("__")
+        ):
             base = node.value
-            if isinstance(base, ast.Name) and base.id in aliases and aliases[base.id] != module:
+            if (
+                isinstance(base, ast.Name)
+                and base.id in aliases
+                and aliases[base.id] != module
+            ):
                 found.append(f"{base.id}.{node.attr}")
     return found
 
@@ -92,7 +102,12 @@ def _notebook_source(path: Path) -> str:
     nb = json.loads(path.read_text())
     cells = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
     # IPython magics are not Python; the chapters have none beyond these.
-    return "\n".join(line for cell in cells for line in cell.splitlines() if not line.lstrip().startswith(("%", "!")))
+    return "\n".join(
+        line
+        for cell in cells
+        for line in cell.splitlines()
+        if not line.lstrip().startswith(("%", "!"))
+    )
 
 
 def _python_files():
@@ -106,28 +121,46 @@ def _python_files():
 @pytest.mark.parametrize("path", CORE, ids=lambda p: p.name)
 def test_the_core_imports_neither_chapters_nor_the_book(path):
     module = _module_name(path)
-    bad = [src for src, name in imports_of(path.read_text(), module, path.name == "__init__.py")
-           if src.startswith(("linnet.chapters", "linnet.book"))
-           or (src == "linnet" and name in ("chapters", "book"))]
-    assert not bad, f"{path.name} imports {bad}: the core must not depend on chapter protocols or the book's glue"
+    bad = [
+        src
+        for src, name in imports_of(
+            path.read_text(), module, path.name == "__init__.py"
+        )
+        if src.startswith(("linnet.chapters", "linnet.book"))
+        or (src == "linnet" and name in ("chapters", "book"))
+    ]
+    assert not bad, (
+        f"{path.name} imports {bad}: the core must not depend on chapter protocols or the book's glue"
+    )
 
 
-@pytest.mark.parametrize("path", sorted((PACKAGE / "book").glob("*.py")), ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path", sorted((PACKAGE / "book").glob("*.py")), ids=lambda p: p.name
+)
 def test_the_book_glue_imports_no_chapter(path):
     module = _module_name(path)
-    bad = [src for src, _ in imports_of(path.read_text(), module, path.name == "__init__.py")
-           if src.startswith("linnet.chapters")]
+    bad = [
+        src
+        for src, _ in imports_of(path.read_text(), module, path.name == "__init__.py")
+        if src.startswith("linnet.chapters")
+    ]
     assert not bad, f"linnet/book/{path.name} imports {bad}"
 
 
-@pytest.mark.parametrize("path", list(_python_files()), ids=lambda p: str(p.relative_to(ROOT)))
+@pytest.mark.parametrize(
+    "path", list(_python_files()), ids=lambda p: str(p.relative_to(ROOT))
+)
 def test_no_python_file_imports_a_private_name(path):
     module = _module_name(path) if path.is_relative_to(PACKAGE) else "__main__"
     found = private_uses(path.read_text(), module, path.name == "__init__.py")
-    assert not found, f"{path.relative_to(ROOT)} uses private names of other modules: {found}"
+    assert not found, (
+        f"{path.relative_to(ROOT)} uses private names of other modules: {found}"
+    )
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "notebooks").glob("*.ipynb")), ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path", sorted((ROOT / "notebooks").glob("*.ipynb")), ids=lambda p: p.name
+)
 def test_no_notebook_imports_a_private_name(path):
     found = private_uses(_notebook_source(path))
     assert not found, f"{path.name} uses private names of linnet modules: {found}"
@@ -136,8 +169,12 @@ def test_no_notebook_imports_a_private_name(path):
 def test_no_private_scipy_module_is_imported():
     bad = []
     for path in PACKAGE.rglob("*.py"):
-        for src, name in imports_of(path.read_text(), _module_name(path), path.name == "__init__.py"):
-            if src.startswith("scipy") and any(part.startswith("_") for part in src.split(".") + [name or ""]):
+        for src, name in imports_of(
+            path.read_text(), _module_name(path), path.name == "__init__.py"
+        ):
+            if src.startswith("scipy") and any(
+                part.startswith("_") for part in src.split(".") + [name or ""]
+            ):
                 bad.append(f"{path.relative_to(ROOT)}: {src} {name}")
     assert not bad, bad
 
@@ -146,15 +183,34 @@ def test_no_private_scipy_module_is_imported():
 
 
 def test_controls_catch_private_imports_and_attributes():
-    assert private_uses("from linnet.init import _haar_orthogonal") == ["from linnet.init import _haar_orthogonal"]
-    assert private_uses("from linnet.chapters import beyond as bd\nbd._product(ws)") == ["bd._product"]
-    assert private_uses("import linnet.flows as fl\nfl._dop853_stacked") == ["fl._dop853_stacked"]
-    assert private_uses("from ..theory import _as_stack", "linnet.chapters.beyond") == ["from linnet.theory import _as_stack"]
+    assert private_uses("from linnet.init import _haar_orthogonal") == [
+        "from linnet.init import _haar_orthogonal"
+    ]
+    assert private_uses(
+        "from linnet.chapters import beyond as bd\nbd._product(ws)"
+    ) == ["bd._product"]
+    assert private_uses("import linnet.flows as fl\nfl._dop853_stacked") == [
+        "fl._dop853_stacked"
+    ]
+    assert private_uses("from ..theory import _as_stack", "linnet.chapters.beyond") == [
+        "from linnet.theory import _as_stack"
+    ]
     # controls the other way: public names, and a module's own private names, pass
-    assert private_uses("from linnet.init import rotate\nfrom linnet.chapters import beyond as bd\nbd.sharpness") == []
+    assert (
+        private_uses(
+            "from linnet.init import rotate\nfrom linnet.chapters import beyond as bd\nbd.sharpness"
+        )
+        == []
+    )
     assert private_uses("from .network import _imbalances", "linnet.network") == []
 
 
 def test_control_catches_a_core_module_importing_a_chapter():
-    found = imports_of("from .chapters import rates\nfrom linnet.book.checks import check", "linnet.flows")
-    assert ("linnet.chapters", "rates") in found and ("linnet.book.checks", "check") in found
+    found = imports_of(
+        "from .chapters import rates\nfrom linnet.book.checks import check",
+        "linnet.flows",
+    )
+    assert ("linnet.chapters", "rates") in found and (
+        "linnet.book.checks",
+        "check",
+    ) in found

@@ -19,11 +19,18 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks import analysis  # noqa: E402
 from benchmarks.run import run  # noqa: E402
-from benchmarks.workloads import figure1_workload, matrix_rhs, polar_rhs_single, to_polar  # noqa: E402
+from benchmarks.workloads import (  # noqa: E402
+    figure1_workload,
+    matrix_rhs,
+    polar_rhs_single,
+    to_polar,
+)
 
 
 def _extension():
-    spec = importlib.util.spec_from_file_location("linnet_performance", ROOT / "book" / "_ext" / "linnet_performance.py")
+    spec = importlib.util.spec_from_file_location(
+        "linnet_performance", ROOT / "book" / "_ext" / "linnet_performance.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -41,16 +48,27 @@ def test_quick_run_writes_results_and_figure(quick_results):
     out, data = quick_results
     _extension().check_results(data)
     assert data["quick"] is True
-    assert (out / "work-precision.svg").stat().st_size > 0 and (out / "work-precision.png").stat().st_size > 0
+    assert (out / "work-precision.svg").stat().st_size > 0 and (
+        out / "work-precision.png"
+    ).stat().st_size > 0
     assert set(data["workloads"]) == {"figure1", "batch"}
     for work in data["workloads"].values():
         keys = {p["method"] for p in work["points"]}
         assert {"euler-matrix", "euler-polar", "scipy-dop853-polar", "linnet"} <= keys
-        assert all(p["seconds"] > 0 and math.isfinite(p["error"]) for p in work["points"])
+        assert all(
+            p["seconds"] > 0 and math.isfinite(p["error"]) for p in work["points"]
+        )
         # JAX was disabled: diffrax is listed as skipped, with the reason.
-        assert {s["method"] for s in work["skipped"]} == {"diffrax-dopri8", "diffrax-tsit5"}
+        assert {s["method"] for s in work["skipped"]} == {
+            "diffrax-dopri8",
+            "diffrax-tsit5",
+        }
         assert all(s["reason"] for s in work["skipped"])
-    assert {g["id"] for g in data["goals"]} >= {"front-figure1", "front-batch", "figure1-vs-paper"}
+    assert {g["id"] for g in data["goals"]} >= {
+        "front-figure1",
+        "front-batch",
+        "figure1-vs-paper",
+    }
 
 
 @pytest.mark.requires("book")
@@ -60,9 +78,14 @@ def test_errors_fall_with_the_step_and_the_tolerance(quick_results):
     # errors did not respond to the settings would be measuring nothing.
     _, data = quick_results
     for work in data["workloads"].values():
-        euler = sorted((p for p in work["points"] if p["method"] == "euler-matrix"), key=lambda p: p["setting"])
+        euler = sorted(
+            (p for p in work["points"] if p["method"] == "euler-matrix"),
+            key=lambda p: p["setting"],
+        )
         assert 5 < euler[1]["error"] / euler[0]["error"] < 20
-        lin = {p["setting"]: p["error"] for p in work["points"] if p["method"] == "linnet"}
+        lin = {
+            p["setting"]: p["error"] for p in work["points"] if p["method"] == "linnet"
+        }
         assert lin[1e-8] < lin[1e-4] / 100
 
 
@@ -88,7 +111,9 @@ def test_page_renders_from_the_results(quick_results):
 @pytest.mark.requires("book")
 def test_committed_results_match_the_schema():
     # The book page is built from this file; a malformed one would fail the build.
-    _extension().check_results(json.loads((ROOT / "book" / "performance" / "results.json").read_text()))
+    _extension().check_results(
+        json.loads((ROOT / "book" / "performance" / "results.json").read_text())
+    )
 
 
 def test_cost_interpolates_along_the_front():
@@ -113,7 +138,9 @@ def test_baseline_right_hand_sides_agree():
     for N in (2, 3, 8):
         dw = matrix_rhs(work.z, work.m, N)(w)[0]
         r, th, v, u = to_polar(w, work.z)
-        d = polar_rhs_single(float(np.linalg.norm(work.z)), work.m, N)(0.0, [r[0], th[0]])
+        d = polar_rhs_single(float(np.linalg.norm(work.z)), work.m, N)(
+            0.0, [r[0], th[0]]
+        )
         radial = (w[0] / r[0]) @ dw
         angular = (np.cos(th[0]) * u[0] - np.sin(th[0]) * v) @ dw / r[0]
         assert np.allclose([radial, angular], d, rtol=1e-12, atol=0)

@@ -118,7 +118,9 @@ def test_flow_from_the_depth8_unbalanced_starts():
     X, Y = whitened_data(50, 5, 1, 1)
     target = Target.from_data(X, Y)
     W0 = 10 * rotate(target.Z1, math.pi / 6, 2)
-    nets = [bd.unbalanced_start(W0, [5] + [3] * 7 + [1], delta, 1) for delta in (1e-4, 1e-1)]
+    nets = [
+        bd.unbalanced_start(W0, [5] + [3] * 7 + [1], delta, 1) for delta in (1e-4, 1e-1)
+    ]
     t = np.linspace(0, 0.1, 11)
     batch = gradient_flow(stack_networks(nets), X, Y, t, rtol=1e-10, atol=1e-14)
     shapes = [w.shape for w in nets[0]]
@@ -128,10 +130,20 @@ def test_flow_from_the_depth8_unbalanced_starts():
         return [p.reshape(sh) for p, sh in zip(np.split(y, cuts), shapes, strict=True)]
 
     for b, net in enumerate(nets):
-        with np.errstate(over="ignore", invalid="ignore"):  # scipy's rejected trial steps overflow
-            sol = solve_ivp(lambda _, y: -np.concatenate([g.ravel() for g in gradients(layers(y), X, Y)]),
-                            (0, 0.1), np.concatenate([w.ravel() for w in net]), method="DOP853", t_eval=t,
-                            rtol=1e-10, atol=1e-14)
+        with np.errstate(
+            over="ignore", invalid="ignore"
+        ):  # scipy's rejected trial steps overflow
+            sol = solve_ivp(
+                lambda _, y: (
+                    -np.concatenate([g.ravel() for g in gradients(layers(y), X, Y)])
+                ),
+                (0, 0.1),
+                np.concatenate([w.ravel() for w in net]),
+                method="DOP853",
+                t_eval=t,
+                rtol=1e-10,
+                atol=1e-14,
+            )
         ref = np.stack([end_to_end(layers(y)) for y in sol.y.T])
         np.testing.assert_allclose(batch.W[b], ref, rtol=0, atol=1e-7)
 
@@ -143,7 +155,9 @@ def test_learning_times_of_aligned_start_match_escape_time(tg):
     s0 = 1e-3
     ws = bd.balanced_stack((s0 * tg.U @ tg.Vt)[None], [4, 3, 3], 0)
     t = np.linspace(0, 0.5, 2001)
-    res = gradient_flow(ws, *target_data(tg), t, rtol=1e-11, atol=1e-16, keep_weights=False)
+    res = gradient_flow(
+        ws, *target_data(tg), t, rtol=1e-11, atol=1e-16, keep_weights=False
+    )
     measured = bd.learning_times(t, res.W, tg)[0]
     np.testing.assert_allclose(measured, escape_time(s0, tg.s, 50, 2), rtol=1e-4)
 
@@ -151,7 +165,9 @@ def test_learning_times_of_aligned_start_match_escape_time(tg):
 def test_learning_times_interpolate_and_mark_unreached_and_absent_modes():
     tgt = Target.from_matrix(np.diag([1.0, 0.5, 0.0]), 1)
     t = np.array([0.0, 1.0, 2.0])
-    sig = np.array([[0.1, 0.6, 1.0], [0.1, 0.2, 0.2], [0.0, 0.0, 0.0]])  # per mode over time
+    sig = np.array(
+        [[0.1, 0.6, 1.0], [0.1, 0.2, 0.2], [0.0, 0.0, 0.0]]
+    )  # per mode over time
     W = np.stack([np.diag(sig[:, i]) for i in range(3)])
     # mode 1 reaches 0.5 between t = 0 and 1 (linear in sigma: 0.8); mode 2 never reaches 0.25; s_3 = 0
     lt = bd.learning_times(t, W, tgt)
@@ -171,7 +187,10 @@ def test_deflation_leakage_zero_on_exactly_deflated_state(tg):
     Qu = np.eye(3) - np.outer(tg.U[:, 0], tg.U[:, 0])
     Qv = np.eye(4) - np.outer(tg.Vt[0], tg.Vt[0])
     for N in (2, 3, 5):
-        W = tg.s[0] * np.outer(tg.U[:, 0], tg.Vt[0]) + 1e-2 * Qu @ rng.standard_normal((3, 4)) @ Qv
+        W = (
+            tg.s[0] * np.outer(tg.U[:, 0], tg.Vt[0])
+            + 1e-2 * Qu @ rng.standard_normal((3, 4)) @ Qv
+        )
         # round-off: ||V|| ~ 3e-2 against terms of size m s_1^2 ~ 50, so ~1e-12 relative; 1e-10 allowed
         assert bd.deflation_leakage(induced_velocity(W, tg, N), tg, 1) < 1e-10
 
@@ -181,7 +200,9 @@ def test_deflation_leakage_bounds_and_validation(tg):
     V = rng.standard_normal((20, 3, 4))
     L = bd.deflation_leakage(V, tg, 2)
     assert np.all((L >= 0) & (L <= 1 + 1e-15))
-    assert bd.deflation_leakage(np.outer(tg.U[:, 0], rng.standard_normal(4)), tg, 1) == pytest.approx(1.0, abs=1e-12)
+    assert bd.deflation_leakage(
+        np.outer(tg.U[:, 0], rng.standard_normal(4)), tg, 1
+    ) == pytest.approx(1.0, abs=1e-12)
     with pytest.raises(ValueError, match="k"):
         bd.deflation_leakage(V, tg, 3)
 
@@ -191,10 +212,16 @@ def test_deflation_leakage_bounds_and_validation(tg):
 
 def test_deflated_set_margin_reduces_to_rank_one_set_for_r1(tg):
     rng = np.random.default_rng(4)
-    W = np.einsum("bi,bj->bij", rng.standard_normal((30, 3)), rng.standard_normal((30, 4)))
+    W = np.einsum(
+        "bi,bj->bij", rng.standard_normal((30, 3)), rng.standard_normal((30, 4))
+    )
     for alpha in (0.1, 0.5, 1.0):
-        np.testing.assert_allclose(bd.deflated_set_margin(W, tg, 1, alpha), correlation_set_margin(W, tg, alpha),
-                                   rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(
+            bd.deflated_set_margin(W, tg, 1, alpha),
+            correlation_set_margin(W, tg, alpha),
+            rtol=1e-10,
+            atol=1e-12,
+        )
 
 
 def test_deflated_set_contains_Zr_and_not_minus_Zr(tg):
@@ -205,7 +232,9 @@ def test_deflated_set_contains_Zr_and_not_minus_Zr(tg):
     with pytest.raises(ValueError, match="alpha"):
         bd.deflated_set_margin(tg.Z, tg, 2, 0.0)
     with pytest.raises(ValueError, match="distinct"):
-        bd.deflated_set_margin(np.ones((3, 4)), spectral_target([1.0, 1.0], 3, 4, 1, 0), 2, 0.5)
+        bd.deflated_set_margin(
+            np.ones((3, 4)), spectral_target([1.0, 1.0], 3, 4, 1, 0), 2, 0.5
+        )
 
 
 def test_component_correlation(tg):
@@ -260,7 +289,9 @@ def test_descent_outcome_statuses(fig1):
     assert good.status == "converged" and good.rel_distance <= 1e-6
     # the relative distance it reports is ||W - Z_1|| / s_Z of the iterate at that step
     gd = gradient_descent(net, X, Y, 0.5 / lam, good.steps)
-    assert good.rel_distance == pytest.approx(np.linalg.norm(gd.W[-1] - target.Z1) / target.s_Z, rel=1e-12)
+    assert good.rel_distance == pytest.approx(
+        np.linalg.norm(gd.W[-1] - target.Z1) / target.s_Z, rel=1e-12
+    )
     assert np.linalg.norm(gd.W[-2] - target.Z1) / target.s_Z > 1e-6
     bad = bd.descent_outcome(net, X, Y, 20 / lam, 1e-6, 5000)
     assert bad.status == "diverged" and bad.rel_distance == math.inf

@@ -19,8 +19,19 @@ pytestmark = pytest.mark.requires("book")
 JUPYTER_BOOK = Path(sys.executable).with_name("jupyter-book")
 
 
-def _build(source: Path, output: Path, config: Path | None = None) -> subprocess.CompletedProcess:
-    cmd = [str(JUPYTER_BOOK), "build", str(source), "--path-output", str(output), "-n", "-W", "--keep-going"]
+def _build(
+    source: Path, output: Path, config: Path | None = None
+) -> subprocess.CompletedProcess:
+    cmd = [
+        str(JUPYTER_BOOK),
+        "build",
+        str(source),
+        "--path-output",
+        str(output),
+        "-n",
+        "-W",
+        "--keep-going",
+    ]
     if config is not None:
         cmd += ["--config", str(config)]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=900)
@@ -31,7 +42,9 @@ def _config(execute: str, root: Path = ROOT) -> dict:
     config["execute"]["execute_notebooks"] = execute
     # local_extensions paths are relative to the config file, which moves to tmp.
     local = config["sphinx"].get("local_extensions", {})
-    config["sphinx"]["local_extensions"] = {name: str(root / path) for name, path in local.items()}
+    config["sphinx"]["local_extensions"] = {
+        name: str(root / path) for name, path in local.items()
+    }
     return config
 
 
@@ -40,7 +53,10 @@ def _notebook_claims() -> dict[str, list[str]]:
     sys.path.insert(0, str(ROOT / "book" / "_ext"))
     from linnet_report import claims_of_notebook
 
-    return {p.stem: [r["claim_id"] for r in claims_of_notebook(p)] for p in sorted((ROOT / "notebooks").glob("*.ipynb"))}
+    return {
+        p.stem: [r["claim_id"] for r in claims_of_notebook(p)]
+        for p in sorted((ROOT / "notebooks").glob("*.ipynb"))
+    }
 
 
 def build_from_committed_outputs(out: Path) -> tuple[subprocess.CompletedProcess, Path]:
@@ -55,14 +71,21 @@ def test_building_a_fresh_clone_leaves_it_clean(tmp_path):
     # Building never writes tracked files (or untracked ones outside _build/):
     # a fresh clone of the committed tree, built as a reader would, stays clean.
     clone = tmp_path / "clone"
-    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True, timeout=120)
+    subprocess.run(
+        ["git", "clone", "--quiet", str(ROOT), str(clone)], check=True, timeout=120
+    )
     config = tmp_path / "_config.yml"
     config.write_text(yaml.safe_dump(_config("off", clone)))
     result = _build(clone, clone, config)
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     assert (clone / "_build" / "html" / "index.html").is_file()
-    status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=clone,
-                            capture_output=True, text=True, check=True).stdout
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"],
+        cwd=clone,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert status == "", f"the build changed the clone:\n{status}"
 
 
@@ -81,11 +104,15 @@ def test_book_builds_without_warnings_from_committed_outputs(built_book):
     assert result.returncode == 0, log[-5000:]
     assert "WARNING" not in log, log[-5000:]
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]] + [c["file"] for part in toc["parts"] for c in part["chapters"]]
+    files = [toc["root"]] + [
+        c["file"] for part in toc["parts"] for c in part["chapters"]
+    ]
     for name in files:
         assert (html / f"{name}.html").is_file(), f"missing page {name}.html"
     setup = (html / "notebooks" / "00-setup.html").read_text()
-    assert "PASS [setup.whitened]" in setup, "check-cell outputs must appear on the chapter page"
+    assert "PASS [setup.whitened]" in setup, (
+        "check-cell outputs must appear on the chapter page"
+    )
     assert 'id="cell-' in setup, "code cells need anchors for the report's links"
     # The reproduction report lists exactly the claims the notebooks record.
     report = (html / "book" / "reproduction.html").read_text()
@@ -94,8 +121,12 @@ def test_book_builds_without_warnings_from_committed_outputs(built_book):
 
     rows = re.findall(r'<tr[^>]* id="(claim-[^"]+)"', report)
     recorded = [claim_anchor(cid) for ids in claims.values() for cid in ids]
-    assert sorted(rows) == sorted(recorded), f"report rows {sorted(set(rows) ^ set(recorded))} disagree with the check cells"
-    assert "FAIL" not in re.sub(r"<[^>]+>", "", report.split("claims checked")[1].split("Execution status")[0])
+    assert sorted(rows) == sorted(recorded), (
+        f"report rows {sorted(set(rows) ^ set(recorded))} disagree with the check cells"
+    )
+    assert "FAIL" not in re.sub(
+        r"<[^>]+>", "", report.split("claims checked")[1].split("Execution status")[0]
+    )
     assert "Run Time" in report, "the execution-status table must be on the report page"
     # No page loads a script or stylesheet from the network (offline reading). The
     # rel="canonical" link (from html.baseurl) names the published page; it loads nothing.
@@ -105,7 +136,9 @@ def test_book_builds_without_warnings_from_committed_outputs(built_book):
             if 'rel="canonical"' not in tag:
                 remote |= set(re.findall(r'(?:src|href)="(https?://[^"]+)"', tag))
     assert not remote, f"remote assets: {sorted(remote)}"
-    assert (html / "_static" / "mathjax" / "tex-chtml.js").is_file(), "MathJax must be bundled"
+    assert (html / "_static" / "mathjax" / "tex-chtml.js").is_file(), (
+        "MathJax must be bundled"
+    )
 
 
 @pytest.mark.slow
@@ -116,9 +149,15 @@ def test_cite_page_from_committed_outputs_gives_the_book_url(built_book):
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     url = yaml.safe_load((ROOT / "_config.yml").read_text())["html"]["baseurl"]
     text = re.sub(r"<[^>]+>", "", (html / "book" / "cite.html").read_text())
-    assert f"url    = {{{url}}}" in text, "the book's BibTeX entry must give the book's URL"
-    assert f"url    = {{{url}notebooks/00-setup.html}}" in text, "a chapter's entry must give its page's URL"
-    assert text.count("howpublished = ") == text.count("@misc{"), "every BibTeX entry needs howpublished"
+    assert f"url    = {{{url}}}" in text, (
+        "the book's BibTeX entry must give the book's URL"
+    )
+    assert f"url    = {{{url}notebooks/00-setup.html}}" in text, (
+        "a chapter's entry must give its page's URL"
+    )
+    assert text.count("howpublished = ") == text.count("@misc{"), (
+        "every BibTeX entry needs howpublished"
+    )
 
 
 def _cells_without_records(nb) -> list[int]:
@@ -126,14 +165,22 @@ def _cells_without_records(nb) -> list[int]:
     missing = []
     for index, cell in enumerate(nb.cells):
         if cell.cell_type == "code" and re.search(r"(^|[^\w.])check\(", cell.source):
-            names = [o.get("metadata", {}).get("scrapbook", {}).get("name", "") for o in cell.get("outputs", [])]
+            names = [
+                o.get("metadata", {}).get("scrapbook", {}).get("name", "")
+                for o in cell.get("outputs", [])
+            ]
             if not any(n.startswith("claim:") for n in names):
                 missing.append(index)
     return missing
 
 
 def test_the_record_check_notices_a_check_cell_without_record():
-    nb = new_notebook(cells=[new_code_cell('check("x", "a claim", 1.0, "<=", 2.0)'), new_code_cell("y = 1")])
+    nb = new_notebook(
+        cells=[
+            new_code_cell('check("x", "a claim", 1.0, "<=", 2.0)'),
+            new_code_cell("y = 1"),
+        ]
+    )
     assert _cells_without_records(nb) == [0]
 
 
@@ -143,9 +190,13 @@ def test_every_check_cell_records_its_claims():
     claims = _notebook_claims()
     for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
         missing = _cells_without_records(nbformat.read(path, as_version=4))
-        assert not missing, f"{path.name}: cells {missing} call check() but record no claim (re-execute the notebook)"
+        assert not missing, (
+            f"{path.name}: cells {missing} call check() but record no claim (re-execute the notebook)"
+        )
     ids = [cid for cids in claims.values() for cid in cids]
-    assert len(ids) == len(set(ids)), f"duplicate claim ids: {sorted({i for i in ids if ids.count(i) > 1})}"
+    assert len(ids) == len(set(ids)), (
+        f"duplicate claim ids: {sorted({i for i in ids if ids.count(i) > 1})}"
+    )
 
 
 def _one_chapter_book(tmp_path, check_source: str) -> subprocess.CompletedProcess:
@@ -155,7 +206,11 @@ def _one_chapter_book(tmp_path, check_source: str) -> subprocess.CompletedProces
     shutil.copy(ROOT / "book" / "references.bib", book / "book" / "references.bib")
     config = _config("force")
     (book / "_config.yml").write_text(yaml.safe_dump(config))
-    (book / "_toc.yml").write_text(yaml.safe_dump({"format": "jb-book", "root": "intro", "chapters": [{"file": "chapter"}]}))
+    (book / "_toc.yml").write_text(
+        yaml.safe_dump(
+            {"format": "jb-book", "root": "intro", "chapters": [{"file": "chapter"}]}
+        )
+    )
     (book / "intro.md").write_text("# Intro\n\nA book with one chapter.\n")
     nb = new_notebook(
         cells=[
@@ -164,7 +219,11 @@ def _one_chapter_book(tmp_path, check_source: str) -> subprocess.CompletedProces
             new_code_cell("from linnet.book.checks import check\n" + check_source),
         ]
     )
-    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
+    nb.metadata["kernelspec"] = {
+        "display_name": "Python 3",
+        "language": "python",
+        "name": "python3",
+    }
     nbformat.write(nb, book / "chapter.ipynb")
     return _build(book, tmp_path / "out")
 
@@ -180,7 +239,9 @@ def test_a_passing_check_cell_builds(tmp_path):
 @pytest.mark.slow
 def test_a_notebook_that_raises_fails_the_build(tmp_path):
     # A failing check cell must fail the build (what `make book` runs).
-    result = _one_chapter_book(tmp_path, 'check("broken", "a false claim", 1.0, "<=", 0.5)')
+    result = _one_chapter_book(
+        tmp_path, 'check("broken", "a false claim", 1.0, "<=", 0.5)'
+    )
     log = result.stdout + result.stderr
     assert result.returncode != 0, "a failing check cell must fail the book build"
     assert "ClaimFailed" in log
@@ -193,7 +254,12 @@ from browser_check import WIDTHS, check_site, screenshot_name  # noqa: E402  (te
 
 
 def _browser() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+    for name in (
+        "chromium",
+        "chromium-browser",
+        "google-chrome",
+        "google-chrome-stable",
+    ):
         path = shutil.which(name)
         if path:
             return path
@@ -213,7 +279,9 @@ def test_pages_in_a_browser_without_network(built_book):
     result, html = built_book
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    pages = [toc["root"]] + [c["file"] for part in toc["parts"] for c in part["chapters"]]
+    pages = [toc["root"]] + [
+        c["file"] for part in toc["parts"] for c in part["chapters"]
+    ]
     chapters = [p for p in pages if p.startswith("notebooks/")]
     boxes = {p: _count_boxes(p) for p in pages}
     problems = check_site(executable, html, pages, chapters, boxes, SCREENSHOTS)
@@ -221,13 +289,13 @@ def test_pages_in_a_browser_without_network(built_book):
     for chapter in chapters:
         for width in WIDTHS:
             for mode in ("light", "dark"):
-                assert (SCREENSHOTS / screenshot_name(chapter, width, mode)).stat().st_size > 10_000
+                assert (
+                    SCREENSHOTS / screenshot_name(chapter, width, mode)
+                ).stat().st_size > 10_000
 
 
 # A 1x1 PNG, so that the synthetic pages' images load.
-_PIXEL = (
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
-)
+_PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
 # The theme's code box at a 1280 px window: 684 px wide with 16 px padding, 14 px monospace.
 _PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>{title}</title>
 <link rel="stylesheet" href="../linnet-reading.css">
@@ -246,7 +314,10 @@ def test_browser_check_flags_file_name_alt_text_and_overflow(tmp_path):
 
     (tmp_path / "notebooks").mkdir()
     (tmp_path / "pic.png").write_bytes(base64.b64decode(_PIXEL))
-    shutil.copy(ROOT / "book" / "_ext" / "static" / "linnet-reading.css", tmp_path / "linnet-reading.css")
+    shutil.copy(
+        ROOT / "book" / "_ext" / "static" / "linnet-reading.css",
+        tmp_path / "linnet-reading.css",
+    )
     line88 = "x = " + "a" * 84
     cell = '<div class="cell"><div class="cell_input"><pre>{}</pre></div></div>'
     bad = (
@@ -256,11 +327,19 @@ def test_browser_check_flags_file_name_alt_text_and_overflow(tmp_path):
         + cell.format("y = " + "b" * 116)
         + f"<pre>{line88}</pre>"  # 88 characters at the theme's 14 px: too wide without the CSS
         + '<div style="width: 600px; overflow: auto"><table style="width: 900px"><tr><td>wide</td></tr></table></div>'
-        + '<p style="width: 300px">' + "c" * 200 + "</p>"
+        + '<p style="width: 300px">'
+        + "c" * 200
+        + "</p>"
     )
-    good = '<img src="../pic.png" alt="Loss against time for depths 1 to 8">' + cell.format(line88) + "<p>Prose.</p>"
+    good = (
+        '<img src="../pic.png" alt="Loss against time for depths 1 to 8">'
+        + cell.format(line88)
+        + "<p>Prose.</p>"
+    )
     for name, body in (("bad", bad), ("good", good)):
-        (tmp_path / "notebooks" / f"{name}.html").write_text(_PAGE.format(title=name, body=body))
+        (tmp_path / "notebooks" / f"{name}.html").write_text(
+            _PAGE.format(title=name, body=body)
+        )
     pages = ["notebooks/bad", "notebooks/good"]
     shots = tmp_path / "shots"
     problems = check_site(_browser(), tmp_path, pages, pages, {}, shots)
@@ -278,7 +357,9 @@ def test_browser_check_flags_file_name_alt_text_and_overflow(tmp_path):
                 assert (shots / screenshot_name(page, width, mode)).is_file()
     assert "notebooks/bad: " in (shots / f"overflow-{WIDTHS[0]}.txt").read_text()
     narrow = (shots / f"overflow-{WIDTHS[1]}.txt").read_text()
-    assert "notebooks/bad: " in narrow and "code blocks that scroll sideways" in narrow, narrow
+    assert (
+        "notebooks/bad: " in narrow and "code blocks that scroll sideways" in narrow
+    ), narrow
 
 
 def _count_boxes(page: str) -> int:
@@ -289,4 +370,6 @@ def _count_boxes(page: str) -> int:
     else:
         nb = nbformat.read(ipynb, as_version=4)
         text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
-    return len(re.findall(r"^:::+\s*\{prf:\w+\}", text, flags=re.M)) + len(re.findall(r"^```+\s*\{prf:\w+\}", text, flags=re.M))
+    return len(re.findall(r"^:::+\s*\{prf:\w+\}", text, flags=re.M)) + len(
+        re.findall(r"^```+\s*\{prf:\w+\}", text, flags=re.M)
+    )

@@ -18,11 +18,23 @@ CFFCONVERT = ROOT / ".venv" / "cffconvert"
 
 def _validate(path: Path) -> subprocess.CompletedProcess:
     if not (CFFCONVERT / "cffconvert").is_dir():
-        pytest.fail("cffconvert is not installed in .venv/cffconvert: run `make test` (it installs it)")
+        pytest.fail(
+            "cffconvert is not installed in .venv/cffconvert: run `make test` (it installs it)"
+        )
     env = dict(os.environ, PYTHONPATH=str(CFFCONVERT))
     return subprocess.run(
-        [sys.executable, "-c", "from cffconvert.cli.cli import cli; cli()", "--validate", "-i", str(path)],
-        capture_output=True, text=True, env=env, timeout=120,
+        [
+            sys.executable,
+            "-c",
+            "from cffconvert.cli.cli import cli; cli()",
+            "--validate",
+            "-i",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
 
 
@@ -46,7 +58,9 @@ def test_cffconvert_rejects_an_invalid_copy(tmp_path):
 def test_version_and_references():
     cff = yaml.safe_load((ROOT / "CITATION.cff").read_text())
     version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
-    assert str(cff["version"]) == version, "CITATION.cff must carry pyproject.toml's version"
+    assert str(cff["version"]) == version, (
+        "CITATION.cff must carry pyproject.toml's version"
+    )
     titles = [r["title"] for r in cff["references"]]
     assert any("Non-Local Convergence" in t for t in titles)
     assert any("Convergence Analysis of Gradient Descent" in t for t in titles)
@@ -63,9 +77,13 @@ def test_the_book_url_is_configured_once_and_cited_everywhere():
     url = _configured_url()
     assert url.startswith("https://") and url.endswith("/"), url
     cff = yaml.safe_load((ROOT / "CITATION.cff").read_text())
-    assert cff.get("url") == url, f"CITATION.cff url {cff.get('url')!r} differs from _config.yml html.baseurl {url!r}"
+    assert cff.get("url") == url, (
+        f"CITATION.cff url {cff.get('url')!r} differs from _config.yml html.baseurl {url!r}"
+    )
     readme = (ROOT / "README.md").read_text()
-    assert f"lives at `{url}`" in readme, "the README must say the book lives at _config.yml's html.baseurl"
+    assert f"lives at `{url}`" in readme, (
+        "the README must say the book lives at _config.yml's html.baseurl"
+    )
 
 
 @pytest.mark.requires("book")

@@ -37,7 +37,10 @@ def test_the_batched_chain_rule_matches_finite_differences(widths, batch, seed):
     # Any widths (narrow output or narrow input: both branches of the kernel),
     # against a central difference of l = 1/2 ||W_N...W_1 - Phi||^2 per entry.
     rng = np.random.default_rng(seed)
-    ws = [rng.standard_normal((batch, widths[j + 1], widths[j])) for j in range(len(widths) - 1)]
+    ws = [
+        rng.standard_normal((batch, widths[j + 1], widths[j]))
+        for j in range(len(widths) - 1)
+    ]
     Phi = rng.standard_normal((batch, widths[-1], widths[0]))
     grads = layer_gradients_stack(ws, end_to_end_stack(ws) - Phi)
     h = 1e-6
@@ -75,7 +78,9 @@ def test_stack_parsers_validate_and_copy():
         stack_networks([[a, b], [np.ones((3, 3)), np.ones((4, 3))]])
     nets = [gaussian_init([3, 2, 4], 1.0, s) for s in range(3)]
     stacked = stack_networks(nets)
-    assert np.allclose(balancedness_stack(stacked), [balancedness(n) for n in nets], rtol=1e-13)
+    assert np.allclose(
+        balancedness_stack(stacked), [balancedness(n) for n in nets], rtol=1e-13
+    )
 
 
 # --- the induced flow: one entry, one velocity -------------------------------
@@ -106,7 +111,12 @@ def test_induced_velocity_is_minus_m_A_W_of_W_minus_Z(target):
     # the rank-one closed form and the general form agree on a rank-one W
     W1 = rank_one_start(target, 2.0, 0.5, 1)
     general = -target.m * induced_operator(W1, 3, W1 - target.Z, form="range")
-    assert np.allclose(induced_velocity(np.stack([W1, W]), target, 3)[0], general, rtol=1e-10, atol=1e-12)
+    assert np.allclose(
+        induced_velocity(np.stack([W1, W]), target, 3)[0],
+        general,
+        rtol=1e-10,
+        atol=1e-12,
+    )
 
 
 def test_gradient_flow_of_a_stack_equals_each_network_alone():
@@ -130,7 +140,9 @@ def test_induced_flow_agrees_with_gradient_flow_from_a_balanced_start(target):
     t = np.linspace(0.0, 0.05, 6)
     net = gradient_flow(balanced_init(W0, [4, 5, 5, 3], 0), X, Y, t)
     ind = induced_flow(W0, target, 3, t)
-    err = np.max(np.linalg.norm(net.W - ind.W, axis=(1, 2)) / np.linalg.norm(ind.W, axis=(1, 2)))
+    err = np.max(
+        np.linalg.norm(net.W - ind.W, axis=(1, 2)) / np.linalg.norm(ind.W, axis=(1, 2))
+    )
     assert err <= 1e-9
 
 
@@ -166,7 +178,9 @@ def test_a_hand_built_target_is_validated():
     with pytest.raises(ValueError, match="m must be an integer"):
         Target(Z=good.Z, m=0, U=good.U, s=good.s, Vt=good.Vt)
     with pytest.raises(ValueError, match="thin SVD of Z"):
-        Target(Z=good.Z, m=3, U=good.U, s=good.s[::-1].copy() * 0 + [2.0, 2.0], Vt=good.Vt)
+        Target(
+            Z=good.Z, m=3, U=good.U, s=good.s[::-1].copy() * 0 + [2.0, 2.0], Vt=good.Vt
+        )
     with pytest.raises(ValueError, match="non-increasing"):
         Target(Z=good.Z, m=3, U=good.U, s=good.s[::-1], Vt=good.Vt)
     with pytest.raises(ValueError, match="U must have shape"):
@@ -198,7 +212,9 @@ def test_rank_one_start_of_a_scalar_target_is_the_figure_1_start():
     rng = np.random.default_rng(0)
     scalar = Target.from_matrix(rng.standard_normal((1, 5)), 4)
     W0 = rank_one_start(scalar, 10.0, np.pi / 6, 7)
-    assert np.allclose(W0, 10.0 * rotate(scalar.Z1, np.pi / 6, 7), rtol=1e-14, atol=1e-13)
+    assert np.allclose(
+        W0, 10.0 * rotate(scalar.Z1, np.pi / 6, 7), rtol=1e-14, atol=1e-13
+    )
 
 
 def test_kappa_and_the_radial_rate():

@@ -34,7 +34,11 @@ PI6 = math.pi / 6
 
 
 @settings(max_examples=30, deadline=None)
-@given(angle=st.floats(1e-9, 1.5), ratio=st.floats(0.01, 100), seed=st.integers(0, 2**32 - 1))
+@given(
+    angle=st.floats(1e-9, 1.5),
+    ratio=st.floats(0.01, 100),
+    seed=st.integers(0, 2**32 - 1),
+)
 def test_rank_one_start_has_the_asked_norm_and_angle(matrix_data, angle, ratio, seed):
     _, _, target = matrix_data
     W0 = rank_one_start(target, ratio, angle, seed)
@@ -53,7 +57,9 @@ def test_rank_one_start_scalar_output(figure1_data):
         rank_one_start(target, 1.0, 4.0, 0)
     with pytest.raises(ValueError, match="1 x 1"):
         rank_one_start(Target.from_matrix([[2.0]]), 1.0, 0.1, 0)
-    assert np.allclose(rank_one_start(Target.from_matrix([[2.0]]), 1.5, 0.0, 0), [[3.0]])
+    assert np.allclose(
+        rank_one_start(Target.from_matrix([[2.0]]), 1.5, 0.0, 0), [[3.0]]
+    )
 
 
 def test_angle_keeps_relative_accuracy_for_tiny_angles(figure1_data):
@@ -81,7 +87,9 @@ def test_mode_starts_excite_their_mode(matrix_data):
 def test_radial_deviation_and_shapes(matrix_data):
     _, _, target = matrix_data
     stack = np.stack([2 * target.Z1, 0.5 * target.Z1])
-    assert np.allclose(dp.radial_deviation(stack, target), [target.s_Z, -0.5 * target.s_Z])
+    assert np.allclose(
+        dp.radial_deviation(stack, target), [target.s_Z, -0.5 * target.s_Z]
+    )
     assert dp.radial_deviation(stack[0], target) == pytest.approx(target.s_Z)
     assert isinstance(dp.angle_to_Z1(stack[0], target), float)
     assert dp.mode_coordinates(stack, target, stack).shape == (2, 2)
@@ -105,11 +113,16 @@ def test_fit_decay_rate_is_exact_on_an_exponential():
     fit = measure.fit_decay_rate(t, y, 1e-8, 1e-2)
     assert fit.rate == pytest.approx(2.5, rel=1e-12)
     assert fit.residual <= 1e-10
-    assert y[np.searchsorted(t, fit.t_start)] <= 1e-2 and y[np.searchsorted(t, fit.t_stop)] >= 1e-8
+    assert (
+        y[np.searchsorted(t, fit.t_start)] <= 1e-2
+        and y[np.searchsorted(t, fit.t_stop)] >= 1e-8
+    )
     # The window starts after the last sample above hi, even if an early sample dipped below.
     y2 = y.copy()
     y2[3] = 1e-3
-    assert measure.fit_decay_rate(t, y2, 1e-8, 1e-2).rate == pytest.approx(2.5, rel=1e-12)
+    assert measure.fit_decay_rate(t, y2, 1e-8, 1e-2).rate == pytest.approx(
+        2.5, rel=1e-12
+    )
 
 
 def test_fit_decay_rate_errors():
@@ -132,7 +145,9 @@ def test_crossing_time_to_stay_on_exponentials():
     assert T[0, 0] == pytest.approx(math.log(2), rel=1e-12)
     assert T[1, 1] == pytest.approx(math.log(200) / 3, rel=1e-12)
     assert T[0, 2] == 0.0 and T[1, 2] == 0.0  # never above: t[0]
-    assert measure.crossing_time(t, np.exp(-t), 1e-6, stay=True) == math.inf  # never reached
+    assert (
+        measure.crossing_time(t, np.exp(-t), 1e-6, stay=True) == math.inf
+    )  # never reached
 
 
 # -- nearby rates on trajectories -------------------------------------------------
@@ -159,7 +174,9 @@ def test_measured_rates_match_the_closed_forms_matrix(matrix_data, depth):
     assert r.names[:3] == ("distance", "angle", "radius")
     strict = np.array([n != "radius" for n in r.names])
     assert np.max(r.relative_error[strict]) <= 1e-3
-    assert r.relative_error[2] <= 5e-2  # slaved radius: next-order corrections, see measure_nearby_rates
+    assert (
+        r.relative_error[2] <= 5e-2
+    )  # slaved radius: next-order corrections, see measure_nearby_rates
     assert np.all(r.points >= 5)
     assert r.predicted[0] == pytest.approx(th.nearby_modes(target, depth).slowest)
 
@@ -169,7 +186,9 @@ def test_measured_rates_match_the_closed_forms_scalar(figure1_data, depth):
     _, _, target = figure1_data
     W0 = rank_one_start(target, 10.0, PI6, 1)
     r = dp.measure_nearby_rates(W0, target, depth)
-    assert ("radius" in r.names) == (depth != 2)  # resonance k_r = 2 mu at N = 2 is left out
+    assert ("radius" in r.names) == (
+        depth != 2
+    )  # resonance k_r = 2 mu at N = 2 is left out
     assert np.max(r.relative_error) <= 1e-3
 
 
@@ -304,7 +323,15 @@ def test_times_do_not_freeze_the_callers_arrays():
     assert ratios.flags.writeable and tols.flags.writeable
     ratios[0] = 7.0  # the results hold copies
     assert acc.norm_ratios[0] == 2.0 and far.norm_ratios[0] == 2.0
-    for arr in (acc.times, acc.rel_tol, acc.norm_ratios, acc.depths, far.halving, far.tau, far.norm_ratios):
+    for arr in (
+        acc.times,
+        acc.rel_tol,
+        acc.norm_ratios,
+        acc.depths,
+        far.halving,
+        far.tau,
+        far.norm_ratios,
+    ):
         with pytest.raises(ValueError):
             arr.flat[0] = 0
 

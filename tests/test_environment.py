@@ -25,7 +25,9 @@ def _pyproject_requirements(include_exempt: bool = False) -> dict[str, Specifier
         if include_exempt or name not in NOT_IN_CONDA:
             reqs.extend(extra)
     parsed = [Requirement(r) for r in reqs]
-    return {r.name.lower(): r.specifier for r in parsed} | {"python": SpecifierSet(project["requires-python"])}
+    return {r.name.lower(): r.specifier for r in parsed} | {
+        "python": SpecifierSet(project["requires-python"])
+    }
 
 
 def _conda_requirements() -> dict[str, SpecifierSet]:
@@ -35,7 +37,9 @@ def _conda_requirements() -> dict[str, SpecifierSet]:
         if dep == "pip":
             continue
         # pip-only packages (not on conda-forge) sit in the pip block, same syntax.
-        entries = [d for d in dep["pip"] if d != "-e ."] if isinstance(dep, dict) else [dep]
+        entries = (
+            [d for d in dep["pip"] if d != "-e ."] if isinstance(dep, dict) else [dep]
+        )
         for entry in entries:
             name, _, spec = entry.partition(" ")
             out[name.lower()] = SpecifierSet(spec.replace(" ", ""))
@@ -44,29 +48,45 @@ def _conda_requirements() -> dict[str, SpecifierSet]:
 
 def test_same_packages():
     pip, conda = _pyproject_requirements(), _conda_requirements()
-    assert sorted(pip) == sorted(conda), f"only in pyproject: {set(pip) - set(conda)}; only in environment.yml: {set(conda) - set(pip)}"
+    assert sorted(pip) == sorted(conda), (
+        f"only in pyproject: {set(pip) - set(conda)}; only in environment.yml: {set(conda) - set(pip)}"
+    )
 
 
 def test_same_version_ranges():
     pip, conda = _pyproject_requirements(), _conda_requirements()
-    differ = {name: (str(pip[name]), str(conda[name])) for name in pip if name in conda and pip[name] != conda[name]}
+    differ = {
+        name: (str(pip[name]), str(conda[name]))
+        for name in pip
+        if name in conda and pip[name] != conda[name]
+    }
     assert not differ, f"version ranges differ (pyproject, environment.yml): {differ}"
 
 
 def test_every_range_has_an_upper_bound():
     # A build next year must resolve the same major versions.
-    loose = [name for name, spec in _pyproject_requirements(include_exempt=True).items() if not any(s.operator in ("<", "<=", "==", "~=") for s in spec)]
+    loose = [
+        name
+        for name, spec in _pyproject_requirements(include_exempt=True).items()
+        if not any(s.operator in ("<", "<=", "==", "~=") for s in spec)
+    ]
     assert not loose, f"requirements without an upper bound: {loose}"
 
 
 def test_exempt_extras_exist_and_are_not_in_conda():
     # An exemption names a real extra, and environment.yml does not carry half of it.
-    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
     elsewhere = set(_pyproject_requirements())
     for name in NOT_IN_CONDA:
-        assert name in extras, f"NOT_IN_CONDA names {name!r}, which pyproject.toml does not define"
+        assert name in extras, (
+            f"NOT_IN_CONDA names {name!r}, which pyproject.toml does not define"
+        )
         own = {Requirement(r).name.lower() for r in extras[name]} - elsewhere
-        assert not own & set(_conda_requirements()), f"environment.yml lists part of the exempt extra {name!r}"
+        assert not own & set(_conda_requirements()), (
+            f"environment.yml lists part of the exempt extra {name!r}"
+        )
 
 
 def test_installs_the_package_itself():

@@ -47,14 +47,21 @@ def rel(A, B) -> float:
 
 
 def rank_r(rng, shape, r, scale=1.0):
-    return scale * rng.standard_normal((shape[0], r)) @ rng.standard_normal((r, shape[1])) / np.sqrt(r * shape[1])
+    return (
+        scale
+        * rng.standard_normal((shape[0], r))
+        @ rng.standard_normal((r, shape[1]))
+        / np.sqrt(r * shape[1])
+    )
 
 
 # -- the operator A_W (16) ---------------------------------------------------
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.integers(1, 5), st.integers(1, 5), st.integers(1, 8), st.integers(0, 2**32 - 1))
+@given(
+    st.integers(1, 5), st.integers(1, 5), st.integers(1, 8), st.integers(0, 2**32 - 1)
+)
 def test_range_form_equals_rank1_closed_form_on_rank1_w(dy, dx, depth, seed):
     rng = np.random.default_rng(seed)
     W = rank_r(rng, (dy, dx), 1, scale=rng.uniform(0.1, 10))
@@ -75,14 +82,18 @@ def test_range_form_equals_dense_definition_on_full_rank_w(depth):
     W = Q1 @ np.diag([2.0, 1.5, 1.0, 0.5]) @ Q2.T
     Delta = rng.standard_normal((4, 4))
     dense = sum(
-        fractional_matrix_power(W @ W.T, (depth - j) / depth) @ Delta @ fractional_matrix_power(W.T @ W, (j - 1) / depth)
+        fractional_matrix_power(W @ W.T, (depth - j) / depth)
+        @ Delta
+        @ fractional_matrix_power(W.T @ W, (j - 1) / depth)
         for j in range(1, depth + 1)
     )
     assert rel(induced_operator(W, depth, Delta, form="range"), np.real(dense)) <= 1e-10
 
 
 @pytest.mark.parametrize("depth", [3, 4, 8])
-def test_naive_powers_put_spurious_mass_on_rank_deficient_w_and_the_library_does_not(depth):
+def test_naive_powers_put_spurious_mass_on_rank_deficient_w_and_the_library_does_not(
+    depth,
+):
     rng = np.random.default_rng(depth)
     W = rank_r(rng, (4, 5), 1)
     Delta = rng.standard_normal((4, 5))
@@ -102,11 +113,15 @@ def test_naive_operator_agrees_on_full_rank_w():
     rng = np.random.default_rng(0)
     W = rng.standard_normal((3, 3)) + 3 * np.eye(3)
     Delta = rng.standard_normal((3, 3))
-    assert rel(induced_operator_naive(W, 4, Delta), induced_operator(W, 4, Delta)) <= 1e-10
+    assert (
+        rel(induced_operator_naive(W, 4, Delta), induced_operator(W, 4, Delta)) <= 1e-10
+    )
 
 
 @pytest.mark.parametrize("depth", [1, 2, 3, 4, 8])
-@pytest.mark.parametrize("widths", [[5, 2, 3, 4], [5, 4, 4, 4], [5, 1, 3, 4]], ids=["rank2", "full", "rank1"])
+@pytest.mark.parametrize(
+    "widths", [[5, 2, 3, 4], [5, 4, 4, 4], [5, 1, 3, 4]], ids=["rank2", "full", "rank1"]
+)
 def test_operator_is_the_end_to_end_velocity_of_a_balanced_network(depth, widths):
     # Arora et al. Thm 1: for balanced weights, sum_j P_j P_j^T Delta Q_j^T Q_j
     # with P_j = W_N...W_{j+1}, Q_j = W_{j-1}...W_1 equals A_W(Delta), also
@@ -129,7 +144,9 @@ def test_operator_is_the_end_to_end_velocity_of_a_balanced_network(depth, widths
 def test_operator_of_depth_one_is_the_identity_and_of_zero_is_zero():
     Delta = np.arange(6.0).reshape(2, 3)
     assert np.array_equal(induced_operator(np.zeros((2, 3)), 1, Delta), Delta)
-    assert np.array_equal(induced_operator(np.zeros((2, 3)), 3, Delta), np.zeros((2, 3)))
+    assert np.array_equal(
+        induced_operator(np.zeros((2, 3)), 3, Delta), np.zeros((2, 3))
+    )
 
 
 # -- induced flow (17) vs gradient flow (13) from a balanced start -----------
@@ -140,16 +157,30 @@ def flow_case(name, depth, matrix_data, figure1_data):
     rng = np.random.default_rng(depth)
     if name == "scalar output":
         X, Y, target = figure1_data
-        return X, Y, 10 * rotate(target.Z1, np.pi / 6, seed=1), [5] + [3] * (depth - 1) + [1], 0.1
+        return (
+            X,
+            Y,
+            10 * rotate(target.Z1, np.pi / 6, seed=1),
+            [5] + [3] * (depth - 1) + [1],
+            0.1,
+        )
     X, Y, target = matrix_data
-    cycle, rank = {"bottleneck 1": ([3, 1, 4], 1), "rank 2": ([3, 2, 4], 2), "full rank": ([3, 4, 5], 3)}[name]
+    cycle, rank = {
+        "bottleneck 1": ([3, 1, 4], 1),
+        "rank 2": ([3, 2, 4], 2),
+        "full rank": ([3, 4, 5], 3),
+    }[name]
     widths = [4, *(cycle * depth)[: depth - 1], 3]
     return X, Y, rank_r(rng, (3, 4), rank, scale=2 * target.s_Z), widths, 0.5
 
 
 @pytest.mark.parametrize("depth", DEPTHS)
-@pytest.mark.parametrize("name", ["scalar output", "bottleneck 1", "rank 2", "full rank"])
-def test_induced_flow_is_the_end_to_end_matrix_of_gradient_flow(name, depth, matrix_data, figure1_data, max_rel_error):
+@pytest.mark.parametrize(
+    "name", ["scalar output", "bottleneck 1", "rank 2", "full rank"]
+)
+def test_induced_flow_is_the_end_to_end_matrix_of_gradient_flow(
+    name, depth, matrix_data, figure1_data, max_rel_error
+):
     X, Y, W0, widths, T = flow_case(name, depth, matrix_data, figure1_data)
     t = np.linspace(0, T, 21)
     network = gradient_flow(balanced_init(W0, widths, seed=depth), X, Y, t)
@@ -168,7 +199,12 @@ def test_induced_flow_is_the_end_to_end_matrix_of_gradient_flow(name, depth, mat
         lambda W0: gaussian_init([4, 5, 3, 3], 0.6, seed=2),
         lambda W0: gaussian_init([4, 2, 4, 2, 4, 3], 0.9, seed=3),
     ],
-    ids=["balanced bottleneck", "gaussian bottleneck", "gaussian depth 3", "gaussian depth 5"],
+    ids=[
+        "balanced bottleneck",
+        "gaussian bottleneck",
+        "gaussian depth 3",
+        "gaussian depth 5",
+    ],
 )
 def test_gradient_flow_conserves_every_imbalance(init):
     # Conservation (15) holds for any data: use non-whitened X.
@@ -183,7 +219,10 @@ def test_gradient_flow_conserves_every_imbalance(init):
         Wj, Wnext = flow.weights[j], flow.weights[j + 1]
         D = np.swapaxes(Wnext, 1, 2) @ Wnext - Wj @ np.swapaxes(Wj, 1, 2)
         # Relative to the size of the two Gram matrices that cancel in D_j.
-        scale = np.max(np.linalg.norm(Wnext, axis=(1, 2)) ** 2 + np.linalg.norm(Wj, axis=(1, 2)) ** 2)
+        scale = np.max(
+            np.linalg.norm(Wnext, axis=(1, 2)) ** 2
+            + np.linalg.norm(Wj, axis=(1, 2)) ** 2
+        )
         assert np.max(np.linalg.norm(D - D0[j], axis=(1, 2))) <= 1e-10 * scale
 
 
@@ -199,7 +238,9 @@ def test_depth_one_flows_are_the_exponential_relaxation(matrix_data, max_rel_err
     network = gradient_flow([W0], X, Y, t)
     assert max_rel_error(integrated.W, exact) <= FLOW_VS_EXACT_TOL
     assert max_rel_error(network.W, exact) <= FLOW_VS_EXACT_TOL
-    assert max_rel_error(induced_flow(W0, Target.from_data(X, Y), 1, t).W, exact) <= 1e-14  # depth 1 is solved exactly
+    assert (
+        max_rel_error(induced_flow(W0, Target.from_data(X, Y), 1, t).W, exact) <= 1e-14
+    )  # depth 1 is solved exactly
 
 
 def aligned_start(data, s0_over_sZ):
@@ -209,26 +250,47 @@ def aligned_start(data, s0_over_sZ):
 
 @pytest.mark.parametrize("s0_over_sZ", [0.05, 4.0])
 @pytest.mark.parametrize("data", ["matrix_data", "figure1_data"])
-def test_depth_two_aligned_flow_is_the_saxe_logistic(data, s0_over_sZ, request, max_rel_error):
+def test_depth_two_aligned_flow_is_the_saxe_logistic(
+    data, s0_over_sZ, request, max_rel_error
+):
     X, Y, target, W0 = aligned_start(request.getfixturevalue(data), s0_over_sZ)
     s0, sZ, m = s0_over_sZ * target.s_Z, target.s_Z, target.m
     t = np.linspace(0, 3 / (m * sZ), 31)  # three time constants of the logistic
     s = sZ / (1 + (sZ / s0 - 1) * np.exp(-2 * m * sZ * t))
     exact = s[:, None, None] * np.outer(target.u, target.v)
     widths = [target.dx, 2, target.dy]
-    assert max_rel_error(induced_flow(W0, Target.from_data(X, Y), 2, t).W, exact) <= FLOW_VS_EXACT_TOL
-    assert max_rel_error(gradient_flow(balanced_init(W0, widths, seed=0), X, Y, t).W, exact) <= FLOW_VS_EXACT_TOL
+    assert (
+        max_rel_error(induced_flow(W0, Target.from_data(X, Y), 2, t).W, exact)
+        <= FLOW_VS_EXACT_TOL
+    )
+    assert (
+        max_rel_error(
+            gradient_flow(balanced_init(W0, widths, seed=0), X, Y, t).W, exact
+        )
+        <= FLOW_VS_EXACT_TOL
+    )
 
 
 def time_to_reach(s, s0, sZ, m, N):
     """``t(s) = int_{s0}^{s} ds' / (m N s'^{2-2/N} (s_Z - s'))``: the aligned flow, integrated exactly."""
-    value, abserr = quad(lambda x: 1 / (m * N * x ** (2 - 2 / N) * (sZ - x)), s0, s, epsabs=0, epsrel=1e-13, limit=200)
+    value, abserr = quad(
+        lambda x: 1 / (m * N * x ** (2 - 2 / N) * (sZ - x)),
+        s0,
+        s,
+        epsabs=0,
+        epsrel=1e-13,
+        limit=200,
+    )
     return value
 
 
-@pytest.mark.parametrize("s0_over_sZ, s_end_over_sZ", [(0.2, 0.95), (3.0, 1.05)], ids=["growth", "decay"])
+@pytest.mark.parametrize(
+    "s0_over_sZ, s_end_over_sZ", [(0.2, 0.95), (3.0, 1.05)], ids=["growth", "decay"]
+)
 @pytest.mark.parametrize("depth", [3, 4, 6, 8])
-def test_aligned_flow_of_any_depth_solves_the_scalar_ode(depth, s0_over_sZ, s_end_over_sZ, matrix_data):
+def test_aligned_flow_of_any_depth_solves_the_scalar_ode(
+    depth, s0_over_sZ, s_end_over_sZ, matrix_data
+):
     # s' = m N s^{2-2/N} (s_Z - s) (aligned W = s u v^T stays aligned). The
     # time axis is set by the exact t(s); the solver's s(t_k) is put back into
     # t(s), and the time error is turned into an s error through s'.
@@ -238,29 +300,47 @@ def test_aligned_flow_of_any_depth_solves_the_scalar_ode(depth, s0_over_sZ, s_en
     t = np.linspace(0, time_to_reach(s_end_over_sZ * sZ, s0, sZ, m, depth), 11)
     widths = [target.dx, *([2] * (depth - 1)), target.dy]
     uv = np.outer(target.u, target.v)
-    for W in (induced_flow(W0, Target.from_data(X, Y), depth, t).W, gradient_flow(balanced_init(W0, widths, seed=0), X, Y, t).W):
+    for W in (
+        induced_flow(W0, Target.from_data(X, Y), depth, t).W,
+        gradient_flow(balanced_init(W0, widths, seed=0), X, Y, t).W,
+    ):
         s = np.einsum("kij,ij->k", W, uv)
-        assert np.max(np.linalg.norm(W - s[:, None, None] * uv, axis=(1, 2)) / s) <= FLOW_VS_FLOW_TOL
+        assert (
+            np.max(np.linalg.norm(W - s[:, None, None] * uv, axis=(1, 2)) / s)
+            <= FLOW_VS_FLOW_TOL
+        )
         for tk, sk in zip(t[1:], s[1:], strict=True):
             ds_dt = m * depth * sk ** (2 - 2 / depth) * (sZ - sk)
-            assert abs(time_to_reach(sk, s0, sZ, m, depth) - tk) * abs(ds_dt) / sk <= FLOW_VS_EXACT_TOL
+            assert (
+                abs(time_to_reach(sk, s0, sZ, m, depth) - tk) * abs(ds_dt) / sk
+                <= FLOW_VS_EXACT_TOL
+            )
 
 
 @pytest.mark.parametrize("depth", DEPTHS)
-def test_polar_reduction_equals_the_matrix_induced_flow(depth, figure1_data, max_rel_error):
+def test_polar_reduction_equals_the_matrix_induced_flow(
+    depth, figure1_data, max_rel_error
+):
     X, Y, target = figure1_data
     W0 = 10 * rotate(target.Z1, np.pi / 6, seed=1)
     t = np.linspace(0, 0.1, 21)
     polar = induced_flow(W0, target, depth, t, method="polar")
     for method in ("rank1", "range"):
-        assert max_rel_error(polar.W, induced_flow(W0, target, depth, t, method=method).W) <= FLOW_VS_FLOW_TOL
+        assert (
+            max_rel_error(polar.W, induced_flow(W0, target, depth, t, method=method).W)
+            <= FLOW_VS_FLOW_TOL
+        )
     # and the plain polar equations agree with the norm and angle of W(t)
     cos0 = np.sum(W0 * target.Z) / (np.linalg.norm(W0) * target.s_Z)
-    pf = scalar_polar_flow(np.linalg.norm(W0), np.arccos(cos0), target.s_Z, target.m, depth, t)
+    pf = scalar_polar_flow(
+        np.linalg.norm(W0), np.arccos(cos0), target.s_Z, target.m, depth, t
+    )
     np.testing.assert_allclose(pf.r, np.linalg.norm(polar.W, axis=(1, 2)), rtol=1e-13)
 
 
-def test_polar_reduction_of_a_column_output_uses_the_transpose(figure1_data, max_rel_error):
+def test_polar_reduction_of_a_column_output_uses_the_transpose(
+    figure1_data, max_rel_error
+):
     # dx = 1 (a column W): the flow commutes with transposition.
     _, _, target = figure1_data
     column = Target.from_matrix(target.Z.T, target.m)
@@ -268,7 +348,10 @@ def test_polar_reduction_of_a_column_output_uses_the_transpose(figure1_data, max
     t = np.linspace(0, 0.1, 11)
     polar = induced_flow(W0, column, 4, t)
     assert polar.W.shape == (11, 5, 1)
-    assert max_rel_error(polar.W, induced_flow(W0, column, 4, t, method="rank1").W) <= FLOW_VS_FLOW_TOL
+    assert (
+        max_rel_error(polar.W, induced_flow(W0, column, 4, t, method="rank1").W)
+        <= FLOW_VS_FLOW_TOL
+    )
 
 
 def test_scalar_polar_flow_is_vectorised_over_any_shape(figure1_data):
@@ -298,7 +381,9 @@ def test_scalar_polar_flow_of_depth_one_is_the_exponential_relaxation():
 
 
 @pytest.mark.parametrize("kind", ["scalar output", "rank 1", "full rank"])
-def test_batched_flow_matches_single_runs(kind, figure1_data, matrix_data, max_rel_error):
+def test_batched_flow_matches_single_runs(
+    kind, figure1_data, matrix_data, max_rel_error
+):
     rng = np.random.default_rng(5)
     if kind == "scalar output":
         _, _, target = figure1_data
@@ -307,7 +392,9 @@ def test_batched_flow_matches_single_runs(kind, figure1_data, matrix_data, max_r
     else:
         _, _, target = matrix_data
         r = 1 if kind == "rank 1" else 3
-        W0s = np.stack([rank_r(rng, (3, 4), r, scale=rng.uniform(0.1, 2)) for _ in range(8)])
+        W0s = np.stack(
+            [rank_r(rng, (3, 4), r, scale=rng.uniform(0.1, 2)) for _ in range(8)]
+        )
         t = np.linspace(0, 0.5, 11)
     batch = induced_flow(W0s, target, 4, t)
     assert batch.W.shape == (len(W0s), 11) + target.Z.shape
@@ -318,19 +405,25 @@ def test_batched_flow_matches_single_runs(kind, figure1_data, matrix_data, max_r
         assert max_rel_error(batch.W[b], induced_flow(W0s[b], target, 4, t).W) <= 1e-10
 
 
-def test_batch_of_mixed_ranks_keeps_each_start_on_its_own_rank(matrix_data, max_rel_error):
+def test_batch_of_mixed_ranks_keeps_each_start_on_its_own_rank(
+    matrix_data, max_rel_error
+):
     # "auto" takes the range form for the whole stack, with rank(W0) fixed per
     # trajectory; single runs take the rank-1 closed form for the rank-1 start:
     # two code paths, hence the solver-vs-solver tolerance.
     _, _, target = matrix_data
     rng = np.random.default_rng(6)
-    W0s = np.stack([rank_r(rng, (3, 4), r, scale=1.0) for r in (1, 2, 3)] + [np.zeros((3, 4))])
+    W0s = np.stack(
+        [rank_r(rng, (3, 4), r, scale=1.0) for r in (1, 2, 3)] + [np.zeros((3, 4))]
+    )
     t = np.linspace(0, 0.5, 11)
     batch = induced_flow(W0s, target, 3, t)
     for b, r in enumerate((1, 2, 3, 0)):
         single = induced_flow(W0s[b], target, 3, t).W
         if r == 0:
-            assert np.array_equal(batch.W[b], single) and not np.any(single)  # W = 0 is a fixed point
+            assert np.array_equal(batch.W[b], single) and not np.any(
+                single
+            )  # W = 0 is a fixed point
             continue
         assert max_rel_error(batch.W[b], single) <= FLOW_VS_FLOW_TOL
         s = np.linalg.svd(batch.W[b, -1], compute_uv=False)
@@ -372,7 +465,9 @@ def test_forward_euler_converges_at_first_order(figure1_data):
     exact = induced_flow(W0, Target.from_data(X, Y), 3, [T]).W[-1]
     errors = []
     for steps in (100, 200, 400):
-        euler = forward_euler(W0, Target.from_data(X, Y), 3, T / steps, steps, record_every=50)
+        euler = forward_euler(
+            W0, Target.from_data(X, Y), 3, T / steps, steps, record_every=50
+        )
         assert euler.t[-1] == pytest.approx(T, rel=1e-14)
         errors.append(np.linalg.norm(euler.W[-1] - exact))
     # Error = C h + O(h^2): halving h halves it up to a relative O(h * rate)
@@ -391,7 +486,9 @@ def test_forward_euler_records_every_k_steps_and_the_last(figure1_data):
 def test_forward_euler_raises_on_divergence(figure1_data):
     X, Y, target = figure1_data
     with pytest.raises(DivergenceError, match="step 1000"):
-        forward_euler(10 * target.Z1, Target.from_data(X, Y), 3, 1.0, 1000, record_every=1000)
+        forward_euler(
+            10 * target.Z1, Target.from_data(X, Y), 3, 1.0, 1000, record_every=1000
+        )
 
 
 def test_gradient_descent_converges_to_gradient_flow_at_first_order(matrix_data):
@@ -424,7 +521,9 @@ def test_gradient_descent_stops_at_tolerance_and_records_losses():
     rng = np.random.default_rng(0)
     X = rng.standard_normal((3, 10))
     Y = rng.standard_normal((2, 3)) @ X  # realisable: the minimum loss is 0
-    res = gradient_descent([np.zeros((2, 3))], X, Y, 0.02, 10_000, record_every=100, loss_tol=1e-20)
+    res = gradient_descent(
+        [np.zeros((2, 3))], X, Y, 0.02, 10_000, record_every=100, loss_tol=1e-20
+    )
     assert res.converged
     assert res.losses[-1] <= 1e-20 and res.steps[-1] < 10_000
     assert res.loss_curve.size == res.steps[-1] + 1
@@ -440,7 +539,9 @@ def test_wrong_shapes_raise_naming_the_parameter(matrix_data):
         induced_flow(np.ones((4, 3)), target, 2, [0.1])
     with pytest.raises(ValueError, match=r"W0 must have matrices of shape \(3, 4\)"):
         induced_flow(np.ones((2, 4, 3)), target, 2, [0.1])
-    with pytest.raises(ValueError, match=r"W0 must be a matrix of shape \(3, 4\) or a stack"):
+    with pytest.raises(
+        ValueError, match=r"W0 must be a matrix of shape \(3, 4\) or a stack"
+    ):
         induced_flow(np.ones((1, 2, 3, 4)), target, 2, [0.1])
     with pytest.raises(ValueError, match=r"Delta must have shape \(3, 4\)"):
         induced_operator(np.ones((3, 4)), 2, np.ones((4, 3)))
@@ -478,8 +579,13 @@ def test_non_whitened_x_raises_naming_x():
 
 @pytest.mark.parametrize(
     "kwargs, name",
-    [({"rtol": 0.0}, "rtol"), ({"rtol": 1e-17}, "rtol"), ({"rtol": 2.0}, "rtol"), ({"atol": -1.0}, "atol"),
-     ({"atol": np.nan}, "atol")],
+    [
+        ({"rtol": 0.0}, "rtol"),
+        ({"rtol": 1e-17}, "rtol"),
+        ({"rtol": 2.0}, "rtol"),
+        ({"atol": -1.0}, "atol"),
+        ({"atol": np.nan}, "atol"),
+    ],
 )
 def test_bad_tolerances_raise_naming_them(kwargs, name, matrix_data):
     X, Y, target = matrix_data
@@ -536,4 +642,6 @@ def test_bad_polar_inputs_raise_naming_them():
 def test_whitened_data_helper_is_what_the_flows_accept():
     # Guard for the fixtures: whitened_data passes the whitening check of the flows.
     X, Y = whitened_data(20, 4, 3, seed=1)
-    assert induced_flow(np.zeros((3, 4)), Target.from_data(X, Y), 2, [0.0, 0.1]).W.shape == (2, 3, 4)
+    assert induced_flow(
+        np.zeros((3, 4)), Target.from_data(X, Y), 2, [0.0, 0.1]
+    ).W.shape == (2, 3, 4)

@@ -36,7 +36,9 @@ def balanced_cases(draw):
 def test_balanced_init_has_product_w0_and_is_balanced(case):
     W0, widths, seed = case
     weights = balanced_init(W0, widths, seed)
-    assert [W.shape for W in weights] == [(widths[j], widths[j - 1]) for j in range(1, len(widths))]
+    assert [W.shape for W in weights] == [
+        (widths[j], widths[j - 1]) for j in range(1, len(widths))
+    ]
     scale = max(np.linalg.norm(W0, 2), 1.0)
     assert np.linalg.norm(end_to_end(weights) - W0) <= ROUNDOFF * scale
     # Each W_j W_j^T has norm ||W0||_2^{2/N}; compare the imbalance to that.
@@ -57,14 +59,18 @@ def test_balanced_init_splits_singular_values_evenly():
     W0 = np.diag([8.0, 1.0])
     weights = balanced_init(W0, [2, 2, 2, 2], seed=0)
     for W in weights:
-        np.testing.assert_allclose(np.linalg.svd(W, compute_uv=False), [2.0, 1.0], rtol=1e-14)
+        np.testing.assert_allclose(
+            np.linalg.svd(W, compute_uv=False), [2.0, 1.0], rtol=1e-14
+        )
 
 
 def test_gaussian_init_shapes_std_and_determinism():
     weights = gaussian_init([40, 50, 30], 0.5, seed=3)
     assert [W.shape for W in weights] == [(50, 40), (30, 50)]
     # 2000 samples: the sample std is within 5 standard errors (0.5/sqrt(4000)*5 ~ 0.04) of 0.5.
-    assert np.std(np.concatenate([W.ravel() for W in weights])) == pytest.approx(0.5, abs=0.04)
+    assert np.std(np.concatenate([W.ravel() for W in weights])) == pytest.approx(
+        0.5, abs=0.04
+    )
     again = gaussian_init([40, 50, 30], 0.5, seed=3)
     assert all(np.array_equal(x, y) for x, y in zip(weights, again, strict=True))
 
@@ -101,7 +107,10 @@ def test_figure1_start_is_z1_at_30_degrees_with_ten_times_its_norm(figure1_data)
 
 def test_width_below_rank_raises_naming_widths():
     W0 = np.eye(3)
-    with pytest.raises(ValueError, match=r"widths must all be >= rank\(W0\) = 3 .*; got widths\[2\] = 2"):
+    with pytest.raises(
+        ValueError,
+        match=r"widths must all be >= rank\(W0\) = 3 .*; got widths\[2\] = 2",
+    ):
         balanced_init(W0, [3, 4, 2, 3], seed=0)
 
 
@@ -114,7 +123,9 @@ def test_end_widths_must_match_w0():
 
 
 def test_depth_below_one_raises_naming_widths():
-    with pytest.raises(ValueError, match=r"widths must have at least 2 entries .*depth N >= 1"):
+    with pytest.raises(
+        ValueError, match=r"widths must have at least 2 entries .*depth N >= 1"
+    ):
         gaussian_init([3], 1.0, seed=0)
 
 

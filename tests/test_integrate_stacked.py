@@ -9,7 +9,13 @@ from linnet.flows import integrate_stacked
 def test_linear_decay_with_per_row_rates():
     rates = np.array([0.5, 1.0, 3.0])
     t = np.linspace(0.0, 2.0, 9)
-    y = integrate_stacked(lambda y, rows: -rates[rows, None] * y, np.ones((3, 2)), t, rtol=1e-11, atol=1e-14)
+    y = integrate_stacked(
+        lambda y, rows: -rates[rows, None] * y,
+        np.ones((3, 2)),
+        t,
+        rtol=1e-11,
+        atol=1e-14,
+    )
     exact = np.exp(-rates[:, None] * t[None, :])
     # DOP853 at rtol 1e-11 on a smooth decay: global error well under 1e-9 relative.
     assert np.max(np.abs(y[:, :, 0] - exact) / exact) < 1e-9

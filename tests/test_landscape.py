@@ -82,7 +82,9 @@ def test_projector_is_the_orthogonal_projection_onto_the_row_space(case):
 def test_split_11_is_orthogonal_and_sums_to_the_loss(case):
     X, Y = regression_data(**case)
     Y_in, Y_out = split_target(X, Y)
-    np.testing.assert_allclose(Y_in + Y_out, Y, rtol=0, atol=IDENTITY_TOL * np.abs(Y).max())
+    np.testing.assert_allclose(
+        Y_in + Y_out, Y, rtol=0, atol=IDENTITY_TOL * np.abs(Y).max()
+    )
     assert np.max(np.abs(Y_in @ Y_out.T)) <= IDENTITY_TOL * np.sum(Y**2)
     W = np.random.default_rng(case["seed"]).standard_normal((Y.shape[0], X.shape[0]))
     unreachable, projected = loss_split(W, X, Y)
@@ -121,7 +123,10 @@ def test_projected_optimum_is_the_eckart_young_mirsky_tail():
     s = np.linalg.svd(split_target(X, Y)[0], compute_uv=False)
     unreachable = loss_split(np.zeros((3, 4)), X, Y)[0]
     for r in (1, 2, 3):
-        assert _rel(projected_optimum(X, Y, r), unreachable + 0.5 * np.sum(s[r:] ** 2)) <= IDENTITY_TOL
+        assert (
+            _rel(projected_optimum(X, Y, r), unreachable + 0.5 * np.sum(s[r:] ** 2))
+            <= IDENTITY_TOL
+        )
     # r >= rank: ordinary least squares, the loss is the unreachable part only.
     assert _rel(projected_optimum(X, Y, 3), unreachable) <= IDENTITY_TOL
 
@@ -182,9 +187,14 @@ def test_loss_decrease_keeps_relative_accuracy_near_zero():
     for scale in (1.0, 1e-8, 1e-18):
         # Linear in W near 0: <W, Y X^T> dominates; compare with the exact
         # polynomial in the scale, not with a difference of two losses.
-        expected = scale * np.sum(W * (Y @ X.T)) - 0.5 * scale**2 * np.linalg.norm(W @ X) ** 2
+        expected = (
+            scale * np.sum(W * (Y @ X.T)) - 0.5 * scale**2 * np.linalg.norm(W @ X) ** 2
+        )
         assert _rel(loss_decrease(scale * W, X, Y), expected) <= IDENTITY_TOL
-    assert _rel(loss_decrease(W, X, Y), loss([np.zeros((2, 3))], X, Y) - loss([W], X, Y)) <= IDENTITY_TOL
+    assert (
+        _rel(loss_decrease(W, X, Y), loss([np.zeros((2, 3))], X, Y) - loss([W], X, Y))
+        <= IDENTITY_TOL
+    )
 
 
 # -- critical points (Lemma 2.6) --------------------------------------------
@@ -205,7 +215,9 @@ def test_balanced_factorisations_of_subset_critical_points_are_critical(case, hi
     for p in points:
         assert np.linalg.matrix_rank(p.W) == p.rank == len(p.subset)
         assert _rel(loss(p.weights, X, Y), p.loss) <= IDENTITY_TOL
-        assert np.linalg.norm(end_to_end(p.weights) - p.W) <= IDENTITY_TOL * max(1.0, np.linalg.norm(p.W))
+        assert np.linalg.norm(end_to_end(p.weights) - p.W) <= IDENTITY_TOL * max(
+            1.0, np.linalg.norm(p.W)
+        )
         # First-order stationary (Definition 2.1) to round-off.
         assert relative_residual(p.weights, X, Y) <= 1e-12
 
@@ -214,13 +226,19 @@ def test_critical_end_to_end_reproduces_the_singular_triplets():
     X, Y = regression_data(15, 4, 3, seed=7)
     U, s, Vt = target_singular_triplets(X, Y)
     W = critical_end_to_end(X, Y, [3, 1])
-    np.testing.assert_allclose(W @ X, s[0] * np.outer(U[:, 0], Vt[0]) + s[2] * np.outer(U[:, 2], Vt[2]), atol=1e-12)
+    np.testing.assert_allclose(
+        W @ X,
+        s[0] * np.outer(U[:, 0], Vt[0]) + s[2] * np.outer(U[:, 2], Vt[2]),
+        atol=1e-12,
+    )
     np.testing.assert_allclose(critical_end_to_end(X, Y, []), 0.0)
 
 
 def test_subsets_are_validated():
     X, Y = regression_data(15, 4, 3, seed=7)
-    with pytest.raises(ValueError, match=r"subset must hold indices in 1..rank\(Y P_X\) = 1..3"):
+    with pytest.raises(
+        ValueError, match=r"subset must hold indices in 1..rank\(Y P_X\) = 1..3"
+    ):
         critical_end_to_end(X, Y, [0])
     with pytest.raises(ValueError, match=r"1..3"):
         critical_end_to_end(X, Y, [4])
@@ -232,7 +250,9 @@ def test_subsets_are_validated():
 
 def test_critical_points_validate_the_widths():
     X, Y = regression_data(15, 4, 3, seed=7)
-    with pytest.raises(ValueError, match=r"widths must start with dx=4 and end with dy=3"):
+    with pytest.raises(
+        ValueError, match=r"widths must start with dx=4 and end with dy=3"
+    ):
         critical_points(X, Y, [3, 2, 3])
 
 
@@ -300,7 +320,9 @@ def test_theorem_2_8_rank_r_critical_points_are_second_order_iff_global(case, hi
         if p.rank == r:
             assert c.second_order == (c.kind == "global minimiser")
             seen_global += c.kind == "global minimiser"
-            assert (c.kind == "global minimiser") == (p.subset == tuple(range(1, r + 1)))
+            assert (c.kind == "global minimiser") == (
+                p.subset == tuple(range(1, r + 1))
+            )
         elif c.second_order:
             # Rank-deficient second-order points are spurious (not global).
             assert c.kind == "non-strict saddle"
@@ -324,12 +346,20 @@ def test_a_random_point_is_not_critical():
 
 
 @settings(max_examples=30, deadline=None)
-@given(data_cases, st.lists(st.integers(1, 4), min_size=0, max_size=3), st.floats(0.01, 10.0))
+@given(
+    data_cases,
+    st.lists(st.integers(1, 4), min_size=0, max_size=3),
+    st.floats(0.01, 10.0),
+)
 def test_relative_residual_is_bounded_by_sqrt_depth(case, hidden, scale):
     X, Y = regression_data(**case)
     widths = [case["dx"], *hidden, case["dy"]]
     weights = gaussian_init(widths, scale, seed=case["seed"] % 1000)
-    assert 0.0 <= relative_residual(weights, X, Y) <= np.sqrt(len(widths) - 1) * (1 + 1e-12)
+    assert (
+        0.0
+        <= relative_residual(weights, X, Y)
+        <= np.sqrt(len(widths) - 1) * (1 + 1e-12)
+    )
 
 
 def test_classify_validates_tolerances_and_optimum():
@@ -359,7 +389,10 @@ def test_rank_one_balanced_starts_with_one_horizon_for_both_depths():
     X, Y = regression_data(15, 3, 3, seed=6)
     rng = np.random.default_rng(1)
     W0 = np.outer(rng.standard_normal(3), rng.standard_normal(3)) * 0.3
-    for widths, expected in [([3, 2, 3], "global minimiser"), ([3, 4, 2, 3], "non-strict saddle")]:
+    for widths, expected in [
+        ([3, 2, 3], "global minimiser"),
+        ([3, 4, 2, 3], "non-strict saddle"),
+    ]:
         run = gradient_flow(balanced_init(W0, widths, 0), X, Y, [60.0])
         c = classify([Wj[-1] for Wj in run.weights], X, Y)
         assert c.kind == expected
@@ -367,7 +400,10 @@ def test_rank_one_balanced_starts_with_one_horizon_for_both_depths():
             s = np.linalg.svd(run.W[-1], compute_uv=False)
             assert s[1] <= 1e-12 * s[0]
             best_rank_one = critical_points(X, Y, widths)[1]
-            assert best_rank_one.subset == (1,) and _rel(c.loss, best_rank_one.loss) <= VALUE_TOL
+            assert (
+                best_rank_one.subset == (1,)
+                and _rel(c.loss, best_rank_one.loss) <= VALUE_TOL
+            )
 
 
 def test_scalar_flow_keeps_the_stable_manifold_of_the_saddle_exactly():

@@ -22,17 +22,23 @@ T = np.linspace(0.0, 10.0, 101)
 def test_an_exponential_is_located_exactly_between_samples():
     # log-linear interpolation is exact for y = e^{-t}: the crossing of e^{-3.33}
     # lies between the samples 3.3 and 3.4 and is found to round-off.
-    assert crossing_time(T, np.exp(-T), math.exp(-3.33)) == pytest.approx(3.33, rel=1e-13)
+    assert crossing_time(T, np.exp(-T), math.exp(-3.33)) == pytest.approx(
+        3.33, rel=1e-13
+    )
     # the same curve sampled 10x more coarsely still gives the exact time
     coarse = T[::10]
-    assert crossing_time(coarse, np.exp(-coarse), math.exp(-3.33)) == pytest.approx(3.33, rel=1e-13)
+    assert crossing_time(coarse, np.exp(-coarse), math.exp(-3.33)) == pytest.approx(
+        3.33, rel=1e-13
+    )
 
 
 def test_the_convention_at_the_edges():
     y = np.exp(-T)
     assert crossing_time(T, y, 2.0) == 0.0  # below at t[0]: t[0]
     assert crossing_time(T + 1.0, y, 2.0) == 1.0
-    assert crossing_time(T, y, 1e-9) == math.inf  # never reached: censored at the horizon
+    assert (
+        crossing_time(T, y, 1e-9) == math.inf
+    )  # never reached: censored at the horizon
     assert crossing_time(T, y, 1e-9, stay=True) == math.inf
     assert crossing_time(T, y, 2.0, stay=True) == 0.0
 
@@ -56,7 +62,9 @@ def test_stacks_and_levels_broadcast():
     y = np.stack([np.exp(-T), np.exp(-2 * T)])
     out = crossing_time(T, y[:, None, :], np.array([0.5, 0.1]))
     assert out.shape == (2, 2)
-    assert out == pytest.approx(np.log([[2.0, 10.0], [2.0, 10.0]]) / [[1.0], [2.0]], rel=1e-12)
+    assert out == pytest.approx(
+        np.log([[2.0, 10.0], [2.0, 10.0]]) / [[1.0], [2.0]], rel=1e-12
+    )
 
 
 @pytest.mark.parametrize(
@@ -81,14 +89,18 @@ def test_polar_distance_has_no_cancellation():
     exact = math.sqrt((s * dr) ** 2 + r * s * th**2)  # sin(th/2)^2 = th^2/4 to O(th^4)
     assert polar_distance(r, th, s) == pytest.approx(exact, rel=1e-12)
     naive = math.sqrt(max(r * r + s * s - 2 * r * s * math.cos(th), 0.0))
-    assert abs(naive - exact) / exact > 1e-3  # the control: the naive form is wrong here
+    assert (
+        abs(naive - exact) / exact > 1e-3
+    )  # the control: the naive form is wrong here
 
 
 def test_distance_to_Z1_matches_the_definition():
     target = Target.from_matrix(np.array([[3.0, 0.0], [0.0, 1.0]]), 2)
     W = np.array([[1.0, 2.0], [0.0, 5.0]])
     assert distance_to_Z1(W, target) == pytest.approx(math.sqrt(4 + 4 + 25))
-    assert distance_to_Z1(np.stack([W, target.Z1]), target) == pytest.approx([math.sqrt(33), 0.0])
+    assert distance_to_Z1(np.stack([W, target.Z1]), target) == pytest.approx(
+        [math.sqrt(33), 0.0]
+    )
 
 
 def test_polar_time_to_accuracy_is_exact_at_depth_one():

@@ -36,7 +36,10 @@ network_cases = st.fixed_dictionaries(
 
 def random_problem(widths, m, seed):
     rng = np.random.default_rng(seed)
-    weights = [rng.standard_normal((widths[j], widths[j - 1])) * 0.8 for j in range(1, len(widths))]
+    weights = [
+        rng.standard_normal((widths[j], widths[j - 1])) * 0.8
+        for j in range(1, len(widths))
+    ]
     X = rng.standard_normal((widths[0], m))
     Y = rng.standard_normal((widths[-1], m))
     return weights, X, Y
@@ -78,7 +81,10 @@ def test_gradients_match_central_differences_of_the_loss(case):
     for k in range(theta.size):
         e = np.zeros_like(theta)
         e[k] = FD_STEP
-        fd[k] = (loss(unflatten(theta + e, weights), X, Y) - loss(unflatten(theta - e, weights), X, Y)) / (2 * FD_STEP)
+        fd[k] = (
+            loss(unflatten(theta + e, weights), X, Y)
+            - loss(unflatten(theta - e, weights), X, Y)
+        ) / (2 * FD_STEP)
     assert np.max(np.abs(fd - grads)) <= FD_TOL * (1 + np.max(np.abs(grads)))
 
 
@@ -112,7 +118,9 @@ def test_hessian_is_symmetric(case):
 def test_hessian_of_depth_one_is_kron_identity_data_covariance():
     # L(W) = 1/2 ||Y - W X||^2 has Hessian I (x) X X^T in row-major vec(W), at any W.
     weights, X, Y = random_problem([3, 2], 7, seed=2)
-    np.testing.assert_allclose(hessian(weights, X, Y), np.kron(np.eye(2), X @ X.T), rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(
+        hessian(weights, X, Y), np.kron(np.eye(2), X @ X.T), rtol=1e-13, atol=1e-13
+    )
 
 
 def test_hessian_at_a_global_minimum_is_positive_semidefinite():
@@ -133,9 +141,15 @@ def test_imbalances_are_the_corrected_eq_14_matrices():
     weights = [rng.standard_normal(s) for s in [(3, 2), (4, 3), (2, 4)]]
     D = imbalances(weights)
     assert [Dj.shape for Dj in D] == [(3, 3), (4, 4)]
-    np.testing.assert_allclose(D[0], weights[1].T @ weights[1] - weights[0] @ weights[0].T, rtol=1e-14)
-    np.testing.assert_allclose(D[1], weights[2].T @ weights[2] - weights[1] @ weights[1].T, rtol=1e-14)
-    assert balancedness(weights) == pytest.approx(max(np.linalg.norm(Dj) for Dj in D), rel=1e-14)
+    np.testing.assert_allclose(
+        D[0], weights[1].T @ weights[1] - weights[0] @ weights[0].T, rtol=1e-14
+    )
+    np.testing.assert_allclose(
+        D[1], weights[2].T @ weights[2] - weights[1] @ weights[1].T, rtol=1e-14
+    )
+    assert balancedness(weights) == pytest.approx(
+        max(np.linalg.norm(Dj) for Dj in D), rel=1e-14
+    )
 
 
 def test_depth_one_network_is_balanced_and_has_no_imbalances():
@@ -145,7 +159,9 @@ def test_depth_one_network_is_balanced_and_has_no_imbalances():
 
 def test_balanced_init_has_zero_balancedness_and_gaussian_init_not():
     W0 = np.arange(6.0).reshape(2, 3)
-    assert balancedness(balanced_init(W0, [3, 4, 2, 2], seed=0)) <= 1e-13 * np.linalg.norm(W0)
+    assert balancedness(
+        balanced_init(W0, [3, 4, 2, 2], seed=0)
+    ) <= 1e-13 * np.linalg.norm(W0)
     # A Gaussian network is unbalanced by O(width * std^2).
     assert balancedness(gaussian_init([3, 4, 2, 2], 1.0, seed=0)) > 0.1
 

@@ -35,7 +35,11 @@ def _default_parameters(nb) -> dict:
     (index,) = nbtools.parameters_cells(nb)
     params = {}
     for node in ast.parse(nb.cells[index].source).body:
-        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+        if (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+        ):
             params[node.targets[0].id] = ast.literal_eval(node.value)
     return params
 
@@ -54,10 +58,16 @@ def test_exactly_one_parameters_cell(path):
 def test_committed_with_outputs_and_without_errors(path):
     nb = _read(path)
     code = [c for c in nb.cells if c.cell_type == "code"]
-    assert all(c.execution_count is not None for c in code), "every code cell must be executed before committing"
+    assert all(c.execution_count is not None for c in code), (
+        "every code cell must be executed before committing"
+    )
     assert not any(o.get("output_type") == "error" for c in code for o in c.outputs)
-    assert "papermill" not in nb.metadata, "papermill run metadata must be stripped (make notebooks does it)"
-    assert not any("papermill" in c.metadata or "execution" in c.metadata for c in nb.cells)
+    assert "papermill" not in nb.metadata, (
+        "papermill run metadata must be stripped (make notebooks does it)"
+    )
+    assert not any(
+        "papermill" in c.metadata or "execution" in c.metadata for c in nb.cells
+    )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
@@ -78,9 +88,13 @@ def test_papermill_with_other_parameters(path, tmp_path, monkeypatch):
     if "quick" in params:
         other["quick"] = True
     out = nbtools.execute(path, tmp_path / path.name, other)
-    injected = [c for c in out.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    injected = [
+        c for c in out.cells if "injected-parameters" in c.metadata.get("tags", [])
+    ]
     assert injected, "papermill must have injected the new parameters"
-    printed = "".join(o.get("text", "") for c in out.cells if c.cell_type == "code" for o in c.outputs)
+    printed = "".join(
+        o.get("text", "") for c in out.cells if c.cell_type == "code" for o in c.outputs
+    )
     assert "PASS [" in printed and "FAIL [" not in printed
 
 
@@ -90,9 +104,22 @@ SETUP = ROOT / "notebooks" / "00-setup.ipynb"
 
 
 def _pytest_nbval(path: Path) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONHASHSEED="0", LINNET_FIGURES=str(path.parent / "figures"))
+    env = dict(
+        os.environ, PYTHONHASHSEED="0", LINNET_FIGURES=str(path.parent / "figures")
+    )
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", "--nbval", str(path)],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:xdist",
+            "--nbval",
+            str(path),
+        ],
         cwd=path.parent,
         capture_output=True,
         text=True,
@@ -102,7 +129,11 @@ def _pytest_nbval(path: Path) -> subprocess.CompletedProcess:
 
 
 def _first_check_cell(nb) -> int:
-    return next(i for i, c in enumerate(nb.cells) if c.cell_type == "code" and "check(" in c.source)
+    return next(
+        i
+        for i, c in enumerate(nb.cells)
+        if c.cell_type == "code" and "check(" in c.source
+    )
 
 
 @pytest.mark.slow
@@ -127,7 +158,9 @@ def test_nbval_fails_when_a_printed_number_is_edited(tmp_path):
             text = out.get("text", "")
             if "s_Z = " in text and not edited:
                 value = text.split("s_Z = ")[1].split()[0]
-                out["text"] = text.replace(f"s_Z = {value}", f"s_Z = {float(value) + 0.0001:.4f}", 1)
+                out["text"] = text.replace(
+                    f"s_Z = {value}", f"s_Z = {float(value) + 0.0001:.4f}", 1
+                )
                 edited = True
     assert edited, "expected a printed 's_Z = ...' line in 00-setup"
     dst = tmp_path / SETUP.name
@@ -143,7 +176,9 @@ def test_a_failing_check_cell_fails_nbval_and_papermill(tmp_path, monkeypatch):
     monkeypatch.setenv("LINNET_FIGURES", str(tmp_path / "figures"))
     nb = _read(SETUP)
     i = _first_check_cell(nb)
-    broken = nbformat.v4.new_code_cell('check("broken.on-purpose", "a claim that is false", 1.0, "<=", 0.5)')
+    broken = nbformat.v4.new_code_cell(
+        'check("broken.on-purpose", "a claim that is false", 1.0, "<=", 0.5)'
+    )
     nb.cells.insert(i + 1, broken)
     dst = tmp_path / SETUP.name
     nbformat.write(nb, dst)
@@ -185,9 +220,13 @@ def test_claim_records_agree_with_the_printed_lines(path):
             name = out.get("metadata", {}).get("scrapbook", {}).get("name", "")
             if not name.startswith("claim:"):
                 continue
-            record = json.loads("".join(out["data"]["application/papermill.record/text/plain"]))
+            record = json.loads(
+                "".join(out["data"]["application/papermill.record/text/plain"])
+            )
             mark = "PASS" if record["passed"] else "FAIL"
             line = f"{mark} [{record['claim_id']}] {record['statement']}: measured {record['shown']} ("
-            assert line in printed, f"record {record['claim_id']} does not match its cell's printed line"
+            assert line in printed, (
+                f"record {record['claim_id']} does not match its cell's printed line"
+            )
             checked += 1
     assert checked or "check(" not in "".join("".join(c["source"]) for c in nb["cells"])

@@ -52,14 +52,18 @@ def test_code_lines_fit_the_content_column(path):
         for k, line in enumerate(cell.source.split("\n"))
         if len(line) > MAX_LINE
     ]
-    assert not long, f"code lines longer than {MAX_LINE} (run `ruff format notebooks/`): {long}"
+    assert not long, (
+        f"code lines longer than {MAX_LINE} (run `ruff format notebooks/`): {long}"
+    )
 
 
 def _setup_cells(nb) -> tuple[int, list[int]]:
     """The parameters cell and the code cells after it, before the next heading or text."""
     (params,) = nbtools.parameters_cells(nb)
     i = params + 1
-    if nb.cells[i].cell_type == "markdown" and not nb.cells[i].source.lstrip().startswith("#"):
+    if nb.cells[i].cell_type == "markdown" and not nb.cells[
+        i
+    ].source.lstrip().startswith("#"):
         i += 1  # the note that introduces the setup cells
     setup = []
     while i < len(nb.cells) and nb.cells[i].cell_type == "code":
@@ -117,7 +121,9 @@ def test_every_figure_has_alternative_text():
         # The key MyST-NB's image output carries to the <img> (book/_ext/linnet_report.py).
         assert meta.get("image/png", {}).get("alt") == alt, meta[FIGURE_KEY]
         assert meta[FIGURE_KEY] not in alt
-        assert len(alt.split()) >= 15, f"{meta[FIGURE_KEY]}: say what is plotted and what it shows"
+        assert len(alt.split()) >= 15, (
+            f"{meta[FIGURE_KEY]}: say what is plotted and what it shows"
+        )
         alts.append(alt)
     assert len(set(alts)) == len(alts), "each figure has its own description"
 
@@ -130,8 +136,16 @@ def test_publish_figure_requires_alt():
 
 @pytest.mark.parametrize(
     "bad",
-    ["", "   ", None, "figure.png", "../_images/35843c4b9e.png", "35843c4b9e",
-     "figures/04-rates-figure-1.svg", "see plot.PNG"],
+    [
+        "",
+        "   ",
+        None,
+        "figure.png",
+        "../_images/35843c4b9e.png",
+        "35843c4b9e",
+        "figures/04-rates-figure-1.svg",
+        "see plot.PNG",
+    ],
 )
 def test_alt_text_rejects_empty_and_file_names(bad):
     with pytest.raises(ValueError, match="alt"):
@@ -160,7 +174,9 @@ def test_book_puts_the_alt_text_on_the_image(monkeypatch):
     monkeypatch.setattr(NbElementRenderer, "render_image", fake_render_image)
     linnet_report._install_alt_text()
     alt = "Log-log plot of the distance to Z_1 against time, one line per depth."
-    with_alt = SimpleNamespace(mime_type="image/png", output_metadata={"image/png": {"alt": alt}})
+    with_alt = SimpleNamespace(
+        mime_type="image/png", output_metadata={"image/png": {"alt": alt}}
+    )
     without = SimpleNamespace(mime_type="image/png", output_metadata={})
     assert NbElementRenderer.render_image(None, with_alt)[0]["alt"] == alt
     assert "alt" not in NbElementRenderer.render_image(None, without)[0].attributes

@@ -2,9 +2,8 @@
 
 import shlex
 
-import pytest
-
 import matplotlib
+import pytest
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -20,7 +19,7 @@ def _parse(command: str) -> dict:
 
     words = shlex.split(command)
     out = {}
-    for flag, value, extra in zip(words, words[1:], words[2:] + [""]):
+    for flag, value, extra in zip(words, words[1:], words[2:] + [""], strict=False):
         if flag == "-p":
             out[value] = _resolve_type(extra)
         elif flag == "-y":
@@ -30,9 +29,19 @@ def _parse(command: str) -> dict:
 
 @pytest.mark.requires("book")
 def test_regenerate_command_round_trips_through_papermill_parsing():
-    params = dict(seed=3, m=50, quick=False, depths=[1, 2, 3, 4, 8], scales=(0.1, 1.0), label="fig one", eta=1e-3)
+    params = dict(
+        seed=3,
+        m=50,
+        quick=False,
+        depths=[1, 2, 3, 4, 8],
+        scales=(0.1, 1.0),
+        label="fig one",
+        eta=1e-3,
+    )
     command = regenerate_command("04-rates", params)
-    assert command.startswith("papermill --cwd notebooks notebooks/04-rates.ipynb out.ipynb")
+    assert command.startswith(
+        "papermill --cwd notebooks notebooks/04-rates.ipynb out.ipynb"
+    )
     parsed = _parse(command)
     assert parsed == {**params, "scales": [0.1, 1.0]}
 
@@ -44,6 +53,8 @@ def test_saved_files_are_reproducible(tmp_path):
         fig, ax = plt.subplots()
         ax.plot([0, 1, 2], [1, 0.5, 0.2], label="$s_Z$")
         ax.legend()
-        files.append([p.read_bytes() for p in save_figure(fig, "x", tmp_path / str(run))])
+        files.append(
+            [p.read_bytes() for p in save_figure(fig, "x", tmp_path / str(run))]
+        )
         plt.close(fig)
     assert files[0] == files[1], "the same figure must give the same SVG and PNG bytes"

@@ -34,7 +34,9 @@ _NUMBER = re.compile(r"(?<![\w.])(\d+(?:\.\d*)?|\.\d+)(?:[eE]([+-]?\d+))?")
 # A number that is itself a bound: right after a comparison (`< 1e-8`, `>= -1e-9`).
 _AFTER_COMPARISON = re.compile(r"(?:<=?|>=?|≤|≥)\s*[-−]?\s*$")
 # An exact power of ten named as a tolerance or an input (`rtol 1e-12`, `floor = 1e-10`).
-_TOLERANCE_NAME = re.compile(r"(?:tol|tolerance|floor|threshold|level|eps|epsilon|ε)\s*[=:]?\s*$", re.I)
+_TOLERANCE_NAME = re.compile(
+    r"(?:tol|tolerance|floor|threshold|level|eps|epsilon|ε)\s*[=:]?\s*$", re.I
+)
 _NEGATIVE_ZERO = re.compile(r"(?<![\w.])[-−]0(?:\.0*)?(?:[eE][+-]?\d+)?(?![\d.])")
 _STEP_COUNT = re.compile(
     r"\bn(?:fev|jev|lu)\b|step attempts|accepted steps|rejected steps|function evaluations|steps taken",
@@ -55,14 +57,22 @@ def problems_in_text(text: str) -> list[str]:
         before = text[max(0, match.start() - 30) : match.start()]
         if _AFTER_COMPARISON.search(before):
             continue
-        is_power_of_ten = float(f"{value:.0e}") == value and f"{value:.0e}".startswith("1e")
+        is_power_of_ten = float(f"{value:.0e}") == value and f"{value:.0e}".startswith(
+            "1e"
+        )
         if is_power_of_ten and _TOLERANCE_NAME.search(before):
             continue
-        found.append(f"round-off-level number printed with digits: {before[-20:]!r}{match.group(0)}")
+        found.append(
+            f"round-off-level number printed with digits: {before[-20:]!r}{match.group(0)}"
+        )
     for match in _NEGATIVE_ZERO.finditer(text):
-        found.append(f"negative zero: {text[max(0, match.start() - 20) : match.end()]!r}")
+        found.append(
+            f"negative zero: {text[max(0, match.start() - 20) : match.end()]!r}"
+        )
     for match in _STEP_COUNT.finditer(text):
-        found.append(f"solver step count: {text[max(0, match.start() - 20) : match.end() + 20]!r}")
+        found.append(
+            f"solver step count: {text[max(0, match.start() - 20) : match.end() + 20]!r}"
+        )
     return found
 
 

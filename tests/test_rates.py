@@ -20,7 +20,9 @@ from linnet.measure import distance_to_Z1
 
 
 def rank_one(rng, shape, scale=1.0):
-    return scale * np.outer(rng.standard_normal(shape[0]), rng.standard_normal(shape[1]))
+    return scale * np.outer(
+        rng.standard_normal(shape[0]), rng.standard_normal(shape[1])
+    )
 
 
 @pytest.fixture(scope="module")
@@ -42,9 +44,15 @@ def test_solver_noise_on_a_rank_one_matrix_does_not_change_its_rates(general):
     U, _, Vt = np.linalg.svd(W)
     noisy = W + 1e-11 * np.linalg.norm(W) * np.outer(U[:, 1], Vt[1])
     for N in (3, 8):
-        assert R.dloss_34(noisy, general, N) == pytest.approx(R.dloss_34(W, general, N), rel=1e-9)
-        assert R.decay_rate(noisy, general, N) == pytest.approx(R.decay_rate(W, general, N), rel=1e-9)
-        assert R.rank_one_rates(noisy, general, N).dp == pytest.approx(R.rank_one_rates(W, general, N).dp, rel=1e-9)
+        assert R.dloss_34(noisy, general, N) == pytest.approx(
+            R.dloss_34(W, general, N), rel=1e-9
+        )
+        assert R.decay_rate(noisy, general, N) == pytest.approx(
+            R.decay_rate(W, general, N), rel=1e-9
+        )
+        assert R.rank_one_rates(noisy, general, N).dp == pytest.approx(
+            R.rank_one_rates(W, general, N).dp, rel=1e-9
+        )
 
 
 def test_decay_rate_of_depth_one_is_m(figure1_data):
@@ -81,7 +89,9 @@ def test_decay_rate_tends_to_the_slowest_nearby_rate(N):
     general = R.random_target(2, 4, 1.3, 0.5, 5, seed=7)
     rng = np.random.default_rng(N)
     W0 = general.Z1 + 0.3 * rank_one(rng, general.Z.shape)
-    W0 = np.linalg.svd(W0)[1][0] * np.outer(np.linalg.svd(W0)[0][:, 0], np.linalg.svd(W0)[2][0])
+    W0 = np.linalg.svd(W0)[1][0] * np.outer(
+        np.linalg.svd(W0)[0][:, 0], np.linalg.svd(W0)[2][0]
+    )
     rate = th.nearby_modes(general, N).slowest
     W = induced_flow(W0, general, N, [0.0, 12.0 / rate], rtol=1e-12).W
     assert R.decay_rate(W[-1], general, N) == pytest.approx(rate, rel=1e-4)
@@ -114,21 +124,31 @@ def test_rank_one_rates_match_finite_differences_of_a_trajectory(general):
 def test_single_matrix_gives_scalars(general):
     W = general.Z1 * 2.0
     r = R.rank_one_rates(W, general, 2)
-    assert r.s.shape == () and r.p == pytest.approx(1.0) and r.rho == pytest.approx(general.s_Z)
-    assert r.ds == pytest.approx(-general.m * 2 * (2 * general.s_Z) * (general.s_Z), rel=1e-12)
+    assert (
+        r.s.shape == ()
+        and r.p == pytest.approx(1.0)
+        and r.rho == pytest.approx(general.s_Z)
+    )
+    assert r.ds == pytest.approx(
+        -general.m * 2 * (2 * general.s_Z) * (general.s_Z), rel=1e-12
+    )
 
 
 def test_lemma_4_2_rate_bounds_dp_on_random_rank_one_matrices(general, figure1_data):
     rng = np.random.default_rng(5)
     for tgt in (general, figure1_data[2], R.random_target(2, 5, 0.4, 0.85, 3, seed=1)):
-        W = np.stack([rank_one(rng, tgt.Z.shape, rng.uniform(0.1, 10)) for _ in range(400)])
+        W = np.stack(
+            [rank_one(rng, tgt.Z.shape, rng.uniform(0.1, 10)) for _ in range(400)]
+        )
         for N in (2, 5):
             rates = R.rank_one_rates(W, tgt, N)
             lower = R.lemma_4_2_rate(W, tgt, N)
             ok = (rates.p >= 0) & (rates.p <= 1 - 1e-6)
             assert ok.sum() > 100
             assert np.all(rates.dp[ok] >= lower[ok] * (1 - 1e-9))
-            assert np.all(rates.drho >= -1e-12 * np.max(np.abs(rates.drho)))  # rho never decreases
+            assert np.all(
+                rates.drho >= -1e-12 * np.max(np.abs(rates.drho))
+            )  # rho never decreases
 
 
 def test_lemma_4_2_rate_hand_case_scalar_output():
@@ -148,7 +168,9 @@ def test_correlation_bounds_hold_and_are_tight_at_Z1(general):
     p = th.cosine_with_Z1(W, general)
     lo, hi = R.correlation_bounds(W, general)
     keep = p >= 0
-    assert np.all(lo[keep] <= rho[keep] + 1e-13) and np.all(rho[keep] <= hi[keep] + 1e-13)
+    assert np.all(lo[keep] <= rho[keep] + 1e-13) and np.all(
+        rho[keep] <= hi[keep] + 1e-13
+    )
     lo1, hi1 = R.correlation_bounds(general.Z1 * 3, general)
     assert lo1 == pytest.approx(general.s_Z) and hi1 == pytest.approx(general.s_Z)
 
@@ -165,20 +187,28 @@ def test_rank_one_functions_reject_bad_input(general):
     with pytest.raises(ValueError, match="at least one"):
         R.rank_one_rates(np.zeros((0, 3, 4)), general, 2)
     with pytest.raises(ValueError, match="s_Z > s_Z2"):
-        R.rank_one_rates(np.eye(2)[:1].T @ np.eye(2)[:1], Target.from_matrix(np.eye(2)), 2)
+        R.rank_one_rates(
+            np.eye(2)[:1].T @ np.eye(2)[:1], Target.from_matrix(np.eye(2)), 2
+        )
 
 
 def test_best_rank_one_margin_hand_values_and_sampling(general):
     tgt = Target.from_matrix(np.diag([3.0, 2.0, 1.0]), 1)
     assert R.best_rank_one_margin(tgt) == pytest.approx(1 - math.sqrt(5))
-    assert R.best_rank_one_margin(tgt) == pytest.approx(th.deficiency_margin(tgt.Z1, tgt.Z))
-    assert R.best_rank_one_margin(Target.from_matrix([[3.0, 4.0]], 1)) == pytest.approx(5.0)
+    assert R.best_rank_one_margin(tgt) == pytest.approx(
+        th.deficiency_margin(tgt.Z1, tgt.Z)
+    )
+    assert R.best_rank_one_margin(Target.from_matrix([[3.0, 4.0]], 1)) == pytest.approx(
+        5.0
+    )
     rng = np.random.default_rng(8)
     best = R.best_rank_one_margin(general)
     assert best < 0
     for _ in range(300):
         W = general.Z1 + rank_one(rng, general.Z.shape, 0.2)
-        W = np.linalg.svd(W)[1][0] * np.outer(np.linalg.svd(W)[0][:, 0], np.linalg.svd(W)[2][0])
+        W = np.linalg.svd(W)[1][0] * np.outer(
+            np.linalg.svd(W)[0][:, 0], np.linalg.svd(W)[2][0]
+        )
         assert th.deficiency_margin(W, general.Z) <= best + 1e-12
     with pytest.raises(ValueError, match="Target"):
         R.best_rank_one_margin(np.eye(2))
@@ -201,11 +231,19 @@ def figure1_comparison():
 
 def test_compare_depths_measures_what_it_says(figure1_comparison):
     tgt, W0, cmp = figure1_comparison
-    assert cmp.depths == (1, 2, 8) and cmp.t.shape == (3, 200) and np.all(cmp.end_time == 0.1)
+    assert (
+        cmp.depths == (1, 2, 8)
+        and cmp.t.shape == (3, 200)
+        and np.all(cmp.end_time == 0.1)
+    )
     for i, N in enumerate(cmp.depths):
         W = induced_flow(W0, tgt, N, [cmp.tau[i]], rtol=1e-12).W[0]
-        assert np.linalg.norm(W) == pytest.approx(math.sqrt(6) * tgt.s_Z, rel=1e-7)  # tau, refined
-        assert np.allclose(cmp.distance[i], distance_to_Z1(induced_flow(W0, tgt, N, cmp.t[i]).W, tgt))
+        assert np.linalg.norm(W) == pytest.approx(
+            math.sqrt(6) * tgt.s_Z, rel=1e-7
+        )  # tau, refined
+        assert np.allclose(
+            cmp.distance[i], distance_to_Z1(induced_flow(W0, tgt, N, cmp.t[i]).W, tgt)
+        )
     assert cmp.early_time == pytest.approx(0.5 * np.min(cmp.tau))
     d8 = distance_to_Z1(induced_flow(W0, tgt, 8, [cmp.early_time]).W[0], tgt)
     assert cmp.early_distance[2] == pytest.approx(d8, rel=1e-9)
@@ -273,17 +311,27 @@ def test_random_target_rejects_bad_input(args, match):
         R.random_target(*args)
 
 
-@pytest.mark.parametrize("shape, gamma", [((1, 5), 0.0), ((3, 4), 0.8), ((4, 1), 0.0), ((2, 2), 0.3)])
+@pytest.mark.parametrize(
+    "shape, gamma", [((1, 5), 0.0), ((3, 4), 0.8), ((4, 1), 0.0), ((2, 2), 0.3)]
+)
 def test_random_stable_starts_satisfy_37(shape, gamma):
     tgt = R.random_target(*shape, 0.7, gamma, 4, seed=3)
     starts = R.random_stable_starts(tgt, 3, 50, seed=4, norm_ratio_range=(0.5, 20.0))
     assert starts.W0.shape == (50,) + shape and starts.depth == 3
-    margins = np.array([th.stable_set_margin(W, tgt, a, b) for W, a, b in zip(starts.W0, starts.alpha, starts.beta, strict=True)])
+    margins = np.array(
+        [
+            th.stable_set_margin(W, tgt, a, b)
+            for W, a, b in zip(starts.W0, starts.alpha, starts.beta, strict=True)
+        ]
+    )
     assert np.all(margins > 0)
     assert np.all(starts.beta <= (1 + tgt.gamma) * starts.alpha - tgt.gamma)
     ratio = np.linalg.norm(starts.W0, axis=(1, 2)) / tgt.s_Z
     assert np.all((ratio >= 0.5 * (1 - 1e-12)) & (ratio <= 20 * (1 + 1e-12)))
-    assert np.all(np.linalg.svd(starts.W0, compute_uv=False)[:, 1:] <= 1e-12 * ratio[:, None] * tgt.s_Z)
+    assert np.all(
+        np.linalg.svd(starts.W0, compute_uv=False)[:, 1:]
+        <= 1e-12 * ratio[:, None] * tgt.s_Z
+    )
 
 
 def test_random_stable_starts_rejects_bad_input(general):
@@ -298,7 +346,9 @@ def test_random_stable_starts_rejects_bad_input(general):
 
 
 def test_random_instances_cover_the_requested_ranges():
-    groups = R.random_instances(9, 4, seed=0, depth_range=(2, 10), s_Z_range=(0.1, 10.0), gamma_max=0.9)
+    groups = R.random_instances(
+        9, 4, seed=0, depth_range=(2, 10), s_Z_range=(0.1, 10.0), gamma_max=0.9
+    )
     assert len(groups) == 9 and all(len(g.W0) == 4 for g in groups)
     assert [g.target.dy for g in groups] == [1, 2, 3] * 3
     assert all(2 <= g.depth <= 10 and 0.1 <= g.target.s_Z <= 10 for g in groups)
@@ -357,7 +407,16 @@ def test_results_are_read_only_copies_and_inputs_stay_writeable(figure1_data):
     W0 = rank_one_start(tgt, 10.0, math.pi / 6, seed=1)
     before = W0.copy()
     cmp = R.compare_depths(W0, tgt, [1, 2], t_end=0.1, n_times=20)
-    for name in ("t", "distance", "norm", "tau", "early_distance", "end_time", "end_rate", "nearby_rate"):
+    for name in (
+        "t",
+        "distance",
+        "norm",
+        "tau",
+        "early_distance",
+        "end_time",
+        "end_rate",
+        "nearby_rate",
+    ):
         with pytest.raises(ValueError):
             getattr(cmp, name).flat[0] = 1.0
     assert isinstance(cmp.depths, tuple)
@@ -368,7 +427,9 @@ def test_results_are_read_only_copies_and_inputs_stay_writeable(figure1_data):
         rates.s[0] = 1.0
     # A result built from a caller's array holds its own copy.
     alpha = np.array([0.5])
-    starts = R.StableStarts(target=tgt, depth=2, W0=W0[None], alpha=alpha, beta=np.array([1.0]))
+    starts = R.StableStarts(
+        target=tgt, depth=2, W0=W0[None], alpha=alpha, beta=np.array([1.0])
+    )
     alpha[0] = 0.9
     assert starts.alpha[0] == 0.5 and not np.shares_memory(starts.W0, W0)
     with pytest.raises(ValueError):

@@ -38,23 +38,54 @@ CIRCLED = "①②③④⑤⑥⑦⑧⑨"
 # --- what the paper contains ----------------------------------------------------------------
 
 NAMED = [
-    "def-2.1", "def-2.2", "def-2.3", "lem-2.4", "lem-2.5", "lem-2.6", "thm-2.7", "thm-2.8",
-    "lem-3.1", "def-3.2", "lem-3.3", "lem-3.4", "def-3.5", "asm-3.6", "lem-3.7", "thm-3.8",
-    "lem-4.1", "lem-4.2", "lem-4.3", "thm-4.4", "fig-1",
+    "def-2.1",
+    "def-2.2",
+    "def-2.3",
+    "lem-2.4",
+    "lem-2.5",
+    "lem-2.6",
+    "thm-2.7",
+    "thm-2.8",
+    "lem-3.1",
+    "def-3.2",
+    "lem-3.3",
+    "lem-3.4",
+    "def-3.5",
+    "asm-3.6",
+    "lem-3.7",
+    "thm-3.8",
+    "lem-4.1",
+    "lem-4.2",
+    "lem-4.3",
+    "thm-4.4",
+    "fig-1",
 ]
-EQUATIONS = [f"eq-{n}" for n in range(1, 40) if n not in (10, 38)] + ["eq-10a", "eq-10b", "eq-38a", "eq-38b"]
+EQUATIONS = [f"eq-{n}" for n in range(1, 40) if n not in (10, 38)] + [
+    "eq-10a",
+    "eq-10b",
+    "eq-38a",
+    "eq-38b",
+]
 REMARKS = {"thm-2.8": 4, "thm-3.8": 4, "asm-3.6": 4, "eq-35": 2, "thm-4.4": 4}
 EXPECTED = {f"eft:{i}" for i in NAMED + EQUATIONS} | {
     f"eft:rem-{after}-{k}" for after, n in REMARKS.items() for k in range(1, n + 1)
 }
-KINDS = {"Definiton": "def", "Definition": "def", "Lemma": "lem", "Theorem": "thm", "Assumption": "asm"}
+KINDS = {
+    "Definiton": "def",
+    "Definition": "def",
+    "Lemma": "lem",
+    "Theorem": "thm",
+    "Assumption": "asm",
+}
 # Remarks are named after what they follow; the two after Lemma 4.2 discuss its inequality (35).
 REMARK_ALIASES = {"lem-4.2": "eq-35"}
 
 
 def _paper_text() -> str | None:
-    candidates = [os.environ.get("LINNET_PAPER_TEXT", ""),
-                  str(ROOT.parent / "shared" / "papers" / "eftekhari2020-main-text.md")]
+    candidates = [
+        os.environ.get("LINNET_PAPER_TEXT", ""),
+        str(ROOT.parent / "shared" / "papers" / "eftekhari2020-main-text.md"),
+    ]
     for c in candidates:
         if c and Path(c).is_file():
             return Path(c).read_text(encoding="utf-8")
@@ -72,7 +103,9 @@ def items_of_paper(text: str) -> dict[str, str]:
     found: dict[str, str] = {}
     section = "1"
     anchor = None
-    head = re.compile(r"\*\*(Definiton|Definition|Lemma|Theorem|Assumption) (\d\.\d)\.?\*\*")
+    head = re.compile(
+        r"\*\*(Definiton|Definition|Lemma|Theorem|Assumption) (\d\.\d)\.?\*\*"
+    )
     for line in text.splitlines():
         m = re.match(r"^#+ (\d)\. ", line)
         if m:
@@ -91,7 +124,9 @@ def items_of_paper(text: str) -> dict[str, str]:
         a = re.search(r"content of Assumption (\d\.\d)", line)
         if a:
             anchor = f"asm-{a.group(1)}"
-        for e in re.finditer(r"\\quad\s*\((\d+[ab]?)\)\s*(?:\\end\{aligned\}\s*)?\$\$", line):
+        for e in re.finditer(
+            r"\\quad\s*\((\d+[ab]?)\)\s*(?:\\end\{aligned\}\s*)?\$\$", line
+        ):
             found[f"eft:eq-{e.group(1)}"] = section
         if anchor and not h:
             for c in re.findall(f"[{CIRCLED}]", line):
@@ -124,23 +159,36 @@ def test_the_expected_list_has_the_papers_counts():
 def test_the_paper_text_gives_the_expected_items():
     text = _paper_text()
     if text is None:
-        pytest.skip("the paper's text is not beside this checkout (set LINNET_PAPER_TEXT)")
+        pytest.skip(
+            "the paper's text is not beside this checkout (set LINNET_PAPER_TEXT)"
+        )
     derived = items_of_paper(text)
-    assert set(derived) == EXPECTED, (sorted(set(derived) - EXPECTED), sorted(EXPECTED - set(derived)))
+    assert set(derived) == EXPECTED, (
+        sorted(set(derived) - EXPECTED),
+        sorted(EXPECTED - set(derived)),
+    )
 
 
 def test_every_item_of_the_paper_is_registered_and_no_other(items):
     eft = {i for i in items if i.startswith("eft:")}
-    assert EXPECTED - eft == set(), f"missing from book/registry.yaml: {sorted(EXPECTED - eft)}"
-    assert eft - EXPECTED == set(), f"eft: ids that are not numbered items of the paper: {sorted(eft - EXPECTED)}"
+    assert EXPECTED - eft == set(), (
+        f"missing from book/registry.yaml: {sorted(EXPECTED - eft)}"
+    )
+    assert eft - EXPECTED == set(), (
+        f"eft: ids that are not numbered items of the paper: {sorted(eft - EXPECTED)}"
+    )
 
 
 def test_sections_agree_with_the_paper(items):
     text = _paper_text()
     if text is None:
-        pytest.skip("the paper's text is not beside this checkout (set LINNET_PAPER_TEXT)")
+        pytest.skip(
+            "the paper's text is not beside this checkout (set LINNET_PAPER_TEXT)"
+        )
     derived = items_of_paper(text)
-    wrong = {i: (items[i].section, s) for i, s in derived.items() if items[i].section != s}
+    wrong = {
+        i: (items[i].section, s) for i, s in derived.items() if items[i].section != s
+    }
     assert not wrong, f"section in registry vs paper: {wrong}"
 
 
@@ -149,14 +197,23 @@ def test_book_ids_are_not_the_papers(items):
         if item.source == "book":
             assert not re.match(r"^book:(eft|arora):", item.id)
         else:
-            assert item.kind != "erratum", f"{item.id}: an erratum is the book's finding, give it a book: id"
+            assert item.kind != "erratum", (
+                f"{item.id}: an erratum is the book's finding, give it a book: id"
+            )
 
 
 def test_check_rejects_an_unknown_id():
     with pytest.raises(ValueError, match=r"eft:thm-9\.9.*not in the registry"):
         check("t.unknown", "one is at most two", 1.0, "<=", 2.0, items=("eft:thm-9.9",))
     with pytest.raises(ValueError, match="book:nowhere.nothing"):
-        check("t.unknown", "one is at most two", 1.0, "<=", 2.0, items="book:nowhere.nothing")
+        check(
+            "t.unknown",
+            "one is at most two",
+            1.0,
+            "<=",
+            2.0,
+            items="book:nowhere.nothing",
+        )
     check("t.known", "one is at most two", 1.0, "<=", 2.0, items=("eft:thm-3.8",))
 
 
@@ -167,17 +224,41 @@ def test_check_has_no_free_text_item_parameter():
 
 def test_check_validates_against_the_registry_it_finds(tmp_path, monkeypatch):
     path = tmp_path / "registry.yaml"
-    path.write_text(yaml.safe_dump({"items": [{
-        "id": "book:x.only", "kind": "observation", "section": "beyond", "title": "t", "description": "d",
-        "page": None, "stated_at": None, "status": "checked"}]}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "items": [
+                    {
+                        "id": "book:x.only",
+                        "kind": "observation",
+                        "section": "beyond",
+                        "title": "t",
+                        "description": "d",
+                        "page": None,
+                        "stated_at": None,
+                        "status": "checked",
+                    }
+                ]
+            }
+        )
+    )
     monkeypatch.setenv(registry.ENV_VAR, str(path))
     check("t.x", "one is at most two", 1.0, "<=", 2.0, items=("book:x.only",))
     with pytest.raises(ValueError, match="eft:thm-3.8"):
         check("t.y", "one is at most two", 1.0, "<=", 2.0, items=("eft:thm-3.8",))
 
 
-GOOD = {"id": "eft:thm-3.8", "kind": "theorem", "section": "3", "title": "T", "description": "D",
-        "page": None, "stated_at": None, "status": "not reproduced", "reason": "r"}
+GOOD = {
+    "id": "eft:thm-3.8",
+    "kind": "theorem",
+    "section": "3",
+    "title": "T",
+    "description": "D",
+    "page": None,
+    "stated_at": None,
+    "status": "not reproduced",
+    "reason": "r",
+}
 
 
 @pytest.mark.parametrize(
@@ -201,10 +282,14 @@ def test_a_duplicate_id_is_rejected():
 
 
 def test_coverage_problems_finds_each_kind_of_disagreement():
-    items = registry.parse({"items": [
-        {**GOOD, "id": "eft:thm-2.8", "status": "checked"},
-        {**GOOD, "id": "eft:thm-3.8"},
-    ]})
+    items = registry.parse(
+        {
+            "items": [
+                {**GOOD, "id": "eft:thm-2.8", "status": "checked"},
+                {**GOOD, "id": "eft:thm-3.8"},
+            ]
+        }
+    )
     claims = [
         {"claim_id": "a", "passed": True, "items": ["eft:thm-3.8"]},
         {"claim_id": "b", "passed": True, "items": []},
@@ -214,8 +299,13 @@ def test_coverage_problems_finds_each_kind_of_disagreement():
     problems = registry.coverage_problems(items, claims)
     assert any("'b' names no registry id" in p for p in problems)
     assert any("eft:nothing-1" in p for p in problems)
-    assert any("eft:thm-2.8 is marked checked but no passing claim" in p for p in problems)
-    assert any("eft:thm-3.8 is marked 'not reproduced' but passing claims" in p for p in problems)
+    assert any(
+        "eft:thm-2.8 is marked checked but no passing claim" in p for p in problems
+    )
+    assert any(
+        "eft:thm-3.8 is marked 'not reproduced' but passing claims" in p
+        for p in problems
+    )
 
 
 @pytest.mark.requires("book")
@@ -228,14 +318,23 @@ def test_the_committed_claims_agree_with_the_registry(items, claims):
 def test_the_notebooks_use_items_not_item():
     for path in NOTEBOOKS:
         text = path.read_text(encoding="utf-8")
-        assert not re.search(r"\bcheck\((?:[^()]|\([^()]*\))*\bitem\s*=", text), f"{path.name} still passes item="
+        assert not re.search(r"\bcheck\((?:[^()]|\([^()]*\))*\bitem\s*=", text), (
+            f"{path.name} still passes item="
+        )
 
 
 def _labels_on(page: str) -> set[str]:
-    path = ROOT / (page + ".ipynb") if (ROOT / (page + ".ipynb")).exists() else ROOT / (page + ".md")
+    path = (
+        ROOT / (page + ".ipynb")
+        if (ROOT / (page + ".ipynb")).exists()
+        else ROOT / (page + ".md")
+    )
     text = path.read_text(encoding="utf-8").replace("\\n", "\n")
-    return (set(re.findall(r":label:\s*(\S+)", text)) | set(re.findall(r"^\s*\"?\(([\w\-]+)\)=", text, re.M))
-            | set(re.findall(r"\\\\?label\{([^}]+)\}", text)))
+    return (
+        set(re.findall(r":label:\s*(\S+)", text))
+        | set(re.findall(r"^\s*\"?\(([\w\-]+)\)=", text, re.M))
+        | set(re.findall(r"\\\\?label\{([^}]+)\}", text))
+    )
 
 
 def test_stated_at_labels_exist_on_their_pages(items):
@@ -243,6 +342,10 @@ def test_stated_at_labels_exist_on_their_pages(items):
     for item in items.values():
         if item.page is None:
             continue
-        assert re.search(rf"file: {re.escape(item.page)}\b", toc), f"{item.id}: page {item.page} is not in _toc.yml"
+        assert re.search(rf"file: {re.escape(item.page)}\b", toc), (
+            f"{item.id}: page {item.page} is not in _toc.yml"
+        )
         if item.stated_at is not None:
-            assert item.stated_at in _labels_on(item.page), f"{item.id}: no label {item.stated_at!r} on {item.page}"
+            assert item.stated_at in _labels_on(item.page), (
+                f"{item.id}: no label {item.stated_at!r} on {item.page}"
+            )

@@ -59,9 +59,17 @@ def _grad_12(P, Qp, Z):
 
 def test_split_at_narrowest_factors_the_end_to_end_matrix_at_the_first_narrowest_layer():
     rng = np.random.default_rng(0)
-    for widths, k in [([4, 5, 2, 3], 2), ([4, 2, 5, 2, 3], 1), ([2, 3, 4], 0), ([4, 5, 1], 2)]:
+    for widths, k in [
+        ([4, 5, 2, 3], 2),
+        ([4, 2, 5, 2, 3], 1),
+        ([2, 3, 4], 0),
+        ([4, 5, 1], 2),
+    ]:
         assert narrowest_layer(widths) == k
-        weights = [rng.standard_normal((widths[j], widths[j - 1])) for j in range(1, len(widths))]
+        weights = [
+            rng.standard_normal((widths[j], widths[j - 1]))
+            for j in range(1, len(widths))
+        ]
         P, Q = split_at_narrowest(weights)
         assert P.shape == (widths[-1], widths[k]) and Q.shape == (widths[k], widths[0])
         np.testing.assert_allclose(P @ Q, end_to_end(weights), atol=TOL)
@@ -73,14 +81,18 @@ def test_pca_problem_is_the_depth_two_loss_on_identity_inputs():
     rng = np.random.default_rng(1)
     P, Qp = rng.standard_normal((3, 2)), rng.standard_normal((2, X.shape[1]))
     Z = Y @ np.linalg.pinv(X) @ X
-    assert abs(loss([Qp, P], inputs, targets) - 0.5 * np.sum((Z - P @ Qp) ** 2)) <= TOL * loss([Qp, P], inputs, targets)
+    assert abs(
+        loss([Qp, P], inputs, targets) - 0.5 * np.sum((Z - P @ Qp) ** 2)
+    ) <= TOL * loss([Qp, P], inputs, targets)
     gP, gQ = _grad_12(P, Qp, Z)
     g = gradients([Qp, P], inputs, targets)
     np.testing.assert_allclose(g[0], gQ, atol=TOL * np.abs(gQ).max())
     np.testing.assert_allclose(g[1], gP, atol=TOL * np.abs(gP).max())
     # (12)'s optimum is the Eckart-Young-Mirsky tail of Y P_X.
     s = np.linalg.svd(Z, compute_uv=False)
-    assert abs(projected_optimum(inputs, targets, 2) - 0.5 * np.sum(s[2:] ** 2)) <= TOL * np.sum(s**2)
+    assert abs(
+        projected_optimum(inputs, targets, 2) - 0.5 * np.sum(s[2:] ** 2)
+    ) <= TOL * np.sum(s**2)
 
 
 def test_pca_point_validates_shapes():
@@ -93,11 +105,16 @@ def test_mix_layers_keeps_the_product_and_the_inertia_at_stationary_points():
     widths = [4, 5, 2, 3]
     for p in critical_points(X, Y, widths, seed=0):
         mixed = mix_layers(p.weights, 7)
-        np.testing.assert_allclose(end_to_end(mixed), p.W, atol=TOL * max(1.0, np.abs(p.W).max()))
+        np.testing.assert_allclose(
+            end_to_end(mixed), p.W, atol=TOL * max(1.0, np.abs(p.W).max())
+        )
         assert max(np.abs(g).max() for g in gradients(mixed, X, Y)) <= 1e-9
         H0, H1 = hessian(p.weights, X, Y), hessian(mixed, X, Y)
         # Sylvester: congruent Hessians have the same numbers of negative eigenvalues.
-        assert _inertia(H0, np.abs(H0).max() + 1e-300)[0] == _inertia(H1, np.abs(H1).max() + 1e-300)[0]
+        assert (
+            _inertia(H0, np.abs(H0).max() + 1e-300)[0]
+            == _inertia(H1, np.abs(H1).max() + 1e-300)[0]
+        )
     with pytest.raises(ValueError, match=r"spread"):
         mix_layers(p.weights, 0, spread=0.0)
 
@@ -130,7 +147,9 @@ def test_lemma_2_5_pairs_fosps_of_10b_with_fosps_of_12_by_hand():
         assert max(np.abs(gP).max(), np.abs(gQ).max()) <= 1e-9  # an FOSP of (10b)
         Qp, P12 = pca_point(P, Q, X)
         gP12, gQ12 = _grad_12(P12, Qp, Z)
-        assert max(np.abs(gP12).max(), np.abs(gQ12).max()) <= 1e-9  # its pair is an FOSP of (12)
+        assert (
+            max(np.abs(gP12).max(), np.abs(gQ12).max()) <= 1e-9
+        )  # its pair is an FOSP of (12)
 
 
 def test_lemma_2_4_proviso_zero_layers_give_a_non_stationary_pair():
@@ -155,7 +174,11 @@ def test_two_zero_layers_give_a_strict_saddle_with_the_closed_curvature():
     U, s, Vt = np.linalg.svd(M)
     e = np.zeros(5)
     e[0] = 1.0
-    D = [np.outer(e, Vt[0]) / np.sqrt(2), np.outer(U[:, 0], e) / np.sqrt(2), np.zeros_like(weights[2])]
+    D = [
+        np.outer(e, Vt[0]) / np.sqrt(2),
+        np.outer(U[:, 0], e) / np.sqrt(2),
+        np.zeros_like(weights[2]),
+    ]
     d = np.concatenate([Dj.ravel() for Dj in D])
     H = hessian(weights, X, Y)
     assert abs(d @ H @ d + s[0]) <= TOL * s[0]
@@ -171,7 +194,9 @@ def test_three_zero_layers_have_a_vanishing_hessian():
 
 
 def test_zero_layers_point_validates_layers():
-    with pytest.raises(ValueError, match=r"zero_layers must hold layer indices in 1..N = 1..3"):
+    with pytest.raises(
+        ValueError, match=r"zero_layers must hold layer indices in 1..N = 1..3"
+    ):
         zero_layers_point([4, 5, 2, 3], (0, 1), 0)
 
 
@@ -207,7 +232,10 @@ def test_theorem_2_7_on_pca_points_including_a_rank_deficient_target():
         inputs, targets = pca_problem(X, Y)
         for r in (1, 2):
             best = projected_optimum(inputs, targets, r)
-            cls = [classify(p.weights, inputs, targets, optimum=best) for p in pca_points(X, Y, r, seed=0)]
+            cls = [
+                classify(p.weights, inputs, targets, optimum=best)
+                for p in pca_points(X, Y, r, seed=0)
+            ]
             assert all(c.kind != "not critical" for c in cls)
             assert any(c.second_order for c in cls)
             assert all(c.kind == "global minimiser" for c in cls if c.second_order)
@@ -219,7 +247,9 @@ def test_pca_points_outside_the_row_space_are_not_pairs_of_10b_points():
     outside = [p for p in pca_points(X, Y, 2, seed=0) if p.variant == "row outside X"]
     assert outside
     for p in outside:
-        assert np.linalg.norm(p.weights[0] @ Pperp) > 0.5  # Q' has a row off the row space of X
+        assert (
+            np.linalg.norm(p.weights[0] @ Pperp) > 0.5
+        )  # Q' has a row off the row space of X
     with pytest.raises(ValueError, match=r"fewer rows than columns"):
         pca_points(np.eye(3), np.ones((2, 3)), 1)
 
@@ -236,7 +266,9 @@ def test_lemma_2_4_proviso_spurious_sosps_pair_with_strict_saddles_under_any_fac
     rng = np.random.default_rng(0)
     for point in critical_points(X, Y, widths, seed=0)[:2]:
         assert point.subset in ((), (1,))
-        assert classify(point.weights, X, Y, optimum=optimum).kind == "non-strict saddle"
+        assert (
+            classify(point.weights, X, Y, optimum=optimum).kind == "non-strict saddle"
+        )
         P, Q = split_at_narrowest(point.weights)
         for k in range(4):
             A = np.eye(2) if k == 0 else rng.standard_normal((2, 2)) + 2 * np.eye(2)

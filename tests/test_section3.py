@@ -62,7 +62,10 @@ def test_correlation_edge_is_strict(diag_target):
     # A hair above and below (1e-9 in c) decides membership both ways.
     for dc, expected in [(1e-9, True), (-1e-9, False)]:
         c = 0.5 + dc
-        assert in_set_28(outer(1.0, [1, 0], [c, math.sqrt(1 - c * c), 0.0]), t, 0.5) is expected
+        assert (
+            in_set_28(outer(1.0, [1, 0], [c, math.sqrt(1 - c * c), 0.0]), t, 0.5)
+            is expected
+        )
 
 
 def test_correlation_is_with_Z1_not_Z(diag_target):
@@ -78,7 +81,9 @@ def test_correlation_is_with_Z1_not_Z(diag_target):
 def test_sign_convention_does_not_matter(diag_target):
     t = diag_target
     W = outer(1.0, [1, 0.2], [1, 0.1, -0.3])
-    assert in_set_28(W, t, 0.6) == in_set_28(outer(1.0, [-1, -0.2], [-1, -0.1, 0.3]), t, 0.6)
+    assert in_set_28(W, t, 0.6) == in_set_28(
+        outer(1.0, [-1, -0.2], [-1, -0.1, 0.3]), t, 0.6
+    )
     # flipping u and v together is the same matrix; a single flip changes the sign of the correlation
     assert in_set_28(-W, t, 0.6) is False
 
@@ -97,7 +102,9 @@ def test_stack_returns_bool_array(diag_target):
     assert got.tolist() == [True, False, False, False]
 
 
-@pytest.mark.parametrize("alpha", [0.49, 1.0, 1.5, -0.1, float("nan"), float("inf"), "x", None])
+@pytest.mark.parametrize(
+    "alpha", [0.49, 1.0, 1.5, -0.1, float("nan"), float("inf"), "x", None]
+)
 def test_alpha_outside_range_raises(diag_target, alpha):
     with pytest.raises(ValueError, match="alpha"):
         in_set_28(diag_target.Z1, diag_target, alpha)
@@ -136,7 +143,21 @@ def test_scalar_output_is_cone_minus_ball():
     t = Target.from_matrix(Z, 1)
     ang = np.linspace(0, np.pi, 181)
     for r in (0.5, 2.0, 5.0):
-        W = r * 5 * np.stack([[[np.cos(a) * 0.6 - np.sin(a) * 0.8, np.cos(a) * 0.8 + np.sin(a) * 0.6]] for a in ang])
+        W = (
+            r
+            * 5
+            * np.stack(
+                [
+                    [
+                        [
+                            np.cos(a) * 0.6 - np.sin(a) * 0.8,
+                            np.cos(a) * 0.8 + np.sin(a) * 0.6,
+                        ]
+                    ]
+                    for a in ang
+                ]
+            )
+        )
         got = in_set_28(W, t, 0.7)
         want = (np.cos(ang) > 0.7) & (r * 5 > 0.7 * 5)
         # the cosine test is exact up to round-off away from the edge
@@ -158,7 +179,9 @@ def test_rank_one_with_prescribed_correlation(data_target):
     c = np.linspace(-1, 1, 41)
     W = rank_one_with(t, np.full(41, 0.7), c, 3)
     U, sv, Vt = np.linalg.svd(W)
-    assert np.allclose(sv[:, 0], 0.7 * t.s_Z, rtol=1e-13) and np.all(sv[:, 1] <= 1e-14 * t.s_Z)
+    assert np.allclose(sv[:, 0], 0.7 * t.s_Z, rtol=1e-13) and np.all(
+        sv[:, 1] <= 1e-14 * t.s_Z
+    )
     got = (U[:, :, 0] @ t.u) * (Vt[:, 0, :] @ t.v)
     assert np.max(np.abs(got - c)) <= 1e-13
 
@@ -173,7 +196,9 @@ def test_sample_set_28_inside_and_at_edges(data_target):
     assert np.all(in_set_28(W, t, alpha))
     corr, norm = set_28_margins(W, t, alpha)
     assert near_c.sum() > 50 and near_s.sum() > 50
-    assert np.max(corr[near_c]) <= 0.01 * (1 - alpha) * 1.0001 and np.min(corr[near_c]) > 0
+    assert (
+        np.max(corr[near_c]) <= 0.01 * (1 - alpha) * 1.0001 and np.min(corr[near_c]) > 0
+    )
     assert np.max(norm[near_s]) <= 0.01 * (alpha - t.gamma) * 1.0001
     # the bulk reaches far: correlations close to 1 and norms up to 10 s_Z
     assert corr.max() > 0.9 * (1 - alpha) and norm.max() > 5
@@ -202,7 +227,9 @@ def test_starts_just_across_an_edge_lie_in_the_union(data_target):
         # some alpha' in (gamma_Z, c) with floor below s_W contains them
         if (a2 - t.gamma) * t.s_Z < 0.5 * (alpha - t.gamma) * t.s_Z:
             assert np.all(in_set_28(W, t, a2))
-    W_out = rank_one_with(t, np.ones(20), np.full(20, t.gamma - (1 - t.gamma) * 1e-6), 1)
+    W_out = rank_one_with(
+        t, np.ones(20), np.full(20, t.gamma - (1 - t.gamma) * 1e-6), 1
+    )
     assert not np.any(in_set_28(W_out, t, t.gamma))
 
 

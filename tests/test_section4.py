@@ -50,7 +50,9 @@ def _rank_one(target, s_over_sZ, cos):
 def test_in_set_36_contains_Z1_and_respects_each_strict_bound(matrix):
     g, a, b = matrix.gamma, 0.7, 1.5
     assert th.in_set_36(matrix.Z1, matrix, a, b)
-    assert not th.in_set_36(_rank_one(matrix, b * (1 + 1e-9), 0.99), matrix, a, b)  # s above beta s_Z: excluded
+    assert not th.in_set_36(
+        _rank_one(matrix, b * (1 + 1e-9), 0.99), matrix, a, b
+    )  # s above beta s_Z: excluded
     assert th.in_set_36(_rank_one(matrix, b * (1 - 1e-9), 0.99), matrix, a, b)
     assert not th.in_set_36(_rank_one(matrix, (a - g) * (1 - 1e-9), 0.99), matrix, a, b)
     assert th.in_set_36(_rank_one(matrix, (a - g) * (1 + 1e-9), 0.99), matrix, a, b)
@@ -61,12 +63,20 @@ def test_in_set_36_contains_Z1_and_respects_each_strict_bound(matrix):
 def test_in_set_36_stack_and_closed_alpha(matrix):
     W = np.stack([matrix.Z1, -matrix.Z1, 3 * matrix.Z1])
     assert th.in_set_36(W, matrix, 0.5, 2.0).tolist() == [True, False, False]
-    assert th.in_set_36(matrix.Z1, matrix, matrix.gamma, 2.0)  # alpha = gamma_Z is allowed by (36)
+    assert th.in_set_36(
+        matrix.Z1, matrix, matrix.gamma, 2.0
+    )  # alpha = gamma_Z is allowed by (36)
 
 
 @pytest.mark.parametrize(
     "alpha, beta, match",
-    [(0.1, 2.0, "alpha"), (1.0, 2.0, "alpha"), (float("nan"), 2.0, "alpha"), (0.5, 1.0, "beta"), (0.5, 0.5, "beta")],
+    [
+        (0.1, 2.0, "alpha"),
+        (1.0, 2.0, "alpha"),
+        (float("nan"), 2.0, "alpha"),
+        (0.5, 1.0, "beta"),
+        (0.5, 0.5, "beta"),
+    ],
 )
 def test_in_set_36_rejects_parameters(matrix, alpha, beta, match):
     with pytest.raises(ValueError, match=match):
@@ -85,7 +95,9 @@ def test_sample_set_36_fills_the_set(matrix):
     W = sample_set_36(matrix, a, b, 4000, 0)
     assert np.all(th.in_set_36(W, matrix, a, b))
     s = np.linalg.norm(W, axis=(1, 2)) / matrix.s_Z
-    c = np.einsum("kij,ij->k", W, matrix.Z1) / (np.linalg.norm(W, axis=(1, 2)) * matrix.s_Z)
+    c = np.einsum("kij,ij->k", W, matrix.Z1) / (
+        np.linalg.norm(W, axis=(1, 2)) * matrix.s_Z
+    )
     assert s.min() < (a - matrix.gamma) + 0.01 and s.max() > b - 0.01
     assert c.min() < a + 0.01 and c.max() > 0.99
 
@@ -98,20 +110,30 @@ def test_exponents_38_rederived(matrix):
     for N in (1, 2, 3, 7):
         k = 2 - 2 / N
         a, b = 0.9, 1.3
-        assert th.exponent_38a(matrix, N, a, b) == pytest.approx(-m * N * (((a - g) * s) ** k - 2 * g * (b * s) ** k))
-        assert th.exponent_38b(matrix, N, a, b) == pytest.approx(-m * (a * ((a - g) * s) ** k - 2 * g * N * (b * s) ** k))
+        assert th.exponent_38a(matrix, N, a, b) == pytest.approx(
+            -m * N * (((a - g) * s) ** k - 2 * g * (b * s) ** k)
+        )
+        assert th.exponent_38b(matrix, N, a, b) == pytest.approx(
+            -m * (a * ((a - g) * s) ** k - 2 * g * N * (b * s) ** k)
+        )
 
 
 def test_hypothesis(scalar, matrix):
     assert th.theorem_4_4_applies(scalar, 2, 0.5, 50.0)  # gamma = 0: always, for N >= 2
     assert not th.theorem_4_4_applies(scalar, 1, 0.5, 50.0)  # Assumption 3.6: N >= 2
-    assert not th.theorem_4_4_applies(matrix, 2, 0.9, 1.3)  # gamma = 0.2 is far too large
+    assert not th.theorem_4_4_applies(
+        matrix, 2, 0.9, 1.3
+    )  # gamma = 0.2 is far too large
     small = random_target(3, 4, 2.0, 0.01, 50, 3)
     assert th.theorem_4_4_applies(small, 2, 0.95, 1.2)
-    assert not th.theorem_4_4_applies(small, 40, 0.95, 1.2)  # 2 gamma N beta^k grows with N
+    assert not th.theorem_4_4_applies(
+        small, 40, 0.95, 1.2
+    )  # 2 gamma N beta^k grows with N
 
 
-@pytest.mark.parametrize("fn", [th.exponent_38a, th.exponent_38b, th.theorem_4_4_applies])
+@pytest.mark.parametrize(
+    "fn", [th.exponent_38a, th.exponent_38b, th.theorem_4_4_applies]
+)
 def test_theorem_4_4_parameters_rejected(matrix, fn):
     with pytest.raises(ValueError, match="alpha"):
         fn(matrix, 2, matrix.gamma, 2.0)  # Theorem 4.4: alpha in the open interval
@@ -129,8 +151,12 @@ def test_bounds_38_are_the_printed_exponentials(scalar):
     d2 = np.sum((scalar.Z1 - W0) ** 2)
     a = th.bound_38a(W0, scalar, 4, 0.8, 11.0, t)
     b = th.bound_38b(W0, scalar, 4, 0.8, 11.0, t)
-    np.testing.assert_allclose(a, d2 * np.exp(th.exponent_38a(scalar, 4, 0.8, 11.0) * t), rtol=1e-14)
-    np.testing.assert_allclose(b, d2 * np.exp(th.exponent_38b(scalar, 4, 0.8, 11.0) * t), rtol=1e-14)
+    np.testing.assert_allclose(
+        a, d2 * np.exp(th.exponent_38a(scalar, 4, 0.8, 11.0) * t), rtol=1e-14
+    )
+    np.testing.assert_allclose(
+        b, d2 * np.exp(th.exponent_38b(scalar, 4, 0.8, 11.0) * t), rtol=1e-14
+    )
     with pytest.raises(ValueError, match="W0"):
         th.bound_38a(np.ones((1, 5)) * 0, scalar, 4, 0.8, 11.0, t)
     with pytest.raises(ValueError, match="t"):
@@ -149,16 +175,22 @@ def test_time_from_38_inverts_the_bound(scalar):
     Eb = -th.exponent_38b(scalar, 3, 0.8, 11.0)
     tau = 0.01
     sq_tol_far = C * math.exp(-Ea * tau / 2)
-    assert th.time_from_38(scalar, 3, 0.8, 11.0, C, tau, sq_tol_far) == pytest.approx(tau / 2)
+    assert th.time_from_38(scalar, 3, 0.8, 11.0, C, tau, sq_tol_far) == pytest.approx(
+        tau / 2
+    )
     sq_tol_near = C * math.exp(-Ea * tau) * math.exp(-Eb * 0.5)
-    assert th.time_from_38(scalar, 3, 0.8, 11.0, C, tau, sq_tol_near) == pytest.approx(tau + 0.5)
+    assert th.time_from_38(scalar, 3, 0.8, 11.0, C, tau, sq_tol_near) == pytest.approx(
+        tau + 0.5
+    )
 
 
 def test_remark_1_differs_from_38_but_not_for_a_special_case(scalar):
     # With gamma = 0 the remark's first case is log(C/eps) / (m N s_Z alpha^2) and (38)'s is
     # log(C/eps) / (m N (alpha s_Z)^k): equal only when (alpha s_Z)^k = s_Z alpha^2.
     C, eps = 1.0, 1e-3
-    r = th.remark_1_time(scalar, 2, 0.8, 11.0, C, 0.0, eps)  # tau = 0: eps_0 = C, eps <= eps_0
+    r = th.remark_1_time(
+        scalar, 2, 0.8, 11.0, C, 0.0, eps
+    )  # tau = 0: eps_0 = C, eps <= eps_0
     t = th.time_from_38(scalar, 2, 0.8, 11.0, C, 0.0, eps)
     m, s = scalar.m, scalar.s_Z
     assert r == pytest.approx(math.log(C / eps) / (m * s**2 * 0.8**3))
@@ -174,7 +206,9 @@ def test_33_identity_and_bound(matrix):
     L = th.loss_31(W, matrix)
     T1, T2 = th.terms_33(W, matrix)
     assert np.all(T1 >= 0) and np.all(T2 >= 0)
-    np.testing.assert_allclose(L, 0.5 * T1 + matrix.s_Z * T2 - 0.5 * T2**2, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(
+        L, 0.5 * T1 + matrix.s_Z * T2 - 0.5 * T2**2, rtol=1e-12, atol=1e-14
+    )
     assert np.all(th.bound_33(W, matrix) >= L - 1e-12)
 
 
@@ -192,7 +226,9 @@ def test_35_as_printed_fails_on_the_ray_by_a_factor_two(scalar):
         for r in (0.3, 3.0):
             W = r * scalar.Z1
             s = r * scalar.s_Z
-            exact = -scalar.m * N * s ** (2 - 2 / N) * (s - scalar.s_Z) ** 2  # (s - s_Z) ds/dt
+            exact = (
+                -scalar.m * N * s ** (2 - 2 / N) * (s - scalar.s_Z) ** 2
+            )  # (s - s_Z) ds/dt
             assert dloss_34(W, scalar, N) == pytest.approx(exact, rel=1e-12)
             assert th.rhs_35(W, scalar, N) == pytest.approx(2 * exact, rel=1e-12)
 
@@ -205,7 +241,12 @@ def test_rhs_35_rederived(matrix):
     T1, T2 = (s - c) ** 2, matrix.s_Z - c
     k = s ** (2 - 2 / N)
     m, g = matrix.m, matrix.gamma
-    want = -2 * m * N * k * T1 - 2 * m * k * c * T2 + math.sqrt(2) * m * N * k * g * np.sqrt(T1 * T2) + 2 * m * k * matrix.s_Z2 * T2
+    want = (
+        -2 * m * N * k * T1
+        - 2 * m * k * c * T2
+        + math.sqrt(2) * m * N * k * g * np.sqrt(T1 * T2)
+        + 2 * m * k * matrix.s_Z2 * T2
+    )
     np.testing.assert_allclose(th.rhs_35(W, matrix, N), want, rtol=1e-12)
 
 
@@ -233,9 +274,13 @@ def test_gap_35_scalar_output_is_minus_2_m_sk_sZ_T2(scalar):
         c = np.einsum("kij,ij->k", W, scalar.Z1) / s
         T2 = scalar.s_Z - c
         want = -2 * scalar.m * s ** (2 - 2 / N) * scalar.s_Z * T2
-        np.testing.assert_allclose(th.gap_35_rank_one_target(W, scalar, N), want, rtol=1e-12)
+        np.testing.assert_allclose(
+            th.gap_35_rank_one_target(W, scalar, N), want, rtol=1e-12
+        )
         got = 2 * dloss_34(W, scalar, N) - th.rhs_35(W, scalar, N)
-        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12 * np.max(np.abs(want)))
+        np.testing.assert_allclose(
+            got, want, rtol=1e-9, atol=1e-12 * np.max(np.abs(want))
+        )
 
 
 def test_gap_35_matrix_rank_one_target():
@@ -244,7 +289,9 @@ def test_gap_35_matrix_rank_one_target():
     for N in (2, 5):
         got = 2 * dloss_34(W, tk, N) - th.rhs_35(W, tk, N)
         gap = th.gap_35_rank_one_target(W, tk, N)
-        np.testing.assert_allclose(gap, got, rtol=1e-9, atol=1e-12 * np.max(np.abs(got)))
+        np.testing.assert_allclose(
+            gap, got, rtol=1e-9, atol=1e-12 * np.max(np.abs(got))
+        )
         assert np.all(gap <= 0)
 
 
@@ -261,7 +308,10 @@ def test_search_35_violation_is_a_true_violation():
     assert v.excess > 1e-5 and v.n_exceeding >= 1
     rate = tk.m * N * np.linalg.norm(v.W) ** (2 - 2 / N)
     h = 1e-4 / rate
-    D = np.sum((induced_flow(v.W[None], tk, N, [0.0, h, 2 * h], rtol=1e-12).W[0] - tk.Z1) ** 2, axis=(1, 2))
+    D = np.sum(
+        (induced_flow(v.W[None], tk, N, [0.0, h, 2 * h], rtol=1e-12).W[0] - tk.Z1) ** 2,
+        axis=(1, 2),
+    )
     fd = (-3 * D[0] + 4 * D[1] - D[2]) / (2 * h)
     R = th.rhs_35(v.W, tk, N)
     assert (fd - R) / (abs(fd) + abs(R)) == pytest.approx(v.excess, rel=1e-3)
@@ -276,7 +326,9 @@ def test_remark_3_integer_threshold(scalar, N):
     alpha = 0.9
     for x, grows in ((thr * 1.01, True), (thr * 0.99, False)):
         t = Target.from_matrix(scalar.Z * (x / alpha / scalar.s_Z), scalar.m)
-        step = th.exponent_38a(t, N, alpha, 1.5) - th.exponent_38a(t, N + 1, alpha, 1.5)  # E_a(N+1) - E_a(N)
+        step = th.exponent_38a(t, N, alpha, 1.5) - th.exponent_38a(
+            t, N + 1, alpha, 1.5
+        )  # E_a(N+1) - E_a(N)
         assert (step > 0) == grows
 
 

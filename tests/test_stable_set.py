@@ -76,7 +76,14 @@ def test_sampling_validates(target3):
 
 def test_conservation_drift_small_for_an_unbalanced_start():
     X, Y = whitened_data(20, 3, 2, 0)
-    run = gradient_flow(gaussian_init([3, 4, 2, 2], 0.5, 0), X, Y, np.linspace(0, 1, 11), rtol=1e-12, atol=1e-14)
+    run = gradient_flow(
+        gaussian_init([3, 4, 2, 2], 0.5, 0),
+        X,
+        Y,
+        np.linspace(0, 1, 11),
+        rtol=1e-12,
+        atol=1e-14,
+    )
     drift = conservation_drift(run.weights)
     assert drift[0] == 0
     # Exact flow conserves D_j; DOP853 at rtol 1e-12 over unit time drifts ~1e-11 (1e-9 is generous).
@@ -111,7 +118,9 @@ def test_printed_15_fails_for_equal_widths():
     # one step of size h: the gap is h ||deriv|| up to O(h^2) (relative ~1e-3 here)
     assert abs(gap[1] / (h * np.linalg.norm(deriv)) - 1) <= 1e-2
     # the corrected imbalance is conserved on the same run
-    assert np.max(conservation_drift(run.weights)) <= 1e-12 * max(1.0, np.linalg.norm(A) ** 2)
+    assert np.max(conservation_drift(run.weights)) <= 1e-12 * max(
+        1.0, np.linalg.norm(A) ** 2
+    )
 
 
 def test_printed_15_gap_validates():
@@ -129,7 +138,10 @@ def test_polar_coordinates_invert_the_polar_form(target1):
     w = rng.standard_normal(v.size)
     w -= (w @ v) * v
     w /= np.linalg.norm(w)
-    W = r[:, None, None] * (np.cos(th)[:, None] * v + np.sin(th)[:, None] * w)[:, None, :]
+    W = (
+        r[:, None, None]
+        * (np.cos(th)[:, None] * v + np.sin(th)[:, None] * w)[:, None, :]
+    )
     # sign of Z_1: Z_1 = s_Z u v^T with u = +-1 for d_y = 1
     if target1.u[0] < 0:
         W = -W
@@ -205,18 +217,33 @@ def test_time_to_accuracy_agrees_with_the_ode_solver(N):
         # Just before the crossing the flow is still farther than rel_tol, just after it is closer:
         # a window of 1e-3 T (plus 1e-3 time constants) around the quadrature's answer.
         w = 1e-3 * T[i] + 1e-3 / (m * s_Z ** (2 - 2 / N))
-        run = scalar_polar_flow(r0[i : i + 1], th0[i : i + 1], s_Z, m, N, [0.0, max(T[i] - w, 1e-12), T[i] + w], rtol=1e-12)
+        run = scalar_polar_flow(
+            r0[i : i + 1],
+            th0[i : i + 1],
+            s_Z,
+            m,
+            N,
+            [0.0, max(T[i] - w, 1e-12), T[i] + w],
+            rtol=1e-12,
+        )
         d = polar_distance(run.r[0], run.theta[0], s_Z) / s_Z
         assert d[1] > rel_tol * (1 - 1e-6) and d[2] < rel_tol * (1 + 1e-6), (i, d, T[i])
 
 
 def test_time_to_accuracy_edge_cases():
-    T = time_to_accuracy_polar([1.0, 1.0, 1.0], [np.pi, 0.0, 0.0], 1.0, 1.0, 3, rel_tol=1e-3)
+    T = time_to_accuracy_polar(
+        [1.0, 1.0, 1.0], [np.pi, 0.0, 0.0], 1.0, 1.0, 3, rel_tol=1e-3
+    )
     assert T[0] == np.inf and T[1] == 0.0
     # only starts on the opposite ray: nothing to integrate, all never converge
-    assert np.all(time_to_accuracy_polar([1.0, 2.0], [np.pi, np.pi], 1.0, 1.0, 3, rel_tol=1e-3) == np.inf)
+    assert np.all(
+        time_to_accuracy_polar([1.0, 2.0], [np.pi, np.pi], 1.0, 1.0, 3, rel_tol=1e-3)
+        == np.inf
+    )
     # the shape of r0 is kept
-    assert time_to_accuracy_polar(np.ones((2, 3)), np.full((2, 3), 0.5), 1.0, 1.0, 3, rel_tol=1e-3).shape == (2, 3)
+    assert time_to_accuracy_polar(
+        np.ones((2, 3)), np.full((2, 3), 0.5), 1.0, 1.0, 3, rel_tol=1e-3
+    ).shape == (2, 3)
     with pytest.raises(ValueError, match=r"rel_tol must be in \(0, 1\)"):
         time_to_accuracy_polar([1.0], [0.5], 1.0, 1.0, 3, rel_tol=2.0)
     with pytest.raises(ValueError, match="depth"):
@@ -229,7 +256,9 @@ def test_time_to_accuracy_power_laws():
     # Opposite ray: T ~ delta^-(N-2) for N >= 3 (derivation in the docstring's clock x).
     d = np.geomspace(1e-4, 1e-2, 5)
     for N in (3, 5):
-        T = time_to_accuracy_polar(np.ones_like(d), np.pi - d, 1.0, 1.0, N, rel_tol=1e-3)
+        T = time_to_accuracy_polar(
+            np.ones_like(d), np.pi - d, 1.0, 1.0, N, rel_tol=1e-3
+        )
         slope = np.polyfit(np.log(1 / d), np.log(T), 1)[0]
         assert abs(slope - (N - 2)) <= 0.01
 

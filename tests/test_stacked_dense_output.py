@@ -13,7 +13,13 @@ def test_every_output_inside_a_step_lands_at_its_own_time():
     # order of the tolerance, so 1e-6 relative (100 x rtol) separates the two.
     rates = np.array([0.5, 2.0, 5.0])
     t = np.linspace(0.0, 2.0, 2001)
-    y = integrate_stacked(lambda y, rows: -rates[rows, None] * y, np.ones((3, 1)), t, rtol=1e-8, atol=1e-12)
+    y = integrate_stacked(
+        lambda y, rows: -rates[rows, None] * y,
+        np.ones((3, 1)),
+        t,
+        rtol=1e-8,
+        atol=1e-12,
+    )
     exact = np.exp(-rates[:, None] * t[None, :])
     assert np.all(np.isfinite(y))
     assert np.max(np.abs(y[:, :, 0] - exact) / exact) < 1e-6
@@ -29,6 +35,13 @@ def test_outputs_match_scipy_dense_output():
     t = np.linspace(0.0, 3.0, 501)
     rhs = lambda y, rows: np.stack([y[:, 1], -y[:, 0] - 0.1 * y[:, 1]], axis=1)  # noqa: E731
     y = integrate_stacked(rhs, np.array([[1.0, 0.0]]), t, rtol=1e-6, atol=1e-9)
-    ref = solve_ivp(lambda _, v: [v[1], -v[0] - 0.1 * v[1]], (0.0, 3.0), [1.0, 0.0], method="DOP853",
-                    t_eval=t, rtol=1e-6, atol=1e-9).y.T
+    ref = solve_ivp(
+        lambda _, v: [v[1], -v[0] - 0.1 * v[1]],
+        (0.0, 3.0),
+        [1.0, 0.0],
+        method="DOP853",
+        t_eval=t,
+        rtol=1e-6,
+        atol=1e-9,
+    ).y.T
     assert np.max(np.abs(y[0] - ref)) < 1e-12 * np.max(np.abs(ref))

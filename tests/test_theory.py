@@ -48,7 +48,10 @@ def polar_trajectory(r0, th0, s_Z, m, N, t):
 
     def rhs(_, y):
         r, a = y
-        return [-m * N * r ** (2 - 2 / N) * (r - s_Z * math.cos(a)), -m * r ** (1 - 2 / N) * s_Z * math.sin(a)]
+        return [
+            -m * N * r ** (2 - 2 / N) * (r - s_Z * math.cos(a)),
+            -m * r ** (1 - 2 / N) * s_Z * math.sin(a),
+        ]
 
     out = []
     for opts in (TIGHT, TIGHTER):
@@ -58,7 +61,9 @@ def polar_trajectory(r0, th0, s_Z, m, N, t):
     (r2, a2), (r, a) = out  # coarse, fine
     W = np.stack([r * np.cos(a), r * np.sin(a)], axis=-1)[:, None, :]
     W2 = np.stack([r2 * np.cos(a2), r2 * np.sin(a2)], axis=-1)[:, None, :]
-    assert np.max(np.linalg.norm(W - W2, axis=(1, 2))) < ETA * s_Z, "integration error estimate exceeds ETA"
+    assert np.max(np.linalg.norm(W - W2, axis=(1, 2))) < ETA * s_Z, (
+        "integration error estimate exceeds ETA"
+    )
     return W, r, a
 
 
@@ -79,11 +84,15 @@ def matrix_trajectory(W0, target, N, t):
 
     out = []
     for opts in (TIGHT, TIGHTER):
-        sol = solve_ivp(rhs, (0, t[-1]), np.asarray(W0, float).ravel(), t_eval=t, **opts)
+        sol = solve_ivp(
+            rhs, (0, t[-1]), np.asarray(W0, float).ravel(), t_eval=t, **opts
+        )
         assert sol.success, sol.message
         out.append(sol.y.T.reshape(len(t), *shape))
     W2, W = out  # coarse, fine
-    assert np.max(np.linalg.norm(W - W2, axis=(1, 2))) < ETA * target.s_Z, "integration error estimate exceeds ETA"
+    assert np.max(np.linalg.norm(W - W2, axis=(1, 2))) < ETA * target.s_Z, (
+        "integration error estimate exceeds ETA"
+    )
     return W
 
 
@@ -94,7 +103,9 @@ def errors(W, target):
 def assert_below_bound(W, target, res):
     """||W(t) - Z1|| <= sqrt(bound) + ETA s_Z at every sampled time; returns the largest err^2/bound at t > 0."""
     err = errors(W, target)
-    assert np.all(err <= np.sqrt(res.bound) + ETA * target.s_Z), np.max(err - np.sqrt(res.bound))
+    assert np.all(err <= np.sqrt(res.bound) + ETA * target.s_Z), np.max(
+        err - np.sqrt(res.bound)
+    )
     # ratio at t > 0 (at t = 0 the bound is exact by construction), above the integration-error floor
     meaningful = (res.bound > (100 * ETA * target.s_Z) ** 2) & (res.t > 0)
     return float(np.max(err[meaningful] ** 2 / res.bound[meaningful]))
@@ -109,7 +120,9 @@ def general_target(seed=3, shape=(3, 4), m=2):
 # hand-computed cases
 # --------------------------------------------------------------------------
 
-DIAG = Target.from_matrix(np.diag([3.0, 1.0]), 1)  # s_Z = 3, s_Z2 = 1, gamma = 1/3, Z1 = 3 e1 e1^T
+DIAG = Target.from_matrix(
+    np.diag([3.0, 1.0]), 1
+)  # s_Z = 3, s_Z2 = 1, gamma = 1/3, Z1 = 3 e1 e1^T
 E1E1 = np.array([[2.0, 0.0], [0.0, 0.0]])
 E2E2 = np.array([[0.0, 0.0], [0.0, 1.0]])
 
@@ -138,7 +151,9 @@ def test_correlation_set_margin_hand_values():
 
 def test_stable_set_margin_hand_values():
     # gamma = 1/3: beta <= (4/3) alpha - 1/3 = 1/3 for alpha = 1/2
-    assert th.stable_set_margin(E1E1, DIAG, 0.5, 0.25) == pytest.approx(min(1 - 0.5, 2 / 3 - 0.25))
+    assert th.stable_set_margin(E1E1, DIAG, 0.5, 0.25) == pytest.approx(
+        min(1 - 0.5, 2 / 3 - 0.25)
+    )
     assert th.stable_set_margin(E2E2, DIAG, 0.5, 0.25) == pytest.approx(-0.5)
     small = 0.3 * E1E1  # norm 0.6 = 0.2 s_Z < beta s_Z
     assert th.stable_set_margin(small, DIAG, 0.5, 0.25) == pytest.approx(0.2 - 0.25)
@@ -150,11 +165,19 @@ def test_stable_set_margin_hand_values():
 def test_membership_is_vectorised_over_a_stack():
     stack = np.stack([E1E1, E2E2, np.zeros((2, 2)), 0.3 * E1E1])
     np.testing.assert_allclose(
-        th.stable_set_margin(stack, DIAG, 0.5, 0.25), [5 / 12, -0.5, -math.inf, -0.05], rtol=1e-12
+        th.stable_set_margin(stack, DIAG, 0.5, 0.25),
+        [5 / 12, -0.5, -math.inf, -0.05],
+        rtol=1e-12,
     )
-    np.testing.assert_array_equal(th.in_stable_set(stack, DIAG, 0.5, 0.25), [True, False, False, False])
-    np.testing.assert_array_equal(th.in_correlation_set(stack, DIAG, 0.5), [True, False, False, True])
-    np.testing.assert_allclose(th.cosine_with_Z1(stack[:2], DIAG), [1.0, 0.0], atol=1e-15)
+    np.testing.assert_array_equal(
+        th.in_stable_set(stack, DIAG, 0.5, 0.25), [True, False, False, False]
+    )
+    np.testing.assert_array_equal(
+        th.in_correlation_set(stack, DIAG, 0.5), [True, False, False, True]
+    )
+    np.testing.assert_allclose(
+        th.cosine_with_Z1(stack[:2], DIAG), [1.0, 0.0], atol=1e-15
+    )
 
 
 def test_theorem_4_4_bound_hand_case():
@@ -168,7 +191,9 @@ def test_theorem_4_4_bound_hand_case():
     assert res.rate_norm == pytest.approx(2.0)
     assert res.asymptotic_rate == pytest.approx(4.0)
     np.testing.assert_array_equal(res.phase_one, [True, False, False])
-    np.testing.assert_allclose(res.bound, [1.0, math.exp(-4.0), math.exp(-8.0)], rtol=1e-12)
+    np.testing.assert_allclose(
+        res.bound, [1.0, math.exp(-4.0), math.exp(-8.0)], rtol=1e-12
+    )
     # exact solution s(t) = 2 / (1 + e^{-4t}) (logistic): the bound holds
     s = 2 / (1 + np.exp(-4 * res.t))
     assert np.all((s - 2) ** 2 <= res.bound)
@@ -182,14 +207,19 @@ def test_tau_bar_hand_case():
     s0 = 2 * math.sqrt(6)
     res = th.theorem_4_4_bound([[s0, 0.0]], tgt, 2, 1.0, 1.0, [0.0])
     assert res.tau_bar == pytest.approx(1 / (4 * (math.sqrt(6) - 1)))
-    assert res.bound[0] == pytest.approx((s0 - 1) ** 2)  # (38a) at t = 0: (S(0) - s_Z)^2 with q0 = 0
+    assert res.bound[0] == pytest.approx(
+        (s0 - 1) ** 2
+    )  # (38a) at t = 0: (S(0) - s_Z)^2 with q0 = 0
 
 
 def test_tau_bar_is_bounded_uniformly_in_the_start_and_shrinks_with_depth():
     tgt = Target.from_matrix([[1.0, 0.0]], 1)
     for N in (2, 3, 6):
         limit = 1 / (2 * (N - 1) * (1 - 1 / math.sqrt(6)) * math.sqrt(6) ** (2 - 2 / N))
-        taus = [th.theorem_4_4_bound([[s0, 0.0]], tgt, N, 1.0, 1.0, 0.0).tau_bar for s0 in (10.0, 1e3, 1e6)]
+        taus = [
+            th.theorem_4_4_bound([[s0, 0.0]], tgt, N, 1.0, 1.0, 0.0).tau_bar
+            for s0 in (10.0, 1e3, 1e6)
+        ]
         assert taus == sorted(taus) and taus[-1] < limit
     deep = th.theorem_4_4_bound([[1e6, 0.0]], tgt, 6, 1.0, 1.0, 0.0).tau_bar
     shallow = th.theorem_4_4_bound([[1e6, 0.0]], tgt, 2, 1.0, 1.0, 0.0).tau_bar
@@ -208,8 +238,12 @@ def test_time_to_accuracy_makes_the_bound_at_most_epsilon(seed):
     rng = np.random.default_rng(seed)
     tgt = general_target(seed)
     N = int(rng.integers(2, 6))
-    U, _, Vt = np.linalg.svd(tgt.Z1 / tgt.s_Z + 0.3 * rng.standard_normal((tgt.dy, tgt.dx)))
-    W0 = rng.uniform(0.5, 30) * tgt.s_Z * np.outer(U[:, 0], Vt[0])  # a rank-one start near Z1
+    U, _, Vt = np.linalg.svd(
+        tgt.Z1 / tgt.s_Z + 0.3 * rng.standard_normal((tgt.dy, tgt.dx))
+    )
+    W0 = (
+        rng.uniform(0.5, 30) * tgt.s_Z * np.outer(U[:, 0], Vt[0])
+    )  # a rank-one start near Z1
     if th.cosine_with_Z1(W0, tgt) < 0:
         W0 = -W0
     p0, s0 = th.cosine_with_Z1(W0, tgt), np.linalg.norm(W0)
@@ -219,15 +253,21 @@ def test_time_to_accuracy_makes_the_bound_at_most_epsilon(seed):
         pytest.skip("start too far from Z1 for any beta > 0")
     for eps in (1e-2, 1e-6, 1e-10):
         T = th.time_to_accuracy(W0, tgt, N, alpha, beta, eps)
-        res = th.theorem_4_4_bound(W0, tgt, N, alpha, beta, T + np.geomspace(1e-6, 1e3, 40) - 1e-6)
+        res = th.theorem_4_4_bound(
+            W0, tgt, N, alpha, beta, T + np.geomspace(1e-6, 1e3, 40) - 1e-6
+        )
         assert np.all(res.bound <= eps * (1 + 1e-12))
 
 
 def test_deficiency_margin_hand_values():
     Phi = np.diag([3.0, 2.0])
     assert th.deficiency_margin(np.diag([3.0, 1.5]), Phi) == pytest.approx(1.5)
-    assert th.deficiency_margin(np.zeros((2, 2)), Phi) == pytest.approx(2 - math.sqrt(13))  # negative: none
-    assert th.deficiency_margin(np.diag([3.0, 2.0]), np.diag([3.0, 0.0])) == pytest.approx(0.0 - 2.0)
+    assert th.deficiency_margin(np.zeros((2, 2)), Phi) == pytest.approx(
+        2 - math.sqrt(13)
+    )  # negative: none
+    assert th.deficiency_margin(
+        np.diag([3.0, 2.0]), np.diag([3.0, 0.0])
+    ) == pytest.approx(0.0 - 2.0)
     # scalar output: sigma_min(Phi) = ||Phi||
     assert th.deficiency_margin([[1.0, 0.0]], [[2.0, 0.0]]) == pytest.approx(1.0)
 
@@ -243,21 +283,31 @@ def test_deficiency_margin_implies_sigma_min_at_least_c():  # Claim 1
 
 
 def test_delta_balancedness_hand_values():
-    assert th.delta_balancedness([np.diag([2.0, 1.0]), np.diag([2.0, 1.0])]) == pytest.approx(0.0)
+    assert th.delta_balancedness(
+        [np.diag([2.0, 1.0]), np.diag([2.0, 1.0])]
+    ) == pytest.approx(0.0)
     # W1 = diag(3, 1.5), W2 = I: ||I - W1 W1^T||_F = ||diag(-8, -1.25)||
-    assert th.delta_balancedness([np.diag([3.0, 1.5]), np.eye(2)]) == pytest.approx(math.hypot(8, 1.25))
+    assert th.delta_balancedness([np.diag([3.0, 1.5]), np.eye(2)]) == pytest.approx(
+        math.hypot(8, 1.25)
+    )
     assert th.delta_balancedness([np.ones((1, 3))]) == 0.0
 
 
 def test_arora_theorem_1_hand_case():
     Phi = np.diag([3.0, 2.0])
-    W1 = np.diag([math.sqrt(3.0), math.sqrt(1.5)])  # balanced, end-to-end diag(3, 1.5): margin 1.5
+    W1 = np.diag(
+        [math.sqrt(3.0), math.sqrt(1.5)]
+    )  # balanced, end-to-end diag(3, 1.5): margin 1.5
     res = th.arora_theorem_1([W1, W1], Phi, 1e-3)
     c, N, phi = 1.5, 2, math.sqrt(13.0)
     assert res.depth == 2 and res.margin == pytest.approx(c)
     assert res.delta == pytest.approx(0.0, abs=1e-14) and res.balanced_enough
-    assert res.delta_max == pytest.approx(c**2 / (256 * N**3 * phi))  # ||Phi||^{2(N-1)/N} = ||Phi||
-    assert res.eta_max == pytest.approx(c**3 / (6144 * N**3 * phi**4))  # (4N-2)/N = 3, (6N-4)/N = 4
+    assert res.delta_max == pytest.approx(
+        c**2 / (256 * N**3 * phi)
+    )  # ||Phi||^{2(N-1)/N} = ||Phi||
+    assert res.eta_max == pytest.approx(
+        c**3 / (6144 * N**3 * phi**4)
+    )  # (4N-2)/N = 3, (6N-4)/N = 4
     assert res.initial_loss == pytest.approx(0.125)
     assert res.applies and res.eta == res.eta_max
     assert res.iterations == math.ceil(math.log(0.125 / 1e-3) / (res.eta_max * c))
@@ -266,12 +316,25 @@ def test_arora_theorem_1_hand_case():
 def test_arora_theorem_1_reports_failed_hypotheses():
     Phi = np.diag([3.0, 2.0])
     none = th.arora_theorem_1([np.zeros((2, 2)), np.zeros((2, 2))], Phi, 1e-3)
-    assert none.margin is None and not none.applies and none.iterations is None and none.delta_max is None
+    assert (
+        none.margin is None
+        and not none.applies
+        and none.iterations is None
+        and none.delta_max is None
+    )
     unbalanced = th.arora_theorem_1([np.diag([3.0, 1.5]), np.eye(2)], Phi, 1e-3)
-    assert unbalanced.margin == pytest.approx(1.5) and not unbalanced.balanced_enough and not unbalanced.applies
+    assert (
+        unbalanced.margin == pytest.approx(1.5)
+        and not unbalanced.balanced_enough
+        and not unbalanced.applies
+    )
     W1 = np.diag([math.sqrt(3.0), math.sqrt(1.5)])
     big_step = th.arora_theorem_1([W1, W1], Phi, 1e-3, eta=1.0)
-    assert big_step.balanced_enough and not big_step.applies and big_step.iterations is None
+    assert (
+        big_step.balanced_enough
+        and not big_step.applies
+        and big_step.iterations is None
+    )
     done = th.arora_theorem_1([W1, W1], Phi, 1.0)
     assert done.iterations == 0  # l(0) = 0.125 <= eps
 
@@ -279,14 +342,21 @@ def test_arora_theorem_1_reports_failed_hypotheses():
 def test_arora_theorem_1_iteration_bound_holds_for_gradient_descent():
     # Depth 2, scalar output, balanced start with margin: run GD with eta_max for the promised T.
     Phi = np.array([[1.0, 0.5, -0.5]])
-    A = np.array([[0.8, 0.45, -0.3]])  # end-to-end start; ||A - Phi|| = 0.26 < ||Phi|| = 1.22
+    A = np.array(
+        [[0.8, 0.45, -0.3]]
+    )  # end-to-end start; ||A - Phi|| = 0.26 < ||Phi|| = 1.22
     s = np.linalg.norm(A)
-    W1, W2 = np.sqrt(s) * A / s, np.array([[np.sqrt(s)]])  # Procedure 1: W2 = sqrt(s), W1 = sqrt(s) v^T
+    W1, W2 = (
+        np.sqrt(s) * A / s,
+        np.array([[np.sqrt(s)]]),
+    )  # Procedure 1: W2 = sqrt(s), W1 = sqrt(s) v^T
     eps = 1e-2 * 0.5 * np.linalg.norm(A - Phi) ** 2
     res = th.arora_theorem_1([W1, W2], Phi, eps)
     assert res.applies
     for _ in range(res.iterations):
-        G = W2 @ W1 - Phi  # gradient of l(W) = 1/2 ||W - Phi||^2 w.r.t. the end-to-end matrix
+        G = (
+            W2 @ W1 - Phi
+        )  # gradient of l(W) = 1/2 ||W - Phi||^2 w.r.t. the end-to-end matrix
         W1, W2 = W1 - res.eta * W2.T @ G, W2 - res.eta * G @ W1.T
     assert 0.5 * np.linalg.norm(W2 @ W1 - Phi) ** 2 <= eps
 
@@ -295,7 +365,9 @@ def test_arora_theorem_1_iteration_bound_holds_for_gradient_descent():
 # bounds against integrated trajectories
 # --------------------------------------------------------------------------
 
-POLAR_STARTS = [(r0, th0) for r0 in (0.3, 1.0, 2.0, 20.0, 400.0) for th0 in (0.1, 0.8, 1.3)]
+POLAR_STARTS = [
+    (r0, th0) for r0 in (0.3, 1.0, 2.0, 20.0, 400.0) for th0 in (0.1, 0.8, 1.3)
+]
 
 
 @pytest.mark.parametrize("N", [2, 3, 5])
@@ -334,7 +406,9 @@ def test_theorem_4_4_bound_holds_for_a_general_target(seed, record_property):
             # a rank-one start near the leading pair, within the cone the set allows
             u = tgt.u + 0.4 * rng.standard_normal(tgt.dy)
             v = tgt.v + 0.4 * rng.standard_normal(tgt.dx)
-            W0 = scale * tgt.s_Z * np.outer(u / np.linalg.norm(u), v / np.linalg.norm(v))
+            W0 = (
+                scale * tgt.s_Z * np.outer(u / np.linalg.norm(u), v / np.linalg.norm(v))
+            )
             p0 = th.cosine_with_Z1(W0, tgt)
             alpha = 0.99 * p0
             b_max = (1 + tgt.gamma) * alpha - tgt.gamma
@@ -344,7 +418,9 @@ def test_theorem_4_4_bound_holds_for_a_general_target(seed, record_property):
             W = matrix_trajectory(W0, tgt, N, t)
             res = th.theorem_4_4_bound(W0, tgt, N, alpha, beta, t)
             worst = max(worst, assert_below_bound(W, tgt, res))
-            assert np.all(th.stable_set_margin(W, tgt, alpha, beta) >= -ETA)  # Lemma 4.3
+            assert np.all(
+                th.stable_set_margin(W, tgt, alpha, beta) >= -ETA
+            )  # Lemma 4.3
             # Lemma R1: correlation with Z and cosine with Z1 never decrease
             assert np.all(np.diff(th.correlation_with_target(W, tgt)) >= -ETA * tgt.s_Z)
             assert np.all(np.diff(th.cosine_with_Z1(W, tgt)) >= -ETA)
@@ -360,14 +436,19 @@ def test_starts_in_the_correlation_set_converge(seed):  # role of Theorem 3.8
     t = np.concatenate([[0.0], np.geomspace(1e-4, 40.0, 120)])
     found = 0
     while found < 3:
-        W0 = rng.uniform(0.2, 20) * np.outer(rng.standard_normal(tgt.dy), rng.standard_normal(tgt.dx))
+        W0 = rng.uniform(0.2, 20) * np.outer(
+            rng.standard_normal(tgt.dy), rng.standard_normal(tgt.dx)
+        )
         if not th.in_correlation_set(W0, tgt, 0.05):
             continue
         found += 1
         W = matrix_trajectory(W0, tgt, N, t)
         res = th.theorem_3_8_bound(W0, tgt, N, t)
         assert_below_bound(W, tgt, res)
-        assert np.all(th.in_correlation_set(W, tgt, 0.05) | (th.correlation_set_margin(W, tgt, 0.05) >= -ETA))
+        assert np.all(
+            th.in_correlation_set(W, tgt, 0.05)
+            | (th.correlation_set_margin(W, tgt, 0.05) >= -ETA)
+        )
         assert errors(W, tgt)[-1] <= 1e-4 * tgt.s_Z  # converged to Z1
 
 
@@ -416,10 +497,14 @@ def test_rejects_nonpositive_beta(beta):
 
 
 def test_rejects_beta_above_the_invariance_limit():
-    with pytest.raises(ValueError, match=r"beta must satisfy 0 < beta <= \(1 \+ gamma\) alpha - gamma"):
+    with pytest.raises(
+        ValueError, match=r"beta must satisfy 0 < beta <= \(1 \+ gamma\) alpha - gamma"
+    ):
         th.stable_set_margin(E1E1, DIAG, 0.5, 0.34)  # limit 1/3
     with pytest.raises(ValueError, match="increase alpha above gamma/\\(1\\+gamma\\)"):
-        th.theorem_4_4_bound(E1E1, DIAG, 2, 0.2, 0.01, 0.0)  # 0.2 < gamma/(1+gamma) = 1/4
+        th.theorem_4_4_bound(
+            E1E1, DIAG, 2, 0.2, 0.01, 0.0
+        )  # 0.2 < gamma/(1+gamma) = 1/4
 
 
 @pytest.mark.parametrize("depth", [1, 0, 2.0, True])
@@ -454,9 +539,13 @@ def test_rejects_a_zero_start():
 
 def test_rejects_a_start_violating_37():
     with pytest.raises(ValueError, match=r"\(37\)"):
-        th.theorem_4_4_bound([[1.0, 1.0]], SCALAR, 2, 0.9, 0.5, 0.0)  # cosine 0.707 < alpha
+        th.theorem_4_4_bound(
+            [[1.0, 1.0]], SCALAR, 2, 0.9, 0.5, 0.0
+        )  # cosine 0.707 < alpha
     with pytest.raises(ValueError, match=r"\(37\)"):
-        th.time_to_accuracy([[0.5, 0.0]], SCALAR, 2, 1.0, 0.5, 1e-3)  # ||W0|| = 0.25 s_Z < beta s_Z
+        th.time_to_accuracy(
+            [[0.5, 0.0]], SCALAR, 2, 1.0, 0.5, 1e-3
+        )  # ||W0|| = 0.25 s_Z < beta s_Z
 
 
 def test_rejects_a_start_outside_the_correlation_set():

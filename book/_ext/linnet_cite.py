@@ -34,16 +34,26 @@ def book_version() -> str:
 
 def book_commit() -> str:
     try:
-        out = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10)
+        out = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
     except (OSError, subprocess.SubprocessError):
         return "unknown"
-    return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else "unknown"
+    return (
+        out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else "unknown"
+    )
 
 
 def book_url(baseurl: str, page: str | None = None) -> str:
     """The published book's URL (``baseurl``, with one trailing slash), or one page's."""
     if not baseurl.startswith(("https://", "http://")):
-        raise ValueError(f"html_baseurl must be an absolute http(s) URL, got {baseurl!r} (set html: baseurl: in _config.yml)")
+        raise ValueError(
+            f"html_baseurl must be an absolute http(s) URL, got {baseurl!r} (set html: baseurl: in _config.yml)"
+        )
     base = baseurl.rstrip("/") + "/"
     return base if not page else f"{base}{page}.html"
 
@@ -60,9 +70,14 @@ class BookCitation(SphinxDirective):
         version, commit = book_version(), book_commit()
         page = self.options.get("page")
         if page and page not in self.env.found_docs:
-            raise self.error(f"book-citation: :page: {page!r} is not a page of the book")
+            raise self.error(
+                f"book-citation: :page: {page!r} is not a page of the book"
+            )
         try:
-            book, url = book_url(self.config.html_baseurl), book_url(self.config.html_baseurl, page)
+            book, url = (
+                book_url(self.config.html_baseurl),
+                book_url(self.config.html_baseurl, page),
+            )
         except ValueError as exc:
             raise self.error(f"book-citation: {exc}") from None
         key = self.options.get("key", "linnetbook")
@@ -75,8 +90,14 @@ class BookCitation(SphinxDirective):
         title = TITLE if not part else f"{TITLE}. {part}"
         # Wrap the title (BibTeX reads a newline in a field as a space) so that the entry
         # fits the page column without a horizontal scroll bar.
-        wrapped = textwrap.fill(title, width=76, initial_indent="  title  = {", subsequent_indent=" " * 12,
-                                break_long_words=False, break_on_hyphens=False)
+        wrapped = textwrap.fill(
+            title,
+            width=76,
+            initial_indent="  title  = {",
+            subsequent_indent=" " * 12,
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
         bibtex = (
             f"@misc{{{key},\n"
             f"  author = {{{{{AUTHORS}}}}},\n"

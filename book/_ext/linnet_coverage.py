@@ -30,7 +30,11 @@ from sphinx.util.docutils import SphinxDirective
 logger = logging.getLogger(__name__)
 
 REPORT_DOC = "book/reproduction"
-STATUS_WORDS = {"checked": "checked", "proof-only": "proof-only", "not reproduced": "not reproduced"}
+STATUS_WORDS = {
+    "checked": "checked",
+    "proof-only": "proof-only",
+    "not reproduced": "not reproduced",
+}
 
 
 class coverage_placeholder(nodes.General, nodes.Element):
@@ -50,8 +54,13 @@ class CoverageTable(SphinxDirective):
     optional_arguments = 1
 
     def run(self):
-        return [coverage_placeholder(what="table", source=self.arguments[0],
-                                     section=self.arguments[1] if len(self.arguments) > 1 else "")]
+        return [
+            coverage_placeholder(
+                what="table",
+                source=self.arguments[0],
+                section=self.arguments[1] if len(self.arguments) > 1 else "",
+            )
+        ]
 
 
 class ResultCitations(SphinxDirective):
@@ -109,27 +118,42 @@ def _consistency_warnings(app, registry, by_item, docname):
     for item_id, records in by_item.items():
         if item_id not in registry:
             claims = ", ".join(sorted({r["claim_id"] for r in records}))
-            logger.warning(f"registry: claims [{claims}] name {item_id!r}, which book/registry.yaml does not list",
-                           location=docname)
+            logger.warning(
+                f"registry: claims [{claims}] name {item_id!r}, which book/registry.yaml does not list",
+                location=docname,
+            )
     for item in registry.values():
         passing = [r for r in by_item.get(item.id, []) if r["passed"]]
         if item.status == "checked" and not passing:
-            logger.warning(f"registry: {item.id} is marked checked but no passing claim names it", location=docname)
+            logger.warning(
+                f"registry: {item.id} is marked checked but no passing claim names it",
+                location=docname,
+            )
         if item.page is not None and item.page not in app.env.found_docs:
-            logger.warning(f"registry: {item.id}: page {item.page!r} is not a page of the book", location=docname)
+            logger.warning(
+                f"registry: {item.id}: page {item.page!r} is not a page of the book",
+                location=docname,
+            )
         if item.stated_at is not None:
             target = _resolve_label(app.env, item.stated_at)
             if target is None:
-                logger.warning(f"registry: {item.id}: label {item.stated_at!r} not found", location=docname)
+                logger.warning(
+                    f"registry: {item.id}: label {item.stated_at!r} not found",
+                    location=docname,
+                )
             elif target[0] != item.page:
-                logger.warning(f"registry: {item.id}: label {item.stated_at!r} is on {target[0]}, not on {item.page}",
-                               location=docname)
+                logger.warning(
+                    f"registry: {item.id}: label {item.stated_at!r} is on {target[0]}, not on {item.page}",
+                    location=docname,
+                )
 
 
 def _stated_link(app, fromdocname, item) -> list[nodes.Node]:
     if item.page is None:
         return [nodes.Text("not stated")]
-    title = app.env.titles[item.page].astext() if item.page in app.env.titles else item.page
+    title = (
+        app.env.titles[item.page].astext() if item.page in app.env.titles else item.page
+    )
     uri = app.builder.get_relative_uri(fromdocname, item.page)
     label = "no label yet"
     if item.stated_at is not None:
@@ -146,15 +170,26 @@ def _claim_links(app, fromdocname, records) -> list[nodes.Node]:
     if not records:
         return [nodes.Text("—")]
     out: list[nodes.Node] = []
-    report = app.builder.get_relative_uri(fromdocname, REPORT_DOC) if REPORT_DOC in app.env.found_docs else None
+    report = (
+        app.builder.get_relative_uri(fromdocname, REPORT_DOC)
+        if REPORT_DOC in app.env.found_docs
+        else None
+    )
     for n, record in enumerate(records):
         if n:
             out.append(nodes.Text(", "))
-        text = nodes.literal(text=record["claim_id"] + ("" if record["passed"] else " (FAIL)"))
+        text = nodes.literal(
+            text=record["claim_id"] + ("" if record["passed"] else " (FAIL)")
+        )
         if report is None:
             out.append(text)
         else:
-            link = nodes.reference("", "", internal=True, refuri=report + "#" + claim_anchor(record["claim_id"]))
+            link = nodes.reference(
+                "",
+                "",
+                internal=True,
+                refuri=report + "#" + claim_anchor(record["claim_id"]),
+            )
             link += text
             out.append(link)
     return out
@@ -162,8 +197,10 @@ def _claim_links(app, fromdocname, records) -> list[nodes.Node]:
 
 def _status_cell(item) -> nodes.entry:
     para = nodes.paragraph()
-    para += nodes.strong(text=STATUS_WORDS[item.status],
-                         classes=["linnet-status-" + item.status.replace(" ", "-")])
+    para += nodes.strong(
+        text=STATUS_WORDS[item.status],
+        classes=["linnet-status-" + item.status.replace(" ", "-")],
+    )
     if item.reason:
         para += nodes.Text(": " + item.reason)
     if item.note:
@@ -173,11 +210,17 @@ def _status_cell(item) -> nodes.entry:
 
 def _table(app, fromdocname, items, by_item) -> nodes.Node:
     headers = ["item", "status", "stated", "checked by"]
-    table, body = table_with_header(["coverage-map", "linnet-wrap", "colwidths-given"], headers, (34, 30, 16, 20))
+    table, body = table_with_header(
+        ["coverage-map", "linnet-wrap", "colwidths-given"], headers, (34, 30, 16, 20)
+    )
     for item in items:
         row = nodes.row(ids=[item.anchor])
-        row += _cell(nodes.strong(text=item.title), nodes.Text(" "), nodes.literal(text=item.id),
-                     nodes.Text(" — " + item.description))
+        row += _cell(
+            nodes.strong(text=item.title),
+            nodes.Text(" "),
+            nodes.literal(text=item.id),
+            nodes.Text(" — " + item.description),
+        )
         row += _status_cell(item)
         row += _cell(*_stated_link(app, fromdocname, item))
         row += _cell(*_claim_links(app, fromdocname, by_item.get(item.id, [])))
@@ -185,8 +228,13 @@ def _table(app, fromdocname, items, by_item) -> nodes.Node:
     return table
 
 
-PLURAL = {"named item": "named items", "numbered equation": "numbered equations",
-          "numbered remark": "numbered remarks", "book result": "results of its own", "erratum": "errata"}
+PLURAL = {
+    "named item": "named items",
+    "numbered equation": "numbered equations",
+    "numbered remark": "numbered remarks",
+    "book result": "results of its own",
+    "erratum": "errata",
+}
 
 
 def _count_line(items) -> str:
@@ -196,7 +244,11 @@ def _count_line(items) -> str:
         chosen = [i for i in items if _kind_group(i) == kind]
         if chosen:
             status = Counter(i.status for i in chosen)
-            inner = ", ".join(f"{s} {status[s]}" for s in ("checked", "proof-only", "not reproduced") if status[s])
+            inner = ", ".join(
+                f"{s} {status[s]}"
+                for s in ("checked", "proof-only", "not reproduced")
+                if status[s]
+            )
             parts.append(f"{PLURAL[kind]} {len(chosen)} ({inner})")
     return "; ".join(parts) + "."
 
@@ -204,7 +256,11 @@ def _count_line(items) -> str:
 def _counts(registry, by_item) -> nodes.Node:
     container = nodes.container()
     groups = [
-        ("Eftekhari (2020)", "eft", ("named item", "numbered equation", "numbered remark")),
+        (
+            "Eftekhari (2020)",
+            "eft",
+            ("named item", "numbered equation", "numbered remark"),
+        ),
         ("Arora et al. (2018a)", "arora", ("named item",)),
         ("This book", "book", ("book result", "erratum")),
     ]
@@ -212,18 +268,28 @@ def _counts(registry, by_item) -> nodes.Node:
     bullets = nodes.bullet_list()
     for label, source, kinds in groups:
         for kind in kinds:
-            chosen = [i for i in registry.values() if i.source == source and _kind_group(i) == kind]
+            chosen = [
+                i
+                for i in registry.values()
+                if i.source == source and _kind_group(i) == kind
+            ]
             if not chosen:
                 continue
             status = Counter(i.status for i in chosen)
-            parts = ", ".join(f"{s} {status[s]}" for s in ("checked", "proof-only", "not reproduced") if status[s])
+            parts = ", ".join(
+                f"{s} {status[s]}"
+                for s in ("checked", "proof-only", "not reproduced")
+                if status[s]
+            )
             para = nodes.paragraph()
             para += nodes.strong(text=f"{label}, {plural[kind]}: {len(chosen)}")
             para += nodes.Text(f" — {parts}.")
             bullets += nodes.list_item("", para)
     container += bullets
     claims = {r["claim_id"]: r for rs in by_item.values() for r in rs}
-    container += nodes.paragraph(text=f"{len(claims)} claims name at least one registry id.")
+    container += nodes.paragraph(
+        text=f"{len(claims)} claims name at least one registry id."
+    )
     return container
 
 
@@ -235,16 +301,27 @@ def _citations(app, fromdocname, registry, by_item) -> nodes.Node:
         if item.status != "checked" or not records:
             continue
         chapters = list(dict.fromkeys(r["chapter"] for r in records))
-        what = {"eft": "reproduction of Eftekhari (2020)", "arora": "reproduction of Arora et al. (2018a)",
-                "book": "result of the book"}[item.source]
-        text = (f"The linnet-book authors (2026). linnet-book, {what}: {item.title}. "
-                f"Version {version}, commit {commit}; chapter{'s' if len(chapters) > 1 else ''} "
-                f"{'; '.join(chapters)}; registry id {item.id}.")
-        para = nodes.paragraph(ids=["cite-" + item.anchor[len("item-"):]])
+        what = {
+            "eft": "reproduction of Eftekhari (2020)",
+            "arora": "reproduction of Arora et al. (2018a)",
+            "book": "result of the book",
+        }[item.source]
+        text = (
+            f"The linnet-book authors (2026). linnet-book, {what}: {item.title}. "
+            f"Version {version}, commit {commit}; chapter{'s' if len(chapters) > 1 else ''} "
+            f"{'; '.join(chapters)}; registry id {item.id}."
+        )
+        para = nodes.paragraph(ids=["cite-" + item.anchor[len("item-") :]])
         para += nodes.strong(text=item.title)
         para += nodes.Text(" ")
-        cov = nodes.reference("", "", internal=True,
-                              refuri=app.builder.get_relative_uri(fromdocname, "book/coverage") + "#" + item.anchor)
+        cov = nodes.reference(
+            "",
+            "",
+            internal=True,
+            refuri=app.builder.get_relative_uri(fromdocname, "book/coverage")
+            + "#"
+            + item.anchor,
+        )
         cov += nodes.literal(text=item.id)
         para += cov
         para += nodes.Text(" — " + text + " Claims: ")
@@ -269,9 +346,15 @@ def _resolve(app: Sphinx, doctree: nodes.document, fromdocname: str) -> None:
             node.replace_self(_citations(app, fromdocname, registry, by_item))
         else:
             source, section = node["source"], node["section"]
-            items = [i for i in registry.values() if i.source == source and (not section or i.section == section)]
+            items = [
+                i
+                for i in registry.values()
+                if i.source == source and (not section or i.section == section)
+            ]
             if not items:
-                logger.warning(f"coverage-table {source} {section}: no items", location=fromdocname)
+                logger.warning(
+                    f"coverage-table {source} {section}: no items", location=fromdocname
+                )
             counts = nodes.paragraph()
             counts += nodes.strong(text="In this section: ")
             counts += nodes.Text(_count_line(items))

@@ -26,7 +26,10 @@ def _unique_scripts(app, pagename, templatename, context, doctree):
     if scripts:
         seen, unique = set(), []
         for script in scripts:
-            key = (str(getattr(script, "filename", script) or ""), tuple(sorted(getattr(script, "attributes", {}).items())))
+            key = (
+                str(getattr(script, "filename", script) or ""),
+                tuple(sorted(getattr(script, "attributes", {}).items())),
+            )
             if key not in seen:
                 seen.add(key)
                 unique.append(script)

@@ -44,7 +44,9 @@ def _para(text: str) -> nodes.paragraph:
     return nodes.paragraph(text=text)
 
 
-def _table(header: list[str], rows: list[list[str]], caption: str | None = None) -> nodes.table:
+def _table(
+    header: list[str], rows: list[list[str]], caption: str | None = None
+) -> nodes.table:
     table = nodes.table(classes=["linnet-performance"])
     if caption:
         table += nodes.title(text=caption)
@@ -70,18 +72,48 @@ def _table(header: list[str], rows: list[list[str]], caption: str | None = None)
 def check_results(data: dict) -> None:
     """Raise ValueError naming the first missing or malformed field."""
     if data.get("schema") != SCHEMA:
-        raise ValueError(f"results file: schema must be {SCHEMA!r}; got {data.get('schema')!r}")
-    for key in ("date", "command", "machine", "load_average_start", "load_average_end", "workloads", "goals", "figure", "timing"):
+        raise ValueError(
+            f"results file: schema must be {SCHEMA!r}; got {data.get('schema')!r}"
+        )
+    for key in (
+        "date",
+        "command",
+        "machine",
+        "load_average_start",
+        "load_average_end",
+        "workloads",
+        "goals",
+        "figure",
+        "timing",
+    ):
         if key not in data:
             raise ValueError(f"results file: missing field {key!r}")
     for name, work in data["workloads"].items():
-        for key in ("title", "description", "methods", "points", "ratios", "reference", "front", "floor"):
+        for key in (
+            "title",
+            "description",
+            "methods",
+            "points",
+            "ratios",
+            "reference",
+            "front",
+            "floor",
+        ):
             if key not in work:
                 raise ValueError(f"results file: workload {name!r} lacks field {key!r}")
         for p in work["points"]:
-            for key in ("method", "setting_name", "setting", "seconds", "repeats", "error"):
+            for key in (
+                "method",
+                "setting_name",
+                "setting",
+                "seconds",
+                "repeats",
+                "error",
+            ):
                 if key not in p:
-                    raise ValueError(f"results file: a point of workload {name!r} lacks field {key!r}")
+                    raise ValueError(
+                        f"results file: a point of workload {name!r} lacks field {key!r}"
+                    )
 
 
 def render(data: dict, figure_uri: str | None) -> list[nodes.Node]:
@@ -91,23 +123,43 @@ def render(data: dict, figure_uri: str | None) -> list[nodes.Node]:
     m = data["machine"]
     v = m.get("versions", {})
     load0, load1 = data["load_average_start"][0], data["load_average_end"][0]
-    blas = "; ".join(
-        f"{b.get('internal_api')} {b.get('version')} ({b.get('architecture')}, {b.get('num_threads')} threads)"
-        for b in (m.get("blas") or [])
-    ) or "not reported (threadpoolctl not installed)"
+    blas = (
+        "; ".join(
+            f"{b.get('internal_api')} {b.get('version')} ({b.get('architecture')}, {b.get('num_threads')} threads)"
+            for b in (m.get("blas") or [])
+        )
+        or "not reported (threadpoolctl not installed)"
+    )
     if data.get("quick"):
-        out.append(_para("This is a --quick run on tiny workloads (a smoke test), not a measurement: run python -m benchmarks."))
+        out.append(
+            _para(
+                "This is a --quick run on tiny workloads (a smoke test), not a measurement: run python -m benchmarks."
+            )
+        )
     out.append(
         _table(
             ["", ""],
             [
                 ["date", data["date"]],
-                ["command", data["command"] + (f" (commit {m['commit']})" if m.get("commit") else "")],
-                ["CPU", f"{m.get('cpu')}, {m.get('cores')} cores ({m.get('usable_cores')} usable)"],
+                [
+                    "command",
+                    data["command"]
+                    + (f" (commit {m['commit']})" if m.get("commit") else ""),
+                ],
+                [
+                    "CPU",
+                    f"{m.get('cpu')}, {m.get('cores')} cores ({m.get('usable_cores')} usable)",
+                ],
                 ["platform", f"{m.get('platform')}, Python {m.get('python')}"],
-                ["versions", ", ".join(f"{k} {val}" for k, val in v.items() if val) or "n/a"],
+                [
+                    "versions",
+                    ", ".join(f"{k} {val}" for k, val in v.items() if val) or "n/a",
+                ],
                 ["BLAS", blas],
-                ["load average (1 min)", f"{load0:.2f} at the start, {load1:.2f} at the end"],
+                [
+                    "load average (1 min)",
+                    f"{load0:.2f} at the start, {load1:.2f} at the end",
+                ],
                 ["wall time of the run", f"{data.get('wall_seconds', 0):.0f} s"],
             ],
             caption="The run",
@@ -149,7 +201,14 @@ def render(data: dict, figure_uri: str | None) -> list[nodes.Node]:
     out.append(
         _table(
             ["goal", "measured", "met"],
-            [[g["statement"], g["measured"], {True: "yes", False: "no", None: "undecided"}[g["met"]]] for g in data["goals"]],
+            [
+                [
+                    g["statement"],
+                    g["measured"],
+                    {True: "yes", False: "no", None: "undecided"}[g["met"]],
+                ]
+                for g in data["goals"]
+            ],
             caption="Goals (issue 22)",
         )
     )
@@ -174,7 +233,12 @@ def render(data: dict, figure_uri: str | None) -> list[nodes.Node]:
             for col in cols:
                 r = col.get(key, {})
                 secs = r.get("seconds")
-                row += [("≤ " if r.get("bound") else "") + _fmt(secs) if secs is not None else "not reached", _fmt(r.get("ratio"), 2)]
+                row += [
+                    ("≤ " if r.get("bound") else "") + _fmt(secs)
+                    if secs is not None
+                    else "not reached",
+                    _fmt(r.get("ratio"), 2),
+                ]
             rows.append(row)
         out.append(
             _table(
@@ -184,7 +248,11 @@ def render(data: dict, figure_uri: str | None) -> list[nodes.Node]:
                 "point is already more accurate; not reached: no setting was accurate enough)",
             )
         )
-        compiled = [(labels[k], meta["compile_seconds"]) for k, meta in work["methods"].items() if meta.get("compile_seconds") is not None]
+        compiled = [
+            (labels[k], meta["compile_seconds"])
+            for k, meta in work["methods"].items()
+            if meta.get("compile_seconds") is not None
+        ]
         if compiled:
             out.append(
                 _para(
@@ -195,13 +263,29 @@ def render(data: dict, figure_uri: str | None) -> list[nodes.Node]:
             )
         for s in work.get("skipped", []):
             out.append(_para(f"Not run: {s['label']}: {s['reason']}."))
-        points = sorted(work["points"], key=lambda p: (list(work["methods"]).index(p["method"]), -p["setting"]))
+        points = sorted(
+            work["points"],
+            key=lambda p: (list(work["methods"]).index(p["method"]), -p["setting"]),
+        )
         out.append(
             _table(
-                ["method", "setting", "seconds", "error", "rounds", "trajectories timed"],
                 [
-                    [labels[p["method"]], f"{p['setting_name']} {p['setting']:g}", _fmt(p["seconds"]), _sci(p["error"]),
-                     str(p["repeats"]), str(p.get("timed_trajectories", ""))]
+                    "method",
+                    "setting",
+                    "seconds",
+                    "error",
+                    "rounds",
+                    "trajectories timed",
+                ],
+                [
+                    [
+                        labels[p["method"]],
+                        f"{p['setting_name']} {p['setting']:g}",
+                        _fmt(p["seconds"]),
+                        _sci(p["error"]),
+                        str(p["repeats"]),
+                        str(p.get("timed_trajectories", "")),
+                    ]
                     for p in points
                 ],
                 caption="Every measured point",

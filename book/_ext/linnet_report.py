@@ -56,7 +56,10 @@ class CellAnchors(SphinxTransform):
 
     def apply(self, **kwargs):
         for node in self.document.findall(nodes.container):
-            if node.get("nb_element") == "cell_code" and node.get("cell_index") is not None:
+            if (
+                node.get("nb_element") == "cell_code"
+                and node.get("cell_index") is not None
+            ):
                 node["ids"].append(f"cell-{node['cell_index']}")
 
 
@@ -65,7 +68,9 @@ def _parameters(nb) -> str:
     lines = []
     for cell in nb.cells:
         tags = cell.get("metadata", {}).get("tags", [])
-        if cell.cell_type == "code" and ("parameters" in tags or "injected-parameters" in tags):
+        if cell.cell_type == "code" and (
+            "parameters" in tags or "injected-parameters" in tags
+        ):
             for line in cell.source.splitlines():
                 code = line.split("#", 1)[0].strip()
                 if re.match(r"^[A-Za-z_]\w*\s*=", code):
@@ -94,12 +99,14 @@ def claims_of_notebook(path: Path) -> list[dict]:
 def _executed_records(app: Sphinx, docname: str) -> dict[str, dict]:
     """Records of the last build's execution, from MyST-NB's glue cache."""
     folder = Path(app.env.mystnb_config.output_folder)  # type: ignore[attr-defined]
-    path = folder.joinpath(*docname.split("/")).with_name(docname.split("/")[-1] + ".glue.json")
+    path = folder.joinpath(*docname.split("/")).with_name(
+        docname.split("/")[-1] + ".glue.json"
+    )
     if not path.exists():
         return {}
     glue = json.loads(path.read_text())
     return {
-        key[len(CLAIM_PREFIX):]: json.loads(value["data"]["text/plain"])
+        key[len(CLAIM_PREFIX) :]: json.loads(value["data"]["text/plain"])
         for key, value in glue.items()
         if key.startswith(CLAIM_PREFIX)
     }
@@ -119,7 +126,9 @@ def all_claims(app: Sphinx) -> list[dict]:
     passes), else from the committed outputs.
     """
     env = app.env
-    notebooks = sorted(d for d in env.found_docs if str(env.doc2path(d)).endswith(".ipynb"))
+    notebooks = sorted(
+        d for d in env.found_docs if str(env.doc2path(d)).endswith(".ipynb")
+    )
     out = []
     for docname in notebooks:
         source = Path(env.doc2path(docname))
@@ -159,7 +168,9 @@ def _cell(*content) -> nodes.entry:
     return nodes.entry("", para)
 
 
-def table_with_header(classes: list[str], headers: list[str], widths) -> tuple[nodes.table, nodes.tbody]:
+def table_with_header(
+    classes: list[str], headers: list[str], widths
+) -> tuple[nodes.table, nodes.tbody]:
     """An empty table with fixed column widths and a header row; returns it and its body."""
     table = nodes.table(classes=classes)
     group = nodes.tgroup(cols=len(headers))
@@ -187,14 +198,26 @@ def _report_table(app: Sphinx, fromdocname: str) -> nodes.Node:
         text=f"{len(claims)} claims checked in {len(chapters)} chapters"
         + (f"; {failed} failed." if failed else "; all passed.")
     )
-    headers = ["claim", "checks (registry ids)", "measured", "required", "result", "cell"]
+    headers = [
+        "claim",
+        "checks (registry ids)",
+        "measured",
+        "required",
+        "result",
+        "cell",
+    ]
     widths = (40, 22, 10, 10, 7, 11)
     for docname in chapters:
         rows = [c for c in claims if c["docname"] == docname]
         title = rows[0]["chapter"]
         stem = docname.split("/")[-1]
         heading = nodes.rubric(ids=[nodes.make_id("report-" + stem)])
-        link = nodes.reference("", "", internal=True, refuri=app.builder.get_relative_uri(fromdocname, docname))
+        link = nodes.reference(
+            "",
+            "",
+            internal=True,
+            refuri=app.builder.get_relative_uri(fromdocname, docname),
+        )
         link += nodes.Text(title)
         heading += link
         heading += nodes.Text(f" ({len(rows)} claims)")
@@ -203,9 +226,14 @@ def _report_table(app: Sphinx, fromdocname: str) -> nodes.Node:
         params += nodes.Text("Parameters: ")
         params += nodes.literal(text=rows[0]["parameters"] or "(none)")
         container += params
-        table, body = table_with_header(["reproduction-report", "linnet-wrap", "colwidths-given"], headers, widths)
+        table, body = table_with_header(
+            ["reproduction-report", "linnet-wrap", "colwidths-given"], headers, widths
+        )
         for record in rows:
-            uri = app.builder.get_relative_uri(fromdocname, docname) + f"#cell-{record['cell_index']}"
+            uri = (
+                app.builder.get_relative_uri(fromdocname, docname)
+                + f"#cell-{record['cell_index']}"
+            )
             cell_link = nodes.reference("", "", internal=True, refuri=uri)
             cell_link += nodes.Text(f"cell {record['cell_index']}")
             refs = []
@@ -214,10 +242,15 @@ def _report_table(app: Sphinx, fromdocname: str) -> nodes.Node:
                     refs.append(nodes.Text(", "))
                 refs.append(item_reference(app, fromdocname, item_id))
             row = nodes.row(ids=[claim_anchor(record["claim_id"])])
-            row += _cell(nodes.Text(record["statement"] + " "), nodes.literal(text=f"[{record['claim_id']}]"))
+            row += _cell(
+                nodes.Text(record["statement"] + " "),
+                nodes.literal(text=f"[{record['claim_id']}]"),
+            )
             row += _cell(*(refs or [nodes.Text("—")]))
             row += _cell(nodes.literal(text=record["shown"]))
-            row += _cell(nodes.literal(text=f"{record['relation']} {record['bound']:g}"))
+            row += _cell(
+                nodes.literal(text=f"{record['relation']} {record['bound']:g}")
+            )
             row += _cell(nodes.strong(text="pass" if record["passed"] else "FAIL"))
             row += _cell(cell_link)
             body += row
@@ -278,27 +311,42 @@ def figures_of_notebook(path: Path) -> list[dict]:
 
 def _figure_table(app: Sphinx, fromdocname: str) -> nodes.Node:
     env = app.env
-    notebooks = sorted(d for d in env.found_docs if str(env.doc2path(d)).endswith(".ipynb"))
+    notebooks = sorted(
+        d for d in env.found_docs if str(env.doc2path(d)).endswith(".ipynb")
+    )
     items = nodes.bullet_list()
     count = 0
     for docname in notebooks:
         title = env.titles[docname].astext() if docname in env.titles else docname
         for fig in figures_of_notebook(Path(env.doc2path(docname))):
-            command = fig["caption"].split("Regenerate: `")[-1].split("`")[0] if "Regenerate: `" in fig["caption"] else ""
-            uri = app.builder.get_relative_uri(fromdocname, docname) + f"#cell-{fig['cell_index']}"
+            command = (
+                fig["caption"].split("Regenerate: `")[-1].split("`")[0]
+                if "Regenerate: `" in fig["caption"]
+                else ""
+            )
+            uri = (
+                app.builder.get_relative_uri(fromdocname, docname)
+                + f"#cell-{fig['cell_index']}"
+            )
             para = nodes.paragraph()
             para += nodes.literal(text=fig["stem"])
             para += nodes.Text(" — ")
             link = nodes.reference("", "", internal=True, refuri=uri)
             link += nodes.Text(f"{title}, cell {fig['cell_index']}")
             para += link
-            para += nodes.Text(f"; files figures/{fig['stem']}.svg and .png; regenerate: ")
+            para += nodes.Text(
+                f"; files figures/{fig['stem']}.svg and .png; regenerate: "
+            )
             para += nodes.literal(text=command)
             if fig["alt"]:
                 para += nodes.Text(f". Shows: {fig['alt']}")
             items += nodes.list_item("", para)
             count += 1
-    return nodes.container("", nodes.paragraph(text=f"{count} figures in {len(notebooks)} chapters."), items)
+    return nodes.container(
+        "",
+        nodes.paragraph(text=f"{count} figures in {len(notebooks)} chapters."),
+        items,
+    )
 
 
 def _resolve(app: Sphinx, doctree: nodes.document, fromdocname: str) -> None:
@@ -311,7 +359,11 @@ def _resolve(app: Sphinx, doctree: nodes.document, fromdocname: str) -> None:
 def _depends_on_all_notebooks(app, env, added, changed, removed):
     # The report page must be rewritten whenever any notebook changes.
     # So must the coverage and citation pages, which list the claims too.
-    reports = [d for d in env.found_docs if any(k in d for k in ("reproduction", "coverage", "book/cite"))]
+    reports = [
+        d
+        for d in env.found_docs
+        if any(k in d for k in ("reproduction", "coverage", "book/cite"))
+    ]
     return reports if (added or changed or removed) else []
 
 

@@ -18,7 +18,13 @@ from dataclasses import asdict, dataclass
 from linnet.book.glue import GLUE_PREFIX
 from linnet.book.registry import unknown_ids
 
-_RELATIONS = {"<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt, "==": operator.eq}
+_RELATIONS = {
+    "<=": operator.le,
+    "<": operator.lt,
+    ">=": operator.ge,
+    ">": operator.gt,
+    "==": operator.eq,
+}
 
 
 class ClaimFailed(AssertionError):
@@ -67,7 +73,12 @@ def _emit_record(claim: Claim) -> None:
     display(
         {GLUE_PREFIX + "text/plain": json.dumps(record, sort_keys=True)},
         raw=True,
-        metadata={"scrapbook": {"name": CLAIM_KEY_PREFIX + claim.claim_id, "mime_prefix": GLUE_PREFIX}},
+        metadata={
+            "scrapbook": {
+                "name": CLAIM_KEY_PREFIX + claim.claim_id,
+                "mime_prefix": GLUE_PREFIX,
+            }
+        },
     )
 
 
@@ -134,7 +145,9 @@ def check(
         If the relation does not hold (NaN never passes).
     """
     if relation not in _RELATIONS:
-        raise ValueError(f"relation must be one of {sorted(_RELATIONS)}; got {relation!r}")
+        raise ValueError(
+            f"relation must be one of {sorted(_RELATIONS)}; got {relation!r}"
+        )
     measured = float(measured) if not isinstance(measured, bool) else measured
     passed = bool(_RELATIONS[relation](measured, bound))
     shown = format_value(measured, digits, floor)
@@ -147,10 +160,16 @@ def check(
             f"items: {unknown} not in the registry (book/registry.yaml) for claim {claim_id!r}; "
             "add the item there or use its registered id"
         )
-    claim = Claim(claim_id, statement, measured, relation, float(bound), passed, shown, items)
+    claim = Claim(
+        claim_id, statement, measured, relation, float(bound), passed, shown, items
+    )
     RECORDS.append(claim)
     _emit_record(claim)
     mark = "PASS" if passed else "FAIL"
-    print(f"{mark} [{claim_id}] {statement}: measured {shown} ({relation} {bound:g} required)")
+    print(
+        f"{mark} [{claim_id}] {statement}: measured {shown} ({relation} {bound:g} required)"
+    )
     if not passed:
-        raise ClaimFailed(f"[{claim_id}] {statement}: measured {measured!r}, required {relation} {bound!r}")
+        raise ClaimFailed(
+            f"[{claim_id}] {statement}: measured {measured!r}, required {relation} {bound!r}"
+        )

@@ -14,7 +14,16 @@ from pathlib import Path
 import matplotlib as mpl
 
 #: Okabe-Ito palette: distinguishable with the common colour-vision deficiencies.
-PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
+PALETTE = [
+    "#0072B2",
+    "#E69F00",
+    "#009E73",
+    "#D55E00",
+    "#CC79A7",
+    "#56B4E9",
+    "#F0E442",
+    "#000000",
+]
 
 STYLE = {
     "figure.facecolor": "white",
@@ -114,7 +123,9 @@ def check_alt_text(alt) -> str:
     return text
 
 
-_FILE_NAME = re.compile(r"(^|[/\\\s])[\w.\-]+\.(png|svg|jpe?g|gif|pdf)\b", re.IGNORECASE)
+_FILE_NAME = re.compile(
+    r"(^|[/\\\s])[\w.\-]+\.(png|svg|jpe?g|gif|pdf)\b", re.IGNORECASE
+)
 
 
 def publish_figure(
@@ -156,4 +167,8 @@ def publish_figure(
         metadata={FIGURE_KEY: stem, ALT_KEY: alt, "image/png": {"alt": alt}},
     )
     command = regenerate_command(notebook, parameters)
-    display(Markdown(f"**Figure `{stem}`.** {caption} Regenerate: `{command}` (or `make figures` for every figure)."))
+    display(
+        Markdown(
+            f"**Figure `{stem}`.** {caption} Regenerate: `{command}` (or `make figures` for every figure)."
+        )
+    )

@@ -53,7 +53,11 @@ def glue(name: str, value: Any, display: bool = False) -> None:
     bundle, metadata = format_display_data(value)
     prefix = "" if display else GLUE_PREFIX
     metadata["scrapbook"] = {"name": name, "mime_prefix": prefix}
-    ipy_display({prefix + mime: data for mime, data in bundle.items()}, raw=True, metadata=metadata)
+    ipy_display(
+        {prefix + mime: data for mime, data in bundle.items()},
+        raw=True,
+        metadata=metadata,
+    )
     if not display and not book_stack_present():
         # No book will render the record: show the number to the reader.
         print(f"{name} = {bundle.get('text/plain', value)}")

@@ -23,9 +23,22 @@ from pathlib import Path
 #: Environment variable that points at another registry file (tests use it).
 ENV_VAR = "LINNET_REGISTRY"
 STATUSES = ("checked", "proof-only", "not reproduced")
-SOURCES = {"eft": "Eftekhari (2020)", "arora": "Arora et al. (2018a)", "book": "this book"}
+SOURCES = {
+    "eft": "Eftekhari (2020)",
+    "arora": "Arora et al. (2018a)",
+    "book": "this book",
+}
 _ID = re.compile(r"^(eft|arora|book):[a-z0-9][a-z0-9.\-]*[a-z0-9]$")
-_FIELDS = ("id", "kind", "section", "title", "description", "page", "stated_at", "status")
+_FIELDS = (
+    "id",
+    "kind",
+    "section",
+    "title",
+    "description",
+    "page",
+    "stated_at",
+    "status",
+)
 
 
 @dataclass(frozen=True)
@@ -57,7 +70,11 @@ class Item:
 def registry_path() -> Path | None:
     """The registry file: ``$LINNET_REGISTRY`` or ``book/registry.yaml`` of the checkout, if it exists."""
     env = os.environ.get(ENV_VAR)
-    path = Path(env) if env else Path(__file__).resolve().parents[2] / "book" / "registry.yaml"
+    path = (
+        Path(env)
+        if env
+        else Path(__file__).resolve().parents[2] / "book" / "registry.yaml"
+    )
     return path if path.is_file() else None
 
 
@@ -81,27 +98,44 @@ def parse(data: object, where: str = "registry") -> dict[str, Item]:
         if missing:
             raise ValueError(f"{where}: {name}: missing field(s) {missing}")
         if not isinstance(name, str) or not _ID.match(name):
-            raise ValueError(f"{where}: id {name!r} must look like eft:thm-3.8, arora:thm-1 or book:chapter.name")
+            raise ValueError(
+                f"{where}: id {name!r} must look like eft:thm-3.8, arora:thm-1 or book:chapter.name"
+            )
         if name in items:
             raise ValueError(f"{where}: duplicate id {name!r}")
         status = entry["status"]
         if status not in STATUSES:
-            raise ValueError(f"{where}: {name}: status must be one of {STATUSES}; got {status!r}")
+            raise ValueError(
+                f"{where}: {name}: status must be one of {STATUSES}; got {status!r}"
+            )
         reason = entry.get("reason") or ""
         if status != "checked" and not str(reason).strip():
             raise ValueError(f"{where}: {name}: status {status!r} needs a reason")
         for field in ("kind", "section", "title", "description"):
             if not isinstance(entry[field], str) or not entry[field].strip():
-                raise ValueError(f"{where}: {name}: field {field!r} must be a non-empty string")
+                raise ValueError(
+                    f"{where}: {name}: field {field!r} must be a non-empty string"
+                )
         for field in ("page", "stated_at"):
-            if entry[field] is not None and not (isinstance(entry[field], str) and entry[field].strip()):
-                raise ValueError(f"{where}: {name}: field {field!r} must be a string or null")
+            if entry[field] is not None and not (
+                isinstance(entry[field], str) and entry[field].strip()
+            ):
+                raise ValueError(
+                    f"{where}: {name}: field {field!r} must be a string or null"
+                )
         if entry["stated_at"] is not None and entry["page"] is None:
             raise ValueError(f"{where}: {name}: stated_at is set but page is null")
         items[name] = Item(
-            id=name, kind=entry["kind"], section=str(entry["section"]), title=entry["title"],
-            description=entry["description"], page=entry["page"], stated_at=entry["stated_at"],
-            status=status, reason=str(reason), note=str(entry.get("note") or ""),
+            id=name,
+            kind=entry["kind"],
+            section=str(entry["section"]),
+            title=entry["title"],
+            description=entry["description"],
+            page=entry["page"],
+            stated_at=entry["stated_at"],
+            status=status,
+            reason=str(reason),
+            note=str(entry.get("note") or ""),
         )
     return items
 
@@ -124,7 +158,9 @@ def load(path: str | Path | None = None) -> dict[str, Item]:
     """
     path = Path(path) if path is not None else registry_path()
     if path is None or not path.is_file():
-        raise FileNotFoundError(f"no registry file (looked for book/registry.yaml or ${ENV_VAR}); got {path}")
+        raise FileNotFoundError(
+            f"no registry file (looked for book/registry.yaml or ${ENV_VAR}); got {path}"
+        )
     return _load(str(path), path.stat().st_mtime)
 
 
@@ -155,12 +191,18 @@ def coverage_problems(items: dict[str, Item], claims: list[dict]) -> list[str]:
             problems.append(f"claim {record['claim_id']!r} names no registry id")
         for i in ids:
             if i not in items:
-                problems.append(f"claim {record['claim_id']!r} names {i!r}, which the registry does not list")
+                problems.append(
+                    f"claim {record['claim_id']!r} names {i!r}, which the registry does not list"
+                )
             elif record.get("passed"):
                 named.setdefault(i, []).append(record["claim_id"])
     for item in items.values():
         if item.status == "checked" and item.id not in named:
-            problems.append(f"{item.id} is marked checked but no passing claim names it")
+            problems.append(
+                f"{item.id} is marked checked but no passing claim names it"
+            )
         if item.status != "checked" and item.id in named:
-            problems.append(f"{item.id} is marked {item.status!r} but passing claims check it: {named[item.id]}")
+            problems.append(
+                f"{item.id} is marked {item.status!r} but passing claims check it: {named[item.id]}"
+            )
     return problems

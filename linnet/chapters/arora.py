@@ -114,7 +114,9 @@ def _phi_stack(Phi, B: int, shape: tuple[int, int]) -> np.ndarray:
     """``Phi`` (one matrix, or one per run) as a stack ``(B, d_N, d_0)`` (a copy)."""
     arr, single = as_matrix_stack(Phi, "Phi", shape)
     if not single and arr.shape[0] != B:
-        raise ValueError(f"Phi must be one matrix {shape} or a stack of {B} (one per run); got {arr.shape[0]}")
+        raise ValueError(
+            f"Phi must be one matrix {shape} or a stack of {B} (one per run); got {arr.shape[0]}"
+        )
     return np.repeat(arr, B, axis=0) if single else arr
 
 
@@ -123,8 +125,14 @@ def _per_run(value, B: int, name: str, *, allow_zero: bool = False) -> np.ndarra
     if arr.ndim == 0:
         arr = np.full(B, float(arr))
     if arr.shape != (B,):
-        raise ValueError(f"{name} must be a number or an array of shape ({B},) (one per run); got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)) or np.any(arr < 0) or (not allow_zero and np.any(arr == 0)):
+        raise ValueError(
+            f"{name} must be a number or an array of shape ({B},) (one per run); got shape {arr.shape}"
+        )
+    if (
+        not np.all(np.isfinite(arr))
+        or np.any(arr < 0)
+        or (not allow_zero and np.any(arr == 0))
+    ):
         cond = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"{name} must be finite and {cond} for every run")
     return arr.copy()
@@ -287,7 +295,9 @@ def prepare_descent(
     if group is not None:
         group = np.asarray(group)
         if group.shape != (B,) or not np.issubdtype(group.dtype, np.integer):
-            raise ValueError(f"group must be an integer array of shape ({B},); got {group.dtype} {group.shape}")
+            raise ValueError(
+                f"group must be an integer array of shape ({B},); got {group.dtype} {group.shape}"
+            )
     Q = _reduced_basis(ws[0], Phi) if reduce_inputs else None
     if Q is not None:
         ws[0] = ws[0] @ Q
@@ -312,7 +322,9 @@ class _ActiveRuns:
 
     def __init__(self, setup: DescentSetup):
         self.index = np.arange(setup.runs)
-        self.weights = [np.array(Wj) for Wj in setup.weights]  # writable: updated in place by _step
+        self.weights = [
+            np.array(Wj) for Wj in setup.weights
+        ]  # writable: updated in place by _step
         self.Phi, self.lr, self.loss_tol = setup.Phi, setup.lr, setup.loss_tol
         self.group, self.ceiling = setup.group, setup.ceiling
 
@@ -320,7 +332,12 @@ class _ActiveRuns:
         """Drop the runs where ``mask`` is False."""
         self.index = self.index[mask]
         self.weights = [Wj[mask] for Wj in self.weights]
-        self.Phi, self.lr, self.loss_tol, self.ceiling = self.Phi[mask], self.lr[mask], self.loss_tol[mask], self.ceiling[mask]
+        self.Phi, self.lr, self.loss_tol, self.ceiling = (
+            self.Phi[mask],
+            self.lr[mask],
+            self.loss_tol[mask],
+            self.ceiling[mask],
+        )
         if self.group is not None:
             self.group = self.group[mask]
 
@@ -353,7 +370,9 @@ def _step(runs: _ActiveRuns, ev: _Evaluation) -> None:
     applied to ``G = W - Phi``.
     """
     lr = runs.lr[:, None, None]
-    for Wj, g in zip(runs.weights, layer_gradients_stack(runs.weights, ev.G), strict=True):
+    for Wj, g in zip(
+        runs.weights, layer_gradients_stack(runs.weights, ev.G), strict=True
+    ):
         Wj -= lr * g
 
 
@@ -398,7 +417,11 @@ def stop_reasons(loss, loss_tol, ceiling, group, at_cap: bool) -> np.ndarray:
         stop[:] = True
     if not stop.any():  # the common case, kept cheap: every run goes on
         return np.zeros(stop.shape, dtype="<U9")
-    why = np.where(converged, "converged", np.where(diverged, "diverged", "capped" if at_cap else "pruned"))
+    why = np.where(
+        converged,
+        "converged",
+        np.where(diverged, "diverged", "capped" if at_cap else "pruned"),
+    )
     return np.where(stop, why, "")
 
 
@@ -414,7 +437,14 @@ class _Outcome:
         self.weights = [np.empty_like(Wj) for Wj in setup.weights]
         self.steps_taken = 0
 
-    def retire(self, t: int, runs: _ActiveRuns, ev: _Evaluation, reasons: np.ndarray, stop: np.ndarray) -> None:
+    def retire(
+        self,
+        t: int,
+        runs: _ActiveRuns,
+        ev: _Evaluation,
+        reasons: np.ndarray,
+        stop: np.ndarray,
+    ) -> None:
         done = runs.index[stop]
         self.status[done] = reasons[stop]
         self.iterations[done[reasons[stop] == "converged"]] = t
@@ -538,7 +568,9 @@ class _GridRecorder(_Recorder):
 
     def result(self):
         steps = np.arange(self.arrays[self.fields[0]].shape[1]) * self.every
-        return self.record(read_only(steps), *(read_only(self.arrays[name]) for name in self.fields))
+        return self.record(
+            read_only(steps), *(read_only(self.arrays[name]) for name in self.fields)
+        )
 
 
 class _LossRecorder(_GridRecorder):
@@ -552,7 +584,9 @@ class _BalanceRecorder(_GridRecorder):
     field, record, fields = "balance", BalanceTrace, ("delta", "min_gram")
 
     def measure(self, runs, ev):
-        full = [self.setup.to_input_coordinates(runs.weights[0], runs.index)] + runs.weights[1:]
+        full = [
+            self.setup.to_input_coordinates(runs.weights[0], runs.index)
+        ] + runs.weights[1:]
         return balancedness_stack(full), _min_gram(full)
 
 
@@ -594,18 +628,24 @@ class _SigmaMinRecorder(_Recorder):
         self.minimum = np.full(setup.runs, np.inf)
 
     def observe(self, t, runs, ev):
-        self.minimum[runs.index] = np.minimum(self.minimum[runs.index], _sigma_min_stack(ev.W))
+        self.minimum[runs.index] = np.minimum(
+            self.minimum[runs.index], _sigma_min_stack(ev.W)
+        )
 
     def result(self) -> np.ndarray:
         return read_only(self.minimum)
 
 
-def _recorders(setup, loss_every, balance_every, lemma1_every, track_sigma_min) -> list[_Recorder]:
+def _recorders(
+    setup, loss_every, balance_every, lemma1_every, track_sigma_min
+) -> list[_Recorder]:
     out: list[_Recorder] = []
     if loss_every is not None:
         out.append(_LossRecorder(setup, positive_int(loss_every, "loss_every")))
     if balance_every is not None:
-        out.append(_BalanceRecorder(setup, positive_int(balance_every, "balance_every")))
+        out.append(
+            _BalanceRecorder(setup, positive_int(balance_every, "balance_every"))
+        )
     if lemma1_every is not None:
         out.append(_Lemma1Recorder(setup, positive_int(lemma1_every, "lemma1_every")))
     if track_sigma_min:
@@ -743,9 +783,18 @@ def batched_descent(
         or ``lemma1_every`` that is not a positive integer.
     """
     setup = prepare_descent(
-        weights0, Phi, lr, loss_tol, max_iter, group=group, divergence_factor=divergence_factor, reduce_inputs=reduce_inputs
+        weights0,
+        Phi,
+        lr,
+        loss_tol,
+        max_iter,
+        group=group,
+        divergence_factor=divergence_factor,
+        reduce_inputs=reduce_inputs,
     )
-    recorders = _recorders(setup, loss_every, balance_every, lemma1_every, track_sigma_min)
+    recorders = _recorders(
+        setup, loss_every, balance_every, lemma1_every, track_sigma_min
+    )
     runs = _ActiveRuns(setup)
     outcome = _Outcome(setup)
     t = 0
@@ -754,7 +803,9 @@ def batched_descent(
             ev = _evaluate(runs)  # W(t) and l(t) of the active runs
             for rec in recorders:
                 rec.observe(t, runs, ev)
-            reasons = stop_reasons(ev.loss, runs.loss_tol, runs.ceiling, runs.group, t >= setup.max_iter)
+            reasons = stop_reasons(
+                ev.loss, runs.loss_tol, runs.ceiling, runs.group, t >= setup.max_iter
+            )
             stop = reasons != ""
             if stop.any():
                 outcome.retire(t, runs, ev, reasons, stop)
@@ -784,7 +835,6 @@ def batched_descent(
     )
 
 
-
 def pad_networks(networks, Phis) -> tuple[list[np.ndarray], np.ndarray]:
     """Zero-pad networks of one depth and one output dimension to common widths, and stack them.
 
@@ -812,15 +862,22 @@ def pad_networks(networks, Phis) -> tuple[list[np.ndarray], np.ndarray]:
     Phi : ndarray
         ``(B, d_N, max d_0)``.
     """
-    nets = [[Wj[0] for Wj in as_weight_stack(net, f"networks[{b}]")] for b, net in enumerate(networks)]
+    nets = [
+        [Wj[0] for Wj in as_weight_stack(net, f"networks[{b}]")]
+        for b, net in enumerate(networks)
+    ]
     if not nets or len(Phis) != len(nets):
         raise ValueError("networks and Phis must be non-empty and of the same length")
     N = len(nets[0])
     dN = nets[0][-1].shape[0]
     for b, net in enumerate(nets):
         if len(net) != N or net[-1].shape[0] != dN:
-            raise ValueError(f"networks[{b}] must have depth {N} and {dN} outputs like networks[0]")
-    widths = [max(net[0].shape[1] for net in nets)] + [max(net[j].shape[0] for net in nets) for j in range(N)]
+            raise ValueError(
+                f"networks[{b}] must have depth {N} and {dN} outputs like networks[0]"
+            )
+    widths = [max(net[0].shape[1] for net in nets)] + [
+        max(net[j].shape[0] for net in nets) for j in range(N)
+    ]
     out = [np.zeros((len(nets), widths[j + 1], widths[j])) for j in range(N)]
     Phi = np.zeros((len(nets), dN, widths[0]))
     for b, net in enumerate(nets):
@@ -865,7 +922,9 @@ class FastestRates:
     steps_taken: int
 
 
-def fastest_over_learning_rates(weights0, Phi, lrs, loss_tol: float, max_iter: int) -> FastestRates:
+def fastest_over_learning_rates(
+    weights0, Phi, lrs, loss_tol: float, max_iter: int
+) -> FastestRates:
     """Iterations until ``l <= loss_tol`` with the fastest rate of ``lrs`` (Arora et al., Figure 1 protocol).
 
     Every start is run with every rate, all in one stack (:func:`batched_descent`);
@@ -891,8 +950,15 @@ def fastest_over_learning_rates(weights0, Phi, lrs, loss_tol: float, max_iter: i
     ws = as_weight_stack(weights0, "weights0")
     S = ws[0].shape[0]
     lrs = np.asarray(lrs, dtype=float)
-    if lrs.ndim != 1 or lrs.size == 0 or not np.all(np.isfinite(lrs)) or np.any(lrs <= 0):
-        raise ValueError("lrs must be a non-empty 1-D array of finite learning rates > 0")
+    if (
+        lrs.ndim != 1
+        or lrs.size == 0
+        or not np.all(np.isfinite(lrs))
+        or np.any(lrs <= 0)
+    ):
+        raise ValueError(
+            "lrs must be a non-empty 1-D array of finite learning rates > 0"
+        )
     L = lrs.size
     Phi = _phi_stack(Phi, S, (ws[-1].shape[1], ws[0].shape[2]))
     rep = [np.repeat(Wj, L, axis=0) for Wj in ws]
@@ -905,12 +971,18 @@ def fastest_over_learning_rates(weights0, Phi, lrs, loss_tol: float, max_iter: i
         group=np.repeat(np.arange(S), L),
     )
     status = batch.status.reshape(S, L)
-    its = np.where(status == "converged", batch.iterations.reshape(S, L), np.iinfo(int).max)
+    its = np.where(
+        status == "converged", batch.iterations.reshape(S, L), np.iinfo(int).max
+    )
     best = np.argmin(its, axis=1)
     ok = np.any(status == "converged", axis=1)
     iterations = np.where(ok, its[np.arange(S), best], -1)
     best_lr = np.where(ok, lrs[best], np.nan)
-    outcome = np.where(ok, "converged", np.where(np.all(status == "diverged", axis=1), "diverged", "capped"))
+    outcome = np.where(
+        ok,
+        "converged",
+        np.where(np.all(status == "diverged", axis=1), "diverged", "capped"),
+    )
     return FastestRates(
         lrs=read_only(lrs),
         iterations=read_only(iterations),
@@ -953,10 +1025,14 @@ def procedure_1(A, widths) -> list[np.ndarray]:
     widths = check_widths(widths)
     dN, d0 = A.shape
     if widths[0] != d0 or widths[-1] != dN:
-        raise ValueError(f"widths must start with d_0 = {d0} and end with d_N = {dN} (the shape of A); got {widths}")
+        raise ValueError(
+            f"widths must start with d_0 = {d0} and end with d_N = {dN} (the shape of A); got {widths}"
+        )
     r = min(d0, dN)
     if min(widths) < r:
-        raise ValueError(f"every width must be >= min(d_0, d_N) = {r} (Procedure 1's assumption); got {widths}")
+        raise ValueError(
+            f"every width must be >= min(d_0, d_N) = {r} (Procedure 1's assumption); got {widths}"
+        )
     N = len(widths) - 1
     U, s, Vt = np.linalg.svd(A, full_matrices=False)
     root = np.diag(s ** (1.0 / N))
@@ -983,7 +1059,10 @@ def gaussian_starts(widths, std: float, n: int, seed) -> list[np.ndarray]:
     std = positive_float(std, "std")
     n = positive_int(n, "n")
     rng = np.random.default_rng(seed)
-    return [std * rng.standard_normal((n, widths[j], widths[j - 1])) for j in range(1, len(widths))]
+    return [
+        std * rng.standard_normal((n, widths[j], widths[j - 1]))
+        for j in range(1, len(widths))
+    ]
 
 
 def balanced_gaussian_starts(widths, std: float, n: int, seed) -> list[np.ndarray]:
@@ -1002,7 +1081,9 @@ def balanced_gaussian_starts(widths, std: float, n: int, seed) -> list[np.ndarra
     return [np.stack([net[j] for net in nets]) for j in range(len(widths) - 1)]
 
 
-def perturb_to_balancedness(weights, delta: float, seed, rtol: float = 1e-3) -> list[np.ndarray]:
+def perturb_to_balancedness(
+    weights, delta: float, seed, rtol: float = 1e-3
+) -> list[np.ndarray]:
     """Add a random perturbation to ``weights`` so that their balancedness is ``delta``.
 
     ``W_j + t E_j`` with random unit ``E_j``; ``t`` is found by bisection so that
@@ -1031,10 +1112,16 @@ def perturb_to_balancedness(weights, delta: float, seed, rtol: float = 1e-3) -> 
     E = [e / np.linalg.norm(e) for e in E]
 
     def bal(t):
-        return float(balancedness_stack([(Wj + t * e)[None] for Wj, e in zip(ws, E, strict=True)])[0])
+        return float(
+            balancedness_stack(
+                [(Wj + t * e)[None] for Wj, e in zip(ws, E, strict=True)]
+            )[0]
+        )
 
     if bal(0.0) >= delta:
-        raise ValueError(f"weights are already {bal(0.0):.3g}-balanced, not below delta = {delta:.3g}")
+        raise ValueError(
+            f"weights are already {bal(0.0):.3g}-balanced, not below delta = {delta:.3g}"
+        )
     hi = delta
     while bal(hi) < delta:
         hi *= 2
@@ -1094,7 +1181,9 @@ class MonteCarloEstimate:
 
 def _estimate(hits: int, samples: int, bound=None) -> MonteCarloEstimate:
     p = hits / samples
-    return MonteCarloEstimate(float(p), float(np.sqrt(p * (1 - p) / samples)), samples, bound)
+    return MonteCarloEstimate(
+        float(p), float(np.sqrt(p * (1 - p) / samples)), samples, bound
+    )
 
 
 def claim_2_bound(widths, std: float, delta: float) -> float:
@@ -1111,7 +1200,9 @@ def claim_2_bound(widths, std: float, delta: float) -> float:
     return max(0.0, 1.0 - 10.0 * N * std**4 * max(widths) ** 3 / delta**2)
 
 
-def balancedness_probability(widths, std: float, delta: float, samples: int, seed, chunk: int = 256) -> MonteCarloEstimate:
+def balancedness_probability(
+    widths, std: float, delta: float, samples: int, seed, chunk: int = 256
+) -> MonteCarloEstimate:
     """Monte Carlo estimate of P(layer-wise Gaussian start is ``delta``-balanced) (Claim 2).
 
     Draws ``samples`` starts with i.i.d. ``N(0, std^2)`` entries, in chunks, and
@@ -1127,13 +1218,18 @@ def balancedness_probability(widths, std: float, delta: float, samples: int, see
     done = 0
     while done < samples:
         n = min(chunk, samples - done)
-        ws = [std * rng.standard_normal((n, widths[j], widths[j - 1])) for j in range(1, len(widths))]
+        ws = [
+            std * rng.standard_normal((n, widths[j], widths[j - 1]))
+            for j in range(1, len(widths))
+        ]
         hits += int(np.count_nonzero(balancedness_stack(ws) <= delta))
         done += n
     return _estimate(hits, samples, claim_2_bound(widths, std, delta))
 
 
-def margin_probability(Phi, std: float, samples: int, seed, margin: float = 0.0) -> MonteCarloEstimate:
+def margin_probability(
+    Phi, std: float, samples: int, seed, margin: float = 0.0
+) -> MonteCarloEstimate:
     """Monte Carlo estimate of P(``A`` has deficiency margin ``> margin``), ``A`` i.i.d. ``N(0, std^2)`` (Claim 3).
 
     ``A`` is the end-to-end matrix of a balanced Gaussian start (Procedure 1
@@ -1192,7 +1288,9 @@ def margin_probability_exact(std: float, d0: int, phi_norm: float = 1.0) -> floa
     if d0 == 1:
         return float(ndtr(2 * k) - 0.5)
     dof = d0 - 1
-    log_norm = (1 - dof / 2) * math.log(2) - float(gammaln(dof / 2))  # chi density: u^(dof-1) e^(-u^2/2) 2^(1-dof/2) / Gamma(dof/2)
+    log_norm = (1 - dof / 2) * math.log(2) - float(
+        gammaln(dof / 2)
+    )  # chi density: u^(dof-1) e^(-u^2/2) 2^(1-dof/2) / Gamma(dof/2)
 
     def inside(u):
         if u <= 0.0:
@@ -1202,14 +1300,18 @@ def margin_probability_exact(std: float, d0: int, phi_norm: float = 1.0) -> floa
         density = math.exp(log_norm + (dof - 1) * math.log(u) - 0.5 * u * u)
         return float(ndtr(-lo) - ndtr(-(k + root))) * density
 
-    centre = math.sqrt(dof)  # the chi distribution has its mass within centre +- 10 (tails < 1e-20)
+    centre = math.sqrt(
+        dof
+    )  # the chi distribution has its mass within centre +- 10 (tails < 1e-20)
     lo = max(0.0, centre - 10.0)
     hi = min(k, centre + 10.0)
     if hi <= lo:
         return 0.0
     mode = math.sqrt(max(dof - 1, 0))
     pts = [mode] if lo < mode < hi else None
-    val, _ = integrate.quad(inside, lo, hi, points=pts, epsabs=1e-12, epsrel=1e-10, limit=200)
+    val, _ = integrate.quad(
+        inside, lo, hi, points=pts, epsabs=1e-12, epsrel=1e-10, limit=200
+    )
     return float(min(max(val, 0.0), 0.5))
 
 

@@ -91,7 +91,10 @@ def balanced_stack(W0s, widths, seed) -> list[np.ndarray]:
         raise ValueError(f"W0s must have shape (B >= 1, dy, dx); got {W0s.shape}")
     widths = check_widths(widths)
     seed = positive_int(seed, "seed", minimum=0)
-    return stack_networks([balanced_init(W, widths, seed + b) for b, W in enumerate(W0s)], "balanced starts")
+    return stack_networks(
+        [balanced_init(W, widths, seed + b) for b, W in enumerate(W0s)],
+        "balanced starts",
+    )
 
 
 def gaussian_stack(widths, product_scale: float, n: int, seed) -> list[np.ndarray]:
@@ -124,7 +127,9 @@ def gaussian_stack(widths, product_scale: float, n: int, seed) -> list[np.ndarra
     c = scale / math.sqrt(widths[-1])
     rng = np.random.default_rng(seed)
     return [
-        (c ** (1.0 / N) / math.sqrt(widths[j])) * rng.standard_normal((n, widths[j + 1], widths[j])) for j in range(N)
+        (c ** (1.0 / N) / math.sqrt(widths[j]))
+        * rng.standard_normal((n, widths[j + 1], widths[j]))
+        for j in range(N)
     ]
 
 
@@ -154,7 +159,9 @@ def learning_times(t, W, target, level: float = 0.5):
     t = check_times(t, "t")
     W = np.asarray(W, dtype=float)
     if W.ndim < 3 or W.shape[-3] != t.size or W.shape[-2:] != target.Z.shape:
-        raise ValueError(f"W must have shape (..., {t.size}, {target.dy}, {target.dx}); got {W.shape}")
+        raise ValueError(
+            f"W must have shape (..., {t.size}, {target.dy}, {target.dx}); got {W.shape}"
+        )
     level = positive_float(level, "level")
     if level > 1:
         raise ValueError(f"level must lie in (0, 1]; got {level!r}")
@@ -205,7 +212,9 @@ def deflation_leakage(V, target, k: int):
     inside = Qu @ V @ Qv
     norm = np.linalg.norm(V, axis=(-2, -1))
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(norm > 0, np.linalg.norm(V - inside, axis=(-2, -1)) / norm, np.nan)
+        return np.where(
+            norm > 0, np.linalg.norm(V - inside, axis=(-2, -1)) / norm, np.nan
+        )
 
 
 def deflated_set_margin(W, target, r: int, alpha: float):
@@ -248,7 +257,9 @@ def deflated_set_margin(W, target, r: int, alpha: float):
     s = np.concatenate([target.s, [0.0]])
     # distinct beyond round-off of the SVD (1e-12 relative)
     if not np.all(-np.diff(s[: r + 1]) > 1e-12 * s[0]):
-        raise ValueError(f"target must have distinct singular values s_1 > ... > s_(r+1); got {s[: r + 1]}")
+        raise ValueError(
+            f"target must have distinct singular values s_1 > ... > s_(r+1); got {s[: r + 1]}"
+        )
     A, _, Bt = np.linalg.svd(stack)
     margins = np.empty((stack.shape[0], r))
     Zk = target.Z.copy()
@@ -293,7 +304,9 @@ def unbalanced_start(W0, widths, delta: float, seed) -> list[np.ndarray]:
     W0 = as_matrix(W0, "W0")
     widths = check_widths(widths)
     if len(widths) < 3:
-        raise ValueError("widths must describe a network of depth >= 2 (at least three entries)")
+        raise ValueError(
+            "widths must describe a network of depth >= 2 (at least three entries)"
+        )
     delta = positive_float(delta, "delta", allow_zero=True)
     base = balanced_init(W0, widths, seed)
     if delta == 0:
@@ -313,7 +326,9 @@ def unbalanced_start(W0, widths, delta: float, seed) -> list[np.ndarray]:
     while gap(hi) < 0:
         hi *= 2
         if hi > 1e6:
-            raise ValueError(f"delta = {delta!r} cannot be reached along this orbit; use a smaller delta")
+            raise ValueError(
+                f"delta = {delta!r} cannot be reached along this orbit; use a smaller delta"
+            )
     c = brentq(gap, 0.0, hi, xtol=1e-15, rtol=1e-14)
     return moved(c)
 
@@ -352,7 +367,9 @@ class DescentOutcome:
     rel_distance: float
 
 
-def descent_outcome(weights0, X, Y, lr, rel_tol: float, max_steps: int) -> DescentOutcome:
+def descent_outcome(
+    weights0, X, Y, lr, rel_tol: float, max_steps: int
+) -> DescentOutcome:
     """Run gradient descent on (4) until ``||W - Z_1||_F / s_Z <= rel_tol``, blow-up, or ``max_steps``.
 
     Parameters
@@ -373,7 +390,9 @@ def descent_outcome(weights0, X, Y, lr, rel_tol: float, max_steps: int) -> Desce
     weights0 = check_weights(weights0, "weights0")
     target = Target.from_data(X, Y)
     if (weights0[-1].shape[0], weights0[0].shape[1]) != target.Z.shape:
-        raise ValueError(f"weights0 must map dx = {target.dx} to dy = {target.dy} (the data's shapes)")
+        raise ValueError(
+            f"weights0 must map dx = {target.dx} to dy = {target.dy} (the data's shapes)"
+        )
     rel_tol = positive_float(rel_tol, "rel_tol")
     max_steps = positive_int(max_steps, "max_steps")
     lr = positive_float(lr, "lr")
@@ -390,14 +409,23 @@ def descent_outcome(weights0, X, Y, lr, rel_tol: float, max_steps: int) -> Desce
         dist = np.linalg.norm(res.W - target.Z1, axis=(1, 2)) / target.s_Z
         hit = np.flatnonzero(dist <= rel_tol)
         if hit.size:
-            return DescentOutcome("converged", done + int(res.steps[hit[0]]), float(dist[hit[0]]))
+            return DescentOutcome(
+                "converged", done + int(res.steps[hit[0]]), float(dist[hit[0]])
+            )
         ws = [W[-1] for W in res.weights]
         done += n
     return DescentOutcome("stalled", done, float(dist[-1]))
 
 
 def distance_to_flow(
-    weights0, X, Y, lr, horizon: float, *, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL
+    weights0,
+    X,
+    Y,
+    lr,
+    horizon: float,
+    *,
+    rtol: float = DEFAULT_RTOL,
+    atol: float = DEFAULT_ATOL,
 ) -> float:
     """``max_k ||W_GD(k) - W_GF(k lr)||_F`` over ``k lr <= horizon`` (Elkabetz & Cohen 2021).
 
@@ -418,8 +446,12 @@ def distance_to_flow(
         gd = gradient_descent(weights0, X, Y, lr, steps)
     except DivergenceError:
         return float("inf")
-    with np.errstate(over="ignore", invalid="ignore"):  # rejected trial steps may overflow
-        gf = gradient_flow(weights0, X, Y, gd.t, rtol=rtol, atol=atol, keep_weights=False)
+    with np.errstate(
+        over="ignore", invalid="ignore"
+    ):  # rejected trial steps may overflow
+        gf = gradient_flow(
+            weights0, X, Y, gd.t, rtol=rtol, atol=atol, keep_weights=False
+        )
     return float(np.max(np.linalg.norm(gd.W - gf.W, axis=(1, 2))))
 
 
@@ -447,7 +479,12 @@ def component_correlation(W, target, k: int):
     stack, single = as_matrix_stack(W, "W", target.Z.shape)
     k = positive_int(k, "k")
     if k > min(target.Z.shape) or target.s[k - 1] == 0:
-        raise ValueError(f"k must index a positive singular value of Z (1..{np.count_nonzero(target.s)}); got {k}")
+        raise ValueError(
+            f"k must index a positive singular value of Z (1..{np.count_nonzero(target.s)}); got {k}"
+        )
     A, _, Bt = np.linalg.svd(stack)
-    out = np.einsum("bi,ij,bj->b", A[:, :, k - 1], target.Z, Bt[:, k - 1, :]) / target.s[k - 1]
+    out = (
+        np.einsum("bi,ij,bj->b", A[:, :, k - 1], target.Z, Bt[:, k - 1, :])
+        / target.s[k - 1]
+    )
     return float(out[0]) if single else out

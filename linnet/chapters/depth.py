@@ -166,7 +166,9 @@ def mode_coordinates(W, target: Target, directions) -> np.ndarray:
     W, single = as_matrix_stack(W, "W", target.Z.shape)
     E, one = as_matrix_stack(directions, "directions", target.Z.shape)
     if one:
-        raise ValueError(f"directions must have shape (n, dy, dx); got one matrix of shape {E.shape[1:]}")
+        raise ValueError(
+            f"directions must have shape (n, dy, dx); got one matrix of shape {E.shape[1:]}"
+        )
     out = np.einsum("kij,nij->kn", W - target.Z1, E)
     return out[0] if single else out
 
@@ -207,7 +209,9 @@ def _guard_norms(norms: np.ndarray, start_norms: np.ndarray, s_Z: float) -> None
     violation (or a NaN) means the integration went wrong.
     """
     bound = np.maximum(start_norms, s_Z) * (1 + 1e-6)
-    ok = np.isfinite(norms) & (norms <= bound.reshape(bound.shape + (1,) * (norms.ndim - bound.ndim)))
+    ok = np.isfinite(norms) & (
+        norms <= bound.reshape(bound.shape + (1,) * (norms.ndim - bound.ndim))
+    )
     if not np.all(ok):
         raise FlowIntegrationError(
             "an integrated trajectory left the bound ||W(t)|| <= max(||W0||, s_Z) or is not finite: the "
@@ -245,7 +249,9 @@ class NumericalLinearisation:
         _freeze(self, ("basis", "jacobian", "rates"))
 
 
-def numerical_linearisation(target: Target, depth: int, step: float = 1e-6) -> NumericalLinearisation:
+def numerical_linearisation(
+    target: Target, depth: int, step: float = 1e-6
+) -> NumericalLinearisation:
     """Linearise the induced flow (17) at ``Z_1`` numerically (central differences).
 
     For each basis direction ``E`` of the tangent space, ``DF(Z_1)[E]`` is
@@ -271,16 +277,22 @@ def numerical_linearisation(target: Target, depth: int, step: float = 1e-6) -> N
     target = _target(target)
     N = positive_int(depth, "depth")
     if N == 1 and min(target.Z.shape) > 1:
-        raise ValueError("depth 1 keeps rank one only for a scalar output or input (dy = 1 or dx = 1)")
+        raise ValueError(
+            "depth 1 keeps rank one only for a scalar output or input (dy = 1 or dx = 1)"
+        )
     step = positive_float(step, "step")
     if step > 1e-2:
-        raise ValueError(f"step must be <= 1e-2 (a finite-difference step relative to s_Z); got {step!r}")
+        raise ValueError(
+            f"step must be <= 1e-2 (a finite-difference step relative to s_Z); got {step!r}"
+        )
     dy, dx = target.Z.shape
     u, v = target.u, target.v
     Uc = np.linalg.svd(u[:, None], full_matrices=True)[0][:, 1:]
     Vc = np.linalg.svd(v[:, None], full_matrices=True)[0][:, 1:]
     basis = np.array(
-        [np.outer(u, v)] + [np.outer(Uc[:, i], v) for i in range(dy - 1)] + [np.outer(u, Vc[:, j]) for j in range(dx - 1)]
+        [np.outer(u, v)]
+        + [np.outer(Uc[:, i], v) for i in range(dy - 1)]
+        + [np.outer(u, Vc[:, j]) for j in range(dx - 1)]
     )
     Z1 = target.Z1
     h = step * target.s_Z
@@ -292,13 +304,17 @@ def numerical_linearisation(target: Target, depth: int, step: float = 1e-6) -> N
     J = np.empty((n, n))
     normal = 0.0
     for k, E in enumerate(basis):
-        dF = (F(_rank_one_truncation(Z1 + h * E)) - F(_rank_one_truncation(Z1 - h * E))) / (2 * h)
+        dF = (
+            F(_rank_one_truncation(Z1 + h * E)) - F(_rank_one_truncation(Z1 - h * E))
+        ) / (2 * h)
         J[:, k] = np.einsum("kij,ij->k", basis, dF)
         tangent = np.einsum("k,kij->ij", J[:, k], basis)
         normal = max(normal, float(np.linalg.norm(dF - tangent) / np.linalg.norm(dF)))
     rates = np.sort(-np.linalg.eigvals(J).real)
     asym = float(np.linalg.norm(J - J.T) / np.linalg.norm(J))
-    return NumericalLinearisation(basis=basis, jacobian=J, rates=rates, normal_residual=normal, asymmetry=asym)
+    return NumericalLinearisation(
+        basis=basis, jacobian=J, rates=rates, normal_residual=normal, asymmetry=asym
+    )
 
 
 # --------------------------------------------------------------------------
@@ -420,7 +436,9 @@ def measure_nearby_rates(
         raise ValueError(f"window must be (lo, hi) with lo < hi; got {window!r}")
     amplitude = positive_float(amplitude, "amplitude")
     if not amplitude > hi:
-        raise ValueError(f"amplitude must exceed window[1] = {hi:g} so the mode starts decay into the window")
+        raise ValueError(
+            f"amplitude must exceed window[1] = {hi:g} so the mode starts decay into the window"
+        )
     samples = positive_int(samples, "samples", minimum=10)
     s_Z, m = target.s_Z, float(target.m)
 
@@ -430,7 +448,9 @@ def measure_nearby_rates(
         if key not in seen:
             seen.add(key)
             chosen.append(k)
-    starts = np.stack([W0] + [mode_start(target, modes.directions[k], amplitude) for k in chosen])
+    starts = np.stack(
+        [W0] + [mode_start(target, modes.directions[k], amplitude) for k in chosen]
+    )
 
     mu = modes.slowest
     k_r = modes.rates[0]
@@ -439,30 +459,49 @@ def measure_nearby_rates(
     # large opposite amplitudes (~ 1/(k_r - 2 mu)): no clean single rate.
     resonant = 0.8 <= k_r / (2 * mu) <= 1.25
     d0 = float(np.linalg.norm(W0 - target.Z1)) / s_Z
-    horizon = far_phase_time(float(np.linalg.norm(W0)), s_Z, m, N) + 1.15 * math.log(max(d0, 1.0) / lo) / mu
+    horizon = (
+        far_phase_time(float(np.linalg.norm(W0)), s_Z, m, N)
+        + 1.15 * math.log(max(d0, 1.0) / lo) / mu
+    )
     atol = 1e-3 * rtol * s_Z
     # Every trajectory of (17) from a rank-one start keeps ||W(t)|| <= max(||W0||, s_Z)
     # (notes A.3): the guard turns a trajectory that breaks it into an error.
     for _ in range(4):
         t = _log_grid(horizon, 1e-4 * horizon, samples)
         W = induced_flow(starts, target, N, t, rtol=rtol, atol=atol).W
-        _guard_norms(np.linalg.norm(W, axis=(-2, -1)), np.linalg.norm(starts, axis=(-2, -1)), s_Z)
+        _guard_norms(
+            np.linalg.norm(W, axis=(-2, -1)), np.linalg.norm(starts, axis=(-2, -1)), s_Z
+        )
         signals = [
             np.linalg.norm(W[0] - target.Z1, axis=(-2, -1)) / s_Z,
             angle_to_Z1(W[0], target),
         ]
         if not resonant:
             signals.append(radial_deviation(W[0], target) / s_Z)
-        coords = mode_coordinates(W[1:].reshape((-1,) + target.Z.shape), target, modes.directions[chosen])
-        coords = coords.reshape(W.shape[0] - 1, t.size, len(chosen)) / s_Z  # (B-1, T, n_chosen)
+        coords = mode_coordinates(
+            W[1:].reshape((-1,) + target.Z.shape), target, modes.directions[chosen]
+        )
+        coords = (
+            coords.reshape(W.shape[0] - 1, t.size, len(chosen)) / s_Z
+        )  # (B-1, T, n_chosen)
         signals += [coords[j, :, j] for j in range(len(chosen))]
         if all(np.abs(sig[-1]) < lo for sig in signals):
             break
         horizon *= 2
     else:
-        raise ValueError(f"the rate window [{lo:g}, {hi:g}] s_Z was not reached by t = {horizon / 2:g}")
-    names = ["distance", "angle"] + ([] if resonant else ["radius"]) + [f"mode: {modes.names[k]}" for k in chosen]
-    predicted = [mu, mu] + ([] if resonant else [radius_rate]) + [modes.rates[k] for k in chosen]
+        raise ValueError(
+            f"the rate window [{lo:g}, {hi:g}] s_Z was not reached by t = {horizon / 2:g}"
+        )
+    names = (
+        ["distance", "angle"]
+        + ([] if resonant else ["radius"])
+        + [f"mode: {modes.names[k]}" for k in chosen]
+    )
+    predicted = (
+        [mu, mu]
+        + ([] if resonant else [radius_rate])
+        + [modes.rates[k] for k in chosen]
+    )
     fits = [fit_decay_rate(t, sig, lo, hi) for sig in signals]
     out = RateMeasurement(
         depth=N,
@@ -509,13 +548,21 @@ class FarawayTimes:
 def _depth_list(depths) -> np.ndarray:
     arr = np.atleast_1d(np.asarray(depths))
     if arr.ndim != 1 or arr.size == 0 or arr.dtype.kind not in "iu" or np.any(arr < 1):
-        raise ValueError(f"depths must be a non-empty 1-D list of integers >= 1; got {depths!r}")
+        raise ValueError(
+            f"depths must be a non-empty 1-D list of integers >= 1; got {depths!r}"
+        )
     return arr.astype(int)
 
 
 def _ratio_list(ratios, name="norm_ratios") -> np.ndarray:
-    arr = np.atleast_1d(np.array(ratios, dtype=float))  # a copy: results are made read-only
-    if arr.ndim != 1 or arr.size == 0 or not (np.all(np.isfinite(arr)) and np.all(arr > 0)):
+    arr = np.atleast_1d(
+        np.array(ratios, dtype=float)
+    )  # a copy: results are made read-only
+    if (
+        arr.ndim != 1
+        or arr.size == 0
+        or not (np.all(np.isfinite(arr)) and np.all(arr > 0))
+    ):
         raise ValueError(f"{name} must be a non-empty 1-D array of positive numbers")
     return arr
 
@@ -570,7 +617,9 @@ def measure_faraway_times(
     -------
     FarawayTimes
     """
-    s_Z, m, depths, ratios, a, samples = _scalar_sweep(s_Z, m, depths, norm_ratios, angle, samples)
+    s_Z, m, depths, ratios, a, samples = _scalar_sweep(
+        s_Z, m, depths, norm_ratios, angle, samples
+    )
     r0 = ratios * s_Z
     d0 = np.sqrt(r0**2 + s_Z**2 - 2 * r0 * s_Z * math.cos(a))
     sigma = theory.PHASE_ONE_FACTOR * s_Z
@@ -578,12 +627,25 @@ def measure_faraway_times(
     tau = np.empty_like(halving)
     for i, N in enumerate(depths):
         first = 1e-3 * float(np.min(faraway_halving_time(np.maximum(r0, s_Z), m, N)))
-        horizon = 10.0 * far_phase_time(float(r0.max()), s_Z, m, int(N)) + 10.0 / slowest_nearby_rate(s_Z, m, int(N))
+        horizon = 10.0 * far_phase_time(
+            float(r0.max()), s_Z, m, int(N)
+        ) + 10.0 / slowest_nearby_rate(s_Z, m, int(N))
         for _ in range(4):
             t = _log_grid(horizon, first, samples)
-            res = scalar_polar_flow(r0, np.full_like(r0, a), s_Z, m, int(N), t, rtol=rtol, atol=1e-3 * rtol * s_Z)
+            res = scalar_polar_flow(
+                r0,
+                np.full_like(r0, a),
+                s_Z,
+                m,
+                int(N),
+                t,
+                rtol=rtol,
+                atol=1e-3 * rtol * s_Z,
+            )
             _guard_norms(res.r, r0, s_Z)
-            h = crossing_time(t, polar_distance(res.r, res.theta, s_Z), d0 / 2, stay=True)
+            h = crossing_time(
+                t, polar_distance(res.r, res.theta, s_Z), d0 / 2, stay=True
+            )
             # The norm decreases monotonically while above s_Z >= rho, so the last
             # time above sigma is the first time at or below it.
             ta = crossing_time(t, res.r, sigma, stay=True)
@@ -591,7 +653,9 @@ def measure_faraway_times(
                 break
             horizon *= 4
         else:
-            raise ValueError("the far-away phase did not end within the horizon; check s_Z, m and norm_ratios")
+            raise ValueError(
+                "the far-away phase did not end within the horizon; check s_Z, m and norm_ratios"
+            )
         halving[i], tau[i] = h, ta
     return FarawayTimes(depths=depths, norm_ratios=ratios, halving=halving, tau=tau)
 
@@ -667,28 +731,43 @@ def accuracy_times(
     -------
     AccuracyTimes
     """
-    s_Z, m, depths, ratios, a, samples = _scalar_sweep(s_Z, m, depths, norm_ratios, angle, samples)
+    s_Z, m, depths, ratios, a, samples = _scalar_sweep(
+        s_Z, m, depths, norm_ratios, angle, samples
+    )
     tols = _ratio_list(rel_tol, "rel_tol")
     if tols.min() < 1e-8:
-        raise ValueError(f"rel_tol must be >= 1e-8 (integration error); got min(rel_tol) = {tols.min():g}")
+        raise ValueError(
+            f"rel_tol must be >= 1e-8 (integration error); got min(rel_tol) = {tols.min():g}"
+        )
     r0 = ratios * s_Z
     times = np.empty((depths.size, ratios.size, tols.size))
     for i, N in enumerate(depths):
         mu = slowest_nearby_rate(s_Z, m, int(N))
         first = 1e-3 * float(np.min(faraway_halving_time(np.maximum(r0, s_Z), m, N)))
-        horizon = 2.0 * far_phase_time(float(r0.max()), s_Z, m, int(N)) + 1.5 * math.log(
-            max(float(ratios.max()), 1.0) / tols.min()
-        ) / mu
+        horizon = (
+            2.0 * far_phase_time(float(r0.max()), s_Z, m, int(N))
+            + 1.5 * math.log(max(float(ratios.max()), 1.0) / tols.min()) / mu
+        )
         for _ in range(4):
             t = _log_grid(horizon, first, samples)
-            T = polar_time_to_accuracy(r0, np.full_like(r0, a), s_Z, m, int(N), t, rel_tol=tols, rtol=rtol)
+            T = polar_time_to_accuracy(
+                r0, np.full_like(r0, a), s_Z, m, int(N), t, rel_tol=tols, rtol=rtol
+            )
             if np.all(np.isfinite(T)):
                 break
             horizon *= 2
         else:
             raise ValueError("the smallest rel_tol was not reached within the horizon")
         times[i] = T
-    return AccuracyTimes(s_Z=s_Z, m=m, angle=a, depths=depths, norm_ratios=ratios, rel_tol=tols, times=times)
+    return AccuracyTimes(
+        s_Z=s_Z,
+        m=m,
+        angle=a,
+        depths=depths,
+        norm_ratios=ratios,
+        rel_tol=tols,
+        times=times,
+    )
 
 
 def fastest_depth(times, depths) -> np.ndarray:
@@ -706,7 +785,9 @@ def fastest_depth(times, depths) -> np.ndarray:
     T = np.asarray(times, dtype=float)
     depths = _depth_list(depths)
     if T.shape[0] != depths.size:
-        raise ValueError(f"times must have len(depths) = {depths.size} rows; got {T.shape[0]}")
+        raise ValueError(
+            f"times must have len(depths) = {depths.size} rows; got {T.shape[0]}"
+        )
     if np.any(np.isnan(T)):
         raise ValueError("times must not contain NaN")
     best = depths[np.argmin(T, axis=0)]

@@ -127,7 +127,9 @@ def _full_row_rank_data(X, Y) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     X, Y = check_data(X, Y)
     dx, m = X.shape
     if dx > m:
-        raise ValueError(f"X must have at most as many rows (dx={dx}) as columns (m={m}) for X X^T to be invertible")
+        raise ValueError(
+            f"X must have at most as many rows (dx={dx}) as columns (m={m}) for X X^T to be invertible"
+        )
     U, s, Vt = np.linalg.svd(X, full_matrices=False)
     if not s[-1] > max(X.shape) * np.finfo(float).eps * s[0]:
         raise ValueError(
@@ -221,7 +223,9 @@ def loss_split(W, X, Y) -> tuple[float, float]:
     return 0.5 * float(np.sum(Y_out**2)), 0.5 * float(np.sum((Y_in - W @ X) ** 2))
 
 
-def regression_data(m, dx, dy, seed, *, input_scales=None, noise: float = 0.5, target_rank=None):
+def regression_data(
+    m, dx, dy, seed, *, input_scales=None, noise: float = 0.5, target_rank=None
+):
     """Random regression data with ``X X^T`` invertible but not whitened.
 
     ``X = diag(input_scales) G`` with ``G`` a standard Gaussian ``dx x m``
@@ -255,25 +259,39 @@ def regression_data(m, dx, dy, seed, *, input_scales=None, noise: float = 0.5, t
     dx = positive_int(dx, "dx")
     dy = positive_int(dy, "dy")
     if dx > m:
-        raise ValueError(f"dx must be <= m for X X^T to be invertible; got dx={dx}, m={m}")
+        raise ValueError(
+            f"dx must be <= m for X X^T to be invertible; got dx={dx}, m={m}"
+        )
     noise = positive_float(noise, "noise", allow_zero=True)
     if input_scales is None:
         scales = np.linspace(1.0, 0.4, dx)
     else:
         scales = np.asarray(input_scales, dtype=float)
-        if scales.shape != (dx,) or not np.all(np.isfinite(scales)) or not np.all(scales > 0):
-            raise ValueError(f"input_scales must be {dx} finite positive numbers (one per input); got {input_scales!r}")
+        if (
+            scales.shape != (dx,)
+            or not np.all(np.isfinite(scales))
+            or not np.all(scales > 0)
+        ):
+            raise ValueError(
+                f"input_scales must be {dx} finite positive numbers (one per input); got {input_scales!r}"
+            )
     if target_rank is not None:
         target_rank = positive_int(target_rank, "target_rank")
         if target_rank > min(dx, dy):
-            raise ValueError(f"target_rank must be <= min(dx, dy) = {min(dx, dy)}; got {target_rank}")
+            raise ValueError(
+                f"target_rank must be <= min(dx, dy) = {min(dx, dy)}; got {target_rank}"
+            )
     rng = np.random.default_rng(seed)
     X = scales[:, None] * rng.standard_normal((dx, m))
     if target_rank is None:
         T = rng.standard_normal((dy, dx)) / np.sqrt(dx)
         E = rng.standard_normal((dy, m))
     else:
-        T = rng.standard_normal((dy, target_rank)) @ rng.standard_normal((target_rank, dx)) / np.sqrt(dx * target_rank)
+        T = (
+            rng.standard_normal((dy, target_rank))
+            @ rng.standard_normal((target_rank, dx))
+            / np.sqrt(dx * target_rank)
+        )
         E = rng.standard_normal((dy, m))
         Vt_x = np.linalg.svd(X, full_matrices=False)[2]
         E = E - (E @ Vt_x.T) @ Vt_x
@@ -284,7 +302,9 @@ def _check_stack_of_end_to_end(W, X, Y):
     X, Y = check_data(X, Y)
     W = np.asarray(W, dtype=float)
     if W.ndim < 2 or W.shape[-2:] != (Y.shape[0], X.shape[0]):
-        raise ValueError(f"W must have shape (..., dy={Y.shape[0]}, dx={X.shape[0]}); got {W.shape}")
+        raise ValueError(
+            f"W must have shape (..., dy={Y.shape[0]}, dx={X.shape[0]}); got {W.shape}"
+        )
     return W, X, Y
 
 
@@ -308,7 +328,9 @@ def loss_decrease(W, X, Y) -> np.ndarray:
     ndarray, shape (...)
     """
     W, X, Y = _check_stack_of_end_to_end(W, X, Y)
-    return np.sum(W * (Y @ X.T), axis=(-2, -1)) - 0.5 * np.sum((W @ (X @ X.T)) * W, axis=(-2, -1))
+    return np.sum(W * (Y @ X.T), axis=(-2, -1)) - 0.5 * np.sum(
+        (W @ (X @ X.T)) * W, axis=(-2, -1)
+    )
 
 
 def loss_end_to_end(W, X, Y) -> np.ndarray:
@@ -446,7 +468,9 @@ class FactoredResult:
         _freeze(self, "A", "B")
 
 
-def factored_optimum(X, Y, r, *, seed=0, change_rtol: float = 1e-12, max_iter: int = 10_000) -> FactoredResult:
+def factored_optimum(
+    X, Y, r, *, seed=0, change_rtol: float = 1e-12, max_iter: int = 10_000
+) -> FactoredResult:
     """Solve the factored problem (10b), ``min_{A, B} 1/2 ||Y - A B X||_F^2``, numerically.
 
     ``A`` is ``dy x r`` and ``B`` is ``r x dx``; every matrix of rank ``<= r``
@@ -491,10 +515,14 @@ def factored_optimum(X, Y, r, *, seed=0, change_rtol: float = 1e-12, max_iter: i
         A = np.linalg.lstsq((B @ C @ B.T).T, (YXt @ B.T).T, rcond=None)[0].T
         B = np.linalg.lstsq(A, np.linalg.solve(C, YXt.T).T, rcond=None)[0]
         W = A @ B
-        converged = W_prev is not None and bool(np.linalg.norm(W - W_prev) <= change_rtol * np.linalg.norm(W))
+        converged = W_prev is not None and bool(
+            np.linalg.norm(W - W_prev) <= change_rtol * np.linalg.norm(W)
+        )
         W_prev = W
     value = 0.5 * float(np.sum((Y - A @ B @ X) ** 2))
-    return FactoredResult(A=A, B=B, value=value, iterations=iterations, converged=converged)
+    return FactoredResult(
+        A=A, B=B, value=value, iterations=iterations, converged=converged
+    )
 
 
 # --------------------------------------------------------------------------
@@ -511,10 +539,16 @@ def _check_subset(subset, rho: int) -> tuple[int, ...]:
     try:
         items = tuple(subset)
     except TypeError:
-        raise ValueError(f"subset must be a collection of indices in 1..{rho}; got {subset!r}") from None
+        raise ValueError(
+            f"subset must be a collection of indices in 1..{rho}; got {subset!r}"
+        ) from None
     out = []
     for i in items:
-        if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not 1 <= i <= rho:
+        if (
+            isinstance(i, bool)
+            or not isinstance(i, (int, np.integer))
+            or not 1 <= i <= rho
+        ):
             raise ValueError(
                 f"subset must hold indices in 1..rank(Y P_X) = 1..{rho} (1-based, singular values in "
                 f"non-increasing order); got {i!r}"
@@ -773,7 +807,9 @@ def classify(
     else:
         optimum = float(optimum)
         if not np.isfinite(optimum) or optimum < 0:
-            raise ValueError(f"optimum must be a finite number >= 0 (a loss value); got {optimum!r}")
+            raise ValueError(
+                f"optimum must be a finite number >= 0 (a loss value); got {optimum!r}"
+            )
     W = end_to_end_stack(weights)
     value = 0.5 * float(np.sum((Y - W @ X) ** 2))
     gap = value - optimum
@@ -835,7 +871,9 @@ def escape_direction_at_zero(X, Y, widths) -> list[np.ndarray]:
     X, Y = check_data(X, Y, widths[0], widths[-1])
     N = len(widths) - 1
     if N < 2:
-        raise ValueError(f"widths must describe a depth N >= 2 network (zero is not critical for N = 1); got {widths}")
+        raise ValueError(
+            f"widths must describe a depth N >= 2 network (zero is not critical for N = 1); got {widths}"
+        )
     U, s, Vt = np.linalg.svd(Y @ X.T)
     u, v = U[:, 0], Vt[0]
     c = 1.0 / np.sqrt(N)
@@ -936,7 +974,11 @@ def pca_point(P, Q, X) -> list[np.ndarray]:
 
 def _conditioned_matrix(n: int, rng: np.random.Generator, spread: float) -> np.ndarray:
     """``U diag(exp(u)) V^T`` with Haar ``U, V`` and ``u`` uniform on ``[-spread, spread]``."""
-    return haar_orthogonal(n, rng) @ np.diag(np.exp(rng.uniform(-spread, spread, n))) @ haar_orthogonal(n, rng)
+    return (
+        haar_orthogonal(n, rng)
+        @ np.diag(np.exp(rng.uniform(-spread, spread, n)))
+        @ haar_orthogonal(n, rng)
+    )
 
 
 def mix_layers(weights, seed, *, spread: float = 1.0) -> list[np.ndarray]:
@@ -966,7 +1008,9 @@ def mix_layers(weights, seed, *, spread: float = 1.0) -> list[np.ndarray]:
     spread = positive_float(spread, "spread")
     rng = np.random.default_rng(seed)
     N = len(weights)
-    A = [np.eye(weights[0].shape[1])] + [_conditioned_matrix(Wj.shape[0], rng, spread) for Wj in weights[:-1]]
+    A = [np.eye(weights[0].shape[1])] + [
+        _conditioned_matrix(Wj.shape[0], rng, spread) for Wj in weights[:-1]
+    ]
     A.append(np.eye(weights[-1].shape[0]))
     return [A[j + 1] @ weights[j] @ np.linalg.inv(A[j]) for j in range(N)]
 
@@ -996,7 +1040,9 @@ def add_idle_path(weights, seed) -> list[np.ndarray]:
     """
     weights = check_weights(weights)
     if len(weights) < 2:
-        raise ValueError(f"weights must have depth N >= 2 to have a hidden layer; got N = {len(weights)}")
+        raise ValueError(
+            f"weights must have depth N >= 2 to have a hidden layer; got N = {len(weights)}"
+        )
     below = weights[-2]
     U, s, _ = np.linalg.svd(below)
     k = numerical_rank(below, s)
@@ -1035,12 +1081,20 @@ def zero_layers_point(widths, zero_layers, seed) -> list[np.ndarray]:
     N = len(widths) - 1
     layers = set()
     for j in zero_layers:
-        if isinstance(j, bool) or not isinstance(j, (int, np.integer)) or not 1 <= j <= N:
-            raise ValueError(f"zero_layers must hold layer indices in 1..N = 1..{N}; got {j!r}")
+        if (
+            isinstance(j, bool)
+            or not isinstance(j, (int, np.integer))
+            or not 1 <= j <= N
+        ):
+            raise ValueError(
+                f"zero_layers must hold layer indices in 1..N = 1..{N}; got {j!r}"
+            )
         layers.add(int(j))
     rng = np.random.default_rng(seed)
     return [
-        np.zeros((widths[j], widths[j - 1])) if j in layers else rng.standard_normal((widths[j], widths[j - 1]))
+        np.zeros((widths[j], widths[j - 1]))
+        if j in layers
+        else rng.standard_normal((widths[j], widths[j - 1]))
         for j in range(1, N + 1)
     ]
 
@@ -1099,15 +1153,33 @@ def weight_points(X, Y, widths, *, seed=0) -> list[WeightPoint]:
     out = []
     for i, p in enumerate(critical_points(X, Y, widths, seed=seed)):
         out.append(WeightPoint(p.subset, "balanced", p.weights, p.rank))
-        out.append(WeightPoint(p.subset, "mixed", mix_layers(p.weights, seed + 1000 + i), p.rank))
+        out.append(
+            WeightPoint(
+                p.subset, "mixed", mix_layers(p.weights, seed + 1000 + i), p.rank
+            )
+        )
         if N >= 3 and p.rank < widths[-2]:
-            out.append(WeightPoint(p.subset, "idle path", add_idle_path(p.weights, seed + 2000 + i), p.rank))
+            out.append(
+                WeightPoint(
+                    p.subset,
+                    "idle path",
+                    add_idle_path(p.weights, seed + 2000 + i),
+                    p.rank,
+                )
+            )
         if p.rank == 0 and N >= 3:
             for a, b in combinations(range(1, N + 1), 2):
                 point = zero_layers_point(widths, (a, b), seed + 3000 + 10 * a + b)
                 out.append(WeightPoint((), f"zero layers {a}, {b}", point, 0))
             if N >= 4:
-                out.append(WeightPoint((), "zero layers 1, 2, 3", zero_layers_point(widths, (1, 2, 3), seed + 4000), 0))
+                out.append(
+                    WeightPoint(
+                        (),
+                        "zero layers 1, 2, 3",
+                        zero_layers_point(widths, (1, 2, 3), seed + 4000),
+                        0,
+                    )
+                )
     return out
 
 
@@ -1141,7 +1213,9 @@ def pca_points(X, Y, r, *, seed=0) -> list[WeightPoint]:
     r = _check_rank_bound(r)
     dx, m = X.shape
     if dx == m:
-        raise ValueError(f"X must have fewer rows than columns (dx={dx} < m={m}) for its row space to have a complement")
+        raise ValueError(
+            f"X must have fewer rows than columns (dx={dx} < m={m}) for its row space to have a complement"
+        )
     inputs, targets = pca_problem(X, Y)
     out = weight_points(inputs, targets, [m, r, Y.shape[0]], seed=seed)
     full = np.linalg.svd(X)[2]
@@ -1149,5 +1223,7 @@ def pca_points(X, Y, r, *, seed=0) -> list[WeightPoint]:
     for p in [p for p in out if p.variant == "balanced" and p.rank < r]:
         Qp, P = p.weights
         z = np.linalg.svd(P)[2][-1]  # P z = 0: rank(P) = |S| < r
-        out.append(WeightPoint(p.subset, "row outside X", [Qp + np.outer(z, q), P], p.rank))
+        out.append(
+            WeightPoint(p.subset, "row outside X", [Qp + np.outer(z, q), P], p.rank)
+        )
     return out

@@ -111,7 +111,9 @@ def _rank_one_factors(W: np.ndarray, name: str):
     """
     U, S, Vt = np.linalg.svd(W, full_matrices=False)
     if np.any(S[:, 0] == 0):
-        raise ValueError(f"{name} must be nonzero: W = 0 is a saddle point of (17) and has no direction")
+        raise ValueError(
+            f"{name} must be nonzero: W = 0 is a saddle point of (17) and has no direction"
+        )
     if S.shape[1] > 1 and np.any(S[:, 1] > RANK_ONE_RTOL * S[:, 0]):
         k = int(np.argmax(S[:, 1] / S[:, 0]))
         raise ValueError(
@@ -212,7 +214,9 @@ def _out(values: np.ndarray, single: bool):
 
 
 def _frozen_rates(single: bool, **values) -> RankOneRates:
-    return RankOneRates(**{key: val[0] if single else val for key, val in values.items()})
+    return RankOneRates(
+        **{key: val[0] if single else val for key, val in values.items()}
+    )
 
 
 def rank_one_rates(W, target: Target, depth: int) -> RankOneRates:
@@ -302,7 +306,15 @@ def lemma_4_2_rate(W, target: Target, depth: int) -> np.ndarray:
     """
     target, N, single, flat, s, _, _ = _rank_one_stack(W, target, depth)
     p = cosine_with_Z1(flat, target)
-    out = 2 * target.m * s ** (kappa(N) - 1) * target.s_Z * (1 - target.gamma) * p * (1 - p)
+    out = (
+        2
+        * target.m
+        * s ** (kappa(N) - 1)
+        * target.s_Z
+        * (1 - target.gamma)
+        * p
+        * (1 - p)
+    )
     return _out(out, single)
 
 
@@ -326,7 +338,9 @@ def correlation_bounds(W, target: Target) -> tuple[np.ndarray, np.ndarray]:
     target, _, single, flat, _, _, _ = _rank_one_stack(W, target, 2)
     p = cosine_with_Z1(flat, target)
     g = target.gamma
-    return _out(target.s_Z * ((1 + g) * p - g), single), _out(target.s_Z * (p + g * (1 - p)), single)
+    return _out(target.s_Z * ((1 + g) * p - g), single), _out(
+        target.s_Z * (p + g * (1 - p)), single
+    )
 
 
 def best_rank_one_margin(target: Target) -> float:
@@ -400,7 +414,19 @@ class DepthComparison:
 
     def __post_init__(self):
         object.__setattr__(self, "depths", tuple(int(d) for d in self.depths))
-        _freeze(self, ("t", "distance", "norm", "tau", "early_distance", "end_time", "end_rate", "nearby_rate"))
+        _freeze(
+            self,
+            (
+                "t",
+                "distance",
+                "norm",
+                "tau",
+                "early_distance",
+                "end_time",
+                "end_rate",
+                "nearby_rate",
+            ),
+        )
 
     @property
     def faraway_ordered(self) -> bool:
@@ -419,8 +445,14 @@ class DepthComparison:
 
 
 def _check_depths(depths) -> tuple:
-    if isinstance(depths, (str, bytes)) or not hasattr(depths, "__len__") or len(depths) < 2:
-        raise ValueError(f"depths must be a list of at least two increasing integers >= 1; got {depths!r}")
+    if (
+        isinstance(depths, (str, bytes))
+        or not hasattr(depths, "__len__")
+        or len(depths) < 2
+    ):
+        raise ValueError(
+            f"depths must be a list of at least two increasing integers >= 1; got {depths!r}"
+        )
     ds = tuple(positive_int(d, f"depths[{i}]") for i, d in enumerate(depths))
     if any(b <= a for a, b in itertools.pairwise(ds)):
         raise ValueError(f"depths must be strictly increasing; got {list(ds)}")
@@ -481,7 +513,9 @@ def compare_depths(
     target = _target(target)
     stack, single = as_matrix_stack(W0, "W0", target.Z.shape)
     if not single:
-        raise ValueError(f"W0 must be a single matrix of shape {target.Z.shape}; got shape {stack.shape}")
+        raise ValueError(
+            f"W0 must be a single matrix of shape {target.Z.shape}; got shape {stack.shape}"
+        )
     _rank_one_factors(stack, "W0")
     W0 = stack[0]
     ds = _check_depths(depths)
@@ -512,16 +546,26 @@ def compare_depths(
             Wf = induced_flow(W0, target, N, grid, rtol=rtol).W
             fine_norm = np.linalg.norm(Wf, axis=(1, 2))
             if fine[0] == 0:
-                grid, fine_norm = fine, np.concatenate([[np.linalg.norm(W0)], fine_norm])
+                grid, fine_norm = (
+                    fine,
+                    np.concatenate([[np.linalg.norm(W0)], fine_norm]),
+                )
             tau = crossing_time(grid, fine_norm, sigma)
         taus.append(tau)
         end_rates.append(float(decay_rate(W[-1], target, N)))
     taus = np.array(taus)
     if not np.any(np.isfinite(taus)):
-        raise ValueError("no depth reached ||W||_F <= sqrt(6) s_Z within its run; increase t_end or settle")
+        raise ValueError(
+            "no depth reached ||W||_F <= sqrt(6) s_Z within its run; increase t_end or settle"
+        )
     early = 0.5 * float(np.min(taus))
     early_d = np.array(
-        [np.linalg.norm(induced_flow(W0, target, N, [0.0, early], rtol=rtol).W[-1] - target.Z1) for N in ds]
+        [
+            np.linalg.norm(
+                induced_flow(W0, target, N, [0.0, early], rtol=rtol).W[-1] - target.Z1
+            )
+            for N in ds
+        ]
     )
     arrays = dict(
         t=np.array(ts),
@@ -568,10 +612,14 @@ def random_target(dy: int, dx: int, s_Z: float, gamma: float, m: int, seed) -> T
     g = positive_float(gamma, "gamma", allow_zero=True)
     m = positive_int(m, "m")
     if not g < 1:
-        raise ValueError(f"gamma must be in [0, 1) (s_Z > s_Z2, Assumption 3.6); got {gamma!r}")
+        raise ValueError(
+            f"gamma must be in [0, 1) (s_Z > s_Z2, Assumption 3.6); got {gamma!r}"
+        )
     r = min(dy, dx)
     if r == 1 and g != 0:
-        raise ValueError(f"gamma must be 0 when min(dy, dx) = 1 (Z has a single singular value); got {gamma!r}")
+        raise ValueError(
+            f"gamma must be 0 when min(dy, dx) = 1 (Z has a single singular value); got {gamma!r}"
+        )
     rng = np.random.default_rng(seed)
     s = np.concatenate([[1.0, g][:r], rng.uniform(0, g, size=max(r - 2, 0))]) * s_Z
     return spectral_target(s, dy, dx, m, rng)  # the same generator: the draws of before
@@ -649,8 +697,18 @@ def random_stable_starts(
         p0 = p_min + (1 - p_min) * rng.uniform(0.02, 1.0)
         w = 0.0 if dy == 1 else 1.0 if dx == 1 else rng.uniform()
         a, b = p0**w, p0 ** (1 - w)
-        u = target.u if a >= 1 else a * target.u + math.sqrt(1 - a * a) * unit_orthogonal(target.u, 1, rng)[0]
-        v = target.v if b >= 1 else b * target.v + math.sqrt(1 - b * b) * unit_orthogonal(target.v, 1, rng)[0]
+        u = (
+            target.u
+            if a >= 1
+            else a * target.u
+            + math.sqrt(1 - a * a) * unit_orthogonal(target.u, 1, rng)[0]
+        )
+        v = (
+            target.v
+            if b >= 1
+            else b * target.v
+            + math.sqrt(1 - b * b) * unit_orthogonal(target.v, 1, rng)[0]
+        )
         s0 = target.s_Z * math.exp(rng.uniform(math.log(lo), math.log(hi)))
         W0[k] = s0 * np.outer(u, v)
     p = np.asarray(cosine_with_Z1(W0, target))
@@ -705,14 +763,20 @@ def random_instances(
     n_groups = positive_int(n_groups, "n_groups")
     starts_per_group = positive_int(starts_per_group, "starts_per_group")
     if isinstance(dys, (str, bytes)) or not hasattr(dys, "__len__") or len(dys) == 0:
-        raise ValueError(f"dys must be a non-empty list of output dimensions; got {dys!r}")
+        raise ValueError(
+            f"dys must be a non-empty list of output dimensions; got {dys!r}"
+        )
     dys = [positive_int(d, f"dys[{i}]") for i, d in enumerate(dys)]
     dx_max = positive_int(dx_max, "dx_max")
     if dx_max < max(2, max(dys)):
-        raise ValueError(f"dx_max must be >= max(2, max(dys)) = {max(2, max(dys))}; got {dx_max}")
+        raise ValueError(
+            f"dx_max must be >= max(2, max(dys)) = {max(2, max(dys))}; got {dx_max}"
+        )
     d_lo, d_hi = _range(depth_range, "depth_range", integer=True)
     if d_lo < 2:
-        raise ValueError(f"depth_range must start at >= 2 (Theorem 4.4 needs N >= 2); got {depth_range!r}")
+        raise ValueError(
+            f"depth_range must start at >= 2 (Theorem 4.4 needs N >= 2); got {depth_range!r}"
+        )
     g_max = positive_float(gamma_max, "gamma_max", allow_zero=True)
     if not g_max < 1:
         raise ValueError(f"gamma_max must be in [0, 1); got {gamma_max!r}")
@@ -728,7 +792,11 @@ def random_instances(
         target = random_target(dy, dx, s_Z, gamma, m, int(rng.integers(2**31)))
         groups.append(
             random_stable_starts(
-                target, depth, starts_per_group, int(rng.integers(2**31)), norm_ratio_range=norm_ratio_range
+                target,
+                depth,
+                starts_per_group,
+                int(rng.integers(2**31)),
+                norm_ratio_range=norm_ratio_range,
             )
         )
     return groups
@@ -767,7 +835,13 @@ class BoundCheck:
         _freeze(self, ("t", "W", "dist2", "bound", "tau", "tau_bar", "margin"))
 
 
-def theorem_4_4_check(starts: StableStarts, *, settle: float = 10.0, n_times: int = 200, rtol: float = DEFAULT_RTOL):
+def theorem_4_4_check(
+    starts: StableStarts,
+    *,
+    settle: float = 10.0,
+    n_times: int = 200,
+    rtol: float = DEFAULT_RTOL,
+):
     """Integrate a group of starts and evaluate the bound (38a)/(38b) along each trajectory.
 
     One batched integration (:func:`linnet.flows.induced_flow`) on
@@ -788,7 +862,9 @@ def theorem_4_4_check(starts: StableStarts, *, settle: float = 10.0, n_times: in
     BoundCheck
     """
     if not isinstance(starts, StableStarts):
-        raise ValueError(f"starts must be a StableStarts (see random_stable_starts); got {type(starts).__name__}")
+        raise ValueError(
+            f"starts must be a StableStarts (see random_stable_starts); got {type(starts).__name__}"
+        )
     settle = positive_float(settle, "settle")
     n_times = positive_int(n_times, "n_times", minimum=3)
     target, N = starts.target, starts.depth
@@ -800,20 +876,33 @@ def theorem_4_4_check(starts: StableStarts, *, settle: float = 10.0, n_times: in
     bound = np.empty_like(dist2)
     tau_bar = np.empty(k)
     margin = np.empty_like(dist2)
-    tau = crossing_time(t, np.linalg.norm(W, axis=(2, 3)), PHASE_ONE_FACTOR * target.s_Z)
+    tau = crossing_time(
+        t, np.linalg.norm(W, axis=(2, 3)), PHASE_ONE_FACTOR * target.s_Z
+    )
     for i in range(k):
-        res = theorem_4_4_bound(starts.W0[i], target, N, starts.alpha[i], starts.beta[i], t)
+        res = theorem_4_4_bound(
+            starts.W0[i], target, N, starts.alpha[i], starts.beta[i], t
+        )
         bound[i] = res.bound
         tau_bar[i] = res.tau_bar
         margin[i] = stable_set_margin(W[i], target, starts.alpha[i], starts.beta[i])
-    return BoundCheck(t=t, W=W, dist2=dist2, bound=bound, tau=tau, tau_bar=tau_bar, margin=margin)
+    return BoundCheck(
+        t=t, W=W, dist2=dist2, bound=bound, tau=tau, tau_bar=tau_bar, margin=margin
+    )
 
 
 # --------------------------------------------------------------------------
 # Section 4 as printed: (34), the set (36), Lemma 4.3 and (38a)/(38b)
 # --------------------------------------------------------------------------
 
-__all__ += ["dloss_34", "sample_set_36", "Paper38Check", "check_38", "Violation35", "search_35_violation"]
+__all__ += [
+    "dloss_34",
+    "sample_set_36",
+    "Paper38Check",
+    "check_38",
+    "Violation35",
+    "search_35_violation",
+]
 
 
 def dloss_34(W, target: Target, depth: int) -> np.ndarray:
@@ -832,16 +921,18 @@ def dloss_34(W, target: Target, depth: int) -> np.ndarray:
 class Violation35:
     """The point of a seeded sample of (36) where ``d||Z_1 - W||^2/dt`` most exceeds (35)."""
 
-    W: np.ndarray        # the rank-one point, shape (dy, dx)
-    excess: float        # (2 dL/dt - rhs_35) / (|2 dL/dt| + |rhs_35|) at W, by (34)
+    W: np.ndarray  # the rank-one point, shape (dy, dx)
+    excess: float  # (2 dL/dt - rhs_35) / (|2 dL/dt| + |rhs_35|) at W, by (34)
     n_sampled: int
-    n_exceeding: int     # sampled points whose relative excess is above 1e-10 (round-off of four terms)
+    n_exceeding: int  # sampled points whose relative excess is above 1e-10 (round-off of four terms)
 
     def __post_init__(self):
         _freeze(self, ("W",))
 
 
-def search_35_violation(target: Target, depth: int, alpha: float, beta: float, count: int, seed) -> Violation35:
+def search_35_violation(
+    target: Target, depth: int, alpha: float, beta: float, count: int, seed
+) -> Violation35:
     """Search ``count`` points of (36) (:func:`sample_set_36`) for the largest relative excess of
     ``d||Z_1 - W||_F^2/dt = 2 dL_{1,1}/dt`` (by (34)) over the right-hand side of (35).
 
@@ -852,10 +943,17 @@ def search_35_violation(target: Target, depth: int, alpha: float, beta: float, c
     R = rhs_35(W, target, depth)
     rel = (d2 - R) / (np.abs(d2) + np.abs(R))
     i = int(np.argmax(rel))
-    return Violation35(W=W[i], excess=float(rel[i]), n_sampled=int(count), n_exceeding=int(np.sum(rel > 1e-10)))
+    return Violation35(
+        W=W[i],
+        excess=float(rel[i]),
+        n_sampled=int(count),
+        n_exceeding=int(np.sum(rel > 1e-10)),
+    )
 
 
-def sample_set_36(target: Target, alpha: float, beta: float, count: int, seed) -> np.ndarray:
+def sample_set_36(
+    target: Target, alpha: float, beta: float, count: int, seed
+) -> np.ndarray:
     """Random rank-one matrices covering the whole set (36), ``N_alpha,beta(Z_1)``.
 
     ``s_W`` is uniform on ``((alpha - gamma_Z) s_Z, beta s_Z)`` and the cosine
@@ -870,7 +968,9 @@ def sample_set_36(target: Target, alpha: float, beta: float, count: int, seed) -
     ndarray, shape (count, dy, dx)
     """
     target = _target(target)
-    in_set_36(target.Z1, target, alpha, beta)  # validates alpha in [gamma_Z, 1) and beta > 1
+    in_set_36(
+        target.Z1, target, alpha, beta
+    )  # validates alpha in [gamma_Z, 1) and beta > 1
     count = positive_int(count, "count")
     a_, b_ = float(alpha), float(beta)
     rng = np.random.default_rng(seed)
@@ -883,7 +983,13 @@ def sample_set_36(target: Target, alpha: float, beta: float, count: int, seed) -
         while np.any(bad):
             arr[bad] = rng.uniform(low, high, size=int(bad.sum()))
             bad = (arr <= low) | (arr >= high)
-    w = np.zeros(count) if dy == 1 else np.ones(count) if dx == 1 else rng.uniform(size=count)
+    w = (
+        np.zeros(count)
+        if dy == 1
+        else np.ones(count)
+        if dx == 1
+        else rng.uniform(size=count)
+    )
     a, b = p**w, p ** (1 - w)
 
     def tilt(base, cos, n):
@@ -931,8 +1037,17 @@ class Paper38Check:
         _freeze(self, ("t", "dist2", "tau", "dist2_tau", "ratio_a", "ratio_b", "in_36"))
 
 
-def check_38(W0, target: Target, depth: int, alpha: float, beta: float, *, settle: float = 10.0,
-             n_times: int = 300, rtol: float = DEFAULT_RTOL) -> Paper38Check:
+def check_38(
+    W0,
+    target: Target,
+    depth: int,
+    alpha: float,
+    beta: float,
+    *,
+    settle: float = 10.0,
+    n_times: int = 300,
+    rtol: float = DEFAULT_RTOL,
+) -> Paper38Check:
     """Integrate starts ``W0`` (a stack) by (17) and compare with (38a) before ``tau`` and (38b) after.
 
     One batched integration on ``[0]`` and ``n_times - 1`` geometric times from
@@ -946,8 +1061,12 @@ def check_38(W0, target: Target, depth: int, alpha: float, beta: float, *, settl
     N = positive_int(depth, "depth", minimum=2)
     W0, single = as_matrix_stack(W0, "W0", target.Z.shape)
     if single:
-        raise ValueError(f"W0 must be a stack of shape (k, dy, dx); got one matrix of shape {W0.shape[1:]}")
-    in_set_36(target.Z1, target, alpha, beta)  # validates alpha in [gamma_Z, 1) and beta > 1
+        raise ValueError(
+            f"W0 must be a stack of shape (k, dy, dx); got one matrix of shape {W0.shape[1:]}"
+        )
+    in_set_36(
+        target.Z1, target, alpha, beta
+    )  # validates alpha in [gamma_Z, 1) and beta > 1
     settle = positive_float(settle, "settle")
     n_times = positive_int(n_times, "n_times", minimum=3)
     T = settle / nearby_modes(target, N).slowest
@@ -963,9 +1082,15 @@ def check_38(W0, target: Target, depth: int, alpha: float, beta: float, *, settl
     ratio_b = np.full_like(dist2, np.nan)
     for i in range(k):
         if norms[i, 0] > sigma:
-            j = int(np.flatnonzero(norms[i] <= sigma)[0]) if np.any(norms[i] <= sigma) else -1
+            j = (
+                int(np.flatnonzero(norms[i] <= sigma)[0])
+                if np.any(norms[i] <= sigma)
+                else -1
+            )
             if j < 1:
-                raise ValueError(f"start {i} did not reach ||W|| <= sqrt(6) s_Z within the run; increase settle")
+                raise ValueError(
+                    f"start {i} did not reach ||W|| <= sqrt(6) s_Z within the run; increase settle"
+                )
             fine = np.linspace(0.0, t[j] - t[j - 1], 201)
             Wf = induced_flow(W[i, j - 1], target, N, fine, rtol=rtol).W
             dt = crossing_time(fine, np.linalg.norm(Wf, axis=(1, 2)), sigma)
@@ -978,6 +1103,18 @@ def check_38(W0, target: Target, depth: int, alpha: float, beta: float, *, settl
         if np.any(a):
             ratio_a[i, a] = dist2[i, a] / bound_38a(W0[i], target, N, alpha, beta, t[a])
         b = t > tau[i]
-        ratio_b[i, b] = dist2[i, b] / bound_38b(W_tau, target, N, alpha, beta, t[b] - tau[i])
-    inside = in_set_36(W.reshape((-1,) + target.Z.shape), target, alpha, beta).reshape(k, -1)
-    return Paper38Check(t=t, dist2=dist2, tau=tau, dist2_tau=d2_tau, ratio_a=ratio_a, ratio_b=ratio_b, in_36=inside)
+        ratio_b[i, b] = dist2[i, b] / bound_38b(
+            W_tau, target, N, alpha, beta, t[b] - tau[i]
+        )
+    inside = in_set_36(W.reshape((-1,) + target.Z.shape), target, alpha, beta).reshape(
+        k, -1
+    )
+    return Paper38Check(
+        t=t,
+        dist2=dist2,
+        tau=tau,
+        dist2_tau=d2_tau,
+        ratio_a=ratio_a,
+        ratio_b=ratio_b,
+        in_36=inside,
+    )

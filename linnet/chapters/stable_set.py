@@ -70,11 +70,17 @@ def _weight_trajectory(weights) -> list[np.ndarray]:
 
     Parsed by :func:`linnet.network.as_weight_stack` with the ``T`` times as the stack axis.
     """
-    if not isinstance(weights, (list, tuple)) or any(np.ndim(Wj) != 3 for Wj in weights):
-        raise ValueError("weights must be a list of arrays (T, d_j, d_{j-1}): W_j at T times")
+    if not isinstance(weights, (list, tuple)) or any(
+        np.ndim(Wj) != 3 for Wj in weights
+    ):
+        raise ValueError(
+            "weights must be a list of arrays (T, d_j, d_{j-1}): W_j at T times"
+        )
     arrays = as_weight_stack(weights, "weights")
     if len(arrays) < 2:
-        raise ValueError(f"weights must have depth N >= 2 (D_j pairs neighbouring layers); got N = {len(arrays)}")
+        raise ValueError(
+            f"weights must have depth N >= 2 (D_j pairs neighbouring layers); got N = {len(arrays)}"
+        )
     return arrays
 
 
@@ -122,7 +128,9 @@ def printed_15_gap(weights) -> np.ndarray:
     """
     arrays = _weight_trajectory(weights)
     if len({a.shape for a in arrays}) != 1 or arrays[0].shape[1] != arrays[0].shape[2]:
-        raise ValueError("weights must hold arrays of one shape (T, d, d): (15) as printed needs equal widths")
+        raise ValueError(
+            "weights must hold arrays of one shape (T, d, d): (15) as printed needs equal widths"
+        )
     gap = np.zeros(arrays[0].shape[0])
     for lower, upper in pairwise(arrays):
         P = np.swapaxes(upper, 1, 2) @ upper - np.swapaxes(lower, 1, 2) @ lower
@@ -165,7 +173,9 @@ def singular_value_velocity(W, target: Target, depth: int) -> np.ndarray:
     U, s, Vt = np.linalg.svd(W, full_matrices=False)
     proj = np.einsum("ai,ab,ib->i", U, target.Z, Vt)
     positive = s > 0
-    rate = np.where(positive, radial_rate(np.where(positive, s, 1.0), target.m, N), 0.0)  # m N s^(2-2/N)
+    rate = np.where(
+        positive, radial_rate(np.where(positive, s, 1.0), target.m, N), 0.0
+    )  # m N s^(2-2/N)
     return -rate * (s - proj)
 
 
@@ -227,14 +237,23 @@ def rank_drop_sequence(W_limit, direction, scales) -> np.ndarray:
     W_limit = as_matrix(W_limit, "W_limit")
     direction = as_matrix(direction, "direction", shape=W_limit.shape)
     scales = np.asarray(scales, dtype=float)
-    if scales.ndim != 1 or scales.size == 0 or not np.all(np.isfinite(scales)) or np.any(scales <= 0):
-        raise ValueError("scales must be a non-empty 1-D array of finite positive numbers")
+    if (
+        scales.ndim != 1
+        or scales.size == 0
+        or not np.all(np.isfinite(scales))
+        or np.any(scales <= 0)
+    ):
+        raise ValueError(
+            "scales must be a non-empty 1-D array of finite positive numbers"
+        )
     norm = np.linalg.norm(direction)
     if norm == 0:
         raise ValueError("direction must be nonzero")
     r = numerical_rank(W_limit)
     if r > 0 and tangent_residual(W_limit, direction, r) < 1 - 1e-12:
-        raise ValueError("direction must be orthogonal to the column and row spaces of W_limit (its normal part)")
+        raise ValueError(
+            "direction must be orthogonal to the column and row spaces of W_limit (its normal part)"
+        )
     sv = np.linalg.svd(direction, compute_uv=False)
     if sv.size > 1 and sv[1] > 1e-12 * sv[0]:
         raise ValueError("direction must have rank one")
@@ -246,16 +265,27 @@ def rank_drop_sequence(W_limit, direction, scales) -> np.ndarray:
 # --------------------------------------------------------------------------
 
 
-def _norms_and_levels(target: Target, norm_ratios, levels, name: str) -> tuple[np.ndarray, np.ndarray]:
+def _norms_and_levels(
+    target: Target, norm_ratios, levels, name: str
+) -> tuple[np.ndarray, np.ndarray]:
     """Validate the two arrays of a rank-one sampler: norms ``k s_Z`` (``k > 0``) and levels in ``[-1, 1]``."""
     if not target.s_Z > 0:
-        raise ValueError("target must have Z != 0 (s_Z > 0): norms are given in units of s_Z")
+        raise ValueError(
+            "target must have Z != 0 (s_Z > 0): norms are given in units of s_Z"
+        )
     c = np.atleast_1d(np.asarray(levels, dtype=float))
     k = np.atleast_1d(np.asarray(norm_ratios, dtype=float))
-    if c.ndim != 1 or c.size == 0 or not np.all(np.isfinite(c)) or np.any(np.abs(c) > 1):
+    if (
+        c.ndim != 1
+        or c.size == 0
+        or not np.all(np.isfinite(c))
+        or np.any(np.abs(c) > 1)
+    ):
         raise ValueError(f"{name} must be a non-empty 1-D array of numbers in [-1, 1]")
     if k.shape != c.shape or not np.all(np.isfinite(k)) or np.any(k <= 0):
-        raise ValueError(f"norm_ratios must be finite positive numbers with the shape of {name} {c.shape}")
+        raise ValueError(
+            f"norm_ratios must be finite positive numbers with the shape of {name} {c.shape}"
+        )
     return k * target.s_Z, c
 
 
@@ -292,8 +322,12 @@ def rank_one_with(target: Target, norm_ratios, cosines, seed) -> np.ndarray:
         lam = rng.uniform(size=n)
         a = np.where(c > 0, np.abs(c) ** lam, 1.0)
     b = c / a
-    u = a[:, None] * target.u[None] + np.sqrt(np.maximum(1 - a * a, 0.0))[:, None] * unit_orthogonal(target.u, n, rng)
-    v = b[:, None] * target.v[None] + np.sqrt(np.maximum(1 - b * b, 0.0))[:, None] * unit_orthogonal(target.v, n, rng)
+    u = a[:, None] * target.u[None] + np.sqrt(np.maximum(1 - a * a, 0.0))[
+        :, None
+    ] * unit_orthogonal(target.u, n, rng)
+    v = b[:, None] * target.v[None] + np.sqrt(np.maximum(1 - b * b, 0.0))[
+        :, None
+    ] * unit_orthogonal(target.v, n, rng)
     return s[:, None, None] * u[:, :, None] * v[:, None, :]
 
 
@@ -322,7 +356,15 @@ class Set28Sample:
             object.__setattr__(self, name, read_only(getattr(self, name)))
 
 
-def sample_set_28(target: Target, alpha: float, n: int, seed, *, edge_fraction: float = 0.25, max_norm_ratio: float = 10.0):
+def sample_set_28(
+    target: Target,
+    alpha: float,
+    n: int,
+    seed,
+    *,
+    edge_fraction: float = 0.25,
+    max_norm_ratio: float = 10.0,
+):
     """Random end-to-end matrices in ``N_{N,alpha}`` (28), covering all of it and its two edges.
 
     The set asks ``c = u_W^T Z_1 v_W / s_Z > alpha`` and ``s_W > f s_Z`` with the
@@ -358,24 +400,36 @@ def sample_set_28(target: Target, alpha: float, n: int, seed, *, edge_fraction: 
     a = float(alpha)
     g = target.gamma
     if not (np.isfinite(a) and g < a < 1):
-        raise ValueError(f"alpha must lie in (gamma_Z, 1) = ({g:.6g}, 1); got {alpha!r}")
+        raise ValueError(
+            f"alpha must lie in (gamma_Z, 1) = ({g:.6g}, 1); got {alpha!r}"
+        )
     n = positive_int(n, "n")
     if not 0 <= edge_fraction <= 1:
         raise ValueError(f"edge_fraction must be in [0, 1]; got {edge_fraction!r}")
     max_norm_ratio = positive_float(max_norm_ratio, "max_norm_ratio")
     if max_norm_ratio <= 1:
-        raise ValueError(f"max_norm_ratio must be > 1 (s_W / s_Z); got {max_norm_ratio!r}")
+        raise ValueError(
+            f"max_norm_ratio must be > 1 (s_W / s_Z); got {max_norm_ratio!r}"
+        )
     rng = np.random.default_rng(seed)
     near_c = rng.uniform(size=n) < edge_fraction
     near_s = rng.uniform(size=n) < edge_fraction
-    c = np.where(near_c, a + (1 - a) * 10 ** rng.uniform(-6, -2, n), a + (1 - a) * rng.uniform(size=n))
+    c = np.where(
+        near_c,
+        a + (1 - a) * 10 ** rng.uniform(-6, -2, n),
+        a + (1 - a) * rng.uniform(size=n),
+    )
     c = np.minimum(c, 1.0)
     floor = a - g
     low = np.log(floor) if floor > 0 else np.log(1e-3)
     bulk = np.exp(rng.uniform(low, np.log(max_norm_ratio), n))
-    ratio = np.where(near_s & (floor > 0), floor * (1 + 10 ** rng.uniform(-6, -2, n)), bulk)
+    ratio = np.where(
+        near_s & (floor > 0), floor * (1 + 10 ** rng.uniform(-6, -2, n)), bulk
+    )
     W = rank_one_with(target, ratio, c, int(rng.integers(2**31)))
-    return Set28Sample(W=W, near_cosine_edge=near_c, near_norm_floor=near_s & (floor > 0))
+    return Set28Sample(
+        W=W, near_cosine_edge=near_c, near_norm_floor=near_s & (floor > 0)
+    )
 
 
 def balanced_rank_one_networks(W0s, widths, seed) -> list[np.ndarray]:
@@ -401,19 +455,32 @@ def balanced_rank_one_networks(W0s, widths, seed) -> list[np.ndarray]:
     """
     W0s = np.asarray(W0s, dtype=float)
     if W0s.ndim != 3 or W0s.shape[0] == 0 or not np.all(np.isfinite(W0s)):
-        raise ValueError(f"W0s must be a finite array of shape (B >= 1, dy, dx); got shape {W0s.shape}")
+        raise ValueError(
+            f"W0s must be a finite array of shape (B >= 1, dy, dx); got shape {W0s.shape}"
+        )
     widths = check_widths(widths)
     B, dy, dx = W0s.shape
     if widths[0] != dx or widths[-1] != dy:
-        raise ValueError(f"widths must start with dx = {dx} and end with dy = {dy}; got {widths}")
+        raise ValueError(
+            f"widths must start with dx = {dx} and end with dy = {dy}; got {widths}"
+        )
     U, sv, Vt = np.linalg.svd(W0s, full_matrices=False)
-    if np.any(sv[:, 0] == 0) or (sv.shape[1] > 1 and np.any(sv[:, 1] > RANK_ONE_RTOL * sv[:, 0])):
+    if np.any(sv[:, 0] == 0) or (
+        sv.shape[1] > 1 and np.any(sv[:, 1] > RANK_ONE_RTOL * sv[:, 0])
+    ):
         raise ValueError("W0s must each have rank one")
     N = len(widths) - 1
     rng = np.random.default_rng(seed)
     root = sv[:, 0] ** (1.0 / N)
-    q = [Vt[:, 0, :]] + [_unit(rng.standard_normal((B, d))) for d in widths[1:-1]] + [U[:, :, 0]]
-    return [root[:, None, None] * q[j][:, :, None] * q[j - 1][:, None, :] for j in range(1, N + 1)]
+    q = (
+        [Vt[:, 0, :]]
+        + [_unit(rng.standard_normal((B, d))) for d in widths[1:-1]]
+        + [U[:, :, 0]]
+    )
+    return [
+        root[:, None, None] * q[j][:, :, None] * q[j - 1][:, None, :]
+        for j in range(1, N + 1)
+    ]
 
 
 # --------------------------------------------------------------------------
@@ -425,7 +492,9 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return x / np.linalg.norm(x, axis=-1, keepdims=True)
 
 
-def sample_at_correlation(target: Target, norm_ratios, correlations, seed) -> np.ndarray:
+def sample_at_correlation(
+    target: Target, norm_ratios, correlations, seed
+) -> np.ndarray:
     """Random rank-one matrices ``W = s u v^T`` with ``s = k s_Z`` and ``<W, Z> = c s s_Z`` exactly.
 
     ``c`` is the correlation of :func:`linnet.theory.correlation_with_target`.
@@ -474,7 +543,10 @@ def sample_at_correlation(target: Target, norm_ratios, correlations, seed) -> np
         v = _unit((1 - lam)[:, None] * ve + lam[:, None] * vr)
         return u, v, np.einsum("na,ab,nb->n", u, Z, v) / s_Z
 
-    lo, hi = np.zeros(n), np.ones(n)  # f(lo) has the sign of c (or is 0), f(hi) the other sign
+    lo, hi = (
+        np.zeros(n),
+        np.ones(n),
+    )  # f(lo) has the sign of c (or is 0), f(hi) the other sign
     for _ in range(60):
         mid = 0.5 * (lo + hi)
         f = at(mid)[2] - c
@@ -513,12 +585,23 @@ def polar_coordinates(W, target: Target):
     """
     target = as_target(target)
     if target.dy != 1:
-        raise ValueError(f"target must have d_y = 1 (polar coordinates are for scalar outputs); got d_y = {target.dy}")
+        raise ValueError(
+            f"target must have d_y = 1 (polar coordinates are for scalar outputs); got d_y = {target.dy}"
+        )
     W = np.asarray(W, dtype=float)
-    if W.ndim != 3 or W.shape[1:] != target.Z.shape or W.shape[0] == 0 or not np.all(np.isfinite(W)):
-        raise ValueError(f"W must be a finite array of shape (k >= 1, 1, {target.dx}); got shape {W.shape}")
+    if (
+        W.ndim != 3
+        or W.shape[1:] != target.Z.shape
+        or W.shape[0] == 0
+        or not np.all(np.isfinite(W))
+    ):
+        raise ValueError(
+            f"W must be a finite array of shape (k >= 1, 1, {target.dx}); got shape {W.shape}"
+        )
     if not target.s_Z > 0:
-        raise ValueError("target must have Z != 0 (s_Z > 0): the angle to Z is undefined for Z = 0")
+        raise ValueError(
+            "target must have Z != 0 (s_Z > 0): the angle to Z is undefined for Z = 0"
+        )
     r = np.linalg.norm(W, axis=(1, 2))
     if np.any(r == 0):
         raise ValueError("W must be nonzero: the angle of the zero matrix is undefined")
@@ -534,7 +617,9 @@ def _log_cosh(x: np.ndarray) -> np.ndarray:
     return np.logaddexp(x, -x) - np.log(2.0)
 
 
-def time_to_accuracy_polar(r0, theta0, s_Z, m, depth, *, rel_tol, points: int = 2000, max_time: float = np.inf):
+def time_to_accuracy_polar(
+    r0, theta0, s_Z, m, depth, *, rel_tol, points: int = 2000, max_time: float = np.inf
+):
     """First time with ``||W(t) - Z_1||_F <= rel_tol s_Z`` for the scalar-output flow (17).
 
     Semi-analytic, so that times of any size come out accurately (an explicit
@@ -605,9 +690,16 @@ def time_to_accuracy_polar(r0, theta0, s_Z, m, depth, *, rel_tol, points: int = 
     ok = flat_th < np.pi
     rr, th = flat_r[ok], flat_th[ok]
     with np.errstate(divide="ignore"):
-        x0 = np.minimum(-np.log(np.tan(th / 2)), 40.0)  # theta0 = 0: tanh(40) = 1 exactly
+        x0 = np.minimum(
+            -np.log(np.tan(th / 2)), 40.0
+        )  # theta0 = 0: tanh(40) = 1 exactly
     lq0 = -np.log(rr)
-    span = np.abs(x0) + np.maximum(0.0, lq0 + np.log(s_Z)) / N + 2 * np.log(4 / rel_tol) + 5.0
+    span = (
+        np.abs(x0)
+        + np.maximum(0.0, lq0 + np.log(s_Z)) / N
+        + 2 * np.log(4 / rel_tol)
+        + 5.0
+    )
     u = np.linspace(0.0, 1.0, K)  # the node parameter, common to every start
     x = x0[:, None] + span[:, None] * u[None]
     lcx = _log_cosh(x)
@@ -620,14 +712,19 @@ def time_to_accuracy_polar(r0, theta0, s_Z, m, depth, *, rel_tol, points: int = 
         if e == 0:
             integral += c * (x - x0[:, None]) * np.exp(-N * lcx)
         else:
-            integral += (c / e) * (np.exp(e * x - N * lcx) - np.exp(e * x0[:, None] - N * lcx))
+            integral += (c / e) * (
+                np.exp(e * x - N * lcx) - np.exp(e * x0[:, None] - N * lcx)
+            )
     q = first + (N / s_Z) * integral
     g = (1.0 - 2.0 / N) * np.log(q)
     h = span[:, None] / (K - 1)
     dg = np.diff(g, axis=1)
     small = np.abs(dg) < 1e-8
     ratio = np.where(small, 1.0 + dg / 2, np.expm1(dg) / np.where(small, 1.0, dg))
-    t = np.concatenate([np.zeros((x.shape[0], 1)), np.cumsum(h * np.exp(g[:, :-1]) * ratio, axis=1)], axis=1) / (m * s_Z)
+    t = np.concatenate(
+        [np.zeros((x.shape[0], 1)), np.cumsum(h * np.exp(g[:, :-1]) * ratio, axis=1)],
+        axis=1,
+    ) / (m * s_Z)
     # cos(theta) = tanh(x) <=> theta = 2 arctan(e^-x); the distance without cancellation.
     d = polar_distance(1.0 / q, 2.0 * np.arctan(np.exp(-x)), s_Z) / s_Z
     # The first node with d <= rel_tol, by linnet's crossing time on the common node
