@@ -63,10 +63,12 @@ from .network import (
     layer_gradients_stack,
 )
 from .validate import (
+    RANK_ONE_RTOL,
     as_matrix,
     as_matrix_stack,
     check_times,
     check_tolerances,
+    freeze,
     positive_float,
     positive_int,
 )
@@ -75,7 +77,6 @@ __all__ = [
     "DEFAULT_RTOL",
     "DEFAULT_ATOL",
     "RANGE_RTOL",
-    "RANK_ONE_RTOL",
     "DIVERGENCE_FACTOR",
     "DivergenceError",
     "FlowIntegrationError",
@@ -108,12 +109,6 @@ DEFAULT_ATOL = 1e-13
 #: ``(1e-12)^{2-2/N} <= 1e-12`` (relative, N >= 2) to ``A_W``, below the
 #: solver tolerance.
 RANGE_RTOL = 1e-12
-#: A matrix counts as rank one when ``sigma_2 <= RANK_ONE_RTOL * sigma_1``
-#: (the end-to-end matrix of a network with a one-neuron layer, or a point of
-#: a rank-one trajectory of (17)). Round-off of the layer products gives
-#: ``sigma_2 ~ 1e-16 sigma_1`` and the solver's error ~1e-11; 1e-8 accepts both
-#: with a wide margin and rejects any genuinely rank-two matrix.
-RANK_ONE_RTOL = 1e-8
 #: Gradient descent stops with :class:`DivergenceError` when the loss exceeds
 #: this factor times ``max(L(0-th step), ||Y||_F^2 / 2)`` (the latter is the
 #: loss of the zero network), or becomes non-finite.
@@ -148,11 +143,6 @@ class FlowIntegrationError(RuntimeError):
 # --------------------------------------------------------------------------
 # results
 # --------------------------------------------------------------------------
-
-
-def _frozen(*arrays):
-    for a in arrays:
-        a.setflags(write=False)
 
 
 @dataclass(frozen=True)
@@ -255,10 +245,6 @@ def _check_method(method) -> str:
 # --------------------------------------------------------------------------
 
 
-def _mT(A: np.ndarray) -> np.ndarray:
-    return np.swapaxes(A, -1, -2)
-
-
 def _a_rank1(W: np.ndarray, N: int, Delta: np.ndarray) -> np.ndarray:
     """Closed form of ``A_W`` for ``rank(W) <= 1`` and ``N >= 2``.
 
@@ -270,10 +256,10 @@ def _a_rank1(W: np.ndarray, N: int, Delta: np.ndarray) -> np.ndarray:
     nonzero = s2 > 0
     safe = np.where(nonzero, s2, 1.0)
     c = np.where(nonzero, safe ** (-1.0 / N), 0.0)
-    WtD = _mT(W) @ Delta
-    out = c * (W @ WtD + (Delta @ _mT(W)) @ W)
+    WtD = np.matrix_transpose(W) @ Delta
+    out = c * (W @ WtD + (Delta @ np.matrix_transpose(W)) @ W)
     if N > 2:
-        out = out + ((N - 2) * c / safe) * (W @ (WtD @ _mT(W)) @ W)
+        out = out + ((N - 2) * c / safe) * (W @ (WtD @ np.matrix_transpose(W)) @ W)
     return out
 
 
@@ -292,9 +278,10 @@ def _a_range(W: np.ndarray, N: int, Delta: np.ndarray, rank) -> np.ndarray:
     U, s, Vt = np.linalg.svd(W, full_matrices=False)
     s = np.where(np.arange(s.shape[-1]) < np.asarray(rank)[..., None], s, 0.0)
     outer = s ** (2.0 - 2.0 / N)
-    UtD = _mT(U) @ Delta
+    UtD = np.matrix_transpose(U) @ Delta
     out = (
-        U @ (outer[..., :, None] * UtD) + ((Delta @ _mT(Vt)) * outer[..., None, :]) @ Vt
+        U @ (outer[..., :, None] * UtD)
+        + ((Delta @ np.matrix_transpose(Vt)) * outer[..., None, :]) @ Vt
     )
     if N > 2:
         C = sum(
@@ -302,7 +289,7 @@ def _a_range(W: np.ndarray, N: int, Delta: np.ndarray, rank) -> np.ndarray:
             * s[..., None, :] ** (2.0 * (j - 1) / N)
             for j in range(2, N)
         )
-        out = out + U @ (C * (UtD @ _mT(Vt))) @ Vt
+        out = out + U @ (C * (UtD @ np.matrix_transpose(Vt))) @ Vt
     return out
 
 
@@ -311,13 +298,15 @@ def _psd_power_naive(M: np.ndarray, p: float) -> np.ndarray:
     evals, evecs = np.linalg.eigh(M)
     # Clipping keeps negative round-off eigenvalues from producing NaN; the
     # positive ones are what this variant exists to show.
-    return (evecs * np.clip(evals, 0.0, None)[..., None, :] ** p) @ _mT(evecs)
+    return (evecs * np.clip(evals, 0.0, None)[..., None, :] ** p) @ np.matrix_transpose(
+        evecs
+    )
 
 
 def _a_naive(W: np.ndarray, N: int, Delta: np.ndarray) -> np.ndarray:
     """``A_W`` straight from the definition (16), powers by ``eigh`` of ``W W^T``, ``W^T W``."""
-    WWt = W @ _mT(W)
-    WtW = _mT(W) @ W
+    WWt = W @ np.matrix_transpose(W)
+    WtW = np.matrix_transpose(W) @ W
     return sum(
         _psd_power_naive(WWt, (N - j) / N) @ Delta @ _psd_power_naive(WtW, (j - 1) / N)
         for j in range(1, N + 1)
@@ -762,7 +751,7 @@ def scalar_polar_flow(
     )
     shape = r0.shape + (t.size,)
     r, theta = r.reshape(shape), theta.reshape(shape)
-    _frozen(t, r, theta)
+    freeze(t, r, theta)
     return PolarFlowResult(t=t, r=r, theta=theta)
 
 
@@ -806,7 +795,9 @@ def _induced_flow_stack(
         # column W is handled as a row.
         if W0s.shape[-1] == 1 and W0s.shape[-2] > 1:
             return np.swapaxes(
-                _polar_vector_flow(_mT(W0s), Z.T, m, N, t, rtol, atol, max_steps),
+                _polar_vector_flow(
+                    np.matrix_transpose(W0s), Z.T, m, N, t, rtol, atol, max_steps
+                ),
                 -1,
                 -2,
             )
@@ -910,7 +901,7 @@ def induced_flow(
     max_steps = positive_int(max_steps, "max_steps")
     W = _induced_flow_stack(W0s, target, N, t, rtol, atol, method, max_steps)
     W = W[0] if single else W
-    _frozen(t, W)
+    freeze(t, W)
     return FlowResult(t=t, W=W)
 
 
@@ -1040,7 +1031,7 @@ def gradient_flow(
     W = end_to_end_stack(weights)
     if single:
         W, weights = W[0], [Wj[0] for Wj in weights]
-    _frozen(t, W, *weights)
+    freeze(t, W, *weights)
     return NetworkFlowResult(t=t, W=W, weights=tuple(weights) if keep_weights else None)
 
 
@@ -1113,7 +1104,7 @@ def forward_euler(W0, target, depth, step, steps, record_every: int = 1) -> Flow
                 out[i] = W
                 i += 1
     t = rec * step
-    _frozen(t, out)
+    freeze(t, out)
     return FlowResult(t=t, W=out)
 
 
@@ -1205,7 +1196,7 @@ def gradient_descent(
     curve_arr = np.array(curve)
     losses = curve_arr[steps_arr]
     t = steps_arr * lr
-    _frozen(steps_arr, t, losses, W, curve_arr, *stacked)
+    freeze(steps_arr, t, losses, W, curve_arr, *stacked)
     return GradientDescentResult(
         steps=steps_arr,
         t=t,

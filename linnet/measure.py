@@ -5,8 +5,8 @@ trajectory, each with one convention:
 
 * :func:`crossing_time`: when a sampled curve reaches a level (first time, or
   the time after which it stays there);
-* :func:`polar_distance`, :func:`distance_to_Z1`, :func:`max_relative_error`:
-  distances, computed without cancellation;
+* :func:`polar_distance`, :func:`distance_to_Z1`, :func:`angle_to_Z1`,
+  :func:`max_relative_error`: distances and angles, computed without cancellation;
 * :func:`fit_decay_rate`: an exponential rate fitted on a window;
 * :func:`polar_time_to_accuracy`: the measured time for the scalar-output
   flow (17) to reach a relative accuracy.
@@ -29,6 +29,7 @@ __all__ = [
     "crossing_time",
     "polar_distance",
     "distance_to_Z1",
+    "angle_to_Z1",
     "max_relative_error",
     "FittedRate",
     "fit_decay_rate",
@@ -141,6 +142,35 @@ def distance_to_Z1(W, target: Target) -> np.ndarray:
     target = as_target(target, unique_Z1=True)
     stack, single = as_matrix_stack(W, "W", target.Z.shape)
     out = np.linalg.norm(stack - target.Z1, axis=(-2, -1))
+    return float(out[0]) if single else out
+
+
+def angle_to_Z1(W, target: Target):
+    """Frobenius angle between ``W`` and ``Z_1`` (27), in ``[0, pi]``: a float for a matrix, ``(k,)`` for a stack.
+
+    ``atan2(||W - <W, u v^T> u v^T||_F, <W, u v^T>)`` with ``u v^T = Z_1 / s_Z``:
+    accurate to round-off relative to the angle near 0 and near ``pi`` too,
+    where ``arccos`` of the cosine loses half the digits. For a scalar output
+    (``d_y = 1``) it is the ``theta`` of :func:`linnet.flows.scalar_polar_flow`,
+    whose ``r`` is ``||W||_F``.
+
+    Raises
+    ------
+    ValueError
+        If a matrix is zero (its angle is undefined), or as :func:`distance_to_Z1`.
+    """
+    target = as_target(target, unique_Z1=True)
+    stack, single = as_matrix_stack(W, "W", target.Z.shape)
+    norms = np.linalg.norm(stack, axis=(-2, -1))
+    if np.any(norms == 0):
+        k = int(np.argmax(norms == 0))
+        raise ValueError(
+            f"W must be nonzero: the angle of the zero matrix to Z_1 is undefined (matrix {k})"
+        )
+    direction = target.Z1 / target.s_Z
+    along = np.einsum("kij,ij->k", stack, direction)
+    across = np.linalg.norm(stack - along[:, None, None] * direction, axis=(-2, -1))
+    out = np.arctan2(across, along)
     return float(out[0]) if single else out
 
 

@@ -193,10 +193,6 @@ def stack_networks(networks, name: str = "networks") -> list[np.ndarray]:
 # --------------------------------------------------------------------------
 
 
-def _mT(A: np.ndarray) -> np.ndarray:
-    return np.swapaxes(A, -1, -2)
-
-
 def end_to_end_stack(weights: Sequence[np.ndarray]) -> np.ndarray:
     """End-to-end matrices ``W_N ... W_1`` (eq. 3) of a stack ``(B, d_j, d_{j-1})``: shape ``(B, d_N, d_0)``.
 
@@ -237,8 +233,11 @@ def layer_gradients_stack(
     """
     if G.shape[-2] > G.shape[-1]:
         # dl/dW_j of the transposed network W_1^T ... W_N^T with G^T is (dl/dW_j)^T.
-        grads = layer_gradients_stack([_mT(Wj) for Wj in reversed(weights)], _mT(G))
-        return [_mT(g) for g in reversed(grads)]
+        grads = layer_gradients_stack(
+            [np.matrix_transpose(Wj) for Wj in reversed(weights)],
+            np.matrix_transpose(G),
+        )
+        return [np.matrix_transpose(g) for g in reversed(grads)]
     N = len(weights)
     above: list = [
         None
@@ -255,11 +254,11 @@ def layer_gradients_stack(
         elif G.shape[-2] == 1:
             # one output: each gradient is an outer product; broadcasting forms it
             # without a matrix product of inner dimension 1 (the same numbers).
-            out.append(_mT(above[j]) * P)
+            out.append(np.matrix_transpose(above[j]) * P)
         else:
-            out.append(_mT(above[j]) @ P)
+            out.append(np.matrix_transpose(above[j]) @ P)
         if j + 1 < N:
-            P = P @ _mT(Wj)
+            P = P @ np.matrix_transpose(Wj)
     return out
 
 
@@ -270,7 +269,9 @@ def balancedness_stack(weights: Sequence[np.ndarray]) -> np.ndarray:
     """
     out = np.zeros(weights[0].shape[:-2])
     for j in range(len(weights) - 1):
-        D = _mT(weights[j + 1]) @ weights[j + 1] - weights[j] @ _mT(weights[j])
+        D = np.matrix_transpose(weights[j + 1]) @ weights[j + 1] - weights[
+            j
+        ] @ np.matrix_transpose(weights[j])
         out = np.maximum(out, np.linalg.norm(D, axis=(-2, -1)))
     return out
 

@@ -38,18 +38,18 @@ import numpy as np
 from scipy.integrate import quad
 
 from .data import Target, as_target
-from .flows import RANK_ONE_RTOL
 from .network import balancedness, check_weights, end_to_end
 from .validate import (
+    RANK_ONE_RTOL,
     as_matrix,
     as_matrix_stack,
     positive_float,
     positive_int,
+    rank_one_svd,
     start_angle,
 )
 
 __all__ = [
-    "RANK_ONE_RTOL",
     "PHASE_ONE_FACTOR",
     "correlation_with_target",
     "cosine_with_Z1",
@@ -81,17 +81,8 @@ PHASE_ONE_FACTOR = math.sqrt(6.0)
 
 
 def _require_rank_one(stack: np.ndarray, name: str) -> np.ndarray:
-    """Singular values of each matrix; raise unless each has rank <= 1 (relative to RANK_ONE_RTOL)."""
-    sv = np.linalg.svd(stack, compute_uv=False)
-    if sv.shape[1] > 1:
-        bad = sv[:, 1] > RANK_ONE_RTOL * sv[:, 0]
-        if np.any(bad):
-            k = int(np.argmax(bad))
-            raise ValueError(
-                f"{name} must have rank one (the end-to-end matrix of a network with a one-neuron layer); "
-                f"matrix {k} has sigma_2/sigma_1 = {sv[k, 1] / sv[k, 0]:.3g} > {RANK_ONE_RTOL:.0e}"
-            )
-    return sv
+    """Singular values of each matrix; raise unless each has rank <= 1 (see :func:`linnet.validate.rank_one_svd`)."""
+    return rank_one_svd(stack, name)[1]
 
 
 def _alpha(alpha) -> float:
@@ -324,20 +315,8 @@ def _alpha_28(target: Target, alpha) -> float:
 def _rank_one_svd(
     stack: np.ndarray, name: str
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Thin SVD ``s u v^T`` of each matrix of a stack, raising unless each has rank exactly one.
-
-    Rank is decided relative to :data:`RANK_ONE_RTOL`: rank 0 is ``sigma_1 = 0``,
-    rank >= 2 is ``sigma_2 > RANK_ONE_RTOL sigma_1``.
-    """
-    U, sv, Vt = np.linalg.svd(stack, full_matrices=False)
-    zero = sv[:, 0] == 0
-    if np.any(zero):
-        k = int(np.argmax(zero))
-        raise ValueError(
-            f"{name} must have rank one (N_(N,alpha) (28) is defined through the thin SVD u_W s_W v_W^T of a "
-            f"rank-one end-to-end matrix); matrix {k} is zero (rank 0)"
-        )
-    _require_rank_one(stack, name)
+    """``s, u, v`` of ``s u v^T`` for each matrix of a stack, raising unless each has rank exactly one."""
+    U, sv, Vt = rank_one_svd(stack, name, nonzero=True)
     return sv[:, 0], U[:, :, 0], Vt[:, 0, :]
 
 

@@ -83,6 +83,42 @@ def as_matrix_stack(W, name: str, shape: tuple[int, int]) -> tuple[np.ndarray, b
     return (arr[None] if single else arr), single
 
 
+#: A matrix counts as rank one when ``sigma_2 <= RANK_ONE_RTOL * sigma_1``
+#: (the end-to-end matrix of a network with a one-neuron layer, or a point of
+#: a rank-one trajectory of (17)). Round-off of the layer products gives
+#: ``sigma_2 ~ 1e-16 sigma_1`` and the solver's error ~1e-11; 1e-8 accepts both
+#: with a wide margin and rejects any genuinely rank-two matrix.
+RANK_ONE_RTOL = 1e-8
+
+
+def rank_one_svd(stack: np.ndarray, name: str, *, nonzero: bool = False):
+    """Thin SVD ``(U, s, Vt)`` of each matrix of a stack ``(k, dy, dx)``, raising unless each has rank <= 1.
+
+    The one rank-one check of linnet: rank >= 2 is ``sigma_2 > RANK_ONE_RTOL
+    sigma_1``. With ``nonzero`` a zero matrix (rank 0) is rejected too.
+
+    Raises
+    ------
+    ValueError
+        Naming ``name``, the first offending matrix and its ``sigma_2/sigma_1``.
+    """
+    U, sv, Vt = np.linalg.svd(stack, full_matrices=False)
+    if nonzero and np.any(sv[:, 0] == 0):
+        k = int(np.argmax(sv[:, 0] == 0))
+        raise ValueError(
+            f"{name} must have rank one (a nonzero matrix); matrix {k} is zero (rank 0)"
+        )
+    if sv.shape[1] > 1:
+        bad = sv[:, 1] > RANK_ONE_RTOL * sv[:, 0]
+        if np.any(bad):
+            k = int(np.argmax(bad))
+            raise ValueError(
+                f"{name} must have rank one (the end-to-end matrix of a network with a one-neuron layer); "
+                f"matrix {k} has sigma_2/sigma_1 = {sv[k, 1] / sv[k, 0]:.3g} > {RANK_ONE_RTOL:.0e}"
+            )
+    return U, sv, Vt
+
+
 def check_times(t, name: str = "t_eval") -> np.ndarray:
     """Output times: a non-empty, finite, strictly increasing 1-D array starting at ``>= 0`` (a copy)."""
     t = np.array(t, dtype=float)  # a copy: results freeze it
@@ -126,6 +162,21 @@ def start_angle(angle, name: str = "angle") -> float:
             f"{name} must be in [0, pi/2) radians (a start correlated with Z_1); got {angle!r}"
         )
     return a
+
+
+def freeze(*arrays: np.ndarray) -> None:
+    """Make arrays read-only in place: for arrays a function has just created (no copy).
+
+    Use :func:`read_only` for anything a caller may still hold.
+    """
+    for a in arrays:
+        a.setflags(write=False)
+
+
+def freeze_fields(record, names) -> None:
+    """Replace the array fields ``names`` of a frozen dataclass by read-only copies (in ``__post_init__``)."""
+    for name in names:
+        object.__setattr__(record, name, read_only(getattr(record, name)))
 
 
 def read_only(value) -> np.ndarray:

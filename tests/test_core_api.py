@@ -253,3 +253,28 @@ def test_the_velocity_ignores_solver_noise_off_a_rank_one_trajectory(target):
     scale = np.linalg.norm(clean)
     assert np.linalg.norm(induced_velocity(noisy, target, 8) - clean) <= 1e-13 * scale
     assert np.linalg.norm(general - clean) >= 1e-6 * scale
+
+
+def test_rank_one_svd_is_the_one_rank_check():
+    from linnet.validate import rank_one_svd
+
+    W = np.stack([np.outer([1.0, 2.0], [3.0, 0.0, 1.0]), np.zeros((2, 3))])
+    U, s, Vt = rank_one_svd(W, "W")
+    assert s[0, 1] <= 1e-15 * s[0, 0]
+    with pytest.raises(ValueError, match=r"W must have rank one .*matrix 1 is zero"):
+        rank_one_svd(W, "W", nonzero=True)
+    full = np.stack([np.eye(2, 3)])
+    with pytest.raises(ValueError, match=r"matrix 0 has sigma_2/sigma_1 = 1 > 1e-08"):
+        rank_one_svd(full, "W")
+
+
+def test_angle_to_Z1_keeps_tiny_angles_and_the_opposite_ray(target):
+    from linnet.measure import angle_to_Z1
+
+    Z1 = target.Z1
+    assert angle_to_Z1(3.0 * Z1, target) <= 1e-15
+    assert angle_to_Z1(-Z1, target) == pytest.approx(np.pi, abs=1e-15)
+    tilted = rotate(Z1, 1e-9, 0)  # arccos of the cosine would return 0 or ~1e-8 here
+    assert angle_to_Z1(tilted, target) == pytest.approx(1e-9, rel=1e-6)
+    with pytest.raises(ValueError, match="W must be nonzero"):
+        angle_to_Z1(np.zeros_like(Z1), target)

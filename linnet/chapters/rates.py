@@ -56,7 +56,6 @@ from ..init import unit_orthogonal
 from ..measure import crossing_time
 from ..theory import (
     PHASE_ONE_FACTOR,
-    RANK_ONE_RTOL,
     bound_38a,
     bound_38b,
     cosine_with_Z1,
@@ -68,7 +67,13 @@ from ..theory import (
     stable_set_margin,
     theorem_4_4_bound,
 )
-from ..validate import as_matrix_stack, positive_float, positive_int, read_only
+from ..validate import (
+    as_matrix_stack,
+    positive_float,
+    positive_int,
+    rank_one_svd,
+    read_only,
+)
 
 __all__ = [
     "decay_rate",
@@ -105,23 +110,9 @@ def _freeze(obj, names) -> None:
 
 
 def _rank_one_factors(W: np.ndarray, name: str):
-    """``s, u, v`` with ``W = s u v^T`` for each matrix of a stack ``(k, dy, dx)``.
-
-    Raises unless every matrix is nonzero and of rank one.
-    """
-    U, S, Vt = np.linalg.svd(W, full_matrices=False)
-    if np.any(S[:, 0] == 0):
-        raise ValueError(
-            f"{name} must be nonzero: W = 0 is a saddle point of (17) and has no direction"
-        )
-    if S.shape[1] > 1 and np.any(S[:, 1] > RANK_ONE_RTOL * S[:, 0]):
-        k = int(np.argmax(S[:, 1] / S[:, 0]))
-        raise ValueError(
-            f"{name} must have rank one (a network with a one-neuron layer); matrix {k} has "
-            f"sigma_2/sigma_1 = {S[k, 1] / S[k, 0]:.3g} > {RANK_ONE_RTOL:.0e}"
-        )
-    s = np.linalg.norm(W, axis=(1, 2))
-    return s, U[:, :, 0], Vt[:, 0, :]
+    """``s, u, v`` with ``W = s u v^T`` for each matrix of a stack ``(k, dy, dx)`` (nonzero, rank one)."""
+    U, _, Vt = rank_one_svd(W, name, nonzero=True)
+    return np.linalg.norm(W, axis=(1, 2)), U[:, :, 0], Vt[:, 0, :]
 
 
 def _range(value, name: str, *, integer: bool = False) -> tuple:

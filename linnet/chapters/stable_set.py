@@ -37,12 +37,11 @@ from itertools import pairwise
 import numpy as np
 
 from ..data import Target, as_target
-from ..flows import RANK_ONE_RTOL
 from ..init import check_widths, numerical_rank, unit_orthogonal
 from ..measure import crossing_time, polar_distance
 from ..network import as_weight_stack
 from ..theory import radial_rate
-from ..validate import as_matrix, positive_float, positive_int, read_only
+from ..validate import RANK_ONE_RTOL, as_matrix, positive_float, positive_int, read_only
 
 __all__ = [
     "conservation_drift",
