@@ -38,6 +38,7 @@ import numpy as np
 from scipy.integrate import quad
 
 from .data import Target, as_target
+from .measure import polar_distance
 from .network import balancedness, check_weights, end_to_end
 from .validate import (
     RANK_ONE_RTOL,
@@ -1201,9 +1202,7 @@ def arora_step_bounds(margin, depth: int, phi_norm: float):
         raise ValueError(
             "margin must be finite and > 0 (Theorem 1 needs a deficiency margin)"
         )
-    N = int(depth)
-    if N < 1 or N != depth:
-        raise ValueError(f"depth must be an integer >= 1; got {depth!r}")
+    N = positive_int(depth, "depth")
     f = positive_float(phi_norm, "phi_norm")
     delta_max = c**2 / (256 * N**3 * f ** (2 * (N - 1) / N))
     eta_max = c ** ((4 * N - 2) / N) / (6144 * N**3 * f ** ((6 * N - 4) / N))
@@ -1258,8 +1257,8 @@ class AroraTheorem1:
     applies : bool
         Margin, balancedness and step size all meet the hypotheses.
     iterations : int or None
-        Smallest integer ``T >= log(l(0)/eps) / (eta c^{2(N-1)/N})`` (0 when
-        ``l(0) <= eps``); None when the theorem does not apply.
+        Smallest integer ``T >= log(l(0)/loss_tol) / (eta c^{2(N-1)/N})`` (0 when
+        ``l(0) <= loss_tol``); None when the theorem does not apply.
     """
 
     depth: int
@@ -1791,7 +1790,7 @@ def two_phase_time_estimate(s_Z, m, depth, norm_ratio, angle, rel_tol):
     R = _positive_array(norm_ratio, "norm_ratio")
     e = _positive_array(rel_tol, "rel_tol")
     a = start_angle(angle)
-    d0 = np.sqrt(R**2 + 1.0 - 2.0 * R * math.cos(a))
+    d0 = polar_distance(R, a, 1.0)  # ||W0 - Z_1|| / s_Z, without cancellation
     exact1 = np.log(np.maximum(d0 / e, 1.0)) / m
     with np.errstate(invalid="ignore", divide="ignore"):
         kk = np.where(k > 0, k, 1.0)
@@ -1801,3 +1800,38 @@ def two_phase_time_estimate(s_Z, m, depth, norm_ratio, angle, rel_tol):
     out = np.where(N == 1, exact1, deep)
     out = np.where(e >= d0, 0.0, out)
     return out.item() if out.ndim == 0 else out
+
+
+# ==========================================================================
+# Closed forms of chapter 01 (Section 2; linnet.chapters.landscape)
+# ==========================================================================
+
+# (end of the closed forms of chapter 01)
+
+
+# ==========================================================================
+# Closed forms of chapters 02-03 (Section 3; linnet.chapters.stable_set)
+# ==========================================================================
+
+# (end of the closed forms of chapters 02-03)
+
+
+# ==========================================================================
+# Closed forms of chapters 04 and 06 (Section 4; linnet.chapters.rates, depth)
+# ==========================================================================
+
+# (end of the closed forms of chapters 04 and 06)
+
+
+# ==========================================================================
+# Closed forms of chapter 05 (Arora et al. 2018a; linnet.chapters.arora)
+# ==========================================================================
+
+# (end of the closed forms of chapter 05)
+
+
+# ==========================================================================
+# Closed forms of chapter 07 (beyond the paper; linnet.chapters.beyond)
+# ==========================================================================
+
+# (end of the closed forms of chapter 07)

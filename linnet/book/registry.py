@@ -4,7 +4,7 @@
 Figure 1, the items of Arora et al. (2018a) the book treats, and the book's own results, each
 with a stable id (``eft:thm-3.8``, ``arora:thm-1``, ``book:stable-set.invariance``), where the
 book states it and a status. Check cells name the items they check by these ids
-(:func:`linnet.checks.check`); the book's coverage page, reproduction report and citation page
+(:func:`linnet.book.checks.check`); the book's coverage page, reproduction report and citation page
 read the same file.
 
 This module is glue for the book, not numerics; it needs PyYAML (a dependency of the book and
