@@ -1826,6 +1826,229 @@ def two_phase_time_estimate(s_Z, m, depth, norm_ratio, angle, rel_tol):
 # ==========================================================================
 # Closed forms of chapter 05 (Arora et al. 2018a; linnet.chapters.arora)
 # ==========================================================================
+#
+# Arora et al.'s Lemma 1 and Claim 2 in the forms chapter 05 states them (both
+# marked [brief] there: the sources the book has do not give their statements
+# or constants), and two closed forms of this book: the second moment of the
+# imbalance of Gaussian layers (which proves Claim 2 as stated: a corollary in
+# chapter 05) and the exact probability that a one-output Procedure-1 start
+# has a deficiency margin (Claim 3's event). The Monte Carlo checks are in
+# tests/test_theory_ch05.py.
+
+
+def _widths_05(widths) -> list[int]:
+    from .init import check_widths  # local: theory's module imports stay as they are
+
+    return check_widths(widths)
+
+
+def _nonnegative_05(value, name: str, *, strict: bool = False) -> np.ndarray:
+    arr = np.asarray(value, dtype=float)
+    if not np.all(np.isfinite(arr)) or np.any(arr < 0) or (strict and np.any(arr == 0)):
+        cond = "> 0" if strict else ">= 0"
+        raise ValueError(f"{name} must be finite and {cond} (a number or an array)")
+    return arr
+
+
+def arora_lemma_1_decrease(sigma_min, residual_sq, depth: int, lr):
+    """Lemma 1's lower bound on one step's decrease of the loss (Arora et al., Lemma 1; [brief]).
+
+    Under the assumptions of Theorem 1, a step of gradient descent with step
+    ``eta`` on ``l = 1/2 ||W_N ... W_1 - Phi||_F^2`` decreases the loss by at
+    least
+
+    ``l(t) - l(t+1) >= (eta / 2) sigma_min(W(t))^{2(N-1)/N} ||W(t) - Phi||_F^2``,
+
+    with ``2(N-1)/N = kappa(N)`` (:func:`kappa`) and ``W(t) - Phi`` the
+    gradient of the one-layer loss. Chapter 05 states the lemma in this form
+    [brief]: the summary page of Arora et al. lists a Lemma 1 with the proof of
+    Theorem 1, not its statement.
+
+    Parameters
+    ----------
+    sigma_min : float or array_like
+        ``sigma_min(W(t)) >= 0``, the ``min(d_N, d_0)``-th singular value of the
+        end-to-end matrix.
+    residual_sq : float or array_like
+        ``||W(t) - Phi||_F^2 >= 0`` (twice the loss).
+    depth : int
+        ``N >= 1``.
+    lr : float or array_like
+        Step sizes ``eta > 0``.
+
+    Returns
+    -------
+    float or ndarray
+        The bound, the arguments broadcast against each other.
+    """
+    s = _nonnegative_05(sigma_min, "sigma_min")
+    r = _nonnegative_05(residual_sq, "residual_sq")
+    eta = _nonnegative_05(lr, "lr", strict=True)
+    N = positive_int(depth, "depth")
+    out = 0.5 * eta * s ** kappa(N) * r
+    return out.item() if out.ndim == 0 else out
+
+
+def arora_claim_2_scale(widths, std: float) -> float:
+    """``10 N std^4 d_max^3``: the numerator of Claim 2's bound (Arora et al., Claim 2; [brief]).
+
+    Claim 2 as chapter 05 states it: layer-wise Gaussian starts with entries
+    i.i.d. ``N(0, std^2)``, ``N`` layers and ``d_max = max_j d_j`` (inputs and
+    outputs included) are delta-balanced with probability at least
+    ``1 - (this) / delta^2`` (:func:`arora_claim_2_bound`). The form and the
+    constant 10 are from the project brief (not re-read in the paper; notes,
+    Part B); chapter 05 proves the claim in this form from
+    :func:`expected_imbalance_sq`, which never exceeds ``6 (N-1) std^4 d_max^3``.
+
+    Parameters
+    ----------
+    widths : sequence of int
+        ``[d_0, ..., d_N]``.
+    std : float
+        Standard deviation ``> 0`` of the entries.
+
+    Returns
+    -------
+    float
+    """
+    widths = _widths_05(widths)
+    std = positive_float(std, "std")
+    N = len(widths) - 1
+    return 10.0 * N * std**4 * max(widths) ** 3
+
+
+def arora_claim_2_bound(widths, std: float, delta: float) -> float:
+    """``max(0, 1 - 10 delta^{-2} N std^4 d_max^3)``: Claim 2's lower bound on P(delta-balanced) (Arora et al., Claim 2; [brief]).
+
+    For a layer-wise Gaussian start with entries i.i.d. ``N(0, std^2)``, ``N``
+    layers and ``d_max = max_j d_j``; the numerator is
+    :func:`arora_claim_2_scale`. Form and constant as given by the project
+    brief (chapter 05 marks them [brief] and proves the claim in this form).
+
+    Parameters
+    ----------
+    widths : sequence of int
+        ``[d_0, ..., d_N]``.
+    std : float
+        Standard deviation ``> 0`` of the entries.
+    delta : float
+        Balancedness level ``> 0`` (Definition 1).
+
+    Returns
+    -------
+    float
+        In ``[0, 1)``.
+    """
+    scale = arora_claim_2_scale(widths, std)
+    delta = positive_float(delta, "delta")
+    return max(0.0, 1.0 - scale / delta**2)
+
+
+def expected_imbalance_sq(widths, std: float) -> float:
+    """``E sum_j ||W_{j+1}^T W_{j+1} - W_j W_j^T||_F^2`` for i.i.d. ``N(0, std^2)`` layers (this book, chapter 05).
+
+    For an ``a x b`` matrix ``G`` with i.i.d. ``N(0, s^2)`` entries,
+    ``E ||G^T G||_F^2 = s^4 a b (a + b + 1)``, and for independent layers
+    ``E tr(W_{j+1}^T W_{j+1} W_j W_j^T) = s^4 d_{j-1} d_j d_{j+1}``, so
+
+    ``E ||D_j||_F^2 = s^4 [d_{j+1} d_j (d_{j+1} + d_j + 1) + d_j d_{j-1} (d_j + d_{j-1} + 1) - 2 d_{j-1} d_j d_{j+1}]``.
+
+    By Markov's inequality and a union bound, ``P(not delta-balanced) <=
+    (this) / delta^2``: the form of Claim 2's bound. Each pair contributes at
+    most ``6 s^4 d_max^3``, so the bound with constant 10
+    (:func:`arora_claim_2_bound`) holds for every widths: a corollary in
+    chapter 05.
+
+    Parameters
+    ----------
+    widths : sequence of int
+        ``[d_0, ..., d_N]`` (0.0 for depth 1: there is no pair of layers).
+    std : float
+        Standard deviation ``> 0`` of the entries.
+
+    Returns
+    -------
+    float
+    """
+    widths = _widths_05(widths)
+    s4 = positive_float(std, "std") ** 4
+    total = 0.0
+    for j in range(1, len(widths) - 1):
+        a, b, c = widths[j - 1], widths[j], widths[j + 1]
+        total += c * b * (c + b + 1) + b * a * (b + a + 1) - 2 * a * b * c
+    return float(s4 * total)
+
+
+def margin_probability_exact(std: float, d0: int, phi_norm: float = 1.0) -> float:
+    """P(``A`` has a deficiency margin) for ``A in R^{1 x d0}`` with i.i.d. ``N(0, std^2)`` entries (this book, chapter 05).
+
+    For a scalar output, Procedure 1 with ``D = N(0, std^2 I)`` gives the
+    end-to-end matrix ``A`` itself, and ``sigma_min(Phi) = ||Phi||_F``, so
+    (Definition 2) ``A`` has a margin iff ``||A - Phi||_F < ||Phi||_F``, i.e.
+    ``||A||^2 < 2 <A, Phi>``. With ``A = std * g``, ``g_1`` the component of
+    ``g`` along ``Phi``, ``u = ||g_perp||`` (chi-distributed with ``d0 - 1``
+    degrees of freedom, independent of ``g_1``) and ``k = ||Phi||_F / std``,
+    this is ``g_1^2 - 2 k g_1 + u^2 < 0``: ``g_1`` between
+    ``k -+ sqrt(k^2 - u^2)``, which needs ``u < k``. Hence
+
+    ``P = E_u[ Phi_N(k + sqrt(k^2 - u^2)) - Phi_N(k - sqrt(k^2 - u^2)) ; u < k ]``,
+
+    integrated by adaptive quadrature (absolute error ``< 1e-10``); for
+    ``d0 = 1`` it is ``Phi_N(2k) - 1/2``. It never exceeds 1/2 (the event
+    needs ``g_1 > 0``) and depends on ``std`` and ``||Phi||_F`` only through
+    ``k``. It is the probability of the event of Arora et al.'s Claim 3.
+
+    Parameters
+    ----------
+    std : float
+        Standard deviation ``> 0`` of the entries of ``A``.
+    d0 : int
+        Input dimension ``>= 1``.
+    phi_norm : float
+        ``||Phi||_F > 0``.
+
+    Returns
+    -------
+    float
+    """
+    from scipy.special import gammaln, ndtr
+
+    std = positive_float(std, "std")
+    d0 = positive_int(d0, "d0")
+    k = positive_float(phi_norm, "phi_norm") / std
+    if d0 == 1:
+        return float(ndtr(2 * k) - 0.5)
+    dof = d0 - 1
+    # chi density: u^(dof-1) e^(-u^2/2) 2^(1-dof/2) / Gamma(dof/2)
+    log_norm = (1 - dof / 2) * math.log(2) - float(gammaln(dof / 2))
+
+    def inside(u):
+        if u <= 0.0:
+            return 0.0 if dof > 1 else math.exp(log_norm) * float(0.5 - ndtr(-2 * k))
+        root = math.sqrt(max(k * k - u * u, 0.0))
+        lo = u * u / (k + root)  # = k - root, without cancellation
+        density = math.exp(log_norm + (dof - 1) * math.log(u) - 0.5 * u * u)
+        return float(ndtr(-lo) - ndtr(-(k + root))) * density
+
+    # the chi distribution has its mass within centre +- 10 (tails < 1e-20)
+    centre = math.sqrt(dof)
+    lo = max(0.0, centre - 10.0)
+    hi = min(k, centre + 10.0)
+    if hi <= lo:
+        return 0.0
+    mode = math.sqrt(max(dof - 1, 0))
+    pts = [mode] if lo < mode < hi else None
+    val, _ = quad(inside, lo, hi, points=pts, epsabs=1e-12, epsrel=1e-10, limit=200)
+    return float(min(max(val, 0.0), 0.5))
+
+
+__all__ += [
+    "arora_lemma_1_decrease",
+    "arora_claim_2_scale",
+    "arora_claim_2_bound",
+    "expected_imbalance_sq",
+    "margin_probability_exact",
+]
 
 # (end of the closed forms of chapter 05)
 
