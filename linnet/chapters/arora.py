@@ -29,8 +29,9 @@ rule and the balancedness of :mod:`linnet.network`; the flows; the theory):
   split, zero padding); :func:`linnet.init.balanced_init` adds random
   orthogonal mixing between layers;
 * Monte Carlo estimates of the probabilities of Claims 2 and 3
-  (:func:`balancedness_probability`, :func:`margin_probability`) and their
-  exact counterparts (:func:`expected_imbalance_sq`, :func:`margin_probability_exact`);
+  (:func:`balancedness_probability`, :func:`margin_probability`); their closed
+  forms (Claim 2's bound, the book's second moment of the imbalance and exact
+  margin probability, Lemma 1's decrease) are in :mod:`linnet.theory`;
 * starts for Theorem 1 (:func:`margin_start`), and :func:`pad_networks`, which
   lets networks of several widths share one stack exactly.
 
@@ -39,17 +40,18 @@ bound are confirmed by the summary page of Arora et al. and by Eftekhari's
 (29), (30), (39); the step bound of Theorem 1 and the constants of Claims 2
 and 3 are from the project brief (chapter 05 marks them [brief]). The exact
 margin probability and the second moment of the imbalance are this book's
-derivations, checked against Monte Carlo in ``tests/test_arora.py``.
+derivations (in :mod:`linnet.theory`), checked against Monte Carlo in
+``tests/test_theory_ch05.py``.
 """
 
 from __future__ import annotations
 
 import itertools
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from ..flows import DIVERGENCE_FACTOR
 from ..init import balanced_init, check_widths
 from ..network import (
     as_weight_stack,
@@ -57,6 +59,7 @@ from ..network import (
     end_to_end_stack,
     layer_gradients_stack,
 )
+from ..theory import arora_claim_2_bound, arora_lemma_1_decrease, deficiency_margin
 from ..validate import (
     as_matrix,
     as_matrix_stack,
@@ -86,11 +89,8 @@ __all__ = [
     "balanced_gaussian_starts",
     "perturb_to_balancedness",
     "margin_start",
-    "claim_2_bound",
     "balancedness_probability",
     "margin_probability",
-    "margin_probability_exact",
-    "expected_imbalance_sq",
     "imbalance_sq_stack",
 ]
 
@@ -100,9 +100,9 @@ __all__ = [
 #: ``pruned``: stopped because another run of its group converged first.
 STATUSES = ("converged", "diverged", "capped", "pruned")
 
-#: A run diverges when its loss exceeds this factor times
-#: ``max(l(0), ||Phi||_F^2 / 2)`` (the loss of the zero network), or is not finite.
-DIVERGENCE_FACTOR = 1e6
+# A run diverges when its loss exceeds ``divergence_factor`` (default: the flows'
+# :data:`linnet.flows.DIVERGENCE_FACTOR`) times ``max(l(0), ||Phi||_F^2 / 2)``
+# (the loss of the zero network), or is not finite.
 
 
 # --------------------------------------------------------------------------
@@ -597,8 +597,7 @@ class _Lemma1Recorder(_Recorder):
 
     def __init__(self, setup: DescentSetup, every: int):
         self.every = every
-        N = len(setup.weights)
-        self.power = 2 * (N - 1) / N
+        self.depth = len(setup.weights)
         self.ratio = np.full(setup.runs, np.inf)
         self.checks = np.zeros(setup.runs, dtype=int)
         self.pending = None  # (loss, Lemma 1's decrease) at the armed step, for the runs active then
@@ -614,7 +613,8 @@ class _Lemma1Recorder(_Recorder):
     def before_step(self, t, runs, ev):
         if t % self.every == 0:
             smin = np.linalg.svd(ev.W, compute_uv=False)[:, -1]
-            self.pending = (ev.loss, 0.5 * runs.lr * smin**self.power * 2.0 * ev.loss)
+            need = arora_lemma_1_decrease(smin, 2.0 * ev.loss, self.depth, runs.lr)
+            self.pending = (ev.loss, need)
 
     def result(self) -> Lemma1Check:
         ratio = np.where(self.checks == 0, np.nan, self.ratio)
@@ -748,8 +748,8 @@ def batched_descent(
     lr : float or array_like (B,)
         Step sizes ``> 0``.
     loss_tol : float or array_like (B,)
-        Loss levels ``>= 0`` (the ``epsilon`` of Arora et al.'s Theorem 1:
-        ``l <= loss_tol``, i.e. ``||W - Phi||_F^2 <= 2 loss_tol``).
+        Loss levels ``>= 0`` (the accuracy of Arora et al.'s Theorem 1, their
+        epsilon: ``l <= loss_tol``, i.e. ``||W - Phi||_F^2 <= 2 loss_tol``).
     max_iter : int
         Cap on the iterations of each run.
     group : array_like of int (B,), optional
@@ -1054,7 +1054,12 @@ def _seeds(seed, n: int) -> list[int]:
 
 
 def gaussian_starts(widths, std: float, n: int, seed) -> list[np.ndarray]:
-    """``n`` layer-wise Gaussian starts, entries i.i.d. ``N(0, std^2)``, as stacks ``(n, d_j, d_{j-1})``."""
+    """``n`` layer-wise Gaussian starts, entries i.i.d. ``N(0, std^2)``, as stacks ``(n, d_j, d_{j-1})``.
+
+    ``seed`` is anything :func:`numpy.random.default_rng` accepts; a
+    ``Generator`` is used (and advanced) as it is, so successive calls with one
+    generator continue its stream.
+    """
     widths = check_widths(widths)
     std = positive_float(std, "std")
     n = positive_int(n, "n")
@@ -1186,20 +1191,6 @@ def _estimate(hits: int, samples: int, bound=None) -> MonteCarloEstimate:
     )
 
 
-def claim_2_bound(widths, std: float, delta: float) -> float:
-    """``max(0, 1 - 10 delta^{-2} N std^4 d_max^3)``: Claim 2's lower bound on P(delta-balanced).
-
-    As given by the project brief for a layer-wise Gaussian start with entries
-    ``N(0, std^2)``, ``N`` layers and ``d_max = max_j d_j``; the constant could
-    not be re-read in the paper (notes, Part B).
-    """
-    widths = check_widths(widths)
-    std = positive_float(std, "std")
-    delta = positive_float(delta, "delta")
-    N = len(widths) - 1
-    return max(0.0, 1.0 - 10.0 * N * std**4 * max(widths) ** 3 / delta**2)
-
-
 def balancedness_probability(
     widths, std: float, delta: float, samples: int, seed, chunk: int = 256
 ) -> MonteCarloEstimate:
@@ -1207,10 +1198,10 @@ def balancedness_probability(
 
     Draws ``samples`` starts with i.i.d. ``N(0, std^2)`` entries, in chunks, and
     counts those with ``max_j ||W_{j+1}^T W_{j+1} - W_j W_j^T||_F <= delta``.
-    The estimate carries :func:`claim_2_bound` as ``bound``.
+    The estimate carries Claim 2's bound (:func:`linnet.theory.arora_claim_2_bound`)
+    as ``bound``.
     """
-    widths = check_widths(widths)
-    std = positive_float(std, "std")
+    bound = arora_claim_2_bound(widths, std, delta)  # validates widths, std, delta
     delta = positive_float(delta, "delta")
     samples = positive_int(samples, "samples")
     rng = np.random.default_rng(seed)
@@ -1218,13 +1209,10 @@ def balancedness_probability(
     done = 0
     while done < samples:
         n = min(chunk, samples - done)
-        ws = [
-            std * rng.standard_normal((n, widths[j], widths[j - 1]))
-            for j in range(1, len(widths))
-        ]
+        ws = gaussian_starts(widths, std, n, rng)  # the chunks continue one stream
         hits += int(np.count_nonzero(balancedness_stack(ws) <= delta))
         done += n
-    return _estimate(hits, samples, claim_2_bound(widths, std, delta))
+    return _estimate(hits, samples, bound)
 
 
 def margin_probability(
@@ -1241,78 +1229,9 @@ def margin_probability(
     std = positive_float(std, "std")
     samples = positive_int(samples, "samples")
     rng = np.random.default_rng(seed)
-    smin = float(np.linalg.svd(Phi, compute_uv=False)[-1])
     A = std * rng.standard_normal((samples,) + Phi.shape)
-    c = smin - np.linalg.norm(A - Phi, axis=(1, 2))
+    c = deficiency_margin(A, Phi)
     return _estimate(int(np.count_nonzero(c > margin)), samples)
-
-
-def margin_probability_exact(std: float, d0: int, phi_norm: float = 1.0) -> float:
-    """P(``A`` has a deficiency margin) for ``A in R^{1 x d0}`` with i.i.d. ``N(0, std^2)`` entries (this book).
-
-    For a scalar output, Procedure 1 with ``D = N(0, std^2 I)`` gives the
-    end-to-end matrix ``A`` itself, and ``sigma_min(Phi) = ||Phi||_F``, so
-    (Definition 2) ``A`` has a margin iff ``||A - Phi||_F < ||Phi||_F``, i.e.
-    ``||A||^2 < 2 <A, Phi>``. With ``A = std * g``, ``g_1`` the component of ``g``
-    along ``Phi`` and ``u = ||g_perp||`` (chi-distributed with ``d0 - 1`` degrees
-    of freedom, independent of ``g_1``) and ``k = ||Phi||_F / std``, this is
-    ``g_1^2 - 2 k g_1 + u^2 < 0``: ``g_1`` between ``k -+ sqrt(k^2 - u^2)``, which
-    needs ``u < k``. Hence (a derivation of this book, checked against Monte
-    Carlo in the tests)
-
-    ``P = E_u[ Phi_N(k + sqrt(k^2 - u^2)) - Phi_N(k - sqrt(k^2 - u^2)) ; u < k ]``,
-
-    integrated by adaptive quadrature (absolute error ``< 1e-10``); for
-    ``d0 = 1`` it is ``Phi_N(2k) - 1/2``. It never exceeds 1/2 (the event needs
-    ``g_1 > 0``) and depends on ``std`` and ``||Phi||_F`` only through ``k``.
-
-    Parameters
-    ----------
-    std : float
-        Standard deviation ``> 0`` of the entries of ``A``.
-    d0 : int
-        Input dimension ``>= 1``.
-    phi_norm : float
-        ``||Phi||_F > 0``.
-
-    Returns
-    -------
-    float
-    """
-    from scipy import integrate
-    from scipy.special import gammaln, ndtr
-
-    std = positive_float(std, "std")
-    d0 = positive_int(d0, "d0")
-    k = positive_float(phi_norm, "phi_norm") / std
-    if d0 == 1:
-        return float(ndtr(2 * k) - 0.5)
-    dof = d0 - 1
-    log_norm = (1 - dof / 2) * math.log(2) - float(
-        gammaln(dof / 2)
-    )  # chi density: u^(dof-1) e^(-u^2/2) 2^(1-dof/2) / Gamma(dof/2)
-
-    def inside(u):
-        if u <= 0.0:
-            return 0.0 if dof > 1 else math.exp(log_norm) * float(0.5 - ndtr(-2 * k))
-        root = math.sqrt(max(k * k - u * u, 0.0))
-        lo = u * u / (k + root)  # = k - root, without cancellation
-        density = math.exp(log_norm + (dof - 1) * math.log(u) - 0.5 * u * u)
-        return float(ndtr(-lo) - ndtr(-(k + root))) * density
-
-    centre = math.sqrt(
-        dof
-    )  # the chi distribution has its mass within centre +- 10 (tails < 1e-20)
-    lo = max(0.0, centre - 10.0)
-    hi = min(k, centre + 10.0)
-    if hi <= lo:
-        return 0.0
-    mode = math.sqrt(max(dof - 1, 0))
-    pts = [mode] if lo < mode < hi else None
-    val, _ = integrate.quad(
-        inside, lo, hi, points=pts, epsabs=1e-12, epsrel=1e-10, limit=200
-    )
-    return float(min(max(val, 0.0), 0.5))
 
 
 def imbalance_sq_stack(weights) -> np.ndarray:
@@ -1323,27 +1242,3 @@ def imbalance_sq_stack(weights) -> np.ndarray:
         D = upper.mT @ upper - lower @ lower.mT
         out += np.einsum("bij,bij->b", D, D)
     return out
-
-
-def expected_imbalance_sq(widths, std: float) -> float:
-    """``E sum_j ||W_{j+1}^T W_{j+1} - W_j W_j^T||_F^2`` for i.i.d. ``N(0, std^2)`` layers (this book).
-
-    For a ``a x b`` matrix ``G`` with i.i.d. ``N(0, s^2)`` entries,
-    ``E ||G^T G||_F^2 = s^4 a b (a + b + 1)``, and for independent layers
-    ``E tr(W_{j+1}^T W_{j+1} W_j W_j^T) = s^4 d_{j-1} d_j d_{j+1}``, so
-
-    ``E ||D_j||_F^2 = s^4 [d_{j+1} d_j (d_{j+1} + d_j + 1) + d_j d_{j-1} (d_j + d_{j-1} + 1) - 2 d_{j-1} d_j d_{j+1}]``.
-
-    By Markov's inequality and a union bound, ``P(not delta-balanced) <=
-    (this) / delta^2``: the form of the bound of Claim 2. Each pair contributes
-    at most ``6 s^4 d_max^3``, so the bound with constant 10 holds for every
-    widths (a corollary in chapter 05; the closed form is checked against
-    Monte Carlo there and in the tests).
-    """
-    widths = check_widths(widths)
-    s4 = positive_float(std, "std") ** 4
-    total = 0.0
-    for j in range(1, len(widths) - 1):
-        a, b, c = widths[j - 1], widths[j], widths[j + 1]
-        total += c * b * (c + b + 1) + b * a * (b + a + 1) - 2 * a * b * c
-    return float(s4 * total)
