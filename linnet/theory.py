@@ -1834,4 +1834,38 @@ def two_phase_time_estimate(s_Z, m, depth, norm_ratio, angle, rel_tol):
 # Closed forms of chapter 07 (beyond the paper; linnet.chapters.beyond)
 # ==========================================================================
 
+
+def minimum_sharpness(s_Z, m, depth):
+    """Sharpness ``m N s_Z^{2-2/N}`` of the loss (4) at a balanced minimum (chapter 07; beyond the paper).
+
+    The largest eigenvalue of the Hessian of (4) (Definition 2.2) at a
+    balanced network (14, corrected) whose end-to-end matrix is ``Z_1`` (27),
+    for whitened data (23) whose target is of rank one (``Z = Z_1``, e.g. a
+    scalar output), any widths. There the loss is zero, so the Hessian is
+    ``m J^T J`` with ``J`` the derivative of ``W_N ... W_1`` in the layers;
+    with rank-one layers ``W_j = s_Z^{1/N} u_j u_{j-1}^T`` each term
+    ``W_N ... dW_j ... W_1`` of ``J`` lies along ``Z_1``, so
+    ``||J||^2 = N s_Z^{2(N-1)/N}``. The same number as the
+    radial rate of (17) at ``Z_1`` (:func:`radial_rate`). Gradient descent
+    with step ``eta`` is linearly unstable at that minimum when
+    ``eta > 2 / minimum_sharpness``.
+
+    Parameters
+    ----------
+    s_Z : float or array_like
+        ``> 0``.
+    m : float
+        ``> 0``, the number of examples.
+    depth : int or array_like of int
+        ``N >= 1`` (``N = 1``: the sharpness is ``m``).
+
+    Returns
+    -------
+    float or ndarray
+    """
+    return radial_rate(s_Z, m, depth)
+
+
+__all__ += ["minimum_sharpness"]
+
 # (end of the closed forms of chapter 07)
