@@ -301,7 +301,10 @@ def unbalanced_start(W0, widths, delta: float, seed) -> list[np.ndarray]:
     ``W_2 <- W_2 A^{-1}`` with ``A = expm(c S)``, ``S`` a random symmetric
     ``d_1 x d_1`` matrix of unit norm, and ``c`` chosen by root finding so that
     ``max_j ||W_{j+1}^T W_{j+1} - W_j W_j^T||_F = delta`` (Arora et al.'s
-    Definition 1; :func:`linnet.network.balancedness`).
+    Definition 1; :func:`linnet.network.balancedness`). Unlike
+    :func:`linnet.chapters.arora.perturb_to_balancedness` (a random additive
+    perturbation, which changes the product; ``delta`` to ``rtol``), the
+    product stays exactly ``W0`` and ``delta`` is met to root-finding accuracy.
 
     Parameters
     ----------
