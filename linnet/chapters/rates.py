@@ -26,9 +26,9 @@ measures them on:
 
 Building blocks come from the core: the velocity of (17)
 (:func:`linnet.flows.induced_velocity`), crossing times and distances
-(:mod:`linnet.measure`), ``kappa`` and the reduced radial equation
-``ds/dt = -m N s^{2-2/N} (s - rho)`` (:func:`linnet.theory.kappa`,
-:func:`linnet.theory.reduced_radial_velocity`).
+(:mod:`linnet.measure`), the rank-one reduced equations
+(:func:`linnet.theory.rank_one_reduced_rates`), the random directions of the
+starts (:func:`linnet.init.unit_orthogonal`).
 
 Provenance. The paper's Section 4 formulas ((33)-(38), with its constants)
 are in :mod:`linnet.theory`; the functions at the end of this module
