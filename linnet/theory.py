@@ -1819,6 +1819,247 @@ def two_phase_time_estimate(s_Z, m, depth, norm_ratio, angle, rel_tol):
 # ==========================================================================
 # Closed forms of chapters 04 and 06 (Section 4; linnet.chapters.rates, depth)
 # ==========================================================================
+#
+# The rank-one reduction of (17) and its consequences, results of this book
+# (notes/paper-statements.md, A.3: the boxed reduced equations, Lemma R1 and the
+# two-sided bound (R2)), not the paper's (33)/(35), which are ``bound_33`` and
+# ``rhs_35`` above; Arora et al.'s deficiency margin (Definition 2) of the best
+# rank-one matrix; the depth thresholds of the faraway exponent of (38a); the
+# forward Euler iterates of the paper's Figure 1 at depth 1.
+
+__all__ += [
+    "rank_one_reduced_rates",
+    "cosine_rate_lower_bound",
+    "correlation_bounds",
+    "best_rank_one_margin",
+    "exponent_38a_step_threshold",
+    "euler_relative_error_depth_1",
+]
+
+
+def _unit_rows(x, name: str, dim: int, k: int) -> np.ndarray:
+    arr = np.asarray(x, dtype=float)
+    if arr.shape != (k, dim):
+        raise ValueError(f"{name} must have shape ({k}, {dim}); got {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite")
+    if not np.allclose(np.linalg.norm(arr, axis=1), 1.0, rtol=0, atol=RANK_ONE_RTOL):
+        raise ValueError(
+            f"{name} must hold unit vectors (norm 1 up to {RANK_ONE_RTOL:g})"
+        )
+    return arr
+
+
+def rank_one_reduced_rates(s, u, v, target: Target, depth: int):
+    """``rho``, ``p`` and ``ds/dt``, ``drho/dt``, ``dp/dt`` of ``W = s u v^T`` by the reduced equations.
+
+    A result of this book (notes/paper-statements.md, A.3; the role of the
+    paper's Lemma 4.1): for ``W = s u v^T`` (``||u|| = ||v|| = 1``) the induced
+    flow (17) with whitened data reduces to
+
+    ``ds/dt = -m N s^{2-2/N} (s - rho)`` (:func:`reduced_radial_velocity`),
+    ``du/dt = m s^{1-2/N} (I - u u^T) Z v``,  ``dv/dt = m s^{1-2/N} (I - v v^T) Z^T u``,
+
+    with ``rho = u^T Z v``; hence (Lemma R1)
+    ``drho/dt = m s^{1-2/N} (||(I - u u^T) Z v||^2 + ||(I - v v^T) Z^T u||^2) >= 0`` and
+    ``dp/dt = m s^{1-2/N} (s_Z (a^2 + b^2) - 2 p rho)``, where ``a = u^T u_Z``,
+    ``b = v^T v_Z`` and ``p = a b`` (the cosine with ``Z_1``).
+
+    Parameters
+    ----------
+    s : array_like, shape (k,)
+        ``||W||_F > 0``.
+    u : array_like, shape (k, dy)
+    v : array_like, shape (k, dx)
+        Unit vectors (the factors of a thin SVD of each ``W``).
+    target : Target
+        ``Z`` with ``s_Z > s_Z2`` (Assumption 3.6).
+    depth : int
+        ``N >= 2``.
+
+    Returns
+    -------
+    rho, p, ds, drho, dp : ndarray, shape (k,)
+    """
+    target = as_target(target, unique_Z1=True)
+    N = _depth(depth)
+    s = np.asarray(s, dtype=float)
+    if s.ndim != 1 or not (np.all(np.isfinite(s)) and np.all(s > 0)):
+        raise ValueError(
+            f"s must be a 1-D array of norms > 0 (finite); got shape {s.shape}"
+        )
+    u = _unit_rows(u, "u", target.dy, s.size)
+    v = _unit_rows(v, "v", target.dx, s.size)
+    m, Z = target.m, target.Z
+    Zv = np.einsum("ij,kj->ki", Z, v)
+    Ztu = np.einsum("ij,ki->kj", Z, u)
+    rho = np.sum(u * Zv, axis=1)
+    a = u @ target.u
+    b = v @ target.v
+    p = a * b
+    clock = m * s ** (kappa(N) - 1)
+    ds = reduced_radial_velocity(s, rho, m, N)
+    du = Zv - rho[:, None] * u  # (I - u u^T) Z v
+    dv = Ztu - rho[:, None] * v  # (I - v v^T) Z^T u
+    drho = clock * (np.sum(du * du, axis=1) + np.sum(dv * dv, axis=1))
+    dp = clock * (target.s_Z * (a * a + b * b) - 2 * p * rho)
+    return rho, p, ds, drho, dp
+
+
+def cosine_rate_lower_bound(W, target: Target, depth: int):
+    """Lemma R1's lower bound on ``dp/dt`` along (17): ``2 m s^{1-2/N} s_Z (1 - gamma) p (1 - p)``.
+
+    A result of this book (notes/paper-statements.md, A.3, Lemma R1; it plays
+    the role of the paper's Lemma 4.2 but is not the paper's (35), which is
+    :func:`rhs_35`): for rank-one ``W`` with ``s = ||W||_F`` and cosine
+    ``p = <W, Z_1>/(s s_Z) >= 0``, ``dp/dt`` is at least this. It follows from
+    ``a^2 + b^2 >= 2 p`` and the upper bound of (R2) (:func:`correlation_bounds`).
+
+    Parameters
+    ----------
+    W : array_like, shape (dy, dx) or (k, dy, dx)
+        Nonzero rank-one matrices.
+    target : Target
+    depth : int
+        ``N >= 2``.
+
+    Returns
+    -------
+    float or ndarray of shape (k,)
+    """
+    target = as_target(target, unique_Z1=True)
+    N = _depth(depth)
+    stack, single = as_matrix_stack(W, "W", target.Z.shape)
+    rank_one_svd(stack, "W", nonzero=True)
+    s = np.linalg.norm(stack, axis=(1, 2))
+    p = np.asarray(cosine_with_Z1(stack, target))
+    out = (
+        2
+        * target.m
+        * s ** (kappa(N) - 1)
+        * target.s_Z
+        * (1 - target.gamma)
+        * p
+        * (1 - p)
+    )
+    return _out(out, single)
+
+
+def correlation_bounds(W, target: Target):
+    """The two-sided bound (R2) on the correlation ``rho`` by the cosine ``p`` (a result of this book).
+
+    notes/paper-statements.md, A.3: for rank-one ``W`` with
+    ``p = <W, Z_1>/(||W|| s_Z) >= 0``,
+    ``s_Z ((1 + gamma) p - gamma) <= rho <= s_Z (p + gamma (1 - p))``, from
+    ``u^T (Z - Z_1) v <= s_Z2 sqrt((1 - a^2)(1 - b^2)) <= s_Z2 (1 - p)``.
+    (Not the paper's (33), which bounds the loss (31): :func:`bound_33`.)
+
+    Parameters
+    ----------
+    W : array_like, shape (dy, dx) or (k, dy, dx)
+        Nonzero rank-one matrices.
+    target : Target
+
+    Returns
+    -------
+    lower, upper : float or ndarray of shape (k,)
+    """
+    target = as_target(target, unique_Z1=True)
+    stack, single = as_matrix_stack(W, "W", target.Z.shape)
+    rank_one_svd(stack, "W", nonzero=True)
+    p = np.asarray(cosine_with_Z1(stack, target))
+    g = target.gamma
+    lower = target.s_Z * ((1 + g) * p - g)
+    upper = target.s_Z * (p + g * (1 - p))
+    return _out(lower, single), _out(upper, single)
+
+
+def best_rank_one_margin(target: Target) -> float:
+    """The largest deficiency margin (Arora et al., Definition 2) of any rank-one ``W``.
+
+    Arora et al.'s condition asks ``||W0 - Z||_F < sigma_min(Z)``, with
+    ``sigma_min`` the ``min(dy, dx)``-th singular value. By Eckart-Young,
+    every rank-one ``W`` has ``||W - Z||_F >= ||Z_1 - Z||_F = (sum_{i>=2} s_{Z,i}^2)^{1/2}``,
+    so its margin ``sigma_min(Z) - ||W - Z||_F`` is at most
+
+    ``sigma_min(Z) - (sum_{i >= 2} s_{Z,i}^2)^{1/2}``,
+
+    attained at ``W = Z_1``. When ``min(dy, dx) >= 2`` this is ``<= 0``
+    (``sigma_min <= s_Z2``): no rank-one start has a margin (remark 4 after
+    Theorem 4.4).
+
+    Parameters
+    ----------
+    target : Target
+
+    Returns
+    -------
+    float
+    """
+    s = as_target(target).s
+    return float(s[-1] - np.sqrt(np.sum(s[1:] ** 2)))
+
+
+def exponent_38a_step_threshold(depth):
+    """The scale ``x = alpha s_Z`` above which the faraway exponent of (38a) grows from ``N`` to ``N + 1``.
+
+    For ``gamma_Z = 0`` the exponent of (38a) is ``-E_a`` with
+    ``E_a / m = N x^{2-2/N}`` (:func:`exponent_38a`), so
+    ``E_a(N + 1) / E_a(N) = ((N + 1)/N) x^{2/(N(N+1))} >= 1`` iff
+    ``x >= (N/(N+1))^{N(N+1)/2}``. Over the depths ``N >= 2`` of Theorem 4.4
+    the threshold is largest at ``N = 2``,
+    ``(2/3)^3 = 8/27``: ``E_a`` increases over all integer depths ``N >= 2``
+    iff ``x >= 8/27`` (chapter 04, remark 3 after Theorem 4.4).
+
+    Parameters
+    ----------
+    depth : int or array_like of int
+        ``N >= 1``.
+
+    Returns
+    -------
+    float or ndarray
+    """
+    N = np.asarray(depth)
+    if N.dtype.kind not in "iu" or np.any(N < 1):
+        raise ValueError(
+            f"depth must be an integer >= 1 (or an array of them); got {depth!r}"
+        )
+    N = N.astype(float)
+    out = (N / (N + 1)) ** (N * (N + 1) / 2)
+    return out.item() if out.ndim == 0 else out
+
+
+def euler_relative_error_depth_1(m, step, n_steps):
+    """Relative error of ``n`` forward Euler steps of (17) at depth 1 against the exact flow.
+
+    At depth 1 with whitened data (17) is ``dW/dt = -m (W - Z)``, so
+    ``W(t) - Z = e^{-m t}(W_0 - Z)`` while ``n`` Euler steps of size ``h`` give
+    ``W_n - Z = (1 - h m)^n (W_0 - Z)``: the error relative to ``||W(n h) - Z||``
+    is ``|(1 - h m)^n e^{m n h} - 1|`` for every start (the paper's Figure 1
+    scheme at depth 1).
+
+    Parameters
+    ----------
+    m : float
+        ``> 0``.
+    step : float
+        ``h > 0``.
+    n_steps : int or array_like of int
+        ``>= 0``.
+
+    Returns
+    -------
+    float or ndarray
+    """
+    m = positive_float(m, "m")
+    h = positive_float(step, "step")
+    n = np.asarray(n_steps)
+    if n.dtype.kind not in "iu" or np.any(n < 0):
+        raise ValueError(f"n_steps must be integers >= 0; got {n_steps!r}")
+    out = np.abs((1 - h * m) ** n * np.exp(m * (n * h)) - 1)
+    return out.item() if out.ndim == 0 else out
+
 
 # (end of the closed forms of chapters 04 and 06)
 
