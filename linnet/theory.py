@@ -52,6 +52,8 @@ from .validate import (
 
 __all__ = [
     "PHASE_ONE_FACTOR",
+    "max_beta",
+    "min_alpha",
     "correlation_with_target",
     "cosine_with_Z1",
     "correlation_set_margin",
@@ -93,11 +95,31 @@ def _alpha(alpha) -> float:
     return a
 
 
+def max_beta(target: Target, alpha):
+    """The largest ``beta`` for which ``N_alpha,beta(Z_1)`` (36) is invariant: ``(1 + gamma) alpha - gamma``.
+
+    Positive only for ``alpha > gamma / (1 + gamma)`` (:func:`min_alpha`), which
+    is where (37) can hold. ``alpha`` may be an array (the result broadcasts).
+    """
+    g = as_target(target, unique_Z1=True).gamma
+    a = np.asarray(alpha, dtype=float)
+    if not (np.all(np.isfinite(a)) and np.all(a > 0) and np.all(a <= 1)):
+        raise ValueError(f"alpha must lie in (0, 1]; got {alpha!r}")
+    out = (1 + g) * a - g
+    return out.item() if out.ndim == 0 else out
+
+
+def min_alpha(target: Target) -> float:
+    """``gamma / (1 + gamma)``: below this cosine no ``beta > 0`` makes (36) invariant (see :func:`max_beta`)."""
+    g = as_target(target, unique_Z1=True).gamma
+    return g / (1 + g)
+
+
 def _alpha_beta(target: Target, alpha, beta) -> tuple[float, float]:
     a = _alpha(alpha)
     b = positive_float(beta, "beta")
     g = target.gamma
-    b_max = (1 + g) * a - g
+    b_max = max_beta(target, a)
     if not b <= b_max:
         raise ValueError(
             f"beta must satisfy 0 < beta <= (1 + gamma) alpha - gamma = {b_max:.6g} (gamma = s_Z2/s_Z = {g:.6g}, "

@@ -839,14 +839,17 @@ def bound_rate_ratio(W0, target: Target, depth: int) -> BoundRateRatio:
     N = positive_int(depth, "depth", minimum=2)
     W0 = as_matrix(W0, "W0", shape=target.Z.shape)
     shrink = 1.0 - 1e-12
-    g = target.gamma
     alpha = float(theory.cosine_with_Z1(W0, target)) * shrink
-    if not alpha > g / (1 + g):
+    p_min = theory.min_alpha(target)
+    if not alpha > p_min:
         raise ValueError(
-            f"W0 must have cosine p(W0) > gamma/(1+gamma) = {g / (1 + g):.6g} with Z_1 for (37) to hold for "
+            f"W0 must have cosine p(W0) > gamma/(1+gamma) = {p_min:.6g} with Z_1 for (37) to hold for "
             f"some beta > 0; got {alpha:.6g}"
         )
-    beta = min(float(np.linalg.norm(W0)) / target.s_Z, (1 + g) * alpha - g) * shrink
+    beta = (
+        min(float(np.linalg.norm(W0)) / target.s_Z, theory.max_beta(target, alpha))
+        * shrink
+    )
     b = theory.theorem_4_4_bound(W0, target, N, alpha, beta, 0.0)
     modes = theory.nearby_modes(target, N)
     true = 2.0 * modes.slowest

@@ -62,6 +62,8 @@ from ..theory import (
     bound_38b,
     cosine_with_Z1,
     in_set_36,
+    max_beta,
+    min_alpha,
     nearby_modes,
     rank_one_reduced_rates,
     rhs_35,
@@ -588,8 +590,7 @@ def random_stable_starts(
     count = positive_int(count, "count")
     lo, hi = _range(norm_ratio_range, "norm_ratio_range")
     rng = np.random.default_rng(seed)
-    g = target.gamma
-    p_min = g / (1 + g)
+    p_min = min_alpha(target)
     dy, dx = target.Z.shape
     W0 = np.empty((count, dy, dx))
     for k in range(count):
@@ -603,7 +604,9 @@ def random_stable_starts(
     p = np.asarray(cosine_with_Z1(W0, target))
     alpha = p_min + (p - p_min) * rng.uniform(0.3, 0.999, size=count)
     ratio = np.linalg.norm(W0, axis=(1, 2)) / target.s_Z
-    beta = np.minimum((1 + g) * alpha - g, ratio) * rng.uniform(0.3, 0.999, size=count)
+    beta = np.minimum(max_beta(target, alpha), ratio) * rng.uniform(
+        0.3, 0.999, size=count
+    )
     return StableStarts(target=target, depth=N, W0=W0, alpha=alpha, beta=beta)
 
 
