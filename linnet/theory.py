@@ -52,6 +52,8 @@ from .validate import (
 
 __all__ = [
     "PHASE_ONE_FACTOR",
+    "max_beta",
+    "min_alpha",
     "correlation_with_target",
     "cosine_with_Z1",
     "correlation_set_margin",
@@ -93,11 +95,31 @@ def _alpha(alpha) -> float:
     return a
 
 
+def max_beta(target: Target, alpha):
+    """The largest ``beta`` for which ``N_alpha,beta(Z_1)`` (36) is invariant: ``(1 + gamma) alpha - gamma``.
+
+    Positive only for ``alpha > gamma / (1 + gamma)`` (:func:`min_alpha`), which
+    is where (37) can hold. ``alpha`` may be an array (the result broadcasts).
+    """
+    g = as_target(target, unique_Z1=True).gamma
+    a = np.asarray(alpha, dtype=float)
+    if not (np.all(np.isfinite(a)) and np.all(a > 0) and np.all(a <= 1)):
+        raise ValueError(f"alpha must lie in (0, 1]; got {alpha!r}")
+    out = (1 + g) * a - g
+    return out.item() if out.ndim == 0 else out
+
+
+def min_alpha(target: Target) -> float:
+    """``gamma / (1 + gamma)``: below this cosine no ``beta > 0`` makes (36) invariant (see :func:`max_beta`)."""
+    g = as_target(target, unique_Z1=True).gamma
+    return g / (1 + g)
+
+
 def _alpha_beta(target: Target, alpha, beta) -> tuple[float, float]:
     a = _alpha(alpha)
     b = positive_float(beta, "beta")
     g = target.gamma
-    b_max = (1 + g) * a - g
+    b_max = max_beta(target, a)
     if not b <= b_max:
         raise ValueError(
             f"beta must satisfy 0 < beta <= (1 + gamma) alpha - gamma = {b_max:.6g} (gamma = s_Z2/s_Z = {g:.6g}, "
@@ -1819,6 +1841,247 @@ def two_phase_time_estimate(s_Z, m, depth, norm_ratio, angle, rel_tol):
 # ==========================================================================
 # Closed forms of chapters 04 and 06 (Section 4; linnet.chapters.rates, depth)
 # ==========================================================================
+#
+# The rank-one reduction of (17) and its consequences, results of this book
+# (notes/paper-statements.md, A.3: the boxed reduced equations, Lemma R1 and the
+# two-sided bound (R2)), not the paper's (33)/(35), which are ``bound_33`` and
+# ``rhs_35`` above; Arora et al.'s deficiency margin (Definition 2) of the best
+# rank-one matrix; the depth thresholds of the faraway exponent of (38a); the
+# forward Euler iterates of the paper's Figure 1 at depth 1.
+
+__all__ += [
+    "rank_one_reduced_rates",
+    "cosine_rate_lower_bound",
+    "correlation_bounds",
+    "best_rank_one_margin",
+    "exponent_38a_step_threshold",
+    "euler_relative_error_depth_1",
+]
+
+
+def _unit_rows(x, name: str, dim: int, k: int) -> np.ndarray:
+    arr = np.asarray(x, dtype=float)
+    if arr.shape != (k, dim):
+        raise ValueError(f"{name} must have shape ({k}, {dim}); got {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite")
+    if not np.allclose(np.linalg.norm(arr, axis=1), 1.0, rtol=0, atol=RANK_ONE_RTOL):
+        raise ValueError(
+            f"{name} must hold unit vectors (norm 1 up to {RANK_ONE_RTOL:g})"
+        )
+    return arr
+
+
+def rank_one_reduced_rates(s, u, v, target: Target, depth: int):
+    """``rho``, ``p`` and ``ds/dt``, ``drho/dt``, ``dp/dt`` of ``W = s u v^T`` by the reduced equations.
+
+    A result of this book (notes/paper-statements.md, A.3; the role of the
+    paper's Lemma 4.1): for ``W = s u v^T`` (``||u|| = ||v|| = 1``) the induced
+    flow (17) with whitened data reduces to
+
+    ``ds/dt = -m N s^{2-2/N} (s - rho)`` (:func:`reduced_radial_velocity`),
+    ``du/dt = m s^{1-2/N} (I - u u^T) Z v``,  ``dv/dt = m s^{1-2/N} (I - v v^T) Z^T u``,
+
+    with ``rho = u^T Z v``; hence (Lemma R1)
+    ``drho/dt = m s^{1-2/N} (||(I - u u^T) Z v||^2 + ||(I - v v^T) Z^T u||^2) >= 0`` and
+    ``dp/dt = m s^{1-2/N} (s_Z (a^2 + b^2) - 2 p rho)``, where ``a = u^T u_Z``,
+    ``b = v^T v_Z`` and ``p = a b`` (the cosine with ``Z_1``).
+
+    Parameters
+    ----------
+    s : array_like, shape (k,)
+        ``||W||_F > 0``.
+    u : array_like, shape (k, dy)
+    v : array_like, shape (k, dx)
+        Unit vectors (the factors of a thin SVD of each ``W``).
+    target : Target
+        ``Z`` with ``s_Z > s_Z2`` (Assumption 3.6).
+    depth : int
+        ``N >= 2``.
+
+    Returns
+    -------
+    rho, p, ds, drho, dp : ndarray, shape (k,)
+    """
+    target = as_target(target, unique_Z1=True)
+    N = _depth(depth)
+    s = np.asarray(s, dtype=float)
+    if s.ndim != 1 or not (np.all(np.isfinite(s)) and np.all(s > 0)):
+        raise ValueError(
+            f"s must be a 1-D array of norms > 0 (finite); got shape {s.shape}"
+        )
+    u = _unit_rows(u, "u", target.dy, s.size)
+    v = _unit_rows(v, "v", target.dx, s.size)
+    m, Z = target.m, target.Z
+    Zv = np.einsum("ij,kj->ki", Z, v)
+    Ztu = np.einsum("ij,ki->kj", Z, u)
+    rho = np.sum(u * Zv, axis=1)
+    a = u @ target.u
+    b = v @ target.v
+    p = a * b
+    clock = m * s ** (kappa(N) - 1)
+    ds = reduced_radial_velocity(s, rho, m, N)
+    du = Zv - rho[:, None] * u  # (I - u u^T) Z v
+    dv = Ztu - rho[:, None] * v  # (I - v v^T) Z^T u
+    drho = clock * (np.sum(du * du, axis=1) + np.sum(dv * dv, axis=1))
+    dp = clock * (target.s_Z * (a * a + b * b) - 2 * p * rho)
+    return rho, p, ds, drho, dp
+
+
+def cosine_rate_lower_bound(W, target: Target, depth: int):
+    """Lemma R1's lower bound on ``dp/dt`` along (17): ``2 m s^{1-2/N} s_Z (1 - gamma) p (1 - p)``.
+
+    A result of this book (notes/paper-statements.md, A.3, Lemma R1; it plays
+    the role of the paper's Lemma 4.2 but is not the paper's (35), which is
+    :func:`rhs_35`): for rank-one ``W`` with ``s = ||W||_F`` and cosine
+    ``p = <W, Z_1>/(s s_Z) >= 0``, ``dp/dt`` is at least this. It follows from
+    ``a^2 + b^2 >= 2 p`` and the upper bound of (R2) (:func:`correlation_bounds`).
+
+    Parameters
+    ----------
+    W : array_like, shape (dy, dx) or (k, dy, dx)
+        Nonzero rank-one matrices.
+    target : Target
+    depth : int
+        ``N >= 2``.
+
+    Returns
+    -------
+    float or ndarray of shape (k,)
+    """
+    target = as_target(target, unique_Z1=True)
+    N = _depth(depth)
+    stack, single = as_matrix_stack(W, "W", target.Z.shape)
+    rank_one_svd(stack, "W", nonzero=True)
+    s = np.linalg.norm(stack, axis=(1, 2))
+    p = np.asarray(cosine_with_Z1(stack, target))
+    out = (
+        2
+        * target.m
+        * s ** (kappa(N) - 1)
+        * target.s_Z
+        * (1 - target.gamma)
+        * p
+        * (1 - p)
+    )
+    return _out(out, single)
+
+
+def correlation_bounds(W, target: Target):
+    """The two-sided bound (R2) on the correlation ``rho`` by the cosine ``p`` (a result of this book).
+
+    notes/paper-statements.md, A.3: for rank-one ``W`` with
+    ``p = <W, Z_1>/(||W|| s_Z) >= 0``,
+    ``s_Z ((1 + gamma) p - gamma) <= rho <= s_Z (p + gamma (1 - p))``, from
+    ``u^T (Z - Z_1) v <= s_Z2 sqrt((1 - a^2)(1 - b^2)) <= s_Z2 (1 - p)``.
+    (Not the paper's (33), which bounds the loss (31): :func:`bound_33`.)
+
+    Parameters
+    ----------
+    W : array_like, shape (dy, dx) or (k, dy, dx)
+        Nonzero rank-one matrices.
+    target : Target
+
+    Returns
+    -------
+    lower, upper : float or ndarray of shape (k,)
+    """
+    target = as_target(target, unique_Z1=True)
+    stack, single = as_matrix_stack(W, "W", target.Z.shape)
+    rank_one_svd(stack, "W", nonzero=True)
+    p = np.asarray(cosine_with_Z1(stack, target))
+    g = target.gamma
+    lower = target.s_Z * ((1 + g) * p - g)
+    upper = target.s_Z * (p + g * (1 - p))
+    return _out(lower, single), _out(upper, single)
+
+
+def best_rank_one_margin(target: Target) -> float:
+    """The largest deficiency margin (Arora et al., Definition 2) of any rank-one ``W``.
+
+    Arora et al.'s condition asks ``||W0 - Z||_F < sigma_min(Z)``, with
+    ``sigma_min`` the ``min(dy, dx)``-th singular value. By Eckart-Young,
+    every rank-one ``W`` has ``||W - Z||_F >= ||Z_1 - Z||_F = (sum_{i>=2} s_{Z,i}^2)^{1/2}``,
+    so its margin ``sigma_min(Z) - ||W - Z||_F`` is at most
+
+    ``sigma_min(Z) - (sum_{i >= 2} s_{Z,i}^2)^{1/2}``,
+
+    attained at ``W = Z_1``. When ``min(dy, dx) >= 2`` this is ``<= 0``
+    (``sigma_min <= s_Z2``): no rank-one start has a margin (remark 4 after
+    Theorem 4.4).
+
+    Parameters
+    ----------
+    target : Target
+
+    Returns
+    -------
+    float
+    """
+    s = as_target(target).s
+    return float(s[-1] - np.sqrt(np.sum(s[1:] ** 2)))
+
+
+def exponent_38a_step_threshold(depth):
+    """The scale ``x = alpha s_Z`` above which the faraway exponent of (38a) grows from ``N`` to ``N + 1``.
+
+    For ``gamma_Z = 0`` the exponent of (38a) is ``-E_a`` with
+    ``E_a / m = N x^{2-2/N}`` (:func:`exponent_38a`), so
+    ``E_a(N + 1) / E_a(N) = ((N + 1)/N) x^{2/(N(N+1))} >= 1`` iff
+    ``x >= (N/(N+1))^{N(N+1)/2}``. Over the depths ``N >= 2`` of Theorem 4.4
+    the threshold is largest at ``N = 2``,
+    ``(2/3)^3 = 8/27``: ``E_a`` increases over all integer depths ``N >= 2``
+    iff ``x >= 8/27`` (chapter 04, remark 3 after Theorem 4.4).
+
+    Parameters
+    ----------
+    depth : int or array_like of int
+        ``N >= 1``.
+
+    Returns
+    -------
+    float or ndarray
+    """
+    N = np.asarray(depth)
+    if N.dtype.kind not in "iu" or np.any(N < 1):
+        raise ValueError(
+            f"depth must be an integer >= 1 (or an array of them); got {depth!r}"
+        )
+    N = N.astype(float)
+    out = (N / (N + 1)) ** (N * (N + 1) / 2)
+    return out.item() if out.ndim == 0 else out
+
+
+def euler_relative_error_depth_1(m, step, n_steps):
+    """Relative error of ``n`` forward Euler steps of (17) at depth 1 against the exact flow.
+
+    At depth 1 with whitened data (17) is ``dW/dt = -m (W - Z)``, so
+    ``W(t) - Z = e^{-m t}(W_0 - Z)`` while ``n`` Euler steps of size ``h`` give
+    ``W_n - Z = (1 - h m)^n (W_0 - Z)``: the error relative to ``||W(n h) - Z||``
+    is ``|(1 - h m)^n e^{m n h} - 1|`` for every start (the paper's Figure 1
+    scheme at depth 1).
+
+    Parameters
+    ----------
+    m : float
+        ``> 0``.
+    step : float
+        ``h > 0``.
+    n_steps : int or array_like of int
+        ``>= 0``.
+
+    Returns
+    -------
+    float or ndarray
+    """
+    m = positive_float(m, "m")
+    h = positive_float(step, "step")
+    n = np.asarray(n_steps)
+    if n.dtype.kind not in "iu" or np.any(n < 0):
+        raise ValueError(f"n_steps must be integers >= 0; got {n_steps!r}")
+    out = np.abs((1 - h * m) ** n * np.exp(m * (n * h)) - 1)
+    return out.item() if out.ndim == 0 else out
+
 
 # (end of the closed forms of chapters 04 and 06)
 
@@ -2056,5 +2319,39 @@ __all__ += [
 # ==========================================================================
 # Closed forms of chapter 07 (beyond the paper; linnet.chapters.beyond)
 # ==========================================================================
+
+
+def minimum_sharpness(s_Z, m, depth):
+    """Sharpness ``m N s_Z^{2-2/N}`` of the loss (4) at a balanced minimum (chapter 07; beyond the paper).
+
+    The largest eigenvalue of the Hessian of (4) (Definition 2.2) at a
+    balanced network (14, corrected) whose end-to-end matrix is ``Z_1`` (27),
+    for whitened data (23) whose target is of rank one (``Z = Z_1``, e.g. a
+    scalar output), any widths. There the loss is zero, so the Hessian is
+    ``m J^T J`` with ``J`` the derivative of ``W_N ... W_1`` in the layers;
+    with rank-one layers ``W_j = s_Z^{1/N} u_j u_{j-1}^T`` each term
+    ``W_N ... dW_j ... W_1`` of ``J`` lies along ``Z_1``, so
+    ``||J||^2 = N s_Z^{2(N-1)/N}``. The same number as the
+    radial rate of (17) at ``Z_1`` (:func:`radial_rate`). Gradient descent
+    with step ``eta`` is linearly unstable at that minimum when
+    ``eta > 2 / minimum_sharpness``.
+
+    Parameters
+    ----------
+    s_Z : float or array_like
+        ``> 0``.
+    m : float
+        ``> 0``, the number of examples.
+    depth : int or array_like of int
+        ``N >= 1`` (``N = 1``: the sharpness is ``m``).
+
+    Returns
+    -------
+    float or ndarray
+    """
+    return radial_rate(s_Z, m, depth)
+
+
+__all__ += ["minimum_sharpness"]
 
 # (end of the closed forms of chapter 07)

@@ -73,6 +73,34 @@ def test_balanced_stack_matches_products_and_is_balanced(tg):
         assert balancedness(net) <= 1e-12 * max(np.linalg.norm(w) ** 2 for w in net)
 
 
+def test_balanced_stack_validates_the_products():
+    W = np.ones((2, 3, 4))
+    with pytest.raises(ValueError, match="W0s must have matrices of shape"):
+        bd.balanced_stack(W, [4, 3, 2], 0)  # dy = widths[-1] = 2, not 3
+    with pytest.raises(ValueError, match="W0s must be finite"):
+        bd.balanced_stack(np.full((2, 3, 4), np.nan), [4, 3, 3], 0)
+    with pytest.raises(ValueError, match="at least one"):
+        bd.balanced_stack(np.ones((0, 3, 4)), [4, 3, 3], 0)
+    with pytest.raises(ValueError, match="W0s must be a matrix"):
+        bd.balanced_stack(np.ones(3), [4, 3, 3], 0)
+    # one matrix: a stack of one network
+    one = bd.balanced_stack(W[0], [4, 3, 3], 0)
+    np.testing.assert_array_equal(one[0], bd.balanced_stack(W[:1], [4, 3, 3], 0)[0])
+
+
+def test_gaussian_stack_draws_are_scaled_arora_gaussian_starts():
+    """Documented: the draws of linnet.chapters.arora.gaussian_starts, scaled per layer."""
+    from linnet.chapters.arora import gaussian_starts
+
+    widths = [5, 4, 3, 1]
+    ws = bd.gaussian_stack(widths, 0.3, 6, 2)
+    ref = gaussian_starts(widths, 1.0, 6, 2)
+    for j, (w, r) in enumerate(zip(ws, ref, strict=True)):
+        np.testing.assert_allclose(
+            w, 0.3 ** (1 / 3) / math.sqrt(widths[j]) * r, rtol=1e-15
+        )
+
+
 def test_gaussian_stack_product_scale():
     ws = bd.gaussian_stack([5, 5, 5, 5, 1], 0.3, 4000, 0)
     rms = math.sqrt(np.mean(np.sum(end_to_end_stack(ws) ** 2, axis=(1, 2))))
@@ -176,6 +204,25 @@ def test_learning_times_interpolate_and_mark_unreached_and_absent_modes():
     W_before = W.copy()
     bd.learning_times(t, W, tgt, level=1.0)
     np.testing.assert_array_equal(W, W_before)
+    # a stack of trajectories gives a stack of learning times
+    np.testing.assert_array_equal(
+        bd.learning_times(t, np.stack([W, W]), tgt), np.stack([lt, lt])
+    )
+
+
+def test_learning_times_validation():
+    tgt = Target.from_matrix(np.diag([1.0, 0.5, 0.0]), 1)
+    t = np.array([0.0, 1.0, 2.0])
+    with pytest.raises(ValueError, match="one matrix per time"):
+        bd.learning_times(t, np.zeros((2, 3, 3)), tgt)
+    with pytest.raises(ValueError, match="W must have matrices of shape"):
+        bd.learning_times(t, np.zeros((3, 3, 4)), tgt)
+    bad = np.zeros((3, 3, 3))
+    bad[1, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="W must be finite"):
+        bd.learning_times(t, bad, tgt)
+    with pytest.raises(ValueError, match="level"):
+        bd.learning_times(t, np.zeros((3, 3, 3)), tgt, level=1.5)
 
 
 # --- deflation ---------------------------------------------------------------------
@@ -205,6 +252,14 @@ def test_deflation_leakage_bounds_and_validation(tg):
     ) == pytest.approx(1.0, abs=1e-12)
     with pytest.raises(ValueError, match="k"):
         bd.deflation_leakage(V, tg, 3)
+    with pytest.raises(ValueError, match="V must have matrices of shape"):
+        bd.deflation_leakage(np.ones((2, 4, 3)), tg, 1)
+    with pytest.raises(ValueError, match="V must be finite"):
+        bd.deflation_leakage(np.full((3, 4), np.inf), tg, 1)
+    # any leading shape: (2, 10, 3, 4) gives (2, 10)
+    np.testing.assert_array_equal(
+        bd.deflation_leakage(V.reshape(2, 10, 3, 4), tg, 2), L.reshape(2, 10)
+    )
 
 
 # --- candidate set and component correlation ---------------------------------------
@@ -299,6 +354,16 @@ def test_descent_outcome_statuses(fig1):
     assert slow.status == "stalled" and slow.steps == 10
     with pytest.raises(ValueError, match="rel_tol"):
         bd.descent_outcome(net, X, Y, 0.5 / lam, 0.0, 10)
+
+
+def test_descent_outcome_needs_a_unique_Z1():
+    """Z_1 (27) is the point descent should reach: data with s_Z = s_Z2 are rejected."""
+    m = 8
+    X = math.sqrt(m) * np.eye(2, m)  # X X^T = m I
+    Y = np.eye(2) @ X  # Z = I: s_Z = s_Z2 = 1
+    net = balanced_init(np.eye(2), [2, 2, 2], 0)
+    with pytest.raises(ValueError, match="s_Z > s_Z2"):
+        bd.descent_outcome(net, X, Y, 1e-3, 1e-3, 10)
 
 
 def test_distance_to_flow_is_first_order(fig1):

@@ -278,3 +278,15 @@ def test_angle_to_Z1_keeps_tiny_angles_and_the_opposite_ray(target):
     assert angle_to_Z1(tilted, target) == pytest.approx(1e-9, rel=1e-6)
     with pytest.raises(ValueError, match="W must be nonzero"):
         angle_to_Z1(np.zeros_like(Z1), target)
+
+
+def test_max_beta_and_min_alpha_bound_the_set_36():
+    from linnet import theory as th
+
+    tgt = Target.from_matrix(np.diag([2.0, 0.5]), 3)  # gamma = 1/4
+    assert th.min_alpha(tgt) == pytest.approx(0.2)
+    assert th.max_beta(tgt, 1.0) == pytest.approx(1.0)
+    assert th.max_beta(tgt, th.min_alpha(tgt)) == pytest.approx(0.0, abs=1e-15)
+    assert np.allclose(th.max_beta(tgt, np.array([0.6, 0.8])), [0.5, 0.75])
+    with pytest.raises(ValueError, match="alpha must lie in"):
+        th.max_beta(tgt, 1.5)

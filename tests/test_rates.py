@@ -134,84 +134,21 @@ def test_single_matrix_gives_scalars(general):
     )
 
 
-def test_lemma_4_2_rate_bounds_dp_on_random_rank_one_matrices(general, figure1_data):
-    rng = np.random.default_rng(5)
-    for tgt in (general, figure1_data[2], R.random_target(2, 5, 0.4, 0.85, 3, seed=1)):
-        W = np.stack(
-            [rank_one(rng, tgt.Z.shape, rng.uniform(0.1, 10)) for _ in range(400)]
-        )
-        for N in (2, 5):
-            rates = R.rank_one_rates(W, tgt, N)
-            lower = R.lemma_4_2_rate(W, tgt, N)
-            ok = (rates.p >= 0) & (rates.p <= 1 - 1e-6)
-            assert ok.sum() > 100
-            assert np.all(rates.dp[ok] >= lower[ok] * (1 - 1e-9))
-            assert np.all(
-                rates.drho >= -1e-12 * np.max(np.abs(rates.drho))
-            )  # rho never decreases
-
-
-def test_lemma_4_2_rate_hand_case_scalar_output():
-    # dy = 1: a = 1, b = p, rho = s_Z p, so dp = m s^{1-2/N} s_Z (1 - p^2) = (35) * (1 + p) / (2 p).
-    tgt = Target.from_matrix([[2.0, 0.0]], 3)
-    p = 0.6
-    W = 5.0 * np.array([[p, math.sqrt(1 - p * p)]])
-    dp = R.rank_one_rates(W, tgt, 4).dp
-    assert R.lemma_4_2_rate(W, tgt, 4) == pytest.approx(dp * 2 * p / (1 + p), rel=1e-12)
-    assert dp == pytest.approx(3 * 5.0**0.5 * 2.0 * (1 - p * p), rel=1e-12)
-
-
-def test_correlation_bounds_hold_and_are_tight_at_Z1(general):
-    rng = np.random.default_rng(6)
-    W = np.stack([rank_one(rng, general.Z.shape) for _ in range(500)])
-    rho = th.correlation_with_target(W, general)
-    p = th.cosine_with_Z1(W, general)
-    lo, hi = R.correlation_bounds(W, general)
-    keep = p >= 0
-    assert np.all(lo[keep] <= rho[keep] + 1e-13) and np.all(
-        rho[keep] <= hi[keep] + 1e-13
-    )
-    lo1, hi1 = R.correlation_bounds(general.Z1 * 3, general)
-    assert lo1 == pytest.approx(general.s_Z) and hi1 == pytest.approx(general.s_Z)
-
-
 def test_rank_one_functions_reject_bad_input(general):
     with pytest.raises(ValueError, match="rank one"):
         R.rank_one_rates(np.eye(3, 4), general, 2)
     with pytest.raises(ValueError, match="nonzero"):
         R.reduced_rates(np.zeros((3, 4)), general, 2)
     with pytest.raises(ValueError, match="depth"):
-        R.lemma_4_2_rate(general.Z1, general, 1)
+        R.reduced_rates(general.Z1, general, 1)
     with pytest.raises(ValueError, match="shape"):
-        R.correlation_bounds(np.ones((4, 3)), general)
+        R.reduced_rates(np.ones((4, 3)), general, 2)
     with pytest.raises(ValueError, match="at least one"):
         R.rank_one_rates(np.zeros((0, 3, 4)), general, 2)
     with pytest.raises(ValueError, match="s_Z > s_Z2"):
         R.rank_one_rates(
             np.eye(2)[:1].T @ np.eye(2)[:1], Target.from_matrix(np.eye(2)), 2
         )
-
-
-def test_best_rank_one_margin_hand_values_and_sampling(general):
-    tgt = Target.from_matrix(np.diag([3.0, 2.0, 1.0]), 1)
-    assert R.best_rank_one_margin(tgt) == pytest.approx(1 - math.sqrt(5))
-    assert R.best_rank_one_margin(tgt) == pytest.approx(
-        th.deficiency_margin(tgt.Z1, tgt.Z)
-    )
-    assert R.best_rank_one_margin(Target.from_matrix([[3.0, 4.0]], 1)) == pytest.approx(
-        5.0
-    )
-    rng = np.random.default_rng(8)
-    best = R.best_rank_one_margin(general)
-    assert best < 0
-    for _ in range(300):
-        W = general.Z1 + rank_one(rng, general.Z.shape, 0.2)
-        W = np.linalg.svd(W)[1][0] * np.outer(
-            np.linalg.svd(W)[0][:, 0], np.linalg.svd(W)[2][0]
-        )
-        assert th.deficiency_margin(W, general.Z) <= best + 1e-12
-    with pytest.raises(ValueError, match="Target"):
-        R.best_rank_one_margin(np.eye(2))
 
 
 # --------------------------------------------------------------------------

@@ -322,6 +322,7 @@ def test_remark_3_integer_threshold(scalar, N):
     # gamma_Z = 0: E_a/m = N x^(2-2/N) with x = alpha s_Z; the step N -> N+1 is >= 0 iff
     # x >= (N/(N+1))^(N(N+1)/2); the largest threshold is N = 2: (2/3)^3 = 8/27.
     thr = (N / (N + 1)) ** (N * (N + 1) / 2)
+    assert th.exponent_38a_step_threshold(N) == pytest.approx(thr, rel=1e-14)
     assert thr <= 8 / 27 + 1e-15
     alpha = 0.9
     for x, grows in ((thr * 1.01, True), (thr * 0.99, False)):

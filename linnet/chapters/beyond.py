@@ -4,8 +4,11 @@ Computations for chapter 07. None of them is a result of Eftekhari (2020); they
 measure three directions the paper names or assumes away. Building blocks come
 from the core: gradient flow (13) of a stack of networks
 (:func:`linnet.flows.gradient_flow`), the velocity of (17)
-(:func:`linnet.flows.induced_velocity`), crossing times
-(:func:`linnet.measure.crossing_time`).
+(:func:`linnet.flows.induced_velocity`), crossing times and distances
+(:func:`linnet.measure.crossing_time`, :func:`linnet.measure.distance_to_Z1`),
+the stack parser (:func:`linnet.validate.as_matrix_stack`); closed forms from
+:mod:`linnet.theory` (:func:`~linnet.theory.escape_time`,
+:func:`~linnet.theory.minimum_sharpness`).
 
 * Width ``r > 1``: :func:`linnet.data.spectral_target` (a target with prescribed singular
   values) and :func:`linnet.data.target_data` (whitened data with that target),
@@ -37,7 +40,7 @@ from ..flows import (
     gradient_flow,
 )
 from ..init import balanced_init, check_widths
-from ..measure import crossing_time
+from ..measure import crossing_time, distance_to_Z1
 from ..network import balancedness, check_weights, hessian, stack_networks
 from ..validate import (
     as_matrix,
@@ -71,12 +74,15 @@ def balanced_stack(W0s, widths, seed) -> list[np.ndarray]:
     """Balanced networks (14, corrected) with prescribed products, stacked.
 
     Calls :func:`linnet.init.balanced_init` once per start (Arora et al.'s
-    Procedure 1), with seeds ``seed, seed + 1, ...``.
+    Procedure 1), with seeds ``seed, seed + 1, ...``; the products are given
+    (:func:`linnet.chapters.arora.balanced_gaussian_starts` draws them, and seeds
+    start ``i`` with ``SeedSequence(seed).generate_state(n)[i]`` instead).
 
     Parameters
     ----------
-    W0s : array_like, shape (B, dy, dx)
-        End-to-end matrices; each of rank ``<= min(widths)``.
+    W0s : array_like, shape (B, dy, dx) or (dy, dx)
+        End-to-end matrices (one matrix: ``B = 1``); each of rank ``<= min(widths)``,
+        with ``dy = widths[-1]`` and ``dx = widths[0]``.
     widths : sequence of int
         ``[dx, d_1, ..., dy]``.
     seed : int
@@ -86,10 +92,10 @@ def balanced_stack(W0s, widths, seed) -> list[np.ndarray]:
     list of ndarray
         ``weights[j]`` has shape ``(B, d_{j+1}, d_j)``.
     """
-    W0s = np.asarray(W0s, dtype=float)
-    if W0s.ndim != 3 or W0s.shape[0] == 0:
-        raise ValueError(f"W0s must have shape (B >= 1, dy, dx); got {W0s.shape}")
     widths = check_widths(widths)
+    W0s, _ = as_matrix_stack(W0s, "W0s", (widths[-1], widths[0]))
+    if W0s.shape[0] == 0:
+        raise ValueError("W0s must hold at least one matrix; got an empty stack")
     seed = positive_int(seed, "seed", minimum=0)
     return stack_networks(
         [balanced_init(W, widths, seed + b) for b, W in enumerate(W0s)],
@@ -104,7 +110,9 @@ def gaussian_stack(widths, product_scale: float, n: int, seed) -> list[np.ndarra
     and ``c = product_scale / sqrt(dy)``: then ``E ||W_N ... W_1||_F^2 =
     c^2 dy`` exactly (each layer preserves the expected squared norm of a
     vector up to ``c^{2/N}``), so ``product_scale`` is the root-mean-square
-    norm of the product. The layers are *not* balanced.
+    norm of the product. The layers are *not* balanced. The draws are those of
+    :func:`linnet.chapters.arora.gaussian_starts` with the same ``seed`` (one
+    generator, layers in order), scaled per layer instead of by one ``std``.
 
     Parameters
     ----------
@@ -157,11 +165,15 @@ def learning_times(t, W, target, level: float = 0.5):
     """
     target = as_target(target)
     t = check_times(t, "t")
-    W = np.asarray(W, dtype=float)
-    if W.ndim < 3 or W.shape[-3] != t.size or W.shape[-2:] != target.Z.shape:
+    W = np.asarray(W)
+    if W.ndim < 3 or W.shape[-3] != t.size:
         raise ValueError(
-            f"W must have shape (..., {t.size}, {target.dy}, {target.dx}); got {W.shape}"
+            f"W must have shape (..., {t.size}, {target.dy}, {target.dx}) (one matrix per time); "
+            f"got {W.shape}"
         )
+    # the one stack parser (matrix shape, finite entries) on the flattened trajectories
+    stack, _ = as_matrix_stack(W.reshape((-1,) + W.shape[-2:]), "W", target.Z.shape)
+    W = stack.reshape(W.shape[:-2] + stack.shape[-2:])
     level = positive_float(level, "level")
     if level > 1:
         raise ValueError(f"level must lie in (0, 1]; got {level!r}")
@@ -204,9 +216,14 @@ def deflation_leakage(V, target, k: int):
     k = positive_int(k, "k")
     if k >= min(target.Z.shape):
         raise ValueError(f"k must be < min(dy, dx) = {min(target.Z.shape)}; got {k}")
-    V = np.asarray(V, dtype=float)
-    if V.shape[-2:] != target.Z.shape:
-        raise ValueError(f"V must end with shape {target.Z.shape}; got {V.shape}")
+    V = np.asarray(V)
+    if V.ndim < 2:
+        raise ValueError(
+            f"V must have shape (..., {target.dy}, {target.dx}); got an array with {V.ndim} dimensions"
+        )
+    # the one stack parser (matrix shape, finite entries) on the flattened velocities
+    stack, _ = as_matrix_stack(V.reshape((-1,) + V.shape[-2:]), "V", target.Z.shape)
+    V = stack.reshape(V.shape[:-2] + stack.shape[-2:])
     Qu = np.eye(target.dy) - target.U[:, :k] @ target.U[:, :k].T
     Qv = np.eye(target.dx) - target.Vt[:k].T @ target.Vt[:k]
     inside = Qu @ V @ Qv
@@ -220,8 +237,8 @@ def deflation_leakage(V, target, k: int):
 def deflated_set_margin(W, target, r: int, alpha: float):
     """Margin of ``W`` in a *candidate* stable set for width ``r`` (a conjecture of chapter 07).
 
-    The rank-one set (28) (our reconstruction, :func:`linnet.theory.correlation_set_margin`)
-    applied after deflation: with the SVD ``W = sum_k sigma_k a_k b_k^T``
+    The book's rank-one correlation set ``N_alpha`` (:func:`linnet.theory.correlation_set_margin`,
+    not the paper's (28)) applied after deflation: with the SVD ``W = sum_k sigma_k a_k b_k^T``
     (``sigma_1 >= ... >= sigma_r``) and the deflated targets
     ``Z^{(k)} = Z - sum_{i<k} s_i u_i v_i^T`` (whose leading singular values are
     ``s_k > s_{k+1}``), ask for every ``k <= r``
@@ -264,7 +281,7 @@ def deflated_set_margin(W, target, r: int, alpha: float):
     margins = np.empty((stack.shape[0], r))
     Zk = target.Z.copy()
     for k in range(r):
-        corr = np.einsum("bi,ij,bj->b", A[:, :, k], Zk, Bt[:, k, :])
+        corr = _pair_correlation(A, Bt, Zk, k)
         margins[:, k] = (corr - s[k + 1] - alpha * (s[k] - s[k + 1])) / s[0]
         Zk = Zk - s[k] * np.outer(target.U[:, k], target.Vt[k])
     out = margins.min(axis=1)
@@ -284,7 +301,10 @@ def unbalanced_start(W0, widths, delta: float, seed) -> list[np.ndarray]:
     ``W_2 <- W_2 A^{-1}`` with ``A = expm(c S)``, ``S`` a random symmetric
     ``d_1 x d_1`` matrix of unit norm, and ``c`` chosen by root finding so that
     ``max_j ||W_{j+1}^T W_{j+1} - W_j W_j^T||_F = delta`` (Arora et al.'s
-    Definition 1; :func:`linnet.network.balancedness`).
+    Definition 1; :func:`linnet.network.balancedness`). Unlike
+    :func:`linnet.chapters.arora.perturb_to_balancedness` (a random additive
+    perturbation, which changes the product; ``delta`` to ``rtol``), the
+    product stays exactly ``W0`` and ``delta`` is met to root-finding accuracy.
 
     Parameters
     ----------
@@ -342,7 +362,8 @@ def sharpness(weights, X, Y) -> float:
     """Largest eigenvalue of the Hessian of the loss (4) (:func:`linnet.network.hessian`).
 
     Gradient descent with step ``eta`` is linearly unstable at a minimum whose
-    sharpness exceeds ``2 / eta``.
+    sharpness exceeds ``2 / eta``; at a balanced minimum it is
+    :func:`linnet.theory.minimum_sharpness`.
     """
     return float(np.linalg.eigvalsh(hessian(weights, X, Y))[-1])
 
@@ -376,7 +397,9 @@ def descent_outcome(
     ----------
     weights0 : list of array_like
     X, Y : array_like
-        Whitened data (23); ``Z_1`` (27) and ``s_Z`` come from :meth:`linnet.data.Target.from_data`.
+        Whitened data (23); ``Z_1`` (27) and ``s_Z`` come from :meth:`linnet.data.Target.from_data`
+        (which must have ``s_Z > s_Z2``, so that ``Z_1`` is unique); the distance is
+        :func:`linnet.measure.distance_to_Z1`.
     lr : float
         Step size ``> 0``.
     rel_tol : float
@@ -389,6 +412,7 @@ def descent_outcome(
     """
     weights0 = check_weights(weights0, "weights0")
     target = Target.from_data(X, Y)
+    target.require_unique_Z1()  # Z_1 (27) of the data, the point descent should reach
     if (weights0[-1].shape[0], weights0[0].shape[1]) != target.Z.shape:
         raise ValueError(
             f"weights0 must map dx = {target.dx} to dy = {target.dy} (the data's shapes)"
@@ -406,7 +430,7 @@ def descent_outcome(
             res = gradient_descent(ws, X, Y, lr, n, record_every=1)
         except DivergenceError as err:
             return DescentOutcome("diverged", done + err.step, float("inf"))
-        dist = np.linalg.norm(res.W - target.Z1, axis=(1, 2)) / target.s_Z
+        dist = distance_to_Z1(res.W, target) / target.s_Z
         hit = np.flatnonzero(dist <= rel_tol)
         if hit.size:
             return DescentOutcome(
@@ -483,8 +507,10 @@ def component_correlation(W, target, k: int):
             f"k must index a positive singular value of Z (1..{np.count_nonzero(target.s)}); got {k}"
         )
     A, _, Bt = np.linalg.svd(stack)
-    out = (
-        np.einsum("bi,ij,bj->b", A[:, :, k - 1], target.Z, Bt[:, k - 1, :])
-        / target.s[k - 1]
-    )
+    out = _pair_correlation(A, Bt, target.Z, k - 1) / target.s[k - 1]
     return float(out[0]) if single else out
+
+
+def _pair_correlation(A, Bt, Z, k: int) -> np.ndarray:
+    """``a_k^T Z b_k`` for each matrix of a stack, from its SVD ``(A, _, Bt)`` (0-based ``k``)."""
+    return np.einsum("bi,ij,bj->b", A[:, :, k], Z, Bt[:, k, :])

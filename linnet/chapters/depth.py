@@ -14,8 +14,9 @@ and times on integrated trajectories:
 * :func:`numerical_linearisation`: the Jacobian of (17) at ``Z_1`` on the
   rank-one tangent space, by central differences (checks the closed forms).
 * :func:`mode_start`: starts along one eigen-direction (generic rank-one
-  starts: :func:`linnet.init.rank_one_start`); :func:`angle_to_Z1`,
-  :func:`radial_deviation`, :func:`mode_coordinates`: components of ``W - Z_1``.
+  starts: :func:`linnet.init.rank_one_start`); :func:`radial_deviation`,
+  :func:`mode_coordinates` (and :func:`linnet.measure.angle_to_Z1`): components
+  of ``W - Z_1``.
 * :func:`measure_nearby_rates`: the exponential rates of the distance, angle,
   radius and of each eigen-mode of the linearisation, fitted on trajectories
   (:func:`linnet.measure.fit_decay_rate`).
@@ -57,6 +58,7 @@ from ..flows import (
     scalar_polar_flow,
 )
 from ..measure import (
+    angle_to_Z1,
     crossing_time,
     fit_decay_rate,
     polar_distance,
@@ -66,9 +68,9 @@ from ..theory import far_phase_time, faraway_halving_time, slowest_nearby_rate
 from ..validate import (
     as_matrix,
     as_matrix_stack,
+    freeze_fields,
     positive_float,
     positive_int,
-    read_only,
     start_angle,
 )
 
@@ -79,7 +81,6 @@ __all__ = [
     "FarawayTimes",
     "AccuracyTimes",
     "BoundRateRatio",
-    "angle_to_Z1",
     "radial_deviation",
     "mode_coordinates",
     "mode_start",
@@ -98,6 +99,13 @@ RATE_WINDOW = (1e-8, 1e-5)
 #: Tolerance of the rate measurements: ``1e-13`` relative per step (the
 #: solver's floor is ``100 eps ~ 2e-14``).
 RATE_RTOL = 1e-13
+#: Tolerance of the far-away and accuracy sweeps (:func:`measure_faraway_times`,
+#: :func:`accuracy_times`): one decade below :data:`linnet.flows.DEFAULT_RTOL`.
+#: Chapter 06 compares times integrated at two data scales to ``1e-8``
+#: relative (the scale law, :func:`linnet.theory.time_scale_factor`) and fits
+#: power laws to halving times; the times must carry an integration error far
+#: below both. The value the sweeps were written with; only named here.
+SWEEP_RTOL = 1e-12
 
 
 def _rank_one_truncation(M: np.ndarray) -> np.ndarray:
@@ -106,18 +114,8 @@ def _rank_one_truncation(M: np.ndarray) -> np.ndarray:
     return s[0] * np.outer(U[:, 0], Vt[0])
 
 
-def _target(target) -> Target:
-    return as_target(target, unique_Z1=True)
-
-
 def _out(values: np.ndarray, single: bool):
     return float(values[0]) if single else values
-
-
-def _freeze(obj, names) -> None:
-    """Replace the array fields ``names`` of a frozen dataclass by read-only copies."""
-    for name in names:
-        object.__setattr__(obj, name, read_only(getattr(obj, name)))
 
 
 # --------------------------------------------------------------------------
@@ -125,25 +123,9 @@ def _freeze(obj, names) -> None:
 # --------------------------------------------------------------------------
 
 
-def angle_to_Z1(W, target: Target) -> np.ndarray:
-    """Angle between ``W`` and ``Z_1`` (Frobenius), for a matrix (a float) or a stack ``(k, dy, dx)``.
-
-    Computed as ``2 arcsin(||W/||W|| - Z_1/s_Z||_F / 2)``, which keeps full
-    relative accuracy for tiny angles (``arccos`` of the cosine would not).
-    NaN where ``W = 0``.
-    """
-    target = _target(target)
-    W, single = as_matrix_stack(W, "W", target.Z.shape)
-    norm = np.linalg.norm(W, axis=(-2, -1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        unit = W / norm[..., None, None]
-    chord = np.linalg.norm(unit - target.Z1 / target.s_Z, axis=(-2, -1))
-    return _out(2.0 * np.arcsin(np.minimum(chord / 2.0, 1.0)), single)
-
-
 def radial_deviation(W, target: Target) -> np.ndarray:
     """``||W||_F - s_Z`` for a matrix (a float) or a stack ``(k, dy, dx)``."""
-    target = _target(target)
+    target = as_target(target, unique_Z1=True)
     W, single = as_matrix_stack(W, "W", target.Z.shape)
     return _out(np.linalg.norm(W, axis=(-2, -1)) - target.s_Z, single)
 
@@ -162,7 +144,7 @@ def mode_coordinates(W, target: Target, directions) -> np.ndarray:
     -------
     ndarray, shape (n,) for one matrix, (k, n) for a stack
     """
-    target = _target(target)
+    target = as_target(target, unique_Z1=True)
     W, single = as_matrix_stack(W, "W", target.Z.shape)
     E, one = as_matrix_stack(directions, "directions", target.Z.shape)
     if one:
@@ -196,7 +178,7 @@ def mode_start(target: Target, direction, amplitude: float) -> np.ndarray:
     -------
     ndarray, shape (dy, dx)
     """
-    target = _target(target)
+    target = as_target(target, unique_Z1=True)
     D = as_matrix(direction, "direction", shape=target.Z.shape)
     a = positive_float(amplitude, "amplitude")
     return _rank_one_truncation(target.Z1 + a * target.s_Z * D)
@@ -246,7 +228,7 @@ class NumericalLinearisation:
     asymmetry: float
 
     def __post_init__(self):
-        _freeze(self, ("basis", "jacobian", "rates"))
+        freeze_fields(self, ("basis", "jacobian", "rates"))
 
 
 def numerical_linearisation(
@@ -274,7 +256,7 @@ def numerical_linearisation(
     -------
     NumericalLinearisation
     """
-    target = _target(target)
+    target = as_target(target, unique_Z1=True)
     N = positive_int(depth, "depth")
     if N == 1 and min(target.Z.shape) > 1:
         raise ValueError(
@@ -357,7 +339,7 @@ class RateMeasurement:
 
     def __post_init__(self):
         object.__setattr__(self, "names", tuple(self.names))
-        _freeze(self, ("predicted", "measured", "points"))
+        freeze_fields(self, ("predicted", "measured", "points"))
 
     @property
     def relative_error(self) -> np.ndarray:
@@ -427,7 +409,7 @@ def measure_nearby_rates(
         If a trajectory leaves the bound ``||W(t)|| <= max(||W0||, s_Z)``
         (notes A.3) or is not finite: the integration failed.
     """
-    target = _target(target)
+    target = as_target(target, unique_Z1=True)
     modes = theory.nearby_modes(target, depth)
     N = modes.depth
     W0 = as_matrix(W0, "W0", shape=target.Z.shape)
@@ -542,7 +524,7 @@ class FarawayTimes:
     tau: np.ndarray
 
     def __post_init__(self):
-        _freeze(self, ("depths", "norm_ratios", "halving", "tau"))
+        freeze_fields(self, ("depths", "norm_ratios", "halving", "tau"))
 
 
 def _depth_list(depths) -> np.ndarray:
@@ -590,7 +572,7 @@ def measure_faraway_times(
     norm_ratios,
     angle: float,
     *,
-    rtol: float = 1e-12,
+    rtol: float = SWEEP_RTOL,
     samples: int = 4000,
 ) -> FarawayTimes:
     """Halving times of the distance to ``Z_1`` and the time to reach ``tau``, measured.
@@ -621,7 +603,7 @@ def measure_faraway_times(
         s_Z, m, depths, norm_ratios, angle, samples
     )
     r0 = ratios * s_Z
-    d0 = np.sqrt(r0**2 + s_Z**2 - 2 * r0 * s_Z * math.cos(a))
+    d0 = polar_distance(r0, a, s_Z)
     sigma = theory.PHASE_ONE_FACTOR * s_Z
     halving = np.empty((depths.size, ratios.size))
     tau = np.empty_like(halving)
@@ -691,7 +673,7 @@ class AccuracyTimes:
     times: np.ndarray
 
     def __post_init__(self):
-        _freeze(self, ("depths", "norm_ratios", "rel_tol", "times"))
+        freeze_fields(self, ("depths", "norm_ratios", "rel_tol", "times"))
 
 
 def accuracy_times(
@@ -702,7 +684,7 @@ def accuracy_times(
     angle: float,
     rel_tol,
     *,
-    rtol: float = 1e-12,
+    rtol: float = SWEEP_RTOL,
     samples: int = 4000,
 ) -> AccuracyTimes:
     """Measure when each depth reaches each accuracy, batched over the initial norms.
@@ -853,18 +835,21 @@ def bound_rate_ratio(W0, target: Target, depth: int) -> BoundRateRatio:
     -------
     BoundRateRatio
     """
-    target = _target(target)
+    target = as_target(target, unique_Z1=True)
     N = positive_int(depth, "depth", minimum=2)
     W0 = as_matrix(W0, "W0", shape=target.Z.shape)
     shrink = 1.0 - 1e-12
-    g = target.gamma
     alpha = float(theory.cosine_with_Z1(W0, target)) * shrink
-    if not alpha > g / (1 + g):
+    p_min = theory.min_alpha(target)
+    if not alpha > p_min:
         raise ValueError(
-            f"W0 must have cosine p(W0) > gamma/(1+gamma) = {g / (1 + g):.6g} with Z_1 for (37) to hold for "
+            f"W0 must have cosine p(W0) > gamma/(1+gamma) = {p_min:.6g} with Z_1 for (37) to hold for "
             f"some beta > 0; got {alpha:.6g}"
         )
-    beta = min(float(np.linalg.norm(W0)) / target.s_Z, (1 + g) * alpha - g) * shrink
+    beta = (
+        min(float(np.linalg.norm(W0)) / target.s_Z, theory.max_beta(target, alpha))
+        * shrink
+    )
     b = theory.theorem_4_4_bound(W0, target, N, alpha, beta, 0.0)
     modes = theory.nearby_modes(target, N)
     true = 2.0 * modes.slowest

@@ -14,25 +14,27 @@ measures them on:
 * the rank-one quantities ``s = ||W||_F``, ``rho = <W, Z>/s``,
   ``p = <W, Z_1>/(s s_Z)`` and their time derivatives along (17), computed
   from the matrix velocity (:func:`rank_one_rates`) and from the reduced
-  equations (:func:`reduced_rates`, role of Lemma 4.1), the lower bound (35) on
-  ``dp/dt`` (:func:`lemma_4_2_rate`) and the two-sided bound (33) on ``rho``
-  (:func:`correlation_bounds`);
+  equations (:func:`reduced_rates`, role of Lemma 4.1); the closed forms of
+  this book's rank-one reduction (notes A.3: the reduced equations, Lemma R1's
+  lower bound on ``dp/dt``, the bound (R2) on ``rho``) are in
+  :mod:`linnet.theory` (:func:`~linnet.theory.rank_one_reduced_rates`,
+  :func:`~linnet.theory.cosine_rate_lower_bound`,
+  :func:`~linnet.theory.correlation_bounds`);
 * random targets and random starts satisfying (37) (:func:`random_target`,
   :func:`random_stable_starts`, :func:`random_instances`) and the comparison of
   their trajectories with the bound (38a)/(38b) (:func:`theorem_4_4_check`).
 
 Building blocks come from the core: the velocity of (17)
 (:func:`linnet.flows.induced_velocity`), crossing times and distances
-(:mod:`linnet.measure`), ``kappa`` and the reduced radial equation
-``ds/dt = -m N s^{2-2/N} (s - rho)`` (:func:`linnet.theory.kappa`,
-:func:`linnet.theory.reduced_radial_velocity`).
+(:mod:`linnet.measure`), the rank-one reduced equations
+(:func:`linnet.theory.rank_one_reduced_rates`), the random directions of the
+starts (:func:`linnet.init.unit_orthogonal`).
 
 Provenance. The paper's Section 4 formulas ((33)-(38), with its constants)
 are in :mod:`linnet.theory`; the functions at the end of this module
 (:func:`dloss_34`, :func:`sample_set_36`, :func:`check_38`) test them on
-trajectories. The older helpers (:func:`lemma_4_2_rate`,
-:func:`correlation_bounds`, :func:`theorem_4_4_check`) evaluate this book's own
-rank-one inequalities and two-phase bound, not the paper's (33)/(35)/(38).
+trajectories. :func:`theorem_4_4_check` evaluates this book's own two-phase
+bound (:func:`linnet.theory.theorem_4_4_bound`), not the paper's (38).
 ``gamma = s_Z2 / s_Z`` throughout.
 
 Every trajectory is integrated by :func:`linnet.flows.induced_flow` (batched
@@ -60,15 +62,17 @@ from ..theory import (
     bound_38b,
     cosine_with_Z1,
     in_set_36,
-    kappa,
+    max_beta,
+    min_alpha,
     nearby_modes,
-    reduced_radial_velocity,
+    rank_one_reduced_rates,
     rhs_35,
     stable_set_margin,
     theorem_4_4_bound,
 )
 from ..validate import (
     as_matrix_stack,
+    freeze_fields,
     positive_float,
     positive_int,
     rank_one_svd,
@@ -80,9 +84,6 @@ __all__ = [
     "RankOneRates",
     "rank_one_rates",
     "reduced_rates",
-    "lemma_4_2_rate",
-    "correlation_bounds",
-    "best_rank_one_margin",
     "DepthComparison",
     "compare_depths",
     "random_target",
@@ -99,14 +100,16 @@ __all__ = [
 # --------------------------------------------------------------------------
 
 
-def _target(target) -> Target:
-    return as_target(target, unique_Z1=True)
+def _tilted(axis: np.ndarray, cosine, rng: np.random.Generator) -> np.ndarray:
+    """Unit vectors at the given cosines to the unit vector ``axis``, towards random directions.
 
-
-def _freeze(obj, names) -> None:
-    """Replace the array fields ``names`` of a frozen dataclass by read-only copies."""
-    for name in names:
-        object.__setattr__(obj, name, read_only(getattr(obj, name)))
+    ``c axis + sqrt(1 - c^2) e`` with ``e`` from :func:`linnet.init.unit_orthogonal`
+    (one Gaussian row per cosine, drawn from ``rng``). Returns shape ``(n, d)``
+    for ``n`` cosines.
+    """
+    c = np.asarray(cosine, dtype=float).reshape(-1)
+    e = unit_orthogonal(axis, c.size, rng)
+    return c[:, None] * axis + np.sqrt(np.maximum(1 - c * c, 0.0))[:, None] * e
 
 
 def _rank_one_factors(W: np.ndarray, name: str):
@@ -152,7 +155,7 @@ def decay_rate(W, target: Target, depth: int) -> np.ndarray:
     float or ndarray of shape (k,)
         NaN where ``W = Z_1``.
     """
-    target = _target(target)
+    target = as_target(target, unique_Z1=True)
     stack, single = as_matrix_stack(W, "W", target.Z.shape)
     V = induced_velocity(stack, target, depth)
     E = stack - target.Z1
@@ -186,12 +189,12 @@ class RankOneRates:
     dp: np.ndarray
 
     def __post_init__(self):
-        _freeze(self, ("s", "rho", "p", "ds", "drho", "dp"))
+        freeze_fields(self, ("s", "rho", "p", "ds", "drho", "dp"))
 
 
 def _rank_one_stack(W, target: Target, depth, name: str = "W"):
     """Validated ``target``, depth, whether ``W`` was one matrix, the stack and its factors ``s, u, v``."""
-    target = _target(target)
+    target = as_target(target, unique_Z1=True)
     flat, single = as_matrix_stack(W, name, target.Z.shape)
     N = positive_int(depth, "depth", minimum=2)
     if flat.shape[0] == 0:
@@ -246,117 +249,17 @@ def rank_one_rates(W, target: Target, depth: int) -> RankOneRates:
 def reduced_rates(W, target: Target, depth: int) -> RankOneRates:
     """``s``, ``rho``, ``p`` and their derivatives from the reduced equations (role of Lemma 4.1).
 
-    For ``W = s u v^T`` (``||u|| = ||v|| = 1``) the induced flow (17) reduces to
-    (notes A.3, our derivation)
-
-    ``ds/dt = -m N s^{2-2/N} (s - rho)`` (:func:`linnet.theory.reduced_radial_velocity`),
-    ``du/dt = m s^{1-2/N} (I - u u^T) Z v``,  ``dv/dt = m s^{1-2/N} (I - v v^T) Z^T u``,
-
-    hence ``drho/dt = m s^{1-2/N} (||(I - u u^T) Z v||^2 + ||(I - v v^T) Z^T u||^2) >= 0``
-    and ``dp/dt = m s^{1-2/N} (s_Z (a^2 + b^2) - 2 p rho)`` with
-    ``a = u^T u_Z``, ``b = v^T v_Z``, ``p = a b``.
+    Factors each ``W = s u v^T`` (thin SVD) and evaluates the reduced
+    equations of the rank-one flow, :func:`linnet.theory.rank_one_reduced_rates`
+    (notes A.3, Lemma R1; this book's derivation). Compare with
+    :func:`rank_one_rates`, which differentiates the matrix velocity of (17).
 
     Parameters, Returns
         As :func:`rank_one_rates`.
     """
     target, N, single, flat, s, u, v = _rank_one_stack(W, target, depth)
-    m, Z = target.m, target.Z
-    Zv = np.einsum("ij,kj->ki", Z, v)
-    Ztu = np.einsum("ij,ki->kj", Z, u)
-    rho = np.sum(u * Zv, axis=1)
-    a = u @ target.u
-    b = v @ target.v
-    p = a * b
-    clock = m * s ** (kappa(N) - 1)
-    ds = reduced_radial_velocity(s, rho, m, N)
-    du = Zv - rho[:, None] * u
-    dv = Ztu - rho[:, None] * v
-    drho = clock * (np.sum(du * du, axis=1) + np.sum(dv * dv, axis=1))
-    dp = clock * (target.s_Z * (a * a + b * b) - 2 * p * rho)
+    rho, p, ds, drho, dp = rank_one_reduced_rates(s, u, v, target, N)
     return _frozen_rates(single, s=s, rho=rho, p=p, ds=ds, drho=drho, dp=dp)
-
-
-def lemma_4_2_rate(W, target: Target, depth: int) -> np.ndarray:
-    """The lower bound (35) on ``dp/dt`` (role of Lemma 4.2; our derivation, notes A.3).
-
-    ``dp/dt >= 2 m s^{1-2/N} s_Z (1 - gamma) p (1 - p)`` whenever ``p >= 0``,
-    with ``s = ||W||_F`` and ``p = <W, Z_1>/(s s_Z)``. It follows from
-    ``a^2 + b^2 >= 2 p`` and the upper bound of (33), ``rho <= s_Z (p + gamma (1-p))``.
-
-    Parameters
-    ----------
-    W : array_like, shape (dy, dx) or (k, dy, dx)
-        Nonzero rank-one matrices.
-    target : Target
-    depth : int
-        ``N >= 2``.
-
-    Returns
-    -------
-    float or ndarray of shape (k,)
-    """
-    target, N, single, flat, s, _, _ = _rank_one_stack(W, target, depth)
-    p = cosine_with_Z1(flat, target)
-    out = (
-        2
-        * target.m
-        * s ** (kappa(N) - 1)
-        * target.s_Z
-        * (1 - target.gamma)
-        * p
-        * (1 - p)
-    )
-    return _out(out, single)
-
-
-def correlation_bounds(W, target: Target) -> tuple[np.ndarray, np.ndarray]:
-    """The bound (33) on the correlation ``rho`` by the cosine ``p`` (our (R2), notes A.3).
-
-    For rank-one ``W`` with ``p = <W, Z_1>/(||W|| s_Z) >= 0``:
-    ``s_Z ((1 + gamma) p - gamma) <= rho <= s_Z (p + gamma (1 - p))``, from
-    ``u^T (Z - Z_1) v <= s_Z2 sqrt((1 - a^2)(1 - b^2)) <= s_Z2 (1 - p)``.
-
-    Parameters
-    ----------
-    W : array_like, shape (dy, dx) or (k, dy, dx)
-        Nonzero rank-one matrices.
-    target : Target
-
-    Returns
-    -------
-    lower, upper : float or ndarray of shape (k,)
-    """
-    target, _, single, flat, _, _, _ = _rank_one_stack(W, target, 2)
-    p = cosine_with_Z1(flat, target)
-    g = target.gamma
-    return _out(target.s_Z * ((1 + g) * p - g), single), _out(
-        target.s_Z * (p + g * (1 - p)), single
-    )
-
-
-def best_rank_one_margin(target: Target) -> float:
-    """The largest deficiency margin (Arora et al., Definition 2) of any rank-one ``W``.
-
-    Arora et al.'s condition asks ``||W0 - Z||_F < sigma_min(Z)``, with
-    ``sigma_min`` the ``min(dy, dx)``-th singular value. By Eckart-Young,
-    every rank-one ``W`` has ``||W - Z||_F >= ||Z_1 - Z||_F = (sum_{i>=2} s_{Z,i}^2)^{1/2}``,
-    so its margin ``sigma_min(Z) - ||W - Z||_F`` is at most
-
-    ``sigma_min(Z) - (sum_{i >= 2} s_{Z,i}^2)^{1/2}``,
-
-    attained at ``W = Z_1``. When ``min(dy, dx) >= 2`` this is ``<= 0``
-    (``sigma_min <= s_Z2``): no rank-one start has a margin (remark 4).
-
-    Parameters
-    ----------
-    target : Target
-
-    Returns
-    -------
-    float
-    """
-    s = as_target(target).s
-    return float(s[-1] - np.sqrt(np.sum(s[1:] ** 2)))
 
 
 # --------------------------------------------------------------------------
@@ -405,7 +308,7 @@ class DepthComparison:
 
     def __post_init__(self):
         object.__setattr__(self, "depths", tuple(int(d) for d in self.depths))
-        _freeze(
+        freeze_fields(
             self,
             (
                 "t",
@@ -501,7 +404,7 @@ def compare_depths(
         On invalid parameters, a start inside the ball ``||W||_F <= sqrt(6) s_Z``,
         or when no depth leaves the faraway phase within its run.
     """
-    target = _target(target)
+    target = as_target(target, unique_Z1=True)
     stack, single = as_matrix_stack(W0, "W0", target.Z.shape)
     if not single:
         raise ValueError(
@@ -638,7 +541,7 @@ class StableStarts:
     beta: np.ndarray
 
     def __post_init__(self):
-        _freeze(self, ("W0", "alpha", "beta"))
+        freeze_fields(self, ("W0", "alpha", "beta"))
 
 
 def random_stable_starts(
@@ -660,6 +563,13 @@ def random_stable_starts(
 
     so that ``W0`` lies strictly inside ``N_alpha,beta(Z_1)`` (36).
 
+    The random directions come from :func:`linnet.init.unit_orthogonal`. Not
+    :func:`linnet.init.rank_one_start`: it splits the cosine evenly
+    (``a = b``) and draws each start's directions from a seed of its own,
+    whereas here the split ``w`` is random (so the starts cover unequal
+    tilts of ``u`` and ``v``) and every draw comes from one generator; using it
+    would change both the distribution and the draws of chapter 04.
+
     Parameters
     ----------
     target : Target
@@ -675,37 +585,28 @@ def random_stable_starts(
     -------
     StableStarts
     """
-    target = _target(target)
+    target = as_target(target, unique_Z1=True)
     N = positive_int(depth, "depth", minimum=2)
     count = positive_int(count, "count")
     lo, hi = _range(norm_ratio_range, "norm_ratio_range")
     rng = np.random.default_rng(seed)
-    g = target.gamma
-    p_min = g / (1 + g)
+    p_min = min_alpha(target)
     dy, dx = target.Z.shape
     W0 = np.empty((count, dy, dx))
     for k in range(count):
         p0 = p_min + (1 - p_min) * rng.uniform(0.02, 1.0)
         w = 0.0 if dy == 1 else 1.0 if dx == 1 else rng.uniform()
         a, b = p0**w, p0 ** (1 - w)
-        u = (
-            target.u
-            if a >= 1
-            else a * target.u
-            + math.sqrt(1 - a * a) * unit_orthogonal(target.u, 1, rng)[0]
-        )
-        v = (
-            target.v
-            if b >= 1
-            else b * target.v
-            + math.sqrt(1 - b * b) * unit_orthogonal(target.v, 1, rng)[0]
-        )
+        u = target.u if a >= 1 else _tilted(target.u, a, rng)[0]
+        v = target.v if b >= 1 else _tilted(target.v, b, rng)[0]
         s0 = target.s_Z * math.exp(rng.uniform(math.log(lo), math.log(hi)))
         W0[k] = s0 * np.outer(u, v)
     p = np.asarray(cosine_with_Z1(W0, target))
     alpha = p_min + (p - p_min) * rng.uniform(0.3, 0.999, size=count)
     ratio = np.linalg.norm(W0, axis=(1, 2)) / target.s_Z
-    beta = np.minimum((1 + g) * alpha - g, ratio) * rng.uniform(0.3, 0.999, size=count)
+    beta = np.minimum(max_beta(target, alpha), ratio) * rng.uniform(
+        0.3, 0.999, size=count
+    )
     return StableStarts(target=target, depth=N, W0=W0, alpha=alpha, beta=beta)
 
 
@@ -823,7 +724,7 @@ class BoundCheck:
     margin: np.ndarray
 
     def __post_init__(self):
-        _freeze(self, ("t", "W", "dist2", "bound", "tau", "tau_bar", "margin"))
+        freeze_fields(self, ("t", "W", "dist2", "bound", "tau", "tau_bar", "margin"))
 
 
 def theorem_4_4_check(
@@ -902,7 +803,7 @@ def dloss_34(W, target: Target, depth: int) -> np.ndarray:
     ``-m A_W(W - Z)`` is :func:`linnet.flows.induced_velocity` (16), (17).
     ``W`` is a matrix (returns a float) or a stack ``(k, dy, dx)`` (returns shape ``(k,)``).
     """
-    target = _target(target)
+    target = as_target(target, unique_Z1=True)
     stack, single = as_matrix_stack(W, "W", target.Z.shape)
     V = induced_velocity(stack, target, depth)  # = -m A_W(W - Z)
     return _out(np.sum((stack - target.Z1) * V, axis=(-2, -1)), single)
@@ -918,7 +819,7 @@ class Violation35:
     n_exceeding: int  # sampled points whose relative excess is above 1e-10 (round-off of four terms)
 
     def __post_init__(self):
-        _freeze(self, ("W",))
+        freeze_fields(self, ("W",))
 
 
 def search_35_violation(
@@ -952,13 +853,15 @@ def sample_set_36(
     (endpoints redrawn), so every part of (36) is hit, its boundaries
     included in the limit. ``p = a b`` with ``a = u^T u_Z``, ``b = v^T v_Z``
     split at a random power (``a = 1`` when ``d_y = 1``, ``b = 1`` when
-    ``d_x = 1``); the remaining directions are random.
+    ``d_x = 1``); the remaining directions are random
+    (:func:`linnet.init.unit_orthogonal`; not :func:`linnet.init.rank_one_start`,
+    which splits evenly, as in :func:`random_stable_starts`).
 
     Returns
     -------
     ndarray, shape (count, dy, dx)
     """
-    target = _target(target)
+    target = as_target(target, unique_Z1=True)
     in_set_36(
         target.Z1, target, alpha, beta
     )  # validates alpha in [gamma_Z, 1) and beta > 1
@@ -982,15 +885,8 @@ def sample_set_36(
         else rng.uniform(size=count)
     )
     a, b = p**w, p ** (1 - w)
-
-    def tilt(base, cos, n):
-        e = rng.standard_normal((count, n))
-        e -= (e @ base)[:, None] * base
-        e /= np.linalg.norm(e, axis=1, keepdims=True)
-        return cos[:, None] * base + np.sqrt(np.maximum(1 - cos**2, 0.0))[:, None] * e
-
-    u = tilt(target.u, a, dy) if dy > 1 else np.tile(target.u, (count, 1))
-    v = tilt(target.v, b, dx) if dx > 1 else np.tile(target.v, (count, 1))
+    u = _tilted(target.u, a, rng) if dy > 1 else np.tile(target.u, (count, 1))
+    v = _tilted(target.v, b, rng) if dx > 1 else np.tile(target.v, (count, 1))
     return read_only(s[:, None, None] * u[:, :, None] * v[:, None, :])
 
 
@@ -1025,7 +921,9 @@ class Paper38Check:
     in_36: np.ndarray
 
     def __post_init__(self):
-        _freeze(self, ("t", "dist2", "tau", "dist2_tau", "ratio_a", "ratio_b", "in_36"))
+        freeze_fields(
+            self, ("t", "dist2", "tau", "dist2_tau", "ratio_a", "ratio_b", "in_36")
+        )
 
 
 def check_38(
@@ -1048,7 +946,7 @@ def check_38(
     third, so (38b) is evaluated from ``W(tau)`` itself, as the theorem states.
     (38a), (38b) come from :func:`linnet.theory.bound_38a`, :func:`~linnet.theory.bound_38b`.
     """
-    target = _target(target)
+    target = as_target(target, unique_Z1=True)
     N = positive_int(depth, "depth", minimum=2)
     W0, single = as_matrix_stack(W0, "W0", target.Z.shape)
     if single:
