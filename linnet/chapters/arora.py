@@ -100,10 +100,6 @@ __all__ = [
 #: ``pruned``: stopped because another run of its group converged first.
 STATUSES = ("converged", "diverged", "capped", "pruned")
 
-# A run diverges when its loss exceeds ``divergence_factor`` (default: the flows'
-# :data:`linnet.flows.DIVERGENCE_FACTOR`) times ``max(l(0), ||Phi||_F^2 / 2)``
-# (the loss of the zero network), or is not finite.
-
 
 # --------------------------------------------------------------------------
 # validation
@@ -755,7 +751,8 @@ def batched_descent(
     group : array_like of int (B,), optional
         Group labels for pruning (e.g. one group per start, one run per learning rate).
     divergence_factor : float
-        ``> 1``.
+        ``> 1``; by default the flows' :data:`linnet.flows.DIVERGENCE_FACTOR`, the
+        same rule (a factor over ``max(l(0), loss of the zero network)``).
     reduce_inputs : bool
         Iterate in the reduced input coordinates (see above).
     loss_every : int, optional
