@@ -1866,6 +1866,7 @@ def zero_escape_loss_decrease(scale, X, Y, depth):
 # opposite ray and the lingering laws near the failing starts (chapter 03).
 
 __all__ += [
+    "induced_operator_holder_exponent",
     "vanishing_singular_value_exponent",
     "polar_angle_clock",
     "scalar_polar_path",
@@ -1873,6 +1874,20 @@ __all__ += [
     "opposite_ray_clock",
     "lingering_slopes",
 ]
+
+
+def induced_operator_holder_exponent(depth) -> float:
+    """``min(1, 2/N)``: the Hölder exponent of the operator ``A_W`` (16) at a rank drop (chapter 02; this book).
+
+    For ``W_k = Z_1 + e_k u_2 v_2^T`` (rank two, tending to the rank-one
+    ``Z_1``), ``(W_k W_k^T)^{p/N} = s_Z^{2p/N} u_1 u_1^T + e_k^{2p/N} u_2 u_2^T``
+    for ``p >= 1``, and likewise on the right, so ``A_{W_k} - A_{Z_1}`` is a sum
+    of terms ``e_k^{2p/N}``, ``p = 1, ..., N-1``, and their products:
+    ``||A_{W_k}(Delta) - A_{Z_1}(Delta)||_F ~ e_k^{min(1, 2/N)}`` for a generic
+    ``Delta``, Lipschitz for ``N <= 2`` and only Hölder for ``N >= 3``.
+    """
+    N = positive_int(depth, "depth")
+    return min(1.0, 2 / N)
 
 
 def vanishing_singular_value_exponent(depth) -> float:

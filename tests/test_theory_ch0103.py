@@ -16,10 +16,12 @@ from linnet.chapters.landscape import (
     loss_decrease,
     regression_data,
 )
-from linnet.flows import scalar_polar_flow
+from linnet.data import spectral_target
+from linnet.flows import induced_operator, scalar_polar_flow
 from linnet.measure import polar_distance
 from linnet.network import end_to_end, loss
 from linnet.theory import (
+    induced_operator_holder_exponent,
     lingering_slopes,
     opposite_ray_clock,
     opposite_ray_exponent,
@@ -62,7 +64,28 @@ def test_zero_escape_loss_decrease_validates():
         zero_escape_loss_decrease(0.1, X, Y[:, :-1], 2)
 
 
-# --- chapter 02: a singular value without a target component -----------------
+# --- chapter 02: the operator (16) at a rank drop, a vanishing singular value ---
+
+
+@pytest.mark.parametrize("N", [2, 3, 4, 6])
+def test_holder_exponent_against_the_operator(N):
+    # ||A_Wk(Delta) - A_Z1(Delta)|| along W_k = Z_1 + e_k u_2 v_2^T, by flows.induced_operator
+    # (which treats sigma_2 <= RANK_ONE_RTOL sigma_1 as rank one, so e_k >= 1e-7 s_Z here);
+    # the next term is smaller by e_k^min(1, 2/N) <= (1e-5 / 2)^(1/3) < 0.02 relative,
+    # which moves the fitted slope by well under 0.01.
+    t = spectral_target([2.0, 1.0, 0.5], 3, 4, 10, 0)
+    Delta = np.random.default_rng(1).standard_normal((3, 4))
+    e_k = np.geomspace(1e-7, 1e-5, 7)
+    A_lim = induced_operator(t.Z1, N, Delta)
+    gaps = [
+        np.linalg.norm(
+            induced_operator(t.Z1 + e * np.outer(t.U[:, 1], t.Vt[1]), N, Delta) - A_lim
+        )
+        for e in e_k
+    ]
+    slope = np.polyfit(np.log(e_k), np.log(gaps), 1)[0]
+    assert abs(slope - induced_operator_holder_exponent(N)) <= 0.01
+    assert induced_operator_holder_exponent(1) == 1.0
 
 
 @pytest.mark.parametrize("N", [2, 3, 5, 8])
