@@ -234,9 +234,10 @@ def rank_drop_sequence(W_limit, direction, scales) -> np.ndarray:
     ----------
     W_limit : array_like, shape (dy, dx)
     direction : array_like, shape (dy, dx)
-        Rank one, with ``(I - P) direction (I - Q) = direction`` for the
-        projections ``P``, ``Q`` onto the column and row spaces of ``W_limit``
-        (checked to 1e-12 relative).
+        Rank one (:func:`linnet.validate.rank_one_svd`), with
+        ``(I - P) direction (I - Q) = direction`` for the projections ``P``,
+        ``Q`` onto the column and row spaces of ``W_limit`` (checked to 1e-12
+        relative).
     scales : array_like, shape (K,)
         Positive ``e_k``.
 
