@@ -1828,12 +1828,270 @@ def two_phase_time_estimate(s_Z, m, depth, norm_ratio, angle, rel_tol):
 # Closed forms of chapter 01 (Section 2; linnet.chapters.landscape)
 # ==========================================================================
 
+__all__ += ["zero_escape_loss_decrease"]
+
+
+def zero_escape_loss_decrease(scale, X, Y, depth):
+    """``L_N(0) - L_N(scale D)`` along the escape direction ``D`` of the zero network (chapter 01; this book).
+
+    ``D`` is the unit direction of
+    :func:`linnet.chapters.landscape.escape_direction_at_zero`:
+    ``D_1 = e_1 v_1^T / sqrt(N)``, ``D_j = e_1 e_1^T / sqrt(N)``,
+    ``D_N = u_1 e_1^T / sqrt(N)`` with ``(s_1, u_1, v_1)`` the leading singular
+    triplet of ``Y X^T``, so ``sum_j ||D_j||_F^2 = 1`` and the end-to-end
+    matrix of ``scale D`` is ``a^N u_1 v_1^T`` with ``a = scale / sqrt(N)``.
+    The loss (6) there is that of (4), and expanding the square,
+
+    ``L_N(0) - L_N(scale D) = s_1 a^N - 1/2 a^{2N} ||u_1 v_1^T X||_F^2``.
+
+    The decrease is of order ``scale^N``: of second order only for ``N = 2``
+    (the zero network is a strict saddle), of order ``N >= 3`` otherwise
+    (remark 2 after Theorem 2.8: zero is then a non-strict saddle).
+
+    Parameters
+    ----------
+    scale : float or array_like
+        Finite step sizes ``eps`` along ``D`` (any sign).
+    X : array_like, shape (dx, m)
+    Y : array_like, shape (dy, m)
+    depth : int
+        ``N >= 2``.
+
+    Returns
+    -------
+    float or ndarray
+        Of the shape of ``scale``.
+    """
+    X = as_matrix(X, "X")
+    Y = as_matrix(Y, "Y", shape=(None, X.shape[1]))
+    N = positive_int(depth, "depth", minimum=2)
+    eps = np.asarray(scale, dtype=float)
+    if not np.all(np.isfinite(eps)):
+        raise ValueError(f"scale must be finite; got {scale!r}")
+    U, s, Vt = np.linalg.svd(Y @ X.T)
+    tail = 0.5 * np.linalg.norm(np.outer(U[:, 0], Vt[0]) @ X) ** 2
+    a = eps / np.sqrt(N)
+    out = s[0] * a**N - tail * a ** (2 * N)
+    return out.item() if out.ndim == 0 else out
+
+
 # (end of the closed forms of chapter 01)
 
 
 # ==========================================================================
 # Closed forms of chapters 02-03 (Section 3; linnet.chapters.stable_set)
 # ==========================================================================
+#
+# Laws of this book (beyond the paper) for the induced flow (17) with whitened
+# data: the decay of a singular value without a target component (chapter 02),
+# and for a scalar output the flow in closed form along its angle clock, the
+# opposite ray and the lingering laws near the failing starts (chapter 03).
+
+__all__ += [
+    "induced_operator_holder_exponent",
+    "vanishing_singular_value_exponent",
+    "polar_angle_clock",
+    "scalar_polar_path",
+    "opposite_ray_exponent",
+    "opposite_ray_clock",
+    "lingering_slopes",
+]
+
+
+def induced_operator_holder_exponent(depth) -> float:
+    """``min(1, 2/N)``: the Hölder exponent of the operator ``A_W`` (16) at a rank drop (chapter 02; this book).
+
+    For ``W_k = Z_1 + e_k u_2 v_2^T`` (rank two, tending to the rank-one
+    ``Z_1``), ``(W_k W_k^T)^{p/N} = s_Z^{2p/N} u_1 u_1^T + e_k^{2p/N} u_2 u_2^T``
+    for ``p >= 1``, and likewise on the right, so ``A_{W_k} - A_{Z_1}`` is a sum
+    of terms ``e_k^{2p/N}``, ``p = 1, ..., N-1``, and their products:
+    ``||A_{W_k}(Delta) - A_{Z_1}(Delta)||_F ~ e_k^{min(1, 2/N)}`` for a generic
+    ``Delta``, Lipschitz for ``N <= 2`` and only Hölder for ``N >= 3``.
+    """
+    N = positive_int(depth, "depth")
+    return min(1.0, 2 / N)
+
+
+def vanishing_singular_value_exponent(depth) -> float:
+    """``-N/(2N-2)``: the power of ``t`` in the decay of a singular value with no target component (chapter 02).
+
+    Along (17) with whitened data the singular values move by (19) (Arora et
+    al. 2019a, Theorem 3): ``ds_i/dt = -m N s_i^{2-2/N} (s_i - u_i^T Z v_i)``.
+    For one whose target component ``u_i^T Z v_i`` vanishes (e.g. ``s_2`` when
+    ``Z`` has rank one) this is ``ds/dt = -m N s^{3-2/N}``, so ``s^{-kappa}``
+    grows at the constant rate ``kappa m N`` (:func:`kappa`) and
+    ``s(t) = (s_0^{-kappa} + kappa m N t)^{-1/kappa} ~ t^{-N/(2N-2)}``: a power
+    law, never zero in finite time (Lemma 3.3's role). ``N = 1`` decays
+    exponentially, so ``depth >= 2``.
+    """
+    N = positive_int(depth, "depth", minimum=2)
+    return -N / (2 * N - 2)
+
+
+def polar_angle_clock(theta):
+    """The angle clock ``x = -log tan(theta / 2)`` of the scalar-output flow (chapter 03), capped at 40.
+
+    ``cos(theta) = tanh(x)``; ``theta = 0`` gives the cap ``x = 40``
+    (``tanh(40) = 1`` in floating point), ``theta -> pi`` gives ``x -> -inf``.
+    See :func:`scalar_polar_path`. ``theta`` in ``[0, pi)`` (arrays allowed).
+    """
+    th = np.asarray(theta, dtype=float)
+    if not (np.all(np.isfinite(th)) and np.all(th >= 0) and np.all(th < np.pi)):
+        raise ValueError(
+            "theta must lie in [0, pi) (on the opposite ray theta = pi the clock is -inf)"
+        )
+    with np.errstate(divide="ignore"):
+        out = np.minimum(-np.log(np.tan(th / 2)), 40.0)
+    return out.item() if out.ndim == 0 else out
+
+
+def _polar_log_cosh(x: np.ndarray) -> np.ndarray:
+    return np.logaddexp(x, -x) - np.log(2.0)
+
+
+def _polar_log_binom(n: int, k: int) -> float:
+    return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+
+
+def scalar_polar_path(r0, theta0, s_Z, m, depth, span, *, points: int = 2000):
+    """The scalar-output flow (17) in closed form along its angle clock (chapter 03; this book).
+
+    In the polar coordinates of :func:`linnet.flows.scalar_polar_flow`
+    (``d_y = 1``, whitened data),
+    ``r' = -m N r^{2-2/N} (r - s_Z cos theta)``, ``theta' = -m s_Z r^{1-2/N} sin theta``.
+    With the clock ``x = -log tan(theta / 2)`` (:func:`polar_angle_clock`),
+    ``dx/dt = m s_Z r^{1-2/N}`` and:
+
+    * ``cos theta = tanh x``, i.e. ``theta = 2 arctan(e^{-x})``;
+    * ``q = 1/r`` obeys the linear equation ``dq/dx = N/s_Z - N tanh(x) q``, so
+      ``q(x) cosh^N x = q_0 cosh^N x_0 + (N/s_Z) int_{x_0}^x cosh^N y dy``, the
+      integral in closed form (binomial expansion of ``cosh^N``);
+    * ``t(x) = (1/(m s_Z)) int_{x_0}^x q(y)^{1-2/N} dy``, by the trapezoid rule
+      for ``log`` of the integrand (exact for exponentials) on the nodes
+      ``x = x_0 + span * linspace(0, 1, points)``.
+
+    Parameters
+    ----------
+    r0, theta0 : array_like, shape (k,)
+        Initial norms ``> 0`` and angles to ``Z`` in ``[0, pi)`` (the opposite
+        ray ``theta0 = pi`` never leaves it: the clock starts at ``-inf``).
+    s_Z, m : float
+        ``> 0``.
+    depth : int
+        ``N >= 2``.
+    span : array_like, shape (k,)
+        Length ``> 0`` of each start's clock interval.
+    points : int
+        Nodes per start, ``>= 2``.
+
+    Returns
+    -------
+    t, r, theta : ndarray, shape (k, points)
+        Time, norm and angle at the nodes (``t[:, 0] = 0``).
+    """
+    r0 = np.asarray(r0, dtype=float)
+    span = np.asarray(span, dtype=float)
+    if r0.ndim != 1 or r0.size == 0:
+        raise ValueError(f"r0 must be a non-empty 1-D array; got shape {r0.shape}")
+    if not (np.all(np.isfinite(r0)) and np.all(r0 > 0)):
+        raise ValueError("r0 must be finite and > 0 (W = 0 is a fixed point)")
+    x0 = np.asarray(polar_angle_clock(theta0), dtype=float).reshape(-1)
+    if x0.shape != r0.shape or span.shape != r0.shape:
+        raise ValueError(
+            f"theta0 and span must have the shape of r0 {r0.shape}; got {np.shape(theta0)} and {span.shape}"
+        )
+    if not (np.all(np.isfinite(span)) and np.all(span > 0)):
+        raise ValueError("span must be finite and > 0")
+    s_Z = positive_float(s_Z, "s_Z")
+    m = positive_float(m, "m")
+    N = positive_int(depth, "depth", minimum=2)
+    K = positive_int(points, "points", minimum=2)
+    lq0 = -np.log(r0)
+    u = np.linspace(0.0, 1.0, K)
+    x = x0[:, None] + span[:, None] * u[None]
+    lcx = _polar_log_cosh(x)
+    # q cosh^N x = q0 cosh^N x0 + (N/s_Z) [F(x) - F(x0)], F' = cosh^N, all divided by cosh^N x.
+    first = np.exp(lq0[:, None] + N * (_polar_log_cosh(x0)[:, None] - lcx))
+    integral = np.zeros_like(x)
+    for k in range(N + 1):
+        c = np.exp(_polar_log_binom(N, k) - N * np.log(2.0))
+        e = N - 2 * k
+        if e == 0:
+            integral += c * (x - x0[:, None]) * np.exp(-N * lcx)
+        else:
+            integral += (c / e) * (
+                np.exp(e * x - N * lcx) - np.exp(e * x0[:, None] - N * lcx)
+            )
+    q = first + (N / s_Z) * integral
+    g = (1.0 - 2.0 / N) * np.log(q)
+    h = span[:, None] / (K - 1)
+    dg = np.diff(g, axis=1)
+    small = np.abs(dg) < 1e-8
+    ratio = np.where(small, 1.0 + dg / 2, np.expm1(dg) / np.where(small, 1.0, dg))
+    t = np.concatenate(
+        [np.zeros((x.shape[0], 1)), np.cumsum(h * np.exp(g[:, :-1]) * ratio, axis=1)],
+        axis=1,
+    ) / (m * s_Z)
+    return t, 1.0 / q, 2.0 * np.arctan(np.exp(-x))
+
+
+def opposite_ray_exponent(depth) -> float:
+    """``-N/(N-2)``: the power of ``t`` in the decay of ``||W(t)||`` on the opposite ray (chapter 03; this book).
+
+    On the ray ``theta = pi`` of the scalar-output flow (remark 3 after
+    Theorem 3.8: a start there never converges) the angle stays ``pi`` and
+    ``r' = -m N r^{2-2/N} (r + s_Z)``. For ``N >= 3``,
+    ``||W(t)|| ~ s_Z ((N-2) m s_Z^{2-2/N} t)^{-N/(N-2)}`` (exactly:
+    :func:`opposite_ray_clock`); ``N = 2`` decays exponentially, so ``depth >= 3``.
+    """
+    N = positive_int(depth, "depth", minimum=3)
+    return -N / (N - 2)
+
+
+def opposite_ray_clock(r, s_Z, depth):
+    """``(r/s_Z)^{-(N-2)/N} / (N-2)``: the clock of the opposite ray (chapter 03; this book).
+
+    With ``rho = r/s_Z`` and ``tau = m s_Z^{2-2/N} t``
+    (:func:`slowest_nearby_rate` times ``t``), the radial equation on the ray
+    ``theta = pi``, ``r' = -m N r^{2-2/N} (r + s_Z)``, gives exactly
+    ``d/dtau [rho^{-(N-2)/N} / (N-2)] = 1 + rho``: this clock runs at unit
+    speed in ``tau`` up to the relative excess ``rho``, whence the power law of
+    :func:`opposite_ray_exponent`. ``r > 0``, ``s_Z > 0`` (arrays allowed),
+    ``depth >= 3``.
+    """
+    rho = _positive_array(r, "r") / positive_float(s_Z, "s_Z")
+    N = positive_int(depth, "depth", minimum=3)
+    out = rho ** (-(N - 2) / N) / (N - 2)
+    return out.item() if out.ndim == 0 else out
+
+
+def lingering_slopes(depth) -> tuple[float, float]:
+    """Slopes of the lingering laws of the scalar-output flow near its failing starts (chapter 03; this book).
+
+    The time ``T`` to reach a fixed accuracy (e.g. ``||W - Z_1|| <= 10^-3 s_Z``):
+
+    * ``N = 2``: from a small norm ``r_0`` at a fixed angle inside the cone,
+      ``T ~ log(1/r_0) / (2 m s_Z)`` (``r`` grows like ``e^{2 m s_Z t}``
+      once the angle, which moves at a rate independent of ``r``, has closed);
+      from a distance ``delta`` to the opposite ray,
+      ``T ~ 2 log(1/delta) / (m s_Z)`` (the angle leaves the ray like
+      ``e^{m s_Z t}`` while the norm collapses to order ``delta^2``, then grows
+      back). Returned: ``(1/2, 2)``, the slopes of ``m s_Z T`` against
+      ``log(1/r_0)`` and ``log(1/delta)``.
+    * ``N >= 3``: the angle moves at the rate ``m s_Z r^{1-2/N} sin theta``,
+      which vanishes with ``r``; growing from ``r_0`` takes
+      ``T ~ r_0^{-(1-2/N)}``, and near the opposite ray the norm first
+      collapses to order ``delta^N``, so ``T ~ delta^{-(N-2)}``. Returned:
+      ``(-(1-2/N), N-2)``, the slopes of ``log T`` against ``log r_0`` and
+      ``log(1/delta)``.
+
+    Asymptotic laws (small ``r_0``, small ``delta``), not bounds.
+    """
+    N = positive_int(depth, "depth", minimum=2)
+    if N == 2:
+        return 0.5, 2.0
+    return -(1 - 2 / N), float(N - 2)
+
 
 # (end of the closed forms of chapters 02-03)
 

@@ -179,6 +179,17 @@ def test_loss_end_to_end_matches_the_network_loss_on_a_stack():
         assert _rel(values[idx], loss([Ws[idx]], X, Y)) <= IDENTITY_TOL
     with pytest.raises(ValueError, match=r"W must have shape \(\.\.\., dy=2, dx=3\)"):
         loss_end_to_end(np.ones((3, 2)), X, Y)
+    # parsed by validate.as_matrix_stack: NaN is rejected, the caller's array is kept
+    bad = Ws.copy()
+    bad[1, 2, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="W must be finite"):
+        loss_end_to_end(bad, X, Y)
+    with pytest.raises(ValueError, match="W must be finite"):
+        loss_decrease(bad[1], X, Y)
+    saved = Ws.copy()
+    loss_decrease(Ws, X, Y)
+    assert np.array_equal(Ws, saved) and Ws.flags.writeable
+    assert np.shape(loss_end_to_end(Ws[0, 0], X, Y)) == ()
 
 
 def test_loss_decrease_keeps_relative_accuracy_near_zero():

@@ -249,3 +249,13 @@ def test_balanced_rank_one_networks(data_target):
         assert balancedness(w) <= 1e-14
     with pytest.raises(ValueError, match="rank one"):
         balanced_rank_one_networks(np.stack([t.Z]), [5, 2, 3], 0)
+    with pytest.raises(ValueError, match="rank one.*zero"):
+        balanced_rank_one_networks(np.zeros((1, 3, 5)), [5, 2, 3], 0)
+    with pytest.raises(ValueError, match="W0s must be finite"):
+        balanced_rank_one_networks(np.full((1, 3, 5), np.nan), [5, 2, 3], 0)
+    with pytest.raises(ValueError, match="widths must start with dx = 5"):
+        balanced_rank_one_networks(W0, [4, 2, 3], 0)
+    # one matrix gives one network (matrices, not stacks)
+    single = balanced_rank_one_networks(W0[3], [5, 4, 1, 2, 3], 0)
+    assert [Wj.shape for Wj in single] == [(4, 5), (1, 4), (2, 1), (3, 2)]
+    assert np.allclose(end_to_end(single), W0[3], atol=1e-14)

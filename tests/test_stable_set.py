@@ -27,8 +27,8 @@ from linnet.flows import (
     scalar_polar_flow,
 )
 from linnet.init import gaussian_init
-from linnet.measure import polar_distance
-from linnet.theory import correlation_with_target
+from linnet.measure import polar_distance, polar_time_to_accuracy
+from linnet.theory import correlation_with_target, lingering_slopes
 
 
 @pytest.fixture(scope="module")
@@ -149,6 +149,10 @@ def test_polar_coordinates_invert_the_polar_form(target1):
     assert np.allclose(r2, r, rtol=1e-13) and np.allclose(th2, th, atol=1e-7)
     with pytest.raises(ValueError, match="nonzero"):
         polar_coordinates(np.zeros((1, 1, v.size)), target1)
+    # one matrix gives two floats (a thin call of measure.angle_to_Z1)
+    r1, th1 = polar_coordinates(W[0, 0][None], target1)
+    assert isinstance(r1, float) and r1 == pytest.approx(r[0], rel=1e-13)
+    assert th1 == pytest.approx(th2[0], abs=1e-15)
 
 
 def test_polar_coordinates_keep_small_angles(target1):
@@ -253,14 +257,40 @@ def test_time_to_accuracy_edge_cases():
 
 
 def test_time_to_accuracy_power_laws():
-    # Opposite ray: T ~ delta^-(N-2) for N >= 3 (derivation in the docstring's clock x).
+    # The lingering laws of linnet.theory.lingering_slopes: near the opposite ray
+    # T ~ delta^-(N-2), from a small norm T ~ r0^-(1-2/N) for N >= 3; logarithms for N = 2.
     d = np.geomspace(1e-4, 1e-2, 5)
-    for N in (3, 5):
-        T = time_to_accuracy_polar(
+    r_small = np.geomspace(1e-12, 1e-8, 5)
+    for N in (2, 3, 5):
+        small_law, ray_law = lingering_slopes(N)
+        T_ray = time_to_accuracy_polar(
             np.ones_like(d), np.pi - d, 1.0, 1.0, N, rel_tol=1e-3
         )
-        slope = np.polyfit(np.log(1 / d), np.log(T), 1)[0]
-        assert abs(slope - (N - 2)) <= 0.01
+        T_small = time_to_accuracy_polar(
+            r_small, np.full(5, np.pi / 4), 1.0, 1.0, N, rel_tol=1e-3
+        )
+        if N == 2:
+            ray = np.polyfit(np.log(1 / d), T_ray, 1)[0]
+            small = np.polyfit(np.log(1 / r_small), T_small, 1)[0]
+        else:
+            ray = np.polyfit(np.log(1 / d), np.log(T_ray), 1)[0]
+            small = np.polyfit(np.log(r_small), np.log(T_small), 1)[0]
+        assert abs(ray - ray_law) <= 0.02 and abs(small - small_law) <= 0.01, N
+
+
+@pytest.mark.parametrize("N", [2, 3, 5])
+def test_time_to_accuracy_polar_agrees_with_the_measured_time(N):
+    # One convention with linnet.measure.polar_time_to_accuracy (stay=True): the
+    # quadrature against the time read off the ODE solver on a fine grid.
+    s_Z, m = 0.5, 4.0
+    rng = np.random.default_rng(20 + N)
+    r0 = s_Z * 10 ** rng.uniform(-1, 1, 5)
+    th0 = rng.uniform(0.1, 2.5, 5)
+    T = time_to_accuracy_polar(r0, th0, s_Z, m, N, rel_tol=1e-2)
+    grid = np.linspace(0.0, 1.2 * T.max(), 4001)
+    measured = polar_time_to_accuracy(r0, th0, s_Z, m, N, grid, rel_tol=1e-2)
+    # the grid step is 3e-4 of the horizon; log-linear interpolation between samples
+    np.testing.assert_allclose(measured, T, rtol=1e-4, atol=1e-4 * grid[-1])
 
 
 # --- inputs are never changed -------------------------------------------------

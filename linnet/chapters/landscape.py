@@ -40,9 +40,17 @@ from itertools import combinations
 
 import numpy as np
 
-from ..init import balanced_init, check_widths, haar_orthogonal, numerical_rank
+from ..data import haar_orthogonal
+from ..init import balanced_init, check_widths, numerical_rank
 from ..network import check_data, check_weights, end_to_end_stack, gradients, hessian
-from ..validate import as_matrix, positive_float, positive_int, read_only
+from ..validate import (
+    as_matrix,
+    as_matrix_stack,
+    freeze_fields,
+    positive_float,
+    positive_int,
+    read_only,
+)
 
 __all__ = [
     "EIG_RTOL",
@@ -108,13 +116,11 @@ GAP_RTOL = 1e-9
 KINDS = ("global minimiser", "strict saddle", "non-strict saddle", "not critical")
 
 
-def _freeze(obj, *names: str, stacks: tuple = ()) -> None:
-    """In ``__post_init__`` of a frozen result: array fields ``names`` become read-only copies,
-    list fields ``stacks`` become tuples of read-only copies."""
-    for name in names:
-        object.__setattr__(obj, name, read_only(getattr(obj, name)))
-    for name in stacks:
-        object.__setattr__(obj, name, tuple(read_only(a) for a in getattr(obj, name)))
+def _freeze_weights(record) -> None:
+    """In ``__post_init__`` of a frozen result: its field ``weights`` (a list of layers of
+    different shapes, which :func:`linnet.validate.freeze_fields` would stack) becomes a
+    tuple of read-only copies."""
+    object.__setattr__(record, "weights", tuple(read_only(a) for a in record.weights))
 
 
 # --------------------------------------------------------------------------
@@ -299,13 +305,18 @@ def regression_data(
 
 
 def _check_stack_of_end_to_end(W, X, Y):
+    """``W`` of shape ``(..., dy, dx)`` (any leading axes), parsed by
+    :func:`linnet.validate.as_matrix_stack` (finite, shape of ``Y X^T``) with the leading
+    axes flattened and restored."""
     X, Y = check_data(X, Y)
-    W = np.asarray(W, dtype=float)
-    if W.ndim < 2 or W.shape[-2:] != (Y.shape[0], X.shape[0]):
+    shape = (Y.shape[0], X.shape[0])
+    arr = np.asarray(W, dtype=float)
+    if arr.ndim < 2 or arr.shape[-2:] != shape:
         raise ValueError(
-            f"W must have shape (..., dy={Y.shape[0]}, dx={X.shape[0]}); got {W.shape}"
+            f"W must have shape (..., dy={shape[0]}, dx={shape[1]}); got {arr.shape}"
         )
-    return W, X, Y
+    stack, _ = as_matrix_stack(arr.reshape((-1,) + shape), "W", shape)
+    return stack.reshape(arr.shape), X, Y
 
 
 def loss_decrease(W, X, Y) -> np.ndarray:
@@ -465,7 +476,7 @@ class FactoredResult:
     converged: bool
 
     def __post_init__(self):
-        _freeze(self, "A", "B")
+        freeze_fields(self, ("A", "B"))
 
 
 def factored_optimum(
@@ -619,7 +630,8 @@ class CriticalPoint:
     rank: int
 
     def __post_init__(self):
-        _freeze(self, "W", stacks=("weights",))
+        freeze_fields(self, ("W",))
+        _freeze_weights(self)
 
 
 def critical_points(X, Y, widths, *, seed=0) -> list[CriticalPoint]:
@@ -754,7 +766,7 @@ class Classification:
     second_order: bool
 
     def __post_init__(self):
-        _freeze(self, "eigenvalues")
+        freeze_fields(self, ("eigenvalues",))
 
 
 def classify(
@@ -1124,7 +1136,7 @@ class WeightPoint:
     rank: int
 
     def __post_init__(self):
-        _freeze(self, stacks=("weights",))
+        _freeze_weights(self)
 
 
 def weight_points(X, Y, widths, *, seed=0) -> list[WeightPoint]:

@@ -18,9 +18,10 @@ solvers themselves (those are in :mod:`linnet.flows`):
 * :func:`sample_at_correlation`: random rank-one starts with a prescribed
   norm ratio ``||W||_F / s_Z`` and correlation ``<W, Z> / (||W||_F s_Z)``.
 * :func:`polar_coordinates`, :func:`time_to_accuracy_polar`: the polar
-  coordinates of scalar-output starts, and the first time the scalar-output flow
-  reaches ``||W(t) - Z_1||_F <= rel_tol s_Z`` (the time-to-accuracy maps), by a
-  semi-analytic quadrature of this book.
+  coordinates of scalar-output starts, and the time after which the
+  scalar-output flow stays within ``||W(t) - Z_1||_F <= rel_tol s_Z`` (the
+  time-to-accuracy maps), from the book's closed form of the flow
+  (:func:`linnet.theory.scalar_polar_path`).
 
 Provenance: (28) is the paper's set, implemented in :func:`linnet.theory.in_set_28`.
 :func:`singular_value_velocity`, :func:`tangent_residual` and
@@ -38,10 +39,17 @@ import numpy as np
 
 from ..data import Target, as_target
 from ..init import check_widths, numerical_rank, unit_orthogonal
-from ..measure import crossing_time, polar_distance
+from ..measure import angle_to_Z1, crossing_time, polar_distance
 from ..network import as_weight_stack
-from ..theory import radial_rate
-from ..validate import RANK_ONE_RTOL, as_matrix, positive_float, positive_int, read_only
+from ..theory import polar_angle_clock, reduced_radial_velocity, scalar_polar_path
+from ..validate import (
+    as_matrix,
+    as_matrix_stack,
+    freeze_fields,
+    positive_float,
+    positive_int,
+    rank_one_svd,
+)
 
 __all__ = [
     "conservation_drift",
@@ -172,10 +180,13 @@ def singular_value_velocity(W, target: Target, depth: int) -> np.ndarray:
     U, s, Vt = np.linalg.svd(W, full_matrices=False)
     proj = np.einsum("ai,ab,ib->i", U, target.Z, Vt)
     positive = s > 0
-    rate = np.where(
-        positive, radial_rate(np.where(positive, s, 1.0), target.m, N), 0.0
-    )  # m N s^(2-2/N)
-    return -rate * (s - proj)
+    # -m N s^(2-2/N) (s - u^T Z v): the rank-one reduction of (17) for each singular value
+    # (0 where s_i = 0, where the rate m N s^(2-2/N) vanishes).
+    return np.where(
+        positive,
+        reduced_radial_velocity(np.where(positive, s, 1.0), proj, target.m, N),
+        0.0,
+    )
 
 
 def tangent_residual(W, Delta, rank: int) -> float:
@@ -223,9 +234,10 @@ def rank_drop_sequence(W_limit, direction, scales) -> np.ndarray:
     ----------
     W_limit : array_like, shape (dy, dx)
     direction : array_like, shape (dy, dx)
-        Rank one, with ``(I - P) direction (I - Q) = direction`` for the
-        projections ``P``, ``Q`` onto the column and row spaces of ``W_limit``
-        (checked to 1e-12 relative).
+        Rank one (:func:`linnet.validate.rank_one_svd`), with
+        ``(I - P) direction (I - Q) = direction`` for the projections ``P``,
+        ``Q`` onto the column and row spaces of ``W_limit`` (checked to 1e-12
+        relative).
     scales : array_like, shape (K,)
         Positive ``e_k``.
 
@@ -253,9 +265,7 @@ def rank_drop_sequence(W_limit, direction, scales) -> np.ndarray:
         raise ValueError(
             "direction must be orthogonal to the column and row spaces of W_limit (its normal part)"
         )
-    sv = np.linalg.svd(direction, compute_uv=False)
-    if sv.size > 1 and sv[1] > 1e-12 * sv[0]:
-        raise ValueError("direction must have rank one")
+    rank_one_svd(direction[None], "direction")
     return W_limit[None] + scales[:, None, None] * direction[None]
 
 
@@ -296,7 +306,16 @@ def rank_one_with(target: Target, norm_ratios, cosines, seed) -> np.ndarray:
     ``u = u_Z`` and ``v^T v_Z = c``; otherwise ``u^T u_Z = c^lam``,
     ``v^T v_Z = c^(1 - lam)`` with ``lam`` uniform in ``[0, 1]`` (for ``c > 0``;
     ``c <= 0`` puts all of ``c`` on ``v``), and the components orthogonal to
-    ``u_Z``, ``v_Z`` are uniformly random directions.
+    ``u_Z``, ``v_Z`` are uniformly random directions
+    (:func:`linnet.init.unit_orthogonal`).
+
+    Not :func:`linnet.init.rank_one_start`, which makes one start at a
+    prescribed *angle* with the split fixed (``cos a = cos b``, by
+    :func:`linnet.init.rotate`, the same direction for ``d_y = 1`` as the
+    paper's Figure 1 start): this draws a batch at prescribed *cosines*
+    with a random split ``lam`` between ``u`` and ``v`` (a variety of
+    directions for a Monte Carlo over the set (28)). Calling one from the
+    other would change the distribution or the draws.
 
     Parameters
     ----------
@@ -351,8 +370,7 @@ class Set28Sample:
     near_norm_floor: np.ndarray
 
     def __post_init__(self):
-        for name in ("W", "near_cosine_edge", "near_norm_floor"):
-            object.__setattr__(self, name, read_only(getattr(self, name)))
+        freeze_fields(self, ("W", "near_cosine_edge", "near_norm_floor"))
 
 
 def sample_set_28(
@@ -441,8 +459,8 @@ def balanced_rank_one_networks(W0s, widths, seed) -> list[np.ndarray]:
 
     Parameters
     ----------
-    W0s : array_like, shape (B, dy, dx)
-        Each of rank one (checked to ``RANK_ONE_RTOL`` of :mod:`linnet.flows`).
+    W0s : array_like, shape (B, dy, dx) or (dy, dx)
+        Each of rank one (:func:`linnet.validate.rank_one_svd`, ``RANK_ONE_RTOL``).
     widths : sequence of int
         ``[dx, d_1, ..., dy]``.
     seed : int or None
@@ -450,24 +468,21 @@ def balanced_rank_one_networks(W0s, widths, seed) -> list[np.ndarray]:
     Returns
     -------
     list of ndarray
-        ``weights[j - 1]`` of shape ``(B, d_j, d_{j-1})``.
+        ``weights[j - 1]`` of shape ``(B, d_j, d_{j-1})`` (``(d_j, d_{j-1})``
+        for one matrix).
     """
-    W0s = np.asarray(W0s, dtype=float)
-    if W0s.ndim != 3 or W0s.shape[0] == 0 or not np.all(np.isfinite(W0s)):
-        raise ValueError(
-            f"W0s must be a finite array of shape (B >= 1, dy, dx); got shape {W0s.shape}"
-        )
     widths = check_widths(widths)
-    B, dy, dx = W0s.shape
-    if widths[0] != dx or widths[-1] != dy:
+    dy, dx = widths[-1], widths[0]
+    if np.ndim(W0s) in (2, 3) and np.shape(W0s)[-2:] != (dy, dx):
+        got_dy, got_dx = np.shape(W0s)[-2:]
         raise ValueError(
-            f"widths must start with dx = {dx} and end with dy = {dy}; got {widths}"
+            f"widths must start with dx = {got_dx} and end with dy = {got_dy} (the shape of W0s); got {widths}"
         )
-    U, sv, Vt = np.linalg.svd(W0s, full_matrices=False)
-    if np.any(sv[:, 0] == 0) or (
-        sv.shape[1] > 1 and np.any(sv[:, 1] > RANK_ONE_RTOL * sv[:, 0])
-    ):
-        raise ValueError("W0s must each have rank one")
+    W0s, single = as_matrix_stack(W0s, "W0s", (dy, dx))
+    if W0s.shape[0] == 0:
+        raise ValueError("W0s must hold at least one matrix (B >= 1)")
+    U, sv, Vt = rank_one_svd(W0s, "W0s", nonzero=True)
+    B = W0s.shape[0]
     N = len(widths) - 1
     rng = np.random.default_rng(seed)
     root = sv[:, 0] ** (1.0 / N)
@@ -476,10 +491,11 @@ def balanced_rank_one_networks(W0s, widths, seed) -> list[np.ndarray]:
         + [_unit(rng.standard_normal((B, d))) for d in widths[1:-1]]
         + [U[:, :, 0]]
     )
-    return [
+    weights = [
         root[:, None, None] * q[j][:, :, None] * q[j - 1][:, None, :]
         for j in range(1, N + 1)
     ]
+    return [Wj[0] for Wj in weights] if single else weights
 
 
 # --------------------------------------------------------------------------
@@ -567,78 +583,66 @@ def sample_at_correlation(
 def polar_coordinates(W, target: Target):
     """``(r, theta)`` of end-to-end matrices ``W`` for ``d_y = 1``: ``r = ||W||_F``, ``theta`` the angle to ``Z``.
 
-    The inverse of the polar coordinates of :func:`linnet.flows.scalar_polar_flow`
+    A thin call of the core: ``theta`` is :func:`linnet.measure.angle_to_Z1`
+    (``atan2``, accurate near 0 and ``pi``; for ``d_y = 1``, ``Z = Z_1``). It is
+    the inverse of the polar coordinates of :func:`linnet.flows.scalar_polar_flow`
     (``W = r (cos(theta) v_Z^T + sin(theta) w^T)``), for feeding random starts to
-    :func:`time_to_accuracy_polar`.
+    :func:`time_to_accuracy_polar`; it only adds the check ``d_y = 1``.
 
     Parameters
     ----------
-    W : array_like, shape (k, 1, dx)
+    W : array_like, shape (k, 1, dx) or (1, dx)
         Nonzero, finite.
     target : Target
-        With ``d_y = 1``.
+        With ``d_y = 1`` and ``Z != 0``.
 
     Returns
     -------
-    r, theta : ndarray, shape (k,)
+    r, theta : ndarray, shape (k,) (floats for one matrix)
     """
     target = as_target(target)
     if target.dy != 1:
         raise ValueError(
             f"target must have d_y = 1 (polar coordinates are for scalar outputs); got d_y = {target.dy}"
         )
-    W = np.asarray(W, dtype=float)
-    if (
-        W.ndim != 3
-        or W.shape[1:] != target.Z.shape
-        or W.shape[0] == 0
-        or not np.all(np.isfinite(W))
-    ):
-        raise ValueError(
-            f"W must be a finite array of shape (k >= 1, 1, {target.dx}); got shape {W.shape}"
-        )
     if not target.s_Z > 0:
         raise ValueError(
             "target must have Z != 0 (s_Z > 0): the angle to Z is undefined for Z = 0"
         )
-    r = np.linalg.norm(W, axis=(1, 2))
-    if np.any(r == 0):
-        raise ValueError("W must be nonzero: the angle of the zero matrix is undefined")
-    # theta = atan2(|part of W orthogonal to Z|, <W, Z> / s_Z): accurate to round-off
-    # near 0 and pi too, where arccos of the cosine loses half the digits.
-    direction = target.Z1 / target.s_Z
-    along = np.einsum("kij,ij->k", W, direction)
-    across = np.linalg.norm(W - along[:, None, None] * direction, axis=(1, 2))
-    return r, np.arctan2(across, along)
-
-
-def _log_cosh(x: np.ndarray) -> np.ndarray:
-    return np.logaddexp(x, -x) - np.log(2.0)
+    stack, single = as_matrix_stack(W, "W", target.Z.shape)
+    theta = angle_to_Z1(stack, target)
+    r = np.linalg.norm(stack, axis=(1, 2))
+    return (float(r[0]), float(theta[0])) if single else (r, theta)
 
 
 def time_to_accuracy_polar(
     r0, theta0, s_Z, m, depth, *, rel_tol, points: int = 2000, max_time: float = np.inf
 ):
-    """First time with ``||W(t) - Z_1||_F <= rel_tol s_Z`` for the scalar-output flow (17).
+    """Time after which ``||W(t) - Z_1||_F <= rel_tol s_Z`` for the scalar-output flow (17).
 
     Semi-analytic, so that times of any size come out accurately (an explicit
     integrator needs ``~ m s_Z t`` steps to reach time ``t`` once a trajectory
-    has converged). In the polar coordinates of
-    :func:`linnet.flows.scalar_polar_flow`,
-    ``r' = -m N r^{2-2/N} (r - s_Z cos theta)``, ``theta' = -m s_Z r^{1-2/N} sin theta``.
-    With the new clock ``x = -log tan(theta / 2)`` (``dx/dt = m s_Z r^{1-2/N}``):
+    has converged): the flow in closed form along its angle clock
+    ``x = -log tan(theta/2)`` (:func:`linnet.theory.scalar_polar_path`: ``r(x)``
+    and ``theta(x)`` exactly, ``t(x)`` by a quadrature) on ``points`` nodes,
+    the distance ``||W - Z_1||_F`` at the nodes by
+    :func:`linnet.measure.polar_distance`, and the time by
+    :func:`linnet.measure.crossing_time` with ``stay=True`` (the convention of
+    :func:`linnet.measure.polar_time_to_accuracy`), interpolating ``log`` of the
+    distance linearly in ``t`` between the bracketing nodes.
 
-    * ``cos theta = tanh x`` and ``x = x_0 + m s_Z int_0^t r^{1-2/N}``: the
-      angle moves at a rate that vanishes with ``r`` when ``N >= 3``;
-    * ``q = 1/r`` obeys the linear equation ``dq/dx = N/s_Z - N tanh(x) q``, so
-      ``q(x) cosh^N x = q_0 cosh^N x_0 + (N/s_Z) int_{x_0}^x cosh^N y dy``, with the
-      integral in closed form (binomial expansion of ``cosh^N``);
-    * ``t(x) = (1/(m s_Z)) int_{x_0}^x q(y)^{1-2/N} dy``, by the trapezoid rule
-      for ``log`` of the integrand (exact for exponentials) on ``points`` nodes;
-    * the first node with ``||W - Z_1||_F <= rel_tol s_Z`` (distance by
-      :func:`linnet.measure.polar_distance`) is found by
-      :func:`linnet.measure.crossing_time`, interpolating ``log`` of the
-      distance linearly in ``t`` between the bracketing nodes.
+    For ``d_y = 1``, ``Z = Z_1`` and, with whitened data,
+    ``||W - Z_1||_F^2 = 2 L_1(W) / m + const``; (17) is the gradient flow of
+    ``L_1`` preconditioned by the positive semi-definite ``A_W``, so the
+    distance never increases along the flow: the time after which the accuracy
+    holds is also the first time it is reached, except at round-off of ``r``
+    near ``s_Z`` (tests/test_theory_ch0103.py: increments at the nodes below
+    ``1e-13 s_Z``), where ``stay=True`` is the robust reading.
+
+    The clock interval of each start is
+    ``|x_0| + max(0, log(s_Z/r_0))/N + 2 log(4/rel_tol) + 5``: long enough for
+    the angle to close far below ``rel_tol`` and, for small starts, for the
+    norm to grow back.
 
     Parameters
     ----------
@@ -686,63 +690,31 @@ def time_to_accuracy_polar(
 
     flat_r, flat_th = r0.ravel(), theta0.ravel()
     out = np.full(flat_r.size, np.inf)
-    ok = flat_th < np.pi
+    ok = flat_th < np.pi  # the opposite ray theta0 = pi never converges
     rr, th = flat_r[ok], flat_th[ok]
-    with np.errstate(divide="ignore"):
-        x0 = np.minimum(
-            -np.log(np.tan(th / 2)), 40.0
-        )  # theta0 = 0: tanh(40) = 1 exactly
-    lq0 = -np.log(rr)
-    span = (
-        np.abs(x0)
-        + np.maximum(0.0, lq0 + np.log(s_Z)) / N
-        + 2 * np.log(4 / rel_tol)
-        + 5.0
-    )
-    u = np.linspace(0.0, 1.0, K)  # the node parameter, common to every start
-    x = x0[:, None] + span[:, None] * u[None]
-    lcx = _log_cosh(x)
-    # q cosh^N x = q0 cosh^N x0 + (N/s_Z) [F(x) - F(x0)], F' = cosh^N, all divided by cosh^N x.
-    first = np.exp(lq0[:, None] + N * (_log_cosh(x0)[:, None] - lcx))
-    integral = np.zeros_like(x)
-    for k in range(N + 1):
-        c = np.exp(_log_binom(N, k) - N * np.log(2.0))
-        e = N - 2 * k
-        if e == 0:
-            integral += c * (x - x0[:, None]) * np.exp(-N * lcx)
-        else:
-            integral += (c / e) * (
-                np.exp(e * x - N * lcx) - np.exp(e * x0[:, None] - N * lcx)
-            )
-    q = first + (N / s_Z) * integral
-    g = (1.0 - 2.0 / N) * np.log(q)
-    h = span[:, None] / (K - 1)
-    dg = np.diff(g, axis=1)
-    small = np.abs(dg) < 1e-8
-    ratio = np.where(small, 1.0 + dg / 2, np.expm1(dg) / np.where(small, 1.0, dg))
-    t = np.concatenate(
-        [np.zeros((x.shape[0], 1)), np.cumsum(h * np.exp(g[:, :-1]) * ratio, axis=1)],
-        axis=1,
-    ) / (m * s_Z)
-    # cos(theta) = tanh(x) <=> theta = 2 arctan(e^-x); the distance without cancellation.
-    d = polar_distance(1.0 / q, 2.0 * np.arctan(np.exp(-x)), s_Z) / s_Z
-    # The first node with d <= rel_tol, by linnet's crossing time on the common node
-    # parameter u (0 if the start is within rel_tol, inf if never reached, log-linear
-    # interpolation of d between the bracketing nodes), then mapped to time by
-    # interpolating t(u) linearly on that interval: log-linear interpolation of d in t.
-    u_cross = crossing_time(u, d, rel_tol)
-    res = np.full(rr.size, np.inf)
-    rows = np.flatnonzero(np.isfinite(u_cross))
-    if rows.size:
-        j = np.clip(np.searchsorted(u, u_cross[rows], side="right"), 1, K - 1)
-        frac = (u_cross[rows] - u[j - 1]) / (u[j] - u[j - 1])
-        res[rows] = t[rows, j - 1] + frac * (t[rows, j] - t[rows, j - 1])
-    res[res > max_time] = np.inf
-    out[ok] = res
+    if rr.size:
+        x0 = np.asarray(polar_angle_clock(th), dtype=float).reshape(-1)
+        span = (
+            np.abs(x0)
+            + np.maximum(0.0, np.log(s_Z) - np.log(rr)) / N
+            + 2 * np.log(4 / rel_tol)
+            + 5.0
+        )
+        t, r, theta = scalar_polar_path(rr, th, s_Z, m, N, span, points=K)
+        d = polar_distance(r, theta, s_Z) / s_Z
+        # The time after which d <= rel_tol holds at every later node, by linnet's
+        # crossing time on the node parameter u, common to every start (0 if the start
+        # is within rel_tol, inf if not reached, log-linear interpolation of d between
+        # the bracketing nodes), then mapped to time by interpolating t(u) linearly on
+        # that interval: log-linear interpolation of d in t.
+        u = np.linspace(0.0, 1.0, K)
+        u_cross = crossing_time(u, d, rel_tol, stay=True)
+        res = np.full(rr.size, np.inf)
+        rows = np.flatnonzero(np.isfinite(u_cross))
+        if rows.size:
+            j = np.clip(np.searchsorted(u, u_cross[rows], side="right"), 1, K - 1)
+            frac = (u_cross[rows] - u[j - 1]) / (u[j] - u[j - 1])
+            res[rows] = t[rows, j - 1] + frac * (t[rows, j] - t[rows, j - 1])
+        res[res > max_time] = np.inf
+        out[ok] = res
     return out.reshape(r0.shape)
-
-
-def _log_binom(n: int, k: int) -> float:
-    from math import lgamma
-
-    return lgamma(n + 1) - lgamma(k + 1) - lgamma(n - k + 1)
