@@ -54,7 +54,9 @@ def positive_float(value, name: str, *, allow_zero: bool = False) -> float:
     return x
 
 
-def as_matrix_stack(W, name: str, shape: tuple[int, int]) -> tuple[np.ndarray, bool]:
+def as_matrix_stack(
+    W, name: str, shape: tuple[int, int], *, what: str = "the shape of Z"
+) -> tuple[np.ndarray, bool]:
     """``W`` as a finite float array of shape ``(k, dy, dx)``, and whether one matrix was given.
 
     The one parser for end-to-end matrices given either alone (``(dy, dx)``)
@@ -75,7 +77,7 @@ def as_matrix_stack(W, name: str, shape: tuple[int, int]) -> tuple[np.ndarray, b
         )
     if arr.shape[-2:] != tuple(shape):
         raise ValueError(
-            f"{name} must have matrices of shape {tuple(shape)} (the shape of Z); got {arr.shape[-2:]}"
+            f"{name} must have matrices of shape {tuple(shape)} ({what}); got {arr.shape[-2:]}"
         )
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must be finite; it has NaN or infinite entries")
@@ -147,6 +149,21 @@ def check_tolerances(rtol, atol) -> tuple[float, float]:
             f"rtol must be in [100 * eps, 1) = [{100 * np.finfo(float).eps:.1e}, 1); got {rtol!r}"
         )
     return rtol, atol
+
+
+def positive_vector(value, name: str) -> np.ndarray:
+    """A non-empty 1-D float array of finite numbers ``> 0`` (a copy), or a ValueError naming ``name``."""
+    arr = np.array(value, dtype=float)
+    if (
+        arr.ndim != 1
+        or arr.size == 0
+        or not np.all(np.isfinite(arr))
+        or np.any(arr <= 0)
+    ):
+        raise ValueError(
+            f"{name} must be a non-empty 1-D array of finite numbers > 0; got {value!r}"
+        )
+    return arr
 
 
 def start_angle(angle, name: str = "angle") -> float:

@@ -65,6 +65,7 @@ from ..validate import (
     as_matrix_stack,
     positive_float,
     positive_int,
+    positive_vector,
     read_only,
 )
 
@@ -946,16 +947,7 @@ def fastest_over_learning_rates(
     """
     ws = as_weight_stack(weights0, "weights0")
     S = ws[0].shape[0]
-    lrs = np.asarray(lrs, dtype=float)
-    if (
-        lrs.ndim != 1
-        or lrs.size == 0
-        or not np.all(np.isfinite(lrs))
-        or np.any(lrs <= 0)
-    ):
-        raise ValueError(
-            "lrs must be a non-empty 1-D array of finite learning rates > 0"
-        )
+    lrs = positive_vector(lrs, "lrs")
     L = lrs.size
     Phi = _phi_stack(Phi, S, (ws[-1].shape[1], ws[0].shape[2]))
     rep = [np.repeat(Wj, L, axis=0) for Wj in ws]

@@ -48,6 +48,7 @@ from ..validate import (
     freeze_fields,
     positive_float,
     positive_int,
+    positive_vector,
     rank_one_svd,
 )
 
@@ -247,16 +248,7 @@ def rank_drop_sequence(W_limit, direction, scales) -> np.ndarray:
     """
     W_limit = as_matrix(W_limit, "W_limit")
     direction = as_matrix(direction, "direction", shape=W_limit.shape)
-    scales = np.asarray(scales, dtype=float)
-    if (
-        scales.ndim != 1
-        or scales.size == 0
-        or not np.all(np.isfinite(scales))
-        or np.any(scales <= 0)
-    ):
-        raise ValueError(
-            "scales must be a non-empty 1-D array of finite positive numbers"
-        )
+    scales = positive_vector(scales, "scales")
     norm = np.linalg.norm(direction)
     if norm == 0:
         raise ValueError("direction must be nonzero")
