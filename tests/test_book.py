@@ -320,6 +320,12 @@ def test_browser_check_flags_file_name_alt_text_and_overflow(tmp_path):
     )
     line88 = "x = " + "a" * 84
     cell = '<div class="cell"><div class="cell_input"><pre>{}</pre></div></div>'
+    # A typeset display equation (MathJax's element, without MathJax) of the given width
+    # in a 300 px box that scrolls, as the theme's does.
+    wide_math = (
+        '<mjx-container display="true" style="display: block; width: 300px; overflow-x: auto">'
+        '<span style="display: inline-block; width: {}px">x</span></mjx-container>'
+    )
     bad = (
         '<img src="../pic.png" alt="../_images/35843c4b.png">'
         '<img src="../pic.png" alt="">'
@@ -330,11 +336,13 @@ def test_browser_check_flags_file_name_alt_text_and_overflow(tmp_path):
         + '<p style="width: 300px">'
         + "c" * 200
         + "</p>"
+        + wide_math.format(900)
     )
     good = (
         '<img src="../pic.png" alt="Loss against time for depths 1 to 8">'
         + cell.format(line88)
         + "<p>Prose.</p>"
+        + wide_math.format(200)
     )
     for name, body in (("bad", bad), ("good", good)):
         (tmp_path / "notebooks" / f"{name}.html").write_text(
@@ -351,6 +359,7 @@ def test_browser_check_flags_file_name_alt_text_and_overflow(tmp_path):
     assert "2 code blocks that scroll sideways" in text, text
     assert "tables wider than the page column" in text, text
     assert "prose wider than its column" in text, text
+    assert "1 display math wider than the column" in text, text
     for page in pages:
         for width in WIDTHS:
             for mode in ("light", "dark"):
