@@ -43,6 +43,8 @@ PAGE_PROBE = """() => {
   const main = document.querySelector('main') || document.body;
   const maths = [...main.querySelectorAll('.math')];
   const untypeset = maths.filter(e => !e.querySelector('mjx-container')).map(e => e.textContent.slice(0, 60));
+  // MathJax typesets a TeX error as a red message (e.g. "\\tag not allowed in split environment").
+  const texErrors = [...main.querySelectorAll('mjx-merror')].map(e => (e.getAttribute('data-mjx-error') || e.textContent).slice(0, 80));
   const clone = main.cloneNode(true);
   clone.querySelectorAll('pre, code, .highlight, .math, mjx-container, script, style').forEach(e => e.remove());
   const text = clone.textContent;
@@ -76,7 +78,7 @@ PAGE_PROBE = """() => {
   const wideProse = [...main.querySelectorAll('p, li, dd, dt, h1, h2, h3, h4, figcaption')]
     .filter(e => !e.closest('pre, table, mjx-container') && e.scrollWidth > e.clientWidth + 1)
     .map(e => `${where(e)}: ${e.scrollWidth} px in ${e.clientWidth} px: ${e.textContent.trim().slice(0, 50)}`);
-  return {maths: maths.length, untypeset, rawTex, images, badAlt, boxes, links, pageOverflow,
+  return {maths: maths.length, untypeset, texErrors, rawTex, images, badAlt, boxes, links, pageOverflow,
           wideTables, wideCode, wideMath, wideProse};
 }""".replace("__ALT_PROBLEM__", ALT_PROBLEM)
 
@@ -255,6 +257,10 @@ def _visit(
         if info["untypeset"]:
             problems.append(
                 f"{name}: {len(info['untypeset'])} math elements not typeset, e.g. {info['untypeset'][:2]}"
+            )
+        if info["texErrors"]:
+            problems.append(
+                f"{name}: {len(info['texErrors'])} TeX errors typeset, e.g. {info['texErrors'][:2]}"
             )
         if info["rawTex"]:
             problems.append(

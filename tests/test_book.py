@@ -337,6 +337,9 @@ def test_browser_check_flags_file_name_alt_text_and_overflow(tmp_path):
         + "c" * 200
         + "</p>"
         + wide_math.format(900)
+        # what MathJax typesets for a TeX error (e.g. a \\tag inside split)
+        + '<span class="math"><mjx-container><mjx-merror data-mjx-error="tag not allowed">'
+        "x</mjx-merror></mjx-container></span>"
     )
     good = (
         '<img src="../pic.png" alt="Loss against time for depths 1 to 8">'
@@ -360,6 +363,7 @@ def test_browser_check_flags_file_name_alt_text_and_overflow(tmp_path):
     assert "tables wider than the page column" in text, text
     assert "prose wider than its column" in text, text
     assert "1 display math wider than the column" in text, text
+    assert "1 TeX errors typeset, e.g. ['tag not allowed']" in text, text
     for page in pages:
         for width in WIDTHS:
             for mode in ("light", "dark"):
